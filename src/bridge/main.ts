@@ -1,0 +1,75 @@
+// `npm start`: one Node process that builds the app if needed and serves it.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureAppBuilt } from './build.ts';
+import { isLoopbackAddress } from './hosts.ts';
+import { startBridge } from './server.ts';
+
+const HELP = `Usage: npm start -- [options]
+
+Starts the Homecoder bridge: serves the app and (later) the editor APIs.
+
+Options:
+  --host HOST     address to listen on (env HOMECODER_HOST; default 127.0.0.1).
+                  Anything but loopback exposes the bridge to your network.
+  --port PORT     port (env HOMECODER_PORT; default 8008; 0 picks a free one)
+  --app-dir DIR   serve this built app instead of dist/
+  --no-build      do not rebuild the app when its sources changed
+  -h, --help      show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'app-dir': { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const host = values.host ?? process.env.HOMECODER_HOST ?? '127.0.0.1';
+  const portText = values.port ?? process.env.HOMECODER_PORT ?? '8008';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`Invalid port "${portText}": give a number from 0 to 65535.`);
+    return 2;
+  }
+  const appDir = resolve(values['app-dir'] ?? join(root, 'dist'));
+  if (!values['no-build'] && !values['app-dir']) await ensureAppBuilt(root, appDir, (m) => console.log(m));
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+  let bridge;
+  try {
+    bridge = await startBridge({ host, port, appDir, version });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);
+    else console.error(`Could not listen on ${host}:${port}: ${e.message}`);
+    return 1;
+  }
+  if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
+  console.log(`Homecoder is running at ${bridge.url}`);
+  const stop = () => void bridge.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

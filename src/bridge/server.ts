@@ -1,0 +1,72 @@
+// The bridge's HTTP server: the built app, /health, and (later issues) the editor APIs.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sirv from 'sirv';
+import { hostAllowed } from './hosts.ts';
+
+export interface BridgeOptions {
+  host: string;
+  port: number;
+  /** The built app (vite build output). */
+  appDir: string;
+  version: string;
+}
+
+export interface Bridge {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
+  const started = Date.now();
+  const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (!hostAllowed(req.headers.host, opts.host)) {
+      sendJson(res, 403, {
+        error: `Host "${req.headers.host ?? ''}" is not allowed. Open the app at http://127.0.0.1:${port()}/ (the bridge answers loopback names only).`,
+      });
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') {
+      sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
+      return;
+    }
+    app(req, res, () => sendJson(res, 404, { error: `Not found: ${path}` }));
+  });
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 15_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  function port(): number {
+    return (server.address() as AddressInfo).port;
+  }
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    server,
+    url: `http://${shownHost}:${port()}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

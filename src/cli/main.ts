@@ -1,0 +1,46 @@
+// `homecoder <command>`: the engine and pipeline without a browser (Node + Dawn).
+import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
+
+interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  'gpu-info': { summary: 'print the WebGPU adapter, features and limits (--json)', help: gpuInfoHelp, run: gpuInfoCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: homecoder <command> [options]
+       npm run -s homecoder -- <command> [options]   (inside the repository)
+
+Commands:
+${lines.join('\n')}
+
+Run "homecoder <command> --help" for a command's options.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    const sub = name === 'help' ? rest[0] : undefined;
+    process.stdout.write(sub && COMMANDS[sub] ? COMMANDS[sub].help : usage());
+    return 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`Unknown command "${name}".\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    // parseArgs and typed errors carry a message meant for the user.
+    process.stderr.write(`homecoder ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,53 @@
+// The engine worker: the only place in the app that touches the GPU.
+import * as Comlink from 'comlink';
+import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
+import { GpuError } from '../gpu/errors.ts';
+import { runSelfTest } from '../gpu/selftest.ts';
+import { JobHost } from './jobs.ts';
+import type { EngineApi, GpuStatus } from './engine-api.ts';
+
+const jobs = new JobHost();
+let gpu: Promise<GpuContext> | undefined;
+let lostError: GpuError | undefined;
+
+function context(): Promise<GpuContext> {
+  gpu ??= requestGpuDevice((self.navigator as Navigator).gpu, {
+    where: 'browser',
+    onLost: (err) => {
+      lostError = err;
+      gpu = undefined; // the next job asks for a fresh device
+    },
+  });
+  return gpu;
+}
+
+const api: EngineApi = {
+  async gpuStatus(): Promise<GpuStatus> {
+    try {
+      const ctx = await context();
+      return { ok: true, info: ctx.info };
+    } catch (err) {
+      gpu = undefined;
+      if (err instanceof GpuError) return { ok: false, code: err.code, message: err.message, hint: err.hint };
+      return { ok: false, code: 'INTERNAL', message: String(err), hint: '' };
+    }
+  },
+
+  async selfTest(jobId, onProgress, size) {
+    return jobs.run(jobId, async (signal) => {
+      if (lostError) {
+        const e = lostError;
+        lostError = undefined;
+        throw e;
+      }
+      const { device } = await context();
+      return runSelfTest(device, { n: size, signal, onProgress });
+    });
+  },
+
+  async cancel(jobId) {
+    return jobs.cancel(jobId);
+  },
+};
+
+Comlink.expose(api);

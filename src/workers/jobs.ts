@@ -1,0 +1,60 @@
+// Cancellable jobs across the worker boundary. comlink cannot carry an AbortSignal,
+// so each job gets an id: the worker keeps an AbortController per id, and the UI side
+// turns its own AbortSignal into a `cancel(id)` call.
+import { abortError, type ProgressListener } from '../progress.ts';
+
+/** Worker side: runs job functions with a signal that `cancel(id)` aborts. */
+export class JobHost {
+  private running = new Map<string, AbortController>();
+
+  async run<T>(id: string, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.running.has(id)) throw new Error(`job ${id} is already running`);
+    const ctl = new AbortController();
+    this.running.set(id, ctl);
+    try {
+      return await job(ctl.signal);
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  /** Returns false when no such job is running (already finished: nothing to do). */
+  cancel(id: string, reason?: string): boolean {
+    const ctl = this.running.get(id);
+    if (!ctl) return false;
+    ctl.abort(abortError(reason ?? 'Cancelled by the user.'));
+    return true;
+  }
+
+  get active(): string[] {
+    return [...this.running.keys()];
+  }
+}
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+let nextId = 0;
+
+/**
+ * UI side: starts a job with a fresh id and wires `signal` to `cancel(id)`.
+ * Rejects with an AbortError as soon as the signal fires; the worker stops at its next check.
+ */
+export async function startJob<T>(
+  cancel: (id: string) => Promise<unknown> | unknown,
+  start: (id: string) => Promise<T>,
+  opts: JobOptions = {},
+): Promise<T> {
+  const id = `job-${Date.now().toString(36)}-${nextId++}`;
+  const { signal } = opts;
+  signal?.throwIfAborted();
+  const onAbort = () => void cancel(id);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await start(id);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
