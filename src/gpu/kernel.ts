@@ -113,3 +113,26 @@ export function wgsl16bitReader(name: string, dtype: 'bf16' | 'f16'): string {
       : `let v = unpack2x16float(word); return select(v.x, v.y, (i & 1u) == 1u);`;
   return `fn ${name}_at(i: u32) -> f32 { let word = ${name}[i >> 1u]; ${body} }`;
 }
+
+/**
+ * Workgroups for `n` invocations of `size` threads each, spread over x and y so no
+ * dimension passes 65535. Kernels recover the flat index with `flatIndex`.
+ */
+export function grid1d(n: number, size: number): [number, number] {
+  const groups = Math.ceil(n / size);
+  if (groups <= 65535) return [Math.max(groups, 1), 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL: the flat invocation index of a `grid1d` dispatch (workgroup size `size`). */
+export const flatIndex = (size: number) =>
+  `(wg.y * nwg.x + wg.x) * ${size}u + lid.x`;
+export const FLAT_BUILTINS = `@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u`;
+
+/** WGSL: unpack a word of two 16-bit weights (low half first) into a vec2f. */
+export function wgslUnpack2(dtype: 'bf16' | 'f16'): string {
+  return dtype === 'bf16'
+    ? `fn unpack2(w: u32) -> vec2f { return vec2f(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }`
+    : `fn unpack2(w: u32) -> vec2f { return unpack2x16float(w); }`;
+}

@@ -70,8 +70,9 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
 describe.skipIf(!!browserSkipReason)(`without WebGPU${skipNote}`, () => {
   it('says so plainly and tells the user what to do', async () => {
     const bridge = await startBridgeProcess();
-    const browser = await launchBrowser();
+    let browser: Browser | undefined;
     try {
+      browser = await launchBrowser();
       const page = await browser.newPage();
       // Hide WebGPU from the page and its workers, as in a browser without it.
       await page.context().addInitScript(() => {
@@ -92,7 +93,7 @@ describe.skipIf(!!browserSkipReason)(`without WebGPU${skipNote}`, () => {
       expect(text).toContain('--enable-unsafe-webgpu --enable-features=Vulkan');
       expect(text).toContain('chrome://flags');
     } finally {
-      await browser.close();
+      await browser?.close();
       await bridge.stop();
     }
   });

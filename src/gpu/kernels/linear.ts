@@ -1,0 +1,187 @@
+// Linear layers with frozen 16-bit weights W [out, in]: y = x·Wᵀ + b, and the input
+// gradient dx = dy·W. Register-tiled: each thread computes a 4×4 block of outputs
+// (software adapters favour register blocking over shared-memory tiling; see
+// docs/BENCHMARKS.md). Weight chunks are processed one dispatch each.
+import { params, u32, wgslUnpack2, type KernelRunner } from '../kernel.ts';
+import type { WeightTensor } from '../weights.ts';
+
+const TILE = 4;
+const WG = 8;
+
+/**
+ * y[t, yCol0 + o] (+)= Σ_k x[t,k]·W[wRow0 + o, k] (+ b[bias0 + o]) for o < rows.
+ * Rows are read from one chunk's buffer starting at row wRow0 of that buffer.
+ */
+const fwd = (dtype: 'bf16' | 'f16') => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+struct P { T: u32, K: u32, rows: u32, wRow0: u32, yStride: u32, yCol0: u32, bias0: u32, flags: u32 }
+@group(0) @binding(4) var<uniform> p: P;
+${wgslUnpack2(dtype)}
+@compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
+  let o0 = g.x * ${TILE}u;
+  let t0 = g.y * ${TILE}u;
+  if (o0 >= p.rows || t0 >= p.T) { return; }
+  var acc: array<vec4f, ${TILE}>; // acc[tt][oo]
+  let words = p.K / 2u;
+  var wbase: array<u32, ${TILE}>;
+  for (var oo = 0u; oo < ${TILE}u; oo++) { wbase[oo] = (p.wRow0 + min(o0 + oo, p.rows - 1u)) * words; }
+  var xbase: array<u32, ${TILE}>;
+  for (var tt = 0u; tt < ${TILE}u; tt++) { xbase[tt] = min(t0 + tt, p.T - 1u) * p.K; }
+  for (var kw = 0u; kw < words; kw++) {
+    let w0 = unpack2(w[wbase[0] + kw]);
+    let w1 = unpack2(w[wbase[1] + kw]);
+    let w2 = unpack2(w[wbase[2] + kw]);
+    let w3 = unpack2(w[wbase[3] + kw]);
+    let wa = vec4f(w0.x, w1.x, w2.x, w3.x);
+    let wb = vec4f(w0.y, w1.y, w2.y, w3.y);
+    for (var tt = 0u; tt < ${TILE}u; tt++) {
+      let xi = xbase[tt] + 2u * kw;
+      acc[tt] = acc[tt] + x[xi] * wa + x[xi + 1u] * wb;
+    }
+  }
+  for (var tt = 0u; tt < ${TILE}u; tt++) {
+    let t = t0 + tt;
+    if (t >= p.T) { break; }
+    for (var oo = 0u; oo < ${TILE}u; oo++) {
+      let o = o0 + oo;
+      if (o >= p.rows) { break; }
+      var v = acc[tt][oo];
+      if ((p.flags & 1u) != 0u) { v += b[p.bias0 + o]; }
+      let yi = t * p.yStride + p.yCol0 + o;
+      if ((p.flags & 2u) != 0u) { v += y[yi]; }
+      y[yi] = v;
+    }
+  }
+}`;
+
+/**
+ * dx[t, k] (+)= Σ_o dy[t, dyCol0 + o]·W[wRow0 + o, k] for o < rows. Each thread: 4 tokens × 4 inputs.
+ */
+const bwd = (dtype: 'bf16' | 'f16') => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+struct P { T: u32, K: u32, rows: u32, wRow0: u32, dyStride: u32, dyCol0: u32, accumulate: u32 }
+@group(0) @binding(3) var<uniform> p: P;
+${wgslUnpack2(dtype)}
+@compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
+  let k0 = g.x * ${TILE}u; // multiple of 4: two whole words per row (K is even)
+  let t0 = g.y * ${TILE}u;
+  if (k0 >= p.K || t0 >= p.T) { return; }
+  let words = p.K / 2u;
+  let kw0 = k0 / 2u;
+  let kw1 = min(kw0 + 1u, words - 1u);
+  var acc: array<vec4f, ${TILE}>;
+  var dybase: array<u32, ${TILE}>;
+  for (var tt = 0u; tt < ${TILE}u; tt++) { dybase[tt] = min(t0 + tt, p.T - 1u) * p.dyStride + p.dyCol0; }
+  for (var o = 0u; o < p.rows; o++) {
+    let row = (p.wRow0 + o) * words;
+    let a = unpack2(w[row + kw0]);
+    let c = unpack2(w[row + kw1]);
+    let wv = vec4f(a.x, a.y, c.x, c.y);
+    for (var tt = 0u; tt < ${TILE}u; tt++) { acc[tt] = acc[tt] + dy[dybase[tt] + o] * wv; }
+  }
+  for (var tt = 0u; tt < ${TILE}u; tt++) {
+    let t = t0 + tt;
+    if (t >= p.T) { break; }
+    for (var kk = 0u; kk < ${TILE}u; kk++) {
+      let k = k0 + kk;
+      if (k >= p.K) { break; }
+      let i = t * p.K + k;
+      if (p.accumulate == 1u) { dx[i] = dx[i] + acc[tt][kk]; } else { dx[i] = acc[tt][kk]; }
+    }
+  }
+}`;
+
+const FWD = { bf16: fwd('bf16'), f16: fwd('f16') };
+const BWD = { bf16: bwd('bf16'), f16: bwd('f16') };
+
+/** A band of W's rows inside one chunk buffer. */
+export interface RowBand {
+  buffer: GPUBuffer;
+  /** First row of the band within the buffer. */
+  bufferRow: number;
+  rows: number;
+}
+
+/** Records y[:, yCol0 .. yCol0+band.rows) (+)= x·W_bandᵀ (+ bias). */
+export function linearBandForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  W: WeightTensor,
+  band: RowBand,
+  bias: { buffer: GPUBuffer; offset: number } | undefined,
+  y: GPUBuffer,
+  yStride: number,
+  yCol0: number,
+  T: number,
+  accumulate: boolean,
+): void {
+  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0);
+  runner.dispatch(
+    pass,
+    runner.pipeline(FWD[W.dtype], `linear_${W.dtype}`),
+    [x, band.buffer, bias?.buffer ?? x, y],
+    params(u32(T), u32(W.cols), u32(band.rows), u32(band.bufferRow), u32(yStride), u32(yCol0), u32(bias?.offset ?? 0), u32(flags)),
+    [Math.ceil(band.rows / (TILE * WG)), Math.ceil(T / (TILE * WG))],
+  );
+}
+
+/** Records dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
+export function linearBandBackward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  dy: GPUBuffer,
+  dyStride: number,
+  dyCol0: number,
+  W: WeightTensor,
+  band: RowBand,
+  dx: GPUBuffer,
+  T: number,
+  accumulate: boolean,
+): void {
+  runner.dispatch(
+    pass,
+    runner.pipeline(BWD[W.dtype], `linear_bwd_${W.dtype}`),
+    [dy, band.buffer, dx],
+    params(u32(T), u32(W.cols), u32(band.rows), u32(band.bufferRow), u32(dyStride), u32(dyCol0), u32(accumulate ? 1 : 0)),
+    [Math.ceil(W.cols / (TILE * WG)), Math.ceil(T / (TILE * WG))],
+  );
+}
+
+/** y[T, out] (+)= x[T, in]·Wᵀ + b, over every chunk of W. */
+export function linearForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  W: WeightTensor,
+  bias: GPUBuffer | undefined,
+  y: GPUBuffer,
+  T: number,
+  accumulate = false,
+): void {
+  for (const c of W.chunks) {
+    const band = { buffer: c.buffer, bufferRow: 0, rows: c.rows };
+    linearBandForward(runner, pass, x, W, band, bias && { buffer: bias, offset: c.rowStart }, y, W.rows, c.rowStart, T, accumulate);
+  }
+}
+
+/** dx[T, in] (+)= dy[T, out]·W, accumulating over W's chunks. */
+export function linearBackwardInput(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  dy: GPUBuffer,
+  W: WeightTensor,
+  dx: GPUBuffer,
+  T: number,
+  accumulate: boolean,
+): void {
+  W.chunks.forEach((c, i) => {
+    const band = { buffer: c.buffer, bufferRow: 0, rows: c.rows };
+    linearBandBackward(runner, pass, dy, W.rows, c.rowStart, W, band, dx, T, accumulate || i > 0);
+  });
+}

@@ -1,0 +1,83 @@
+// RMSNorm forward and backward (input gradient only: norm weights are frozen).
+// One workgroup per row; sums in f32 through a workgroup tree reduction.
+import { f32, params, u32, type KernelRunner } from '../kernel.ts';
+
+const WG = 256;
+
+const REDUCE = /* wgsl */ `
+var<workgroup> red: array<vec2f, ${WG}>;
+fn reduce2(v: vec2f, lid: u32) -> vec2f {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+
+const FWD = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+struct P { H: u32, eps: f32 }
+@group(0) @binding(3) var<uniform> p: P;
+${REDUCE}
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
+  let base = wg.x * p.H;
+  var ss = 0.0;
+  for (var i = l.x; i < p.H; i += ${WG}u) { let v = x[base + i]; ss += v * v; }
+  let tot = reduce2(vec2f(ss, 0.0), l.x);
+  let inv = inverseSqrt(tot.x / f32(p.H) + p.eps);
+  for (var i = l.x; i < p.H; i += ${WG}u) { y[base + i] = x[base + i] * inv * w[i]; }
+}`;
+
+const BWD = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+struct P { H: u32, eps: f32, accumulate: u32 }
+@group(0) @binding(4) var<uniform> p: P;
+${REDUCE}
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
+  let base = wg.x * p.H;
+  var ss = 0.0;
+  var dot = 0.0;
+  for (var i = l.x; i < p.H; i += ${WG}u) {
+    let v = x[base + i];
+    ss += v * v;
+    dot += dy[base + i] * w[i] * v;
+  }
+  let tot = reduce2(vec2f(ss, dot), l.x);
+  let inv = inverseSqrt(tot.x / f32(p.H) + p.eps);
+  // dx = inv·(dy·w − x̂·mean(dy·w·x̂)), with Σ dy·w·x̂ = inv·Σ dy·w·x
+  let c = tot.y * inv * inv / f32(p.H);
+  for (var i = l.x; i < p.H; i += ${WG}u) {
+    let g = inv * (dy[base + i] * w[i] - x[base + i] * c);
+    if (p.accumulate == 1u) { dx[base + i] = dx[base + i] + g; } else { dx[base + i] = g; }
+  }
+}`;
+
+/** y = rmsnorm(x)·w for T rows of H. */
+export function rmsnormForward(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer, w: GPUBuffer, y: GPUBuffer, T: number, H: number, eps: number): void {
+  runner.dispatch(pass, runner.pipeline(FWD, 'rmsnorm'), [x, w, y], params(u32(H), f32(eps)), [T]);
+}
+
+/** dx (+)= ∂rmsnorm/∂x · dy. */
+export function rmsnormBackward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  w: GPUBuffer,
+  dy: GPUBuffer,
+  dx: GPUBuffer,
+  T: number,
+  H: number,
+  eps: number,
+  accumulate: boolean,
+): void {
+  runner.dispatch(pass, runner.pipeline(BWD, 'rmsnorm_bwd'), [x, w, dy, dx], params(u32(H), f32(eps), u32(accumulate ? 1 : 0)), [T]);
+}

@@ -1,0 +1,39 @@
+// Random inputs and error measures for comparing GPU results with float64 references.
+import { Rng } from '../../src/random.ts';
+import { floatToBf16, bf16ToFloat } from '../../src/model/dtype.ts';
+
+export function randn(n: number, seed: number, scale = 1): Float64Array {
+  const r = new Rng(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = r.normal() * scale;
+  return out;
+}
+
+/** Values exactly representable in f32 (what the GPU will see). */
+export function f32Round(a: Float64Array): Float64Array {
+  return Float64Array.from(Float32Array.from(a));
+}
+
+/** Rounds to bf16, returning the bits and the rounded values as float64. */
+export function bf16Round(a: Float64Array): { bits: Uint16Array; values: Float64Array } {
+  const bits = new Uint16Array(a.length);
+  const values = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    bits[i] = floatToBf16(a[i]);
+    values[i] = bf16ToFloat(bits[i]);
+  }
+  return { bits, values };
+}
+
+/** max |got − want| / max(|want|∞, tiny): a relative error over the whole tensor. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i])) return Infinity;
+    num = Math.max(num, Math.abs(got[i] - want[i]));
+    den = Math.max(den, Math.abs(want[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
