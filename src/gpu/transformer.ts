@@ -1,0 +1,284 @@
+// The Llama-family transformer on the GPU: forward to the loss, and backward to the
+// LoRA gradients with per-layer activation checkpointing (each layer's input is kept;
+// the layer is recomputed inside backward). One sequence per micro-batch.
+import type { GpuModel, GpuLayer, GpuLinear } from './model.ts';
+import type { GpuAdapter, LoraParam } from './adapter.ts';
+import type { KernelRunner } from './kernel.ts';
+import type { GpuMemory } from './memory.ts';
+import type { LoraTarget } from '../model/types.ts';
+import { embeddingForward } from './kernels/embedding.ts';
+import { linearForward, linearBackwardInput } from './kernels/linear.ts';
+import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
+import { lmHeadLossForward, lmHeadLossBackward, sumLosses, createLossScratch, type LossScratch } from './kernels/cross_entropy.ts';
+import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
+import { ropeForward, ropeBackward, createRopeTable, type RopeTable } from './kernels/rope.ts';
+import { attentionForward, attentionBackward } from './kernels/attention.ts';
+import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
+
+export interface TransformerOptions {
+  /** Longest sequence a micro-batch may hold. */
+  seqLen: number;
+  /** LoRA dropout seed for this step (same seed in forward and the backward recompute). */
+  dropoutSeed?: number;
+}
+
+/** Per-layer scratch reused by every layer (forward, recompute and backward). */
+interface Scratch {
+  xn: GPUBuffer; // [T,H] normed input (attention, then MLP)
+  q: GPUBuffer; // [T, nH*hd]
+  k: GPUBuffer; // [T, nKv*hd]
+  v: GPUBuffer;
+  attn: GPUBuffer; // [T, nH*hd]
+  lse: GPUBuffer; // [nH, T]
+  h: GPUBuffer; // [T,H] after the attention residual
+  xn2: GPUBuffer; // [T,H]
+  gate: GPUBuffer; // [T,I]
+  up: GPUBuffer;
+  act: GPUBuffer; // [T,I] silu(gate)*up
+  xa: Partial<Record<LoraTarget, GPUBuffer>>; // [T,r] LoRA intermediate per target
+  dxa: GPUBuffer; // [T,r]
+  delta: GPUBuffer; // [nH, T] attention backward scratch
+  // gradients
+  dh: GPUBuffer; // [T,H]
+  dxn: GPUBuffer; // [T,H]
+  dAct: GPUBuffer; // [T,I]
+  dGate: GPUBuffer;
+  dUp: GPUBuffer;
+  dAttn: GPUBuffer; // [T, nH*hd]
+  dq: GPUBuffer;
+  dk: GPUBuffer;
+  dv: GPUBuffer;
+}
+
+export class Transformer {
+  readonly T: number;
+  /** Layer inputs kept for backward: inputs[l] is the input of layer l, inputs[L] the final hidden state. */
+  private inputs: GPUBuffer[] = [];
+  private s: Scratch;
+  private ids: GPUBuffer;
+  private targets: GPUBuffer;
+  private finalNormed: GPUBuffer;
+  private dx: GPUBuffer;
+  private losses: GPUBuffer;
+  /** Mean loss of the last forward (1 float), read back asynchronously. */
+  readonly loss: GPUBuffer;
+  private lossScratch: LossScratch;
+  private rope: RopeTable;
+  private tokens = 0;
+  private counted = 0;
+
+  constructor(
+    readonly runner: KernelRunner,
+    readonly memory: GpuMemory,
+    readonly model: GpuModel,
+    readonly adapter: GpuAdapter | undefined,
+    readonly opts: TransformerOptions,
+  ) {
+    const c = model.config;
+    const T = (this.T = opts.seqLen);
+    const H = c.hiddenSize;
+    const I = c.intermediateSize;
+    const qd = c.numHeads * c.headDim;
+    const kvd = c.numKvHeads * c.headDim;
+    const act = (n: number, label: string) => memory.buffer('activations', n * 4, label);
+    const tmp = (n: number, label: string) => memory.buffer('scratch', n * 4, label);
+    for (let l = 0; l <= c.numLayers; l++) this.inputs.push(act(T * H, `layer${l}.input`));
+    const r = adapter?.config.r ?? 0;
+    const xa: Partial<Record<LoraTarget, GPUBuffer>> = {};
+    if (adapter) for (const t of adapter.config.targets) xa[t] = tmp(T * r, `lora.${t}.xa`);
+    this.s = {
+      xn: tmp(T * H, 'xn'),
+      q: tmp(T * qd, 'q'),
+      k: tmp(T * kvd, 'k'),
+      v: tmp(T * kvd, 'v'),
+      attn: tmp(T * qd, 'attn'),
+      lse: tmp(c.numHeads * T, 'lse'),
+      h: tmp(T * H, 'h'),
+      xn2: tmp(T * H, 'xn2'),
+      gate: tmp(T * I, 'gate'),
+      up: tmp(T * I, 'up'),
+      act: tmp(T * I, 'act'),
+      xa,
+      dxa: tmp(Math.max(1, T * r), 'lora.dxa'),
+      delta: tmp(c.numHeads * T, 'attention.delta'),
+      dh: tmp(T * H, 'dh'),
+      dxn: tmp(T * H, 'dxn'),
+      dAct: tmp(T * I, 'dAct'),
+      dGate: tmp(T * I, 'dGate'),
+      dUp: tmp(T * I, 'dUp'),
+      dAttn: tmp(T * qd, 'dAttn'),
+      dq: tmp(T * qd, 'dq'),
+      dk: tmp(T * kvd, 'dk'),
+      dv: tmp(T * kvd, 'dv'),
+    };
+    this.ids = tmp(T, 'ids');
+    this.targets = tmp(T, 'targets');
+    this.finalNormed = tmp(T * H, 'final.normed');
+    this.dx = tmp(T * H, 'dx');
+    this.losses = tmp(T, 'losses');
+    this.loss = tmp(4, 'loss');
+    this.lossScratch = createLossScratch(memory, T);
+    this.rope = createRopeTable(memory.device, T, c.headDim, c.ropeTheta);
+  }
+
+  /**
+   * Sets the tokens of the next micro-batch. `targets[t]` is the id to predict at t, or −1
+   * (not trained on: padding, FIM sentinels); by default the next token, last one masked.
+   * Returns how many positions count towards the loss.
+   */
+  setBatch(ids: ArrayLike<number>, targets?: ArrayLike<number>): number {
+    const T = ids.length;
+    if (T < 1 || T > this.T) throw new RangeError(`a micro-batch holds 1..${this.T} tokens, got ${T}`);
+    const tg = new Int32Array(T);
+    for (let t = 0; t < T; t++) tg[t] = targets ? targets[t] : t + 1 < T ? ids[t + 1] : -1;
+    let counted = 0;
+    for (const v of tg) if (v >= 0) counted++;
+    const q = this.memory.device.queue;
+    q.writeBuffer(this.ids, 0, Uint32Array.from(ids));
+    q.writeBuffer(this.targets, 0, tg);
+    this.tokens = T;
+    this.counted = counted;
+    return counted;
+  }
+
+  get batchTokens(): number {
+    return this.tokens;
+  }
+
+  /** Records the forward pass to per-token losses and the mean loss (in `this.loss`). */
+  recordForward(pass: GPUComputePassEncoder): void {
+    const c = this.model.config;
+    const T = this.tokens;
+    embeddingForward(this.runner, pass, this.ids, this.model.embed, this.inputs[0], T);
+    for (let l = 0; l < c.numLayers; l++) this.layerForward(pass, l, this.inputs[l], this.inputs[l + 1]);
+    rmsnormForward(this.runner, pass, this.inputs[c.numLayers], this.model.finalNorm, this.finalNormed, T, c.hiddenSize, c.rmsNormEps);
+    lmHeadLossForward(this.runner, pass, this.finalNormed, this.model.lmHead, this.targets, this.losses, T, this.lossScratch);
+    sumLosses(this.runner, pass, this.losses, this.targets, this.loss, T);
+  }
+
+  /**
+   * Records the backward pass (after `recordForward` in the same or an earlier pass),
+   * accumulating into the adapter's gradients d(gradScale · Σ token losses).
+   */
+  recordBackward(pass: GPUComputePassEncoder, gradScale: number): void {
+    if (!this.adapter) throw new Error('backward needs a LoRA adapter: the base weights are frozen');
+    const c = this.model.config;
+    const T = this.tokens;
+    const H = c.hiddenSize;
+    // Loss → final hidden state.
+    lmHeadLossBackward(this.runner, pass, this.finalNormed, this.model.lmHead, this.targets, this.lossScratch, gradScale, this.s.dxn, T);
+    rmsnormBackward(this.runner, pass, this.inputs[c.numLayers], this.model.finalNorm, this.s.dxn, this.dx, T, H, c.rmsNormEps, false);
+    for (let l = c.numLayers - 1; l >= 0; l--) {
+      this.layerForward(pass, l, this.inputs[l], undefined); // recompute this layer's activations
+      this.layerBackward(pass, l, this.inputs[l]);
+    }
+  }
+
+  /** Records logits [T, vocab] of the last forward into `out` (small vocabularies: tests, debugging). */
+  recordLogits(pass: GPUComputePassEncoder, out: GPUBuffer): void {
+    linearForward(this.runner, pass, this.finalNormed, this.model.lmHead, undefined, out, this.tokens, false);
+  }
+
+  /** Per-token losses of the last forward ([T] f32, 0 where masked). */
+  get tokenLosses(): GPUBuffer {
+    return this.losses;
+  }
+  get countedTokens(): number {
+    return this.counted;
+  }
+
+  /** y = x·Wᵀ + b + LoRA (or y += … when `accumulate`). */
+  private proj(pass: GPUComputePassEncoder, lin: GpuLinear, lora: LoraParam | undefined, x: GPUBuffer, y: GPUBuffer, target: LoraTarget, accumulate = false): void {
+    const T = this.tokens;
+    linearForward(this.runner, pass, x, lin.weight, lin.bias, y, T, accumulate);
+    if (lora && this.adapter) {
+      loraForward(this.runner, pass, x, lora.A, lora.B, this.s.xa[target]!, y, T, lora.inF, lora.outF, this.adapter.config.r, this.adapter.scale, this.dropout(target));
+    }
+  }
+
+  /** dx (+)= dy·W (+ LoRA path), and the LoRA gradients. x is the projection's input. */
+  private projBackward(pass: GPUComputePassEncoder, lin: GpuLinear, lora: LoraParam | undefined, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, accumulate: boolean, target: LoraTarget): void {
+    const T = this.tokens;
+    linearBackwardInput(this.runner, pass, dy, lin.weight, dx, T, accumulate);
+    if (lora && this.adapter) {
+      loraBackward(this.runner, pass, x, lora.A, lora.B, this.s.xa[target]!, dy, lora.dA, lora.dB, dx, this.s.dxa, T, lora.inF, lora.outF, this.adapter.config.r, this.adapter.scale, this.dropout(target));
+    }
+  }
+
+  private dropout(target: LoraTarget): { p: number; seed: number } | undefined {
+    const p = this.adapter?.config.dropout ?? 0;
+    if (p <= 0 || this.opts.dropoutSeed === undefined) return undefined;
+    // A different mask per target, the same one in forward and the backward recompute.
+    return { p, seed: (this.opts.dropoutSeed * 31 + LORA_TARGET_INDEX[target]) >>> 0 };
+  }
+
+  /** x → out (out undefined: recompute only, leaving the activations in scratch). */
+  private layerForward(pass: GPUComputePassEncoder, l: number, x: GPUBuffer, out: GPUBuffer | undefined): void {
+    const c = this.model.config;
+    const T = this.tokens;
+    const H = c.hiddenSize;
+    const L: GpuLayer = this.model.layers[l];
+    const lora = this.adapter?.layers[l] ?? {};
+    const s = this.s;
+    rmsnormForward(this.runner, pass, x, L.inputNorm, s.xn, T, H, c.rmsNormEps);
+    this.proj(pass, L.q, lora.q_proj, s.xn, s.q, 'q_proj');
+    this.proj(pass, L.k, lora.k_proj, s.xn, s.k, 'k_proj');
+    this.proj(pass, L.v, lora.v_proj, s.xn, s.v, 'v_proj');
+    ropeForward(this.runner, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, 0);
+    ropeForward(this.runner, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, 0);
+    attentionForward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, T, c.numHeads, c.numKvHeads, c.headDim);
+    copyInto(this.runner, pass, x, s.h, T * H);
+    this.proj(pass, L.o, lora.o_proj, s.attn, s.h, 'o_proj', true); // h = x + o(attn)
+    rmsnormForward(this.runner, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
+    this.proj(pass, L.gate, lora.gate_proj, s.xn2, s.gate, 'gate_proj');
+    this.proj(pass, L.up, lora.up_proj, s.xn2, s.up, 'up_proj');
+    siluGateForward(this.runner, pass, s.gate, s.up, s.act, T * c.intermediateSize);
+    if (out) {
+      copyInto(this.runner, pass, s.h, out, T * H);
+      this.proj(pass, L.down, lora.down_proj, s.act, out, 'down_proj', true); // out = h + down(act)
+    } else if (lora.down_proj && this.adapter) {
+      // Recompute only: backward needs the down projection's LoRA intermediate, not its output.
+      const d = lora.down_proj;
+      loraProject(this.runner, pass, s.act, d.A, s.xa.down_proj!, T, d.inF, this.adapter.config.r, this.dropout('down_proj'));
+    }
+  }
+
+  /** Given this.dx = dL/d(layer output) and recomputed activations, leaves dL/d(layer input) in this.dx. */
+  private layerBackward(pass: GPUComputePassEncoder, l: number, x: GPUBuffer): void {
+    const c = this.model.config;
+    const T = this.tokens;
+    const H = c.hiddenSize;
+    const L = this.model.layers[l];
+    const lora = this.adapter?.layers[l] ?? {};
+    const s = this.s;
+    const dOut = this.dx;
+    // out = h + down(act): d(act) from down; dh starts as dOut.
+    this.projBackward(pass, L.down, lora.down_proj, s.act, dOut, s.dAct, false, 'down_proj');
+    siluGateBackward(this.runner, pass, s.gate, s.up, s.dAct, s.dGate, s.dUp, T * c.intermediateSize);
+    this.projBackward(pass, L.gate, lora.gate_proj, s.xn2, s.dGate, s.dxn, false, 'gate_proj');
+    this.projBackward(pass, L.up, lora.up_proj, s.xn2, s.dUp, s.dxn, true, 'up_proj');
+    copyInto(this.runner, pass, dOut, s.dh, T * H);
+    rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
+    // h = x + o(attn)
+    this.projBackward(pass, L.o, lora.o_proj, s.attn, s.dh, s.dAttn, false, 'o_proj');
+    attentionBackward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, s.dAttn, s.dq, s.dk, s.dv, s.delta, T, c.numHeads, c.numKvHeads, c.headDim);
+    ropeBackward(this.runner, pass, s.dq, s.dq, this.rope, T, c.numHeads, c.headDim, 0);
+    ropeBackward(this.runner, pass, s.dk, s.dk, this.rope, T, c.numKvHeads, c.headDim, 0);
+    this.projBackward(pass, L.q, lora.q_proj, s.xn, s.dq, s.dxn, false, 'q_proj');
+    this.projBackward(pass, L.k, lora.k_proj, s.xn, s.dk, s.dxn, true, 'k_proj');
+    this.projBackward(pass, L.v, lora.v_proj, s.xn, s.dv, s.dxn, true, 'v_proj');
+    // dx = dh + rmsnorm'(x)·dxn
+    copyInto(this.runner, pass, s.dh, this.dx, T * H);
+    rmsnormBackward(this.runner, pass, x, L.inputNorm, s.dxn, this.dx, T, H, c.rmsNormEps, true);
+  }
+}
+
+const LORA_TARGET_INDEX: Record<LoraTarget, number> = {
+  q_proj: 0,
+  k_proj: 1,
+  v_proj: 2,
+  o_proj: 3,
+  gate_proj: 4,
+  up_proj: 5,
+  down_proj: 6,
+};
