@@ -205,6 +205,11 @@ export class Transformer {
     }
   }
 
+  /** A new dropout mask for the next micro-batch (the backward recompute reuses it). */
+  setDropoutSeed(seed: number): void {
+    this.opts.dropoutSeed = seed >>> 0;
+  }
+
   private dropout(target: LoraTarget): { p: number; seed: number } | undefined {
     const p = this.adapter?.config.dropout ?? 0;
     if (p <= 0 || this.opts.dropoutSeed === undefined) return undefined;
