@@ -1,5 +1,8 @@
 // `homecoder <command>`: the engine and pipeline without a browser (Node + Dawn).
 import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
+import { lossCommand, lossHelp } from './commands/loss.ts';
+import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-model.ts';
+import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 
 interface Command {
   summary: string;
@@ -9,6 +12,9 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   'gpu-info': { summary: 'print the WebGPU adapter, features and limits (--json)', help: gpuInfoHelp, run: gpuInfoCommand },
+  'make-tiny-model': { summary: 'write a random fixture model in the Hugging Face layout', help: makeTinyModelHelp, run: makeTinyModelCommand },
+  loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },
+  'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
 };
 
 function usage(): string {

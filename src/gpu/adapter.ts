@@ -1,6 +1,7 @@
 // A LoRA adapter living on the GPU: per layer and target module, A [r,in] and B [out,r]
 // in f32, their gradients, and AdamW moments. Only these parameters are trained.
-import type { ModelConfig, LoraConfig, LoraTarget } from '../model/types.ts';
+import type { HostAdapter, HostLora, ModelConfig, LoraConfig, LoraTarget } from '../model/types.ts';
+export type { HostAdapter, HostLora } from '../model/types.ts';
 import { Rng } from '../random.ts';
 import type { GpuMemory } from './memory.ts';
 import { readFloat32 } from './buffers.ts';
@@ -20,37 +21,8 @@ export interface LoraParam {
   vB?: GPUBuffer;
 }
 
-/** Host copy of one module's LoRA weights (what PEFT files hold). */
-export interface HostLora {
-  A: Float32Array;
-  B: Float32Array;
-  inF: number;
-  outF: number;
-}
-
-export type HostAdapter = Array<Partial<Record<LoraTarget, HostLora>>>;
-
-/** [in, out] of each target module for a config. */
-export function targetShape(config: ModelConfig, target: LoraTarget): { inF: number; outF: number } {
-  const H = config.hiddenSize;
-  const q = config.numHeads * config.headDim;
-  const kv = config.numKvHeads * config.headDim;
-  const I = config.intermediateSize;
-  switch (target) {
-    case 'q_proj':
-      return { inF: H, outF: q };
-    case 'k_proj':
-    case 'v_proj':
-      return { inF: H, outF: kv };
-    case 'o_proj':
-      return { inF: q, outF: H };
-    case 'gate_proj':
-    case 'up_proj':
-      return { inF: H, outF: I };
-    case 'down_proj':
-      return { inF: I, outF: H };
-  }
-}
+export { moduleShape as targetShape } from '../model/layout.ts';
+import { moduleShape as targetShape } from '../model/layout.ts';
 
 /**
  * PEFT's default init: A ~ kaiming_uniform(a=√5), i.e. U(−1/√in, 1/√in); B = 0, so a new

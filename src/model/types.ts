@@ -38,6 +38,17 @@ export interface LoraConfig {
   targets: LoraTarget[];
 }
 
+/** Host copy of one module's LoRA weights (what PEFT files hold): A [r, in], B [out, r]. */
+export interface HostLora {
+  A: Float32Array;
+  B: Float32Array;
+  inF: number;
+  outF: number;
+}
+
+/** A LoRA adapter on the host, per layer and target module. */
+export type HostAdapter = Array<Partial<Record<LoraTarget, HostLora>>>;
+
 /** 16-bit dtypes weights are kept in on the GPU; f32 checkpoints are converted to bf16 on load. */
 export type WeightDtype = 'bf16' | 'f16';
 

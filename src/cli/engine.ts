@@ -1,0 +1,57 @@
+// Loads a model folder onto the GPU in Node: the shared start of `loss`, `train-steps`
+// and the benchmarks.
+import { nodeGpuDevice } from './dawn.ts';
+import { nodeFiles } from '../model/node-files.ts';
+import { openModel, type OpenModel } from '../model/loader.ts';
+import { ModelTokenizer } from '../model/tokenizer.ts';
+import { readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
+import { KernelRunner } from '../gpu/kernel.ts';
+import { GpuMemory } from '../gpu/memory.ts';
+import { uploadModel, type GpuModel } from '../gpu/model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+
+export interface NodeEngine {
+  gpu: GpuContext;
+  runner: KernelRunner;
+  memory: GpuMemory;
+  opened: OpenModel;
+  model: GpuModel;
+  tokenizer: ModelTokenizer;
+  adapter?: PeftAdapter;
+  close(): void;
+}
+
+export async function loadNodeEngine(modelDir: string, opts: { adapterDir?: string; maxChunkBytes?: number } = {}): Promise<NodeEngine> {
+  const files = nodeFiles(modelDir);
+  // Everything that can be wrong with the files is found before the GPU is touched.
+  const opened = await openModel(files);
+  const tokenizer = await ModelTokenizer.load(files);
+  const adapter = opts.adapterDir ? await readPeftAdapter(nodeFiles(opts.adapterDir), opened.config) : undefined;
+  const gpu = await nodeGpuDevice();
+  const runner = new KernelRunner(gpu.device);
+  const memory = new GpuMemory(gpu.device);
+  const model = await uploadModel(memory, opened.config, (n) => opened.tensor(n), { maxChunkBytes: opts.maxChunkBytes });
+  return {
+    gpu,
+    runner,
+    memory,
+    opened,
+    model,
+    tokenizer,
+    adapter,
+    close: () => {
+      memory.destroyAll();
+      gpu.device.destroy();
+    },
+  };
+}
+
+/** Reads token ids from a file: a JSON array, or numbers separated by whitespace or commas. */
+export function parseIds(text: string, vocabSize: number, file: string): number[] {
+  const t = text.trim();
+  const ids = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split(/[\s,]+/).filter(Boolean).map(Number);
+  ids.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize) throw new Error(`${file}: entry ${i} (${String(v)}) is not a token id below ${vocabSize}`);
+  });
+  return ids as number[];
+}

@@ -1,0 +1,94 @@
+// Tokenizers from tokenizer.json + tokenizer_config.json through @huggingface/tokenizers,
+// with the special tokens the engine needs: BOS (only where the config adds it), EOS,
+// and the model family's fill-in-the-middle tokens.
+import { Tokenizer } from '@huggingface/tokenizers';
+import { readJson, type ModelFiles } from './files.ts';
+
+export interface FimTokens {
+  family: 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
+  prefix: number;
+  suffix: number;
+  middle: number;
+  pad?: number;
+  fileSep?: number;
+  repoName?: number;
+}
+
+/** Each family's FIM token strings (prefix, suffix, middle, pad). */
+const FIM_FAMILIES: Array<{ family: FimTokens['family']; prefix: string; suffix: string; middle: string; pad?: string; fileSep?: string; repoName?: string }> = [
+  { family: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', pad: '<|fim_pad|>', fileSep: '<|file_sep|>', repoName: '<|repo_name|>' },
+  { family: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', fileSep: '<file_sep>', repoName: '<repo_name>' },
+  { family: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' },
+  { family: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', pad: '▁<EOT>' },
+];
+
+interface TokenizerJson {
+  added_tokens?: Array<{ id: number; content: string }>;
+  model?: { vocab?: Record<string, number> };
+}
+interface TokenizerConfigJson {
+  add_bos_token?: boolean;
+  add_eos_token?: boolean;
+  bos_token?: string | { content: string } | null;
+  eos_token?: string | { content: string } | null;
+}
+
+export class ModelTokenizer {
+  readonly bos?: number;
+  readonly eos?: number;
+  readonly addBos: boolean;
+  readonly fim?: FimTokens;
+  /** Largest token id + 1. */
+  readonly vocabSize: number;
+  private tok: Tokenizer;
+  private ids: Map<string, number>;
+
+  constructor(tokenizerJson: object, tokenizerConfig: object) {
+    const tj = tokenizerJson as TokenizerJson;
+    const tc = tokenizerConfig as TokenizerConfigJson;
+    this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.ids = new Map(Object.entries(tj.model?.vocab ?? {}));
+    for (const t of tj.added_tokens ?? []) this.ids.set(t.content, t.id);
+    this.vocabSize = Math.max(0, ...this.ids.values()) + 1;
+    const name = (t: TokenizerConfigJson['bos_token']) => (typeof t === 'string' ? t : (t?.content ?? undefined));
+    const bosName = name(tc.bos_token);
+    const eosName = name(tc.eos_token);
+    this.bos = bosName ? this.ids.get(bosName) : undefined;
+    this.eos = eosName ? this.ids.get(eosName) : undefined;
+    this.addBos = tc.add_bos_token === true && this.bos !== undefined;
+    for (const f of FIM_FAMILIES) {
+      const [p, s, m] = [this.ids.get(f.prefix), this.ids.get(f.suffix), this.ids.get(f.middle)];
+      if (p !== undefined && s !== undefined && m !== undefined) {
+        this.fim = {
+          family: f.family,
+          prefix: p,
+          suffix: s,
+          middle: m,
+          pad: f.pad ? this.ids.get(f.pad) : undefined,
+          fileSep: f.fileSep ? this.ids.get(f.fileSep) : undefined,
+          repoName: f.repoName ? this.ids.get(f.repoName) : undefined,
+        };
+        break;
+      }
+    }
+  }
+
+  static async load(files: ModelFiles): Promise<ModelTokenizer> {
+    const [tj, tc] = await Promise.all([readJson<object>(files, 'tokenizer.json'), readJson<object>(files, 'tokenizer_config.json').catch(() => ({}))]);
+    return new ModelTokenizer(tj, tc);
+  }
+
+  /** Token ids of `text`; BOS first only when the model's tokenizer config adds it. */
+  encode(text: string, opts: { bos?: boolean } = {}): number[] {
+    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
+    return (opts.bos ?? this.addBos) && this.bos !== undefined ? [this.bos, ...ids] : ids;
+  }
+
+  decode(ids: number[], opts: { skipSpecial?: boolean } = {}): string {
+    return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecial ?? false });
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+}
