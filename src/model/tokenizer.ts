@@ -49,7 +49,9 @@ export class ModelTokenizer {
     this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
     this.ids = new Map(Object.entries(tj.model?.vocab ?? {}));
     for (const t of tj.added_tokens ?? []) this.ids.set(t.content, t.id);
-    this.vocabSize = Math.max(0, ...this.ids.values()) + 1;
+    let max = -1;
+    for (const id of this.ids.values()) max = Math.max(max, id); // (a spread of 150k ids overflows the stack)
+    this.vocabSize = max + 1;
     const name = (t: TokenizerConfigJson['bos_token']) => (typeof t === 'string' ? t : (t?.content ?? undefined));
     const bosName = name(tc.bos_token);
     const eosName = name(tc.eos_token);
