@@ -1,0 +1,120 @@
+// `npm run bench`: engine speed and memory on whatever WebGPU adapter Dawn finds.
+// Prints a table and rewrites docs/BENCHMARKS.md's "latest run" section with the adapter
+// named. On software adapters absolute numbers mean little: compare rows of one run.
+import { writeFile, readFile } from 'node:fs/promises';
+import { nodeGpuDevice } from '../src/cli/dawn.ts';
+import { KernelRunner } from '../src/gpu/kernel.ts';
+import { GpuMemory } from '../src/gpu/memory.ts';
+import { uploadWeight } from '../src/gpu/weights.ts';
+import { linearBackwardInput, linearForward } from '../src/gpu/kernels/linear.ts';
+import { attentionBackward, attentionForward } from '../src/gpu/kernels/attention.ts';
+import { uploadModel } from '../src/gpu/model.ts';
+import { GpuAdapter, initHostAdapter } from '../src/gpu/adapter.ts';
+import { Transformer } from '../src/gpu/transformer.ts';
+import { LoraTrainer, DEFAULT_OPTIMIZER } from '../src/gpu/trainer.ts';
+import { randomTensors } from '../src/model/random-weights.ts';
+import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/tiny-model.ts';
+import { LORA_TARGETS } from '../src/model/types.ts';
+
+const ctx = await nodeGpuDevice();
+const { device, info } = ctx;
+const runner = new KernelRunner(device);
+const software = info.software;
+const quick = process.argv.includes('--quick');
+const rows: string[][] = [];
+
+async function time(fn: (pass: GPUComputePassEncoder) => void, reps: number): Promise<number> {
+  await runner.run(fn); // warm-up: pipeline compilation
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await runner.run(fn);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const MODELS = [
+  { name: 'Qwen2.5-Coder-0.5B', hidden: 896, inter: 4864, heads: 14, kv: 2, hd: 64 },
+  { name: 'Qwen2.5-Coder-1.5B', hidden: 1536, inter: 8960, heads: 12, kv: 2, hd: 128 },
+];
+const prefillT = software ? 64 : 512;
+const reps = software || quick ? 3 : 10;
+
+for (const m of MODELS) {
+  for (const [label, inF, outF] of [
+    ['mlp up', m.hidden, m.inter],
+    ['mlp down', m.inter, m.hidden],
+  ] as const) {
+    const data = new Uint16Array(inF * outF).map((_, i) => 0x3c00 + (i % 64));
+    const W = uploadWeight(device, { name: label, shape: [outF, inF], dtype: 'bf16', data }, device.limits.maxStorageBufferBindingSize);
+    for (const [phase, T] of [['prefill', prefillT], ['decode', 1]] as const) {
+      const x = device.createBuffer({ size: T * inF * 4, usage: GPUBufferUsage.STORAGE });
+      const y = device.createBuffer({ size: T * outF * 4, usage: GPUBufferUsage.STORAGE });
+      const ms = await time((pass) => linearForward(runner, pass, x, W, undefined, y, T), reps);
+      rows.push([m.name, `${label} ${phase}`, `${T}×${inF}→${outF}`, ms.toFixed(2), ((2 * T * inF * outF) / ms / 1e6).toFixed(2)]);
+      if (phase === 'prefill') {
+        const msb = await time((pass) => linearBackwardInput(runner, pass, y, W, x, T, false), reps);
+        rows.push([m.name, `${label} backward dx`, `${T}×${outF}→${inF}`, msb.toFixed(2), ((2 * T * inF * outF) / msb / 1e6).toFixed(2)]);
+      }
+      x.destroy();
+      y.destroy();
+    }
+    for (const c of W.chunks) c.buffer.destroy();
+  }
+  const T = software ? 128 : 1024;
+  const buf = (n: number) => device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE });
+  const [q, k, v, o, lse, dq, dk, dv, dl] = [T * m.heads * m.hd, T * m.kv * m.hd, T * m.kv * m.hd, T * m.heads * m.hd, m.heads * T, T * m.heads * m.hd, T * m.kv * m.hd, T * m.kv * m.hd, m.heads * T].map(buf);
+  const flops = 2 * 2 * m.heads * m.hd * ((T * (T + 1)) / 2);
+  const af = await time((pass) => attentionForward(runner, pass, q, k, v, o, lse, T, m.heads, m.kv, m.hd), reps);
+  rows.push([m.name, 'attention forward', `T=${T}`, af.toFixed(2), (flops / af / 1e6).toFixed(2)]);
+  const ab = await time((pass) => attentionBackward(runner, pass, q, k, v, o, lse, o, dq, dk, dv, dl, T, m.heads, m.kv, m.hd), reps);
+  rows.push([m.name, 'attention backward', `T=${T}`, ab.toFixed(2), ((2.5 * flops) / ab / 1e6).toFixed(2)]);
+  for (const b of [q, k, v, o, lse, dq, dk, dv, dl]) b.destroy();
+}
+
+// Training throughput and memory on a fixture model.
+const fixture = { ...TINY_DEFAULTS, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 };
+const config = tinyModelConfig(fixture, 1024, 0);
+const tensors = randomTensors(config, 1);
+const memory = new GpuMemory(device);
+const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+const lora = { r: 16, alpha: 32, dropout: 0, targets: [...LORA_TARGETS] };
+const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
+const seqLen = software ? 128 : 512;
+const tf = new Transformer(runner, memory, model, adapter, { seqLen });
+const trainer = new LoraTrainer(runner, memory, tf, adapter);
+const ids = Array.from({ length: seqLen }, (_, i) => (i * 37) % config.vocabSize);
+await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
+const steps = software ? 3 : 10;
+const t0 = performance.now();
+for (let s = 0; s < steps; s++) await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
+const stepMs = (performance.now() - t0) / steps;
+const mem = memory.report();
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
+memory.destroyAll();
+
+const adapterName = `${info.vendor} ${info.architecture} — ${info.description}${software ? ' (software adapter)' : ''}`;
+const base = Number(rows[0][4]);
+const table = [
+  '| model | kernel | shape | ms (median) | GFLOP/s | vs first row |',
+  '| --- | --- | --- | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.join(' | ')} | ${(Number(r[4]) / base).toFixed(2)}× |`),
+].join('\n');
+const section = `## Latest run (${new Date().toISOString().slice(0, 10)})
+
+Adapter: **${adapterName}** (Node ${process.version}, Dawn through the \`webgpu\` package).
+
+${table}
+
+Training: ${trainLine}.
+`;
+console.log(section);
+const path = new URL('../docs/BENCHMARKS.md', import.meta.url);
+const doc = await readFile(path, 'utf8').catch(() => '');
+const marker = '<!-- bench:latest -->';
+const [head] = doc.split(marker);
+await writeFile(path, `${head.trimEnd() || '# Benchmarks'}\n\n${marker}\n${section}`);
+device.destroy();
