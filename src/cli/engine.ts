@@ -8,7 +8,7 @@ import { readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { withErrorScopes, type GpuContext } from '../gpu/device.ts';
 
 export interface NodeEngine {
   gpu: GpuContext;
@@ -30,7 +30,10 @@ export async function loadNodeEngine(modelDir: string, opts: { adapterDir?: stri
   const gpu = await nodeGpuDevice();
   const runner = new KernelRunner(gpu.device);
   const memory = new GpuMemory(gpu.device);
-  const model = await uploadModel(memory, opened.config, (n) => opened.tensor(n), { maxChunkBytes: opts.maxChunkBytes });
+  // Out of memory while uploading becomes a typed error with a hint, not garbage later.
+  const model = await withErrorScopes(gpu.device, 'uploading the model weights', () =>
+    uploadModel(memory, opened.config, (n) => opened.tensor(n), { maxChunkBytes: opts.maxChunkBytes }),
+  );
   return {
     gpu,
     runner,

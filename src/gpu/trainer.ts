@@ -5,6 +5,7 @@ import type { GpuMemory } from './memory.ts';
 import type { GpuAdapter } from './adapter.ts';
 import type { Transformer } from './transformer.ts';
 import { adamwStep, gradNorm } from './kernels/adamw.ts';
+import { withErrorScopes } from './device.ts';
 
 export interface OptimizerSettings {
   lr: number;
@@ -53,7 +54,12 @@ export class LoraTrainer {
   }
 
   /** Runs forward + backward on every micro-batch, then one AdamW update. */
-  async trainStep(batch: MicroBatch[], opt: OptimizerSettings): Promise<StepResult> {
+  trainStep(batch: MicroBatch[], opt: OptimizerSettings): Promise<StepResult> {
+    // An allocation or command the GPU refuses becomes a typed error (with a hint), not a silent bad step.
+    return withErrorScopes(this.memory.device, `training step ${this.step + 1}`, () => this.run(batch, opt));
+  }
+
+  private async run(batch: MicroBatch[], opt: OptimizerSettings): Promise<StepResult> {
     if (batch.length === 0) throw new Error('a training step needs at least one sequence');
     const device = this.memory.device;
     const tf = this.transformer;

@@ -1,6 +1,7 @@
 // `homecoder loss`: the model's loss on a text (or token ids), through the GPU engine.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { withErrorScopes } from '../../gpu/device.ts';
 import { loadNodeEngine, parseIds } from '../engine.ts';
 import { Transformer } from '../../gpu/transformer.ts';
 import { GpuAdapter } from '../../gpu/adapter.ts';
@@ -37,8 +38,10 @@ export async function lossCommand(argv: string[]): Promise<number> {
     const ids = values.text ? engine.tokenizer.encode(await readFile(values.text, 'utf8')) : parseIds(await readFile(values.ids!, 'utf8'), config.vocabSize, values.ids!);
     if (ids.length < 2) throw new Error('the text needs at least two tokens to have a loss');
     if (ids.length > config.maxPositionEmbeddings) throw new Error(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
-    const adapter = engine.adapter && new GpuAdapter(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
-    const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: ids.length });
+    const tf = await withErrorScopes(engine.gpu.device, `allocating activations for ${ids.length} tokens`, () => {
+      const adapter = engine.adapter && new GpuAdapter(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
+      return new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: ids.length });
+    });
     tf.setBatch(ids);
     await engine.runner.run((pass) => tf.recordForward(pass));
     const [loss] = await readFloat32(engine.gpu.device, tf.loss, 1);

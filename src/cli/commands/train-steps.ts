@@ -3,6 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { withErrorScopes } from '../../gpu/device.ts';
 import { loadNodeEngine } from '../engine.ts';
 import { Transformer } from '../../gpu/transformer.ts';
 import { GpuAdapter, initHostAdapter } from '../../gpu/adapter.ts';
@@ -87,8 +88,10 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     }
     const T = Math.min(seqLen, Math.max(...blocks.map((b) => b.length)));
     const lora = { r, alpha, dropout, targets };
-    const adapter = new GpuAdapter(engine.memory, lora, initHostAdapter(config, lora, seed), { trainable: true });
-    const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: T });
+    const { adapter, tf } = await withErrorScopes(engine.gpu.device, `allocating LoRA state and activations for ${T} tokens`, () => {
+      const adapter = new GpuAdapter(engine.memory, lora, initHostAdapter(config, lora, seed), { trainable: true });
+      return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: T }) };
+    });
     const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, seed);
     const log: Array<{ step: number; loss: number; grad_norm: number }> = [];
     const t0 = performance.now();
