@@ -136,3 +136,23 @@ export function wgslUnpack2(dtype: 'bf16' | 'f16'): string {
     ? `fn unpack2(w: u32) -> vec2f { return vec2f(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }`
     : `fn unpack2(w: u32) -> vec2f { return unpack2x16float(w); }`;
 }
+
+/**
+ * WGSL: `fn workgroupSum(v: T, lid: u32) -> T` over a workgroup of `size` (a power of two)
+ * threads, through a shared array named `red`. Every thread gets the total.
+ */
+export function wgslWorkgroupSum(type: 'f32' | 'vec2f', size: number): string {
+  return /* wgsl */ `
+var<workgroup> red: array<${type}, ${size}>;
+fn workgroupSum(v: ${type}, lid: u32) -> ${type} {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${size / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}`;
+}

@@ -1,24 +1,19 @@
 // The optimizer on LoRA parameters: global gradient norm (deterministic two-stage sum,
 // no float atomics) and AdamW with the clip factor computed in-shader from that norm,
 // so a step needs no CPU readback.
-import { f32, params, u32, FLAT_BUILTINS, flatIndex, grid1d, type KernelRunner } from '../kernel.ts';
+import { f32, params, u32, FLAT_BUILTINS, flatIndex, grid1d, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 
 const PARTIAL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> partials: array<f32>;
 struct P { n: u32, slot: u32 }
 @group(0) @binding(2) var<uniform> p: P;
-var<workgroup> red: array<f32, 256>;
+${wgslWorkgroupSum('f32', 256)}
 @compute @workgroup_size(256) fn main(@builtin(local_invocation_id) l: vec3u) {
   var acc = 0.0;
   for (var i = l.x; i < p.n; i += 256u) { acc += g[i] * g[i]; }
-  red[l.x] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (l.x < s) { red[l.x] = red[l.x] + red[l.x + s]; }
-    workgroupBarrier();
-  }
-  if (l.x == 0u) { partials[p.slot] = red[0]; }
+  let total = workgroupSum(acc, l.x);
+  if (l.x == 0u) { partials[p.slot] = total; }
 }`;
 
 const TOTAL = /* wgsl */ `
@@ -26,17 +21,12 @@ const TOTAL = /* wgsl */ `
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 struct P { n: u32 }
 @group(0) @binding(2) var<uniform> p: P;
-var<workgroup> red: array<f32, 256>;
+${wgslWorkgroupSum('f32', 256)}
 @compute @workgroup_size(256) fn main(@builtin(local_invocation_id) l: vec3u) {
   var acc = 0.0;
   for (var i = l.x; i < p.n; i += 256u) { acc += partials[i]; }
-  red[l.x] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (l.x < s) { red[l.x] = red[l.x] + red[l.x + s]; }
-    workgroupBarrier();
-  }
-  if (l.x == 0u) { out[0] = sqrt(red[0]); }
+  let total = workgroupSum(acc, l.x);
+  if (l.x == 0u) { out[0] = sqrt(total); }
 }`;
 
 /**

@@ -3,7 +3,7 @@
 // log-sum-exp (running max, running sum, target logit), so [T, vocab] never exists.
 // Backward recomputes each tile's logits and turns them into dx without storing them.
 import type { GpuMemory } from '../memory.ts';
-import { f32, params, u32, type KernelRunner } from '../kernel.ts';
+import { f32, params, u32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 import type { WeightTensor } from '../weights.ts';
 import { linearBandBackward, linearBandForward, type RowBand } from './linear.ts';
 
@@ -84,19 +84,14 @@ const SUM = /* wgsl */ `
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 struct P { T: u32 }
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> red: array<vec2f, 256>;
+${wgslWorkgroupSum('vec2f', 256)}
 @compute @workgroup_size(256) fn main(@builtin(local_invocation_id) l: vec3u) {
   var acc = vec2f(0.0);
   for (var t = l.x; t < p.T; t += 256u) {
     if (targets[t] >= 0) { acc += vec2f(losses[t], 1.0); }
   }
-  red[l.x] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (l.x < s) { red[l.x] = red[l.x] + red[l.x + s]; }
-    workgroupBarrier();
-  }
-  if (l.x == 0u) { out[0] = select(0.0, red[0].x / red[0].y, red[0].y > 0.0); }
+  let total = workgroupSum(acc, l.x);
+  if (l.x == 0u) { out[0] = select(0.0, total.x / total.y, total.y > 0.0); }
 }`;
 
 /** Vocabulary tiles: bands of rows inside W's chunks, at most `tile` rows each. */

@@ -1,22 +1,10 @@
 // RMSNorm forward and backward (input gradient only: norm weights are frozen).
 // One workgroup per row; sums in f32 through a workgroup tree reduction.
-import { f32, params, u32, type KernelRunner } from '../kernel.ts';
+import { f32, params, u32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 
 const WG = 256;
 
-const REDUCE = /* wgsl */ `
-var<workgroup> red: array<vec2f, ${WG}>;
-fn reduce2(v: vec2f, lid: u32) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}`;
+const REDUCE = wgslWorkgroupSum('vec2f', WG);
 
 const FWD = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -29,7 +17,7 @@ ${REDUCE}
   let base = wg.x * p.H;
   var ss = 0.0;
   for (var i = l.x; i < p.H; i += ${WG}u) { let v = x[base + i]; ss += v * v; }
-  let tot = reduce2(vec2f(ss, 0.0), l.x);
+  let tot = workgroupSum(vec2f(ss, 0.0), l.x);
   let inv = inverseSqrt(tot.x / f32(p.H) + p.eps);
   for (var i = l.x; i < p.H; i += ${WG}u) { y[base + i] = x[base + i] * inv * w[i]; }
 }`;
@@ -51,7 +39,7 @@ ${REDUCE}
     ss += v * v;
     dot += dy[base + i] * w[i] * v;
   }
-  let tot = reduce2(vec2f(ss, dot), l.x);
+  let tot = workgroupSum(vec2f(ss, dot), l.x);
   let inv = inverseSqrt(tot.x / f32(p.H) + p.eps);
   // dx = inv·(dy·w − x̂·mean(dy·w·x̂)), with Σ dy·w·x̂ = inv·Σ dy·w·x
   let c = tot.y * inv * inv / f32(p.H);

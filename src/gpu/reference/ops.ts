@@ -216,6 +216,15 @@ export function siluGateBackward(gate: F, up: F, dh: F): { dgate: F; dup: F } {
   return { dgate, dup };
 }
 
+/** log Σ exp of row t of logits [T, V]. */
+function logSumExp(logits: F, t: number, V: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) max = Math.max(max, logits[t * V + v]);
+  let se = 0;
+  for (let v = 0; v < V; v++) se += Math.exp(logits[t * V + v] - max);
+  return max + Math.log(se);
+}
+
 /** Per-token −log softmax(x Wᵀ)[target]; target −1 is masked (loss 0, not counted). */
 export function crossEntropyLmHead(x: F, W: F, targets: ArrayLike<number>, T: number, H: number, V: number): { losses: F; loss: number; count: number } {
   const logits = linear(x, W, T, H, V);
@@ -224,11 +233,7 @@ export function crossEntropyLmHead(x: F, W: F, targets: ArrayLike<number>, T: nu
   let count = 0;
   for (let t = 0; t < T; t++) {
     if (targets[t] < 0) continue;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits[t * V + v]);
-    let se = 0;
-    for (let v = 0; v < V; v++) se += Math.exp(logits[t * V + v] - max);
-    losses[t] = max + Math.log(se) - logits[t * V + targets[t]];
+    losses[t] = logSumExp(logits, t, V) - logits[t * V + targets[t]];
     sum += losses[t];
     count++;
   }
@@ -241,11 +246,8 @@ export function crossEntropyLmHeadBackward(x: F, W: F, targets: ArrayLike<number
   const dlogits = new Float64Array(T * V);
   for (let t = 0; t < T; t++) {
     if (targets[t] < 0) continue;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits[t * V + v]);
-    let se = 0;
-    for (let v = 0; v < V; v++) se += Math.exp(logits[t * V + v] - max);
-    for (let v = 0; v < V; v++) dlogits[t * V + v] = (gradScale * Math.exp(logits[t * V + v] - max)) / se;
+    const lse = logSumExp(logits, t, V);
+    for (let v = 0; v < V; v++) dlogits[t * V + v] = gradScale * Math.exp(logits[t * V + v] - lse);
     dlogits[t * V + targets[t]] -= gradScale;
   }
   return linearBackward(dlogits, W, T, H, V);
