@@ -2,6 +2,7 @@
 import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
 import { lossCommand, lossHelp } from './commands/loss.ts';
 import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-model.ts';
+import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 
 interface Command {
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   'gpu-info': { summary: 'print the WebGPU adapter, features and limits (--json)', help: gpuInfoHelp, run: gpuInfoCommand },
   'make-tiny-model': { summary: 'write a random fixture model in the Hugging Face layout', help: makeTinyModelHelp, run: makeTinyModelCommand },
   loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },
+  plan: { summary: 'GPU memory a model needs for training or inference, from config.json (--json)', help: planHelp, run: planCommand },
   'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
 };
 

@@ -9,9 +9,10 @@ import type { LoraTarget } from '../model/types.ts';
 import { embeddingForward } from './kernels/embedding.ts';
 import { linearForward, linearBackwardInput } from './kernels/linear.ts';
 import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
-import { lmHeadLossForward, lmHeadLossBackward, sumLosses, createLossScratch, type LossScratch } from './kernels/cross_entropy.ts';
+import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross_entropy.ts';
+import { lossTileRows, transformerBuffers } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
-import { ropeForward, ropeBackward, createRopeTable, type RopeTable } from './kernels/rope.ts';
+import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionForward, attentionBackward } from './kernels/attention.ts';
 import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
 
@@ -76,49 +77,27 @@ export class Transformer {
   ) {
     const c = model.config;
     const T = (this.T = opts.seqLen);
-    const H = c.hiddenSize;
-    const I = c.intermediateSize;
-    const qd = c.numHeads * c.headDim;
-    const kvd = c.numKvHeads * c.headDim;
-    const act = (n: number, label: string) => memory.buffer('activations', n * 4, label);
-    const tmp = (n: number, label: string) => memory.buffer('scratch', n * 4, label);
-    for (let l = 0; l <= c.numLayers; l++) this.inputs.push(act(T * H, `layer${l}.input`));
-    const r = adapter?.config.r ?? 0;
+    const specs = transformerBuffers(c, T, adapter?.config);
+    const buf = new Map(specs.map((sp) => [sp.name, memory.buffer(sp.category, sp.words * 4, sp.name)]));
+    const get = (name: string) => buf.get(name)!;
+    for (let l = 0; l <= c.numLayers; l++) this.inputs.push(get(`layer${l}.input`));
     const xa: Partial<Record<LoraTarget, GPUBuffer>> = {};
-    if (adapter) for (const t of adapter.config.targets) xa[t] = tmp(T * r, `lora.${t}.xa`);
+    for (const t of adapter?.config.targets ?? []) xa[t] = get(`xa.${t}`);
+    const n = (k: keyof Omit<Scratch, 'xa'>) => get(k);
     this.s = {
-      xn: tmp(T * H, 'xn'),
-      q: tmp(T * qd, 'q'),
-      k: tmp(T * kvd, 'k'),
-      v: tmp(T * kvd, 'v'),
-      attn: tmp(T * qd, 'attn'),
-      lse: tmp(c.numHeads * T, 'lse'),
-      h: tmp(T * H, 'h'),
-      xn2: tmp(T * H, 'xn2'),
-      gate: tmp(T * I, 'gate'),
-      up: tmp(T * I, 'up'),
-      act: tmp(T * I, 'act'),
-      xa,
-      dxa: tmp(Math.max(1, T * r), 'lora.dxa'),
-      delta: tmp(c.numHeads * T, 'attention.delta'),
-      dh: tmp(T * H, 'dh'),
-      dxn: tmp(T * H, 'dxn'),
-      dAct: tmp(T * I, 'dAct'),
-      dGate: tmp(T * I, 'dGate'),
-      dUp: tmp(T * I, 'dUp'),
-      dAttn: tmp(T * qd, 'dAttn'),
-      dq: tmp(T * qd, 'dq'),
-      dk: tmp(T * kvd, 'dk'),
-      dv: tmp(T * kvd, 'dv'),
+      xn: n('xn'), q: n('q'), k: n('k'), v: n('v'), attn: n('attn'), lse: n('lse'), h: n('h'), xn2: n('xn2'),
+      gate: n('gate'), up: n('up'), act: n('act'), xa, dxa: n('dxa'), delta: n('delta'), dh: n('dh'), dxn: n('dxn'),
+      dAct: n('dAct'), dGate: n('dGate'), dUp: n('dUp'), dAttn: n('dAttn'), dq: n('dq'), dk: n('dk'), dv: n('dv'),
     };
-    this.ids = tmp(T, 'ids');
-    this.targets = tmp(T, 'targets');
-    this.finalNormed = tmp(T * H, 'final.normed');
-    this.dx = tmp(T * H, 'dx');
-    this.losses = tmp(T, 'losses');
-    this.loss = tmp(4, 'loss');
-    this.lossScratch = createLossScratch(memory, T);
-    this.rope = createRopeTable(memory.device, T, c.headDim, c.ropeTheta);
+    this.ids = get('ids');
+    this.targets = get('targets');
+    this.finalNormed = get('finalNormed');
+    this.dx = get('dx');
+    this.losses = get('losses');
+    this.loss = get('loss');
+    this.lossScratch = { logits: get('ce.logits'), state: get('ce.state'), tile: lossTileRows(T) };
+    this.rope = { buffer: get('rope.table'), positions: T, half: c.headDim / 2 };
+    memory.device.queue.writeBuffer(this.rope.buffer, 0, ropeTableData(T, c.headDim, c.ropeTheta));
   }
 
   /**

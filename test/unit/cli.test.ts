@@ -1,6 +1,9 @@
 // The `homecoder` command as a user runs it (a real process through bin/homecoder.mjs).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const run = (...args: string[]) => spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
 
@@ -26,5 +29,31 @@ describe('homecoder CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("Unknown option '--bogus'");
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('homecoder plan', () => {
+  it('prints the memory plan of a real-size config as JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
+    const config = join(dir, 'config.json');
+    // Qwen2.5-Coder-1.5B's config: 1.54 B parameters, so ≈ 3.09 GB of bf16 weights.
+    writeFileSync(config, JSON.stringify({ architectures: ['Qwen2ForCausalLM'], vocab_size: 151936, hidden_size: 1536, intermediate_size: 8960, num_hidden_layers: 28, num_attention_heads: 12, num_key_value_heads: 2, max_position_embeddings: 32768, tie_word_embeddings: true }));
+    const r = run('plan', '--config', config, '--seq-len', '1024', '--gpu-memory', '8', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const p = JSON.parse(r.stdout) as Record<string, number | boolean>;
+    expect(p.weights as number).toBeGreaterThan(3.05e9);
+    expect(p.weights as number).toBeLessThan(3.15e9);
+    expect(p.total).toBe((p.weights as number) + (p.adapter as number) + (p.optimizer as number) + (p.activations as number) + (p.scratch as number));
+    expect(p.fits).toBe(true);
+    expect(p.max_seq_len as number).toBeGreaterThan(1024);
+    const inf = JSON.parse(run('plan', '--config', config, '--inference', '--json').stdout) as Record<string, number>;
+    expect(inf.optimizer).toBe(0);
+  });
+  it('refuses an unsupported architecture by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ architectures: ['GPTNeoXForCausalLM'] }));
+    const r = run('plan', '--config', join(dir, 'config.json'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('GPTNeoXForCausalLM is not supported');
   });
 });

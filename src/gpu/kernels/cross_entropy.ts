@@ -3,6 +3,7 @@
 // log-sum-exp (running max, running sum, target logit), so [T, vocab] never exists.
 // Backward recomputes each tile's logits and turns them into dx without storing them.
 import type { GpuMemory } from '../memory.ts';
+import { lossTileRows } from '../buffers-plan.ts';
 import { f32, params, u32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 import type { WeightTensor } from '../weights.ts';
 import { linearBandBackward, linearBandForward, type RowBand } from './linear.ts';
@@ -15,9 +16,9 @@ export interface LossScratch {
   tile: number;
 }
 
-/** Scratch for up to T tokens; the tile is sized to keep the logits scratch near 32 MiB. */
+/** Scratch for up to T tokens (the Transformer allocates the same through buffers-plan.ts). */
 export function createLossScratch(memory: GpuMemory, T: number, tile?: number): LossScratch {
-  const t = tile ?? Math.max(256, Math.min(32768, Math.floor((32 * 1024 * 1024) / (4 * T) / 64) * 64));
+  const t = tile ?? lossTileRows(T);
   return {
     logits: memory.buffer('scratch', T * t * 4, 'ce.logits'),
     state: memory.buffer('scratch', T * 16, 'ce.state'),
