@@ -67,6 +67,7 @@ export class Transformer {
   private rope: RopeTable;
   private tokens = 0;
   private counted = 0;
+  private buffers: GPUBuffer[];
 
   constructor(
     readonly runner: KernelRunner,
@@ -79,6 +80,7 @@ export class Transformer {
     const T = (this.T = opts.seqLen);
     const specs = transformerBuffers(c, T, adapter?.config);
     const buf = new Map(specs.map((sp) => [sp.name, memory.buffer(sp.category, sp.words * 4, sp.name)]));
+    this.buffers = [...buf.values()];
     const get = (name: string) => buf.get(name)!;
     for (let l = 0; l <= c.numLayers; l++) this.inputs.push(get(`layer${l}.input`));
     const xa: Partial<Record<LoraTarget, GPUBuffer>> = {};
@@ -98,6 +100,12 @@ export class Transformer {
     this.lossScratch = { logits: get('ce.logits'), state: get('ce.state'), tile: lossTileRows(T) };
     this.rope = { buffer: get('rope.table'), positions: T, half: c.headDim / 2 };
     memory.device.queue.writeBuffer(this.rope.buffer, 0, ropeTableData(T, c.headDim, c.ropeTheta));
+  }
+
+  /** Frees this transformer's activations and scratch (the model and adapter stay). */
+  destroy(): void {
+    for (const b of this.buffers) this.memory.release(b);
+    this.buffers = [];
   }
 
   /**

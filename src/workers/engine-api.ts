@@ -2,6 +2,11 @@
 import type { GpuInfo } from '../gpu/device.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import type { ProgressListener } from '../progress.ts';
+import type { CatalogEntry } from '../model/catalog.ts';
+import type { Manifest } from '../model/store.ts';
+import type { HubSettings, LoadedModelInfo } from './model-service.ts';
+
+export type { HubSettings, LoadedModelInfo };
 
 export type GpuStatus =
   | { ok: true; info: GpuInfo }
@@ -13,4 +18,14 @@ export interface EngineApi {
   /** Runs the GPU check (a real compute shader compared with a CPU reference). */
   selfTest(jobId: string, onProgress: ProgressListener, size?: number): Promise<SelfTestResult>;
   cancel(jobId: string): Promise<boolean>;
+
+  catalog(): Promise<CatalogEntry[]>;
+  cachedModels(): Promise<Array<Manifest & { bytes: number }>>;
+  /** Downloads (or resumes) a hub model into browser storage. */
+  downloadModel(jobId: string, onProgress: ProgressListener, repo: string, hub: HubSettings): Promise<Manifest>;
+  deleteModel(id: string): Promise<void>;
+  loadCachedModel(jobId: string, onProgress: ProgressListener, id: string): Promise<LoadedModelInfo>;
+  /** Loads a model from picked files in place; `path` is the file's path in the picked folder. */
+  loadModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
+  loss(text: string): Promise<{ tokens: number; loss: number }>;
 }

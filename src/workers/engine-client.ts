@@ -1,24 +1,38 @@
 // UI-side handle on the engine worker.
 import * as Comlink from 'comlink';
-import type { EngineApi, GpuStatus } from './engine-api.ts';
+import type { EngineApi, GpuStatus, HubSettings, LoadedModelInfo } from './engine-api.ts';
+import type { CatalogEntry } from '../model/catalog.ts';
+import type { Manifest } from '../model/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import { startJob, type JobOptions } from './jobs.ts';
+import type { ProgressListener } from '../progress.ts';
 
 export interface EngineClient {
   gpuStatus(): Promise<GpuStatus>;
   selfTest(opts?: JobOptions & { size?: number }): Promise<SelfTestResult>;
+  catalog(): Promise<CatalogEntry[]>;
+  cachedModels(): Promise<Array<Manifest & { bytes: number }>>;
+  downloadModel(repo: string, hub: HubSettings, opts?: JobOptions): Promise<Manifest>;
+  deleteModel(id: string): Promise<void>;
+  loadCachedModel(id: string, opts?: JobOptions): Promise<LoadedModelInfo>;
+  loadModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<LoadedModelInfo>;
+  loss(text: string): Promise<{ tokens: number; loss: number }>;
 }
 
 export function createEngineClient(): EngineClient {
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-engine' });
   const remote = Comlink.wrap<EngineApi>(worker);
+  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) =>
+    startJob((id) => remote.cancel(id), (id) => start(id, Comlink.proxy(opts.onProgress ?? (() => {}))), opts);
   return {
     gpuStatus: () => remote.gpuStatus(),
-    selfTest: (opts = {}) =>
-      startJob(
-        (id) => remote.cancel(id),
-        (id) => remote.selfTest(id, Comlink.proxy(opts.onProgress ?? (() => {})), opts.size),
-        opts,
-      ),
+    selfTest: (opts = {}) => job(opts, (id, p) => remote.selfTest(id, p, opts.size)),
+    catalog: () => remote.catalog(),
+    cachedModels: () => remote.cachedModels(),
+    downloadModel: (repo, hub, opts = {}) => job(opts, (id, p) => remote.downloadModel(id, p, repo, hub)),
+    deleteModel: (id) => remote.deleteModel(id),
+    loadCachedModel: (modelId, opts = {}) => job(opts, (id, p) => remote.loadCachedModel(id, p, modelId)),
+    loadModelFiles: (files, opts = {}) => job(opts, (id, p) => remote.loadModelFiles(id, p, files)),
+    loss: (text) => remote.loss(text),
   };
 }

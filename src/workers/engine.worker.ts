@@ -4,6 +4,7 @@ import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { runSelfTest } from '../gpu/selftest.ts';
 import { JobHost } from './jobs.ts';
+import { ModelService, userMessage } from './model-service.ts';
 import type { EngineApi, GpuStatus } from './engine-api.ts';
 
 const jobs = new JobHost();
@@ -19,6 +20,20 @@ function context(): Promise<GpuContext> {
     },
   });
   return gpu;
+}
+
+const models = new ModelService(async () => (await context()).device);
+
+/** Runs a model job; typed errors become messages the page can show as they are. */
+async function modelJob<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return jobs.run(id, async (signal) => {
+    try {
+      return await work(signal);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new Error(userMessage(err));
+    }
+  });
 }
 
 const api: EngineApi = {
@@ -47,6 +62,20 @@ const api: EngineApi = {
 
   async cancel(jobId) {
     return jobs.cancel(jobId);
+  },
+
+  catalog: async () => models.catalog(),
+  cachedModels: () => models.cached(),
+  downloadModel: (jobId, onProgress, repo, hub) => modelJob(jobId, (signal) => models.download(repo, hub, signal, onProgress)),
+  deleteModel: (id) => models.remove(id),
+  loadCachedModel: (jobId, onProgress, id) => modelJob(jobId, (signal) => models.loadCached(id, signal, onProgress)),
+  loadModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.loadFiles(files, signal, onProgress)),
+  loss: async (text) => {
+    try {
+      return await models.loss(text);
+    } catch (err) {
+      throw new Error(userMessage(err));
+    }
   },
 };
 

@@ -20,6 +20,11 @@ export async function startMockHub(repos: Map<string, Map<string, Uint8Array>>, 
   const hub: MockHub = { url: '', log: [], throttle: 0, truncateOnce: new Set(), close: async () => {} };
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
+    // Like the real hub, any page may read it (CORS), Range and Authorization included.
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-allow-headers', 'range, authorization');
+    res.setHeader('access-control-expose-headers', 'content-range, content-length, accept-ranges, x-linked-etag, x-linked-size');
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     hub.log.push({ method: req.method ?? '', path, range: req.headers.range });
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const files = m && repos.get(m[1]);

@@ -1,0 +1,150 @@
+// The engine worker's model operations: downloads into OPFS, cached models, loading a
+// model (from OPFS or from picked files) onto the GPU, and its loss on a text.
+import { CATALOG } from '../model/catalog.ts';
+import { Hub, HubError } from '../model/hub.ts';
+import { downloadModel } from '../model/download.ts';
+import { opfsStore } from '../model/opfs-store.ts';
+import { openModel } from '../model/loader.ts';
+import { ModelTokenizer } from '../model/tokenizer.ts';
+import { ModelError } from '../model/errors.ts';
+import { blobFiles, type ModelFiles } from '../model/files.ts';
+import type { Manifest, ModelStore } from '../model/store.ts';
+import { GpuMemory, type MemoryReport } from '../gpu/memory.ts';
+import { KernelRunner } from '../gpu/kernel.ts';
+import { uploadModel, type GpuModel } from '../gpu/model.ts';
+import { Transformer } from '../gpu/transformer.ts';
+import { readFloat32 } from '../gpu/buffers.ts';
+import { planMemory, type MemoryPlan } from '../gpu/planner.ts';
+import { withErrorScopes } from '../gpu/device.ts';
+import { GpuError } from '../gpu/errors.ts';
+import { LORA_TARGETS, type ModelConfig } from '../model/types.ts';
+import type { Progress } from '../progress.ts';
+
+export interface HubSettings {
+  endpoint?: string;
+  revision?: string;
+  token?: string;
+}
+
+export interface LoadedModelInfo {
+  source: string;
+  config: ModelConfig;
+  dtype: string;
+  fileBytes: number;
+  /** The planner's estimate for LoRA training at 2048 tokens, and for this load (inference). */
+  trainingPlan: MemoryPlan;
+  /** What the engine really allocated for the weights. */
+  allocated: MemoryReport;
+  fim?: string;
+}
+
+/** Errors that cross the worker boundary as plain, user-facing messages. */
+export function userMessage(err: unknown): string {
+  if (err instanceof ModelError || err instanceof HubError || err instanceof GpuError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class ModelService {
+  private store?: Promise<ModelStore>;
+  private loaded?: { info: LoadedModelInfo; model: GpuModel; memory: GpuMemory; runner: KernelRunner; tokenizer: ModelTokenizer };
+
+  constructor(private device: () => Promise<GPUDevice>) {}
+
+  private opfs(): Promise<ModelStore> {
+    this.store ??= opfsStore();
+    return this.store;
+  }
+
+  catalog() {
+    return CATALOG;
+  }
+
+  async cached(): Promise<Array<Manifest & { bytes: number }>> {
+    const store = await this.opfs();
+    const out: Array<Manifest & { bytes: number }> = [];
+    for (const m of await store.list()) {
+      const folder = await store.folder(m.id);
+      let bytes = 0;
+      for (const f of Object.keys(m.files)) bytes += await folder.size(f);
+      out.push({ ...m, bytes });
+    }
+    return out.sort((a, b) => a.repo.localeCompare(b.repo));
+  }
+
+  async download(repo: string, hub: HubSettings, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<Manifest> {
+    return downloadModel(new Hub(repo, hub), await this.opfs(), { signal, onProgress });
+  }
+
+  async remove(id: string): Promise<void> {
+    if (this.loaded?.info.source === id) this.unload();
+    await (await this.opfs()).remove(id);
+  }
+
+  async loadCached(id: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+    const store = await this.opfs();
+    const m = (await store.list()).find((x) => x.id === id);
+    if (!m) throw new Error(`No downloaded model "${id}".`);
+    if (!m.complete) throw new Error(`${m.repo} is not completely downloaded yet: resume the download first.`);
+    return this.load((await store.folder(id)).files(), id, signal, onProgress);
+  }
+
+  /** Loads files picked from a folder, in place (nothing is copied). */
+  async loadFiles(files: Array<{ path: string; file: File }>, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+    // Paths from a folder picker start with the folder's name: keep the part below it.
+    const byName = new Map<string, Blob>();
+    for (const { path, file } of files) byName.set(path.includes('/') ? path.slice(path.indexOf('/') + 1) : path, file);
+    const folder = files[0]?.path.split('/')[0] ?? 'picked files';
+    return this.load(blobFiles(`the folder ${folder}`, byName), `folder:${folder}`, signal, onProgress);
+  }
+
+  private async load(files: ModelFiles, source: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+    onProgress({ phase: 'checking files', done: 0, total: 1 });
+    const opened = await openModel(files);
+    const tokenizer = await ModelTokenizer.load(files);
+    this.unload();
+    const device = await this.device();
+    const memory = new GpuMemory(device);
+    const model = await withErrorScopes(device, 'uploading the model weights', () =>
+      uploadModel(memory, opened.config, (n) => opened.tensor(n), {
+        signal,
+        onTensor: (name, done, total) => onProgress({ phase: 'loading weights', done, total, detail: name }),
+      }),
+    ).catch((err: unknown) => {
+      memory.destroyAll();
+      throw err;
+    });
+    const info: LoadedModelInfo = {
+      source,
+      config: opened.config,
+      dtype: opened.dtype,
+      fileBytes: opened.bytes,
+      trainingPlan: planMemory({ config: opened.config, seqLen: 2048, lora: { r: 16, targets: LORA_TARGETS }, training: true }, device.limits.maxStorageBufferBindingSize),
+      allocated: memory.report(),
+      fim: tokenizer.fim?.family,
+    };
+    this.loaded = { info, model, memory, runner: new KernelRunner(device), tokenizer };
+    return info;
+  }
+
+  unload(): void {
+    this.loaded?.memory.destroyAll();
+    this.loaded = undefined;
+  }
+
+  /** Mean next-token loss of `text` under the loaded model (as `homecoder loss`). */
+  async loss(text: string): Promise<{ tokens: number; loss: number }> {
+    const l = this.loaded;
+    if (!l) throw new Error('Load a model first.');
+    const ids = l.tokenizer.encode(text);
+    if (ids.length < 2) throw new Error('The text needs at least two tokens.');
+    const tf = new Transformer(l.runner, l.memory, l.model, undefined, { seqLen: ids.length });
+    try {
+      tf.setBatch(ids);
+      await l.runner.run((pass) => tf.recordForward(pass));
+      const [loss] = await readFloat32(l.memory.device, tf.loss, 1);
+      return { tokens: ids.length, loss };
+    } finally {
+      tf.destroy();
+    }
+  }
+}

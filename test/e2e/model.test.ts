@@ -1,0 +1,98 @@
+// The Model page in headless Chromium: download a (generated, sharded) model from a
+// hub-shaped server into OPFS with progress, reload mid-download and resume, load it on
+// the GPU in the worker, and get the same loss as the headless `homecoder loss`; the
+// same model picked as a folder; an unsupported architecture refused before any weight.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { makeTinyModel } from '../../src/model/tiny-model.ts';
+import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
+
+const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
+const TEXT = 'def add(a, b):\n    return a + b\n';
+
+describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
+  const model = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 64, shards: 2, seed: 7 });
+  const bad = new Map(model.files);
+  bad.set('config.json', new TextEncoder().encode(JSON.stringify({ architectures: ['RwkvForCausalLM'] })));
+  let hub: MockHub;
+  let bridge: RunningBridge;
+  let browser: Browser;
+  let page: Page;
+  let dir: string;
+  let headlessLoss: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hc-e2e-model-'));
+    const modelDir = join(dir, 'tiny-coder');
+    mkdirSync(modelDir);
+    for (const [n, b] of model.files) writeFileSync(join(modelDir, n), b);
+    writeFileSync(join(dir, 'text.txt'), TEXT);
+    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'loss', '--model', modelDir, '--text', join(dir, 'text.txt'), '--json'], { encoding: 'utf8' });
+    headlessLoss = (JSON.parse(r.stdout) as { loss: number }).loss;
+    hub = await startMockHub(new Map([['test/tiny-coder', model.files], ['test/rwkv', bad]]));
+    bridge = await startBridgeProcess();
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    await page.goto(new URL('#/model', bridge.url).href);
+    await page.click('details summary');
+    await page.fill('[data-testid="hub-endpoint"]', hub.url);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.stop();
+    await hub?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('downloads with progress, resumes after a reload, and loads with the headless loss', async () => {
+    hub.throttle = 60_000; // bytes/s for the weights: slow enough to reload mid-way
+    await page.fill('[data-testid="repo-input"]', 'test/tiny-coder');
+    await page.click('[data-testid="repo-download"]');
+    await page.waitForFunction(() => {
+      const p = document.querySelector('[data-testid="progress"][data-phase="downloading"]');
+      return p && Number(p.getAttribute('data-done')) > 0.3 * Number(p.getAttribute('data-total'));
+    }, undefined, { timeout: 60_000 });
+    const progressText = await page.textContent('[data-testid="progress"]');
+    expect(progressText).toMatch(/downloading \d+%.*MiB\/s/);
+    await page.reload();
+    hub.throttle = 0;
+    const row = await page.waitForSelector('[data-testid="cached-model"][data-complete="false"]');
+    const before = hub.log.length;
+    await (await row.$('[data-testid="resume"]'))!.click();
+    await page.waitForSelector('[data-testid="cached-model"][data-complete="true"]', { timeout: 60_000 });
+    const resumed = hub.log.slice(before).filter((r) => r.method === 'GET' && r.range && r.range !== 'bytes=0-');
+    expect(resumed.length).toBeGreaterThan(0); // continued from the stored bytes
+    await page.click('[data-testid="cached-model"] [data-testid="load"]');
+    await page.waitForSelector('[data-testid="loaded-model"]', { timeout: 60_000 });
+    await page.fill('[data-testid="loss-text"]', TEXT);
+    await page.click('[data-testid="loss-run"]');
+    const loss = Number(await (await page.waitForSelector('[data-testid="loss-result"]', { timeout: 60_000 })).getAttribute('data-loss'));
+    console.log(`[e2e tests] loss in the browser ${loss} vs headless ${headlessLoss}`);
+    // Two software GPUs (SwiftShader here, lavapipe headless), both f32: 1e-4 relative.
+    expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
+  });
+
+  it('loads the same model from a picked folder, in place', async () => {
+    await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'tiny-coder'));
+    await page.waitForSelector('[data-testid="loaded-model"] >> text=folder:tiny-coder', { timeout: 60_000 });
+    await page.fill('[data-testid="loss-text"]', TEXT);
+    await page.click('[data-testid="loss-run"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="loss-result"]'));
+    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
+  });
+
+  it('refuses an unsupported architecture before downloading any weight', async () => {
+    const before = hub.log.length;
+    await page.fill('[data-testid="repo-input"]', 'test/rwkv');
+    await page.click('[data-testid="repo-download"]');
+    const err = await page.waitForSelector('[data-testid="model-error"]', { timeout: 30_000 });
+    expect(await err.textContent()).toContain('RwkvForCausalLM is not supported');
+    expect(hub.log.slice(before).some((r) => r.path.endsWith('.safetensors'))).toBe(false);
+  });
+});
