@@ -1,8 +1,10 @@
 // The bridge's HTTP server: the built app, /health, and (later issues) the editor APIs.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
+import { DEMO_ENDPOINT_PATH } from '../model/demo-repo.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -27,6 +29,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const started = Date.now();
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
+  // The demo model in the hub's layout: real 404s (no SPA fallback), so the hub client sees missing files.
+  const hub = sirv(join(opts.appDir, DEMO_ENDPOINT_PATH), { dev: false, etag: true, gzip: false, brotli: false });
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host, opts.host)) {
@@ -44,7 +48,13 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
       return;
     }
-    app(req, res, () => sendJson(res, 404, { error: `Not found: ${path}` }));
+    const notFound = () => sendJson(res, 404, { error: `Not found: ${path}` });
+    if (path.startsWith(`${DEMO_ENDPOINT_PATH}/`)) {
+      req.url = req.url!.slice(DEMO_ENDPOINT_PATH.length);
+      hub(req, res, notFound);
+      return;
+    }
+    app(req, res, notFound);
   });
   server.requestTimeout = 60_000;
   server.headersTimeout = 15_000;

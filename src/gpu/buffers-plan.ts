@@ -15,7 +15,22 @@ export function lossTileRows(T: number): number {
   return Math.max(256, Math.min(32768, Math.floor((32 * 1024 * 1024) / (4 * T) / 64) * 64));
 }
 
-export function transformerBuffers(c: ModelConfig, T: number, lora?: { r: number; targets: readonly LoraTarget[] }): BufferSpec[] {
+/**
+ * Which layer inputs are kept through the forward for backward. Normal mode keeps every
+ * layer's input (L + 1 buffers of T × hidden). Low memory mode keeps one every k ≈ √L
+ * layers plus k − 1 segment buffers, and recomputes a segment's inputs inside backward:
+ * ≈ 2√L buffers, one extra forward of compute.
+ */
+export function checkpointStride(numLayers: number, lowMemory: boolean): number {
+  return lowMemory ? Math.max(1, Math.ceil(Math.sqrt(numLayers))) : 1;
+}
+
+/** The buffer holding layer l's input (l = numLayers: the final hidden state). */
+export function layerInputName(l: number, numLayers: number, stride: number): string {
+  return l === numLayers || l % stride === 0 ? `layer${l}.input` : `segment${(l % stride) - 1}`;
+}
+
+export function transformerBuffers(c: ModelConfig, T: number, lora?: { r: number; targets: readonly LoraTarget[] }, lowMemory = false): BufferSpec[] {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const qd = c.numHeads * c.headDim;
@@ -24,13 +39,15 @@ export function transformerBuffers(c: ModelConfig, T: number, lora?: { r: number
   const specs: BufferSpec[] = [];
   const act = (name: string, words: number) => specs.push({ name, words, category: 'activations' });
   const tmp = (name: string, words: number) => specs.push({ name, words, category: 'scratch' });
-  // Checkpoints: each layer's input and the final hidden state.
-  for (let l = 0; l <= c.numLayers; l++) act(`layer${l}.input`, T * H);
+  // Checkpoints: layer inputs (all, or every stride-th plus a segment's worth) and the final hidden state.
+  const stride = checkpointStride(c.numLayers, lowMemory);
+  for (let l = 0; l <= c.numLayers; l++) if (l === c.numLayers || l % stride === 0) act(`layer${l}.input`, T * H);
+  for (let j = 0; j < Math.min(stride, c.numLayers) - 1; j++) act(`segment${j}`, T * H);
   // One layer's activations and gradients, reused by every layer.
   for (const [n, w] of [
     ['xn', T * H], ['q', T * qd], ['k', T * kvd], ['v', T * kvd], ['attn', T * qd], ['lse', c.numHeads * T],
     ['h', T * H], ['xn2', T * H], ['gate', T * I], ['up', T * I], ['act', T * I],
-    ['dh', T * H], ['dxn', T * H], ['dAct', T * I], ['dGate', T * I], ['dUp', T * I],
+    ['dh', T * H], ['dxn', T * H], ['dAct', T * I], ['dUp', T * I],
     ['dAttn', T * qd], ['dq', T * qd], ['dk', T * kvd], ['dv', T * kvd], ['delta', c.numHeads * T],
   ] as const) tmp(n, w);
   for (const t of lora?.targets ?? []) tmp(`xa.${t}`, T * r);

@@ -12,6 +12,8 @@ export interface PlanInput {
   lora?: { r: number; targets: readonly LoraTarget[] };
   /** Training keeps gradients and AdamW moments; inference does not. */
   training: boolean;
+  /** Low memory mode: fewer kept layer inputs, recomputed in backward (see buffers-plan.ts). */
+  lowMemory?: boolean;
 }
 
 export interface MemoryPlan {
@@ -57,7 +59,7 @@ export function planMemory(p: PlanInput, maxChunkBytes = 128 * 1024 * 1024): Mem
   }
   let activations = 0;
   let scratch = 0;
-  for (const b of transformerBuffers(c, p.seqLen, p.lora)) {
+  for (const b of transformerBuffers(c, p.seqLen, p.lora, p.lowMemory)) {
     const bytes = align4(b.words * 4);
     if (b.category === 'activations') activations += bytes;
     else scratch += bytes;

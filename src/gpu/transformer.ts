@@ -10,7 +10,7 @@ import { embeddingForward } from './kernels/embedding.ts';
 import { linearForward, linearBackwardInput } from './kernels/linear.ts';
 import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
 import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross_entropy.ts';
-import { lossTileRows, transformerBuffers } from './buffers-plan.ts';
+import { checkpointStride, layerInputName, lossTileRows, transformerBuffers } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionForward, attentionBackward } from './kernels/attention.ts';
@@ -21,6 +21,8 @@ export interface TransformerOptions {
   seqLen: number;
   /** LoRA dropout seed for this step (same seed in forward and the backward recompute). */
   dropoutSeed?: number;
+  /** Keep fewer layer inputs and recompute them in backward (≈ √L kept instead of L). */
+  lowMemory?: boolean;
 }
 
 /** Per-layer scratch reused by every layer (forward, recompute and backward). */
@@ -43,7 +45,7 @@ interface Scratch {
   dh: GPUBuffer; // [T,H]
   dxn: GPUBuffer; // [T,H]
   dAct: GPUBuffer; // [T,I]
-  dGate: GPUBuffer;
+  dGate: GPUBuffer; // aliases act: dead once the down projection's backward has read it
   dUp: GPUBuffer;
   dAttn: GPUBuffer; // [T, nH*hd]
   dq: GPUBuffer;
@@ -53,8 +55,10 @@ interface Scratch {
 
 export class Transformer {
   readonly T: number;
-  /** Layer inputs kept for backward: inputs[l] is the input of layer l, inputs[L] the final hidden state. */
+  /** inputs[l] holds layer l's input, inputs[L] the final hidden state; in low memory mode
+   *  layers inside a segment share the segment buffers (see buffers-plan.ts). */
   private inputs: GPUBuffer[] = [];
+  private stride: number;
   private s: Scratch;
   private ids: GPUBuffer;
   private targets: GPUBuffer;
@@ -78,18 +82,19 @@ export class Transformer {
   ) {
     const c = model.config;
     const T = (this.T = opts.seqLen);
-    const specs = transformerBuffers(c, T, adapter?.config);
+    const specs = transformerBuffers(c, T, adapter?.config, opts.lowMemory);
+    this.stride = checkpointStride(c.numLayers, !!opts.lowMemory);
     const buf = new Map(specs.map((sp) => [sp.name, memory.buffer(sp.category, sp.words * 4, sp.name)]));
     this.buffers = [...buf.values()];
     const get = (name: string) => buf.get(name)!;
-    for (let l = 0; l <= c.numLayers; l++) this.inputs.push(get(`layer${l}.input`));
+    for (let l = 0; l <= c.numLayers; l++) this.inputs.push(get(layerInputName(l, c.numLayers, this.stride)));
     const xa: Partial<Record<LoraTarget, GPUBuffer>> = {};
     for (const t of adapter?.config.targets ?? []) xa[t] = get(`xa.${t}`);
     const n = (k: keyof Omit<Scratch, 'xa'>) => get(k);
     this.s = {
       xn: n('xn'), q: n('q'), k: n('k'), v: n('v'), attn: n('attn'), lse: n('lse'), h: n('h'), xn2: n('xn2'),
       gate: n('gate'), up: n('up'), act: n('act'), xa, dxa: n('dxa'), delta: n('delta'), dh: n('dh'), dxn: n('dxn'),
-      dAct: n('dAct'), dGate: n('dGate'), dUp: n('dUp'), dAttn: n('dAttn'), dq: n('dq'), dk: n('dk'), dv: n('dv'),
+      dAct: n('dAct'), dGate: n('act'), dUp: n('dUp'), dAttn: n('dAttn'), dq: n('dq'), dk: n('dk'), dv: n('dv'),
     };
     this.ids = get('ids');
     this.targets = get('targets');
@@ -99,7 +104,7 @@ export class Transformer {
     this.loss = get('loss');
     this.lossScratch = { logits: get('ce.logits'), state: get('ce.state'), tile: lossTileRows(T) };
     this.rope = { buffer: get('rope.table'), positions: T, half: c.headDim / 2 };
-    memory.device.queue.writeBuffer(this.rope.buffer, 0, ropeTableData(T, c.headDim, c.ropeTheta));
+    memory.device.queue.writeBuffer(this.rope.buffer, 0, ropeTableData(T, c.headDim, c.ropeTheta, c.ropeLinearFactor));
   }
 
   /** Frees this transformer's activations and scratch (the model and adapter stay). */
@@ -155,9 +160,15 @@ export class Transformer {
     // Loss → final hidden state.
     lmHeadLossBackward(this.runner, pass, this.finalNormed, this.model.lmHead, this.targets, this.lossScratch, gradScale, this.s.dxn, T);
     rmsnormBackward(this.runner, pass, this.inputs[c.numLayers], this.model.finalNorm, this.s.dxn, this.dx, T, H, c.rmsNormEps, false);
-    for (let l = c.numLayers - 1; l >= 0; l--) {
-      this.layerForward(pass, l, this.inputs[l], undefined); // recompute this layer's activations
-      this.layerBackward(pass, l, this.inputs[l]);
+    // Segments of `stride` layers from the top; a segment's inputs are recomputed from its
+    // first (kept) input, then its layers run backward. stride 1: every input is kept.
+    for (let start = Math.floor((c.numLayers - 1) / this.stride) * this.stride; start >= 0; start -= this.stride) {
+      const end = Math.min(start + this.stride, c.numLayers);
+      for (let l = start; l < end - 1; l++) this.layerForward(pass, l, this.inputs[l], this.inputs[l + 1]);
+      for (let l = end - 1; l >= start; l--) {
+        this.layerForward(pass, l, this.inputs[l], undefined); // recompute this layer's activations
+        this.layerBackward(pass, l, this.inputs[l]);
+      }
     }
   }
 

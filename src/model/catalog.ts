@@ -1,4 +1,8 @@
-import { DEMO_REPO } from './demo.ts';
+import { DEMO_REPO } from './demo-repo.ts';
+import qwen05 from './configs/Qwen2.5-Coder-0.5B.json';
+import qwen15 from './configs/Qwen2.5-Coder-1.5B.json';
+import qwen3b from './configs/Qwen2.5-Coder-3B.json';
+import deepseek13 from './configs/deepseek-coder-1.3b-base.json';
 
 // Base models Homecoder supports out of the box, as data. Sizes are the bf16 safetensors
 // on the Hugging Face hub; any other repo id is checked against the supported
@@ -15,12 +19,14 @@ export interface CatalogEntry {
   note?: string;
   /** Served by the bridge itself (the demo model), not by a hub. */
   local?: boolean;
+  /** The repo's config.json, kept here so memory can be planned before any download. */
+  config?: object;
 }
 
 export const CATALOG: CatalogEntry[] = [
-  { repo: DEMO_REPO, name: 'Demo model — RANDOM WEIGHTS', architecture: 'Qwen2ForCausalLM', params: 3.4e6, downloadBytes: 6.9e6, contextLength: 4096, fim: 'qwen', licence: 'Apache-2.0 (generated)', note: 'Ships with Homecoder, works offline: for trying every step. It knows no code; its completions are noise.', local: true },
-  { repo: 'Qwen/Qwen2.5-Coder-0.5B', name: 'Qwen2.5-Coder 0.5B (base)', architecture: 'Qwen2ForCausalLM', params: 494e6, downloadBytes: 988e6, contextLength: 32768, fim: 'qwen', licence: 'Apache-2.0', note: 'Fits almost any GPU; the quickest to fine-tune.' },
-  { repo: 'Qwen/Qwen2.5-Coder-1.5B', name: 'Qwen2.5-Coder 1.5B (base)', architecture: 'Qwen2ForCausalLM', params: 1.54e9, downloadBytes: 3.09e9, contextLength: 32768, fim: 'qwen', licence: 'Apache-2.0', note: 'Better completions; wants ≈ 4 GiB of GPU memory to train at 2k tokens.' },
-  { repo: 'deepseek-ai/deepseek-coder-1.3b-base', name: 'DeepSeek-Coder 1.3B (base)', architecture: 'LlamaForCausalLM', params: 1.35e9, downloadBytes: 2.69e9, contextLength: 16384, fim: 'deepseek', licence: 'DeepSeek License (commercial use allowed)' },
-  { repo: 'Qwen/Qwen2.5-Coder-3B', name: 'Qwen2.5-Coder 3B (base)', architecture: 'Qwen2ForCausalLM', params: 3.09e9, downloadBytes: 6.17e9, contextLength: 32768, fim: 'qwen', licence: 'Qwen Research License', note: 'Needs a large GPU (≈ 8 GiB to train).' },
+  { repo: DEMO_REPO, name: 'Demo model — RANDOM WEIGHTS', architecture: 'Qwen2ForCausalLM', params: 3.03e6, downloadBytes: 6.08e6, contextLength: 4096, fim: 'qwen', licence: 'Apache-2.0 (generated)', note: 'Ships with Homecoder, works offline: for trying every step. It knows no code; its completions are noise.', local: true },
+  { repo: 'Qwen/Qwen2.5-Coder-0.5B', name: 'Qwen2.5-Coder 0.5B (base)', architecture: 'Qwen2ForCausalLM', params: 494e6, downloadBytes: 988e6, contextLength: 32768, fim: 'qwen', licence: 'Apache-2.0', note: 'Fits almost any GPU; the quickest to fine-tune.', config: qwen05 },
+  { repo: 'Qwen/Qwen2.5-Coder-1.5B', name: 'Qwen2.5-Coder 1.5B (base)', architecture: 'Qwen2ForCausalLM', params: 1.54e9, downloadBytes: 3.09e9, contextLength: 32768, fim: 'qwen', licence: 'Apache-2.0', note: 'Better completions; more GPU memory to train (see the planner).', config: qwen15 },
+  { repo: 'deepseek-ai/deepseek-coder-1.3b-base', name: 'DeepSeek-Coder 1.3B (base)', architecture: 'LlamaForCausalLM', params: 1.35e9, downloadBytes: 2.69e9, contextLength: 16384, fim: 'deepseek', licence: 'DeepSeek License (commercial use allowed)', config: deepseek13 },
+  { repo: 'Qwen/Qwen2.5-Coder-3B', name: 'Qwen2.5-Coder 3B (base)', architecture: 'Qwen2ForCausalLM', params: 3.09e9, downloadBytes: 6.17e9, contextLength: 32768, fim: 'qwen', licence: 'Qwen Research License', note: 'Needs a large GPU (see the planner).', config: qwen3b },
 ];

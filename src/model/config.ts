@@ -14,7 +14,7 @@ interface HfConfig {
   head_dim?: number;
   rms_norm_eps?: number;
   rope_theta?: number;
-  rope_scaling?: { type?: string; rope_type?: string } | null;
+  rope_scaling?: { type?: string; rope_type?: string; factor?: number } | null;
   max_position_embeddings?: number;
   tie_word_embeddings?: boolean;
   attention_bias?: boolean;
@@ -41,8 +41,13 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   };
   const scaling = c.rope_scaling;
   const ropeType = scaling?.rope_type ?? scaling?.type;
-  if (scaling && ropeType && ropeType !== 'default') {
-    throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "${ropeType}" is not supported yet; pick a model without RoPE scaling.`, { file });
+  let ropeLinearFactor: number | undefined;
+  if (scaling && ropeType === 'linear') {
+    // DeepSeek-Coder and CodeLlama-style position interpolation: positions / factor.
+    if (typeof scaling.factor !== 'number' || !(scaling.factor > 0)) throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "linear" needs a positive "factor".`, { file });
+    ropeLinearFactor = scaling.factor;
+  } else if (scaling && ropeType && ropeType !== 'default') {
+    throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "${ropeType}" is not supported yet (only "linear" is); pick a model without it.`, { file });
   }
   if (c.hidden_act && c.hidden_act !== 'silu') throw new ModelError('BAD_CONFIG', `${file}: hidden_act "${c.hidden_act}" is not supported (Llama-family models use silu).`, { file });
   const numHeads = need('num_attention_heads');
@@ -64,6 +69,7 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
     headDim,
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
     ropeTheta: c.rope_theta ?? 10000,
+    ...(ropeLinearFactor !== undefined && ropeLinearFactor !== 1 ? { ropeLinearFactor } : {}),
     maxPositionEmbeddings: c.max_position_embeddings ?? 4096,
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
     // Qwen2 always has q/k/v biases; Llama and Mistral only with attention_bias.
@@ -89,6 +95,7 @@ export function toHfConfig(c: ModelConfig): Record<string, unknown> {
     hidden_act: 'silu',
     rms_norm_eps: c.rmsNormEps,
     rope_theta: c.ropeTheta,
+    ...(c.ropeLinearFactor && c.ropeLinearFactor !== 1 ? { rope_scaling: { type: 'linear', factor: c.ropeLinearFactor } } : {}),
     max_position_embeddings: c.maxPositionEmbeddings,
     tie_word_embeddings: c.tieWordEmbeddings,
     ...(c.architecture === 'Qwen2ForCausalLM' ? {} : { attention_bias: c.attentionBias }),

@@ -2,10 +2,9 @@
 // with random weights (it completes nothing useful), served by the bridge in the hub's
 // layout under /hub, so it goes through the same download path as any model.
 import { makeTinyModel } from './tiny-model.ts';
+import { DEMO_ENDPOINT_PATH, DEMO_REPO } from './demo-repo.ts';
 
-export const DEMO_REPO = 'homecoder/demo-coder-random';
-/** The hub endpoint path on the bridge's own origin. */
-export const DEMO_ENDPOINT_PATH = '/hub';
+export { DEMO_ENDPOINT_PATH, DEMO_REPO };
 
 export function demoModelFiles(): Map<string, Uint8Array> {
   return makeTinyModel({ arch: 'qwen2', seed: 2026, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 }).files;

@@ -18,6 +18,8 @@ export interface ModelConfig {
   headDim: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** Linear RoPE scaling (HF rope_scaling {type: 'linear', factor}): positions are divided by it. 1 or absent: none. */
+  ropeLinearFactor?: number;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
   /** Qwen2 has biases on q/k/v projections. */

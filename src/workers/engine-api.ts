@@ -5,8 +5,9 @@ import type { ProgressListener } from '../progress.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/store.ts';
 import type { HubSettings, LoadedModelInfo } from './model-service.ts';
+import type { PlanReport, PlanRequest } from './plan-service.ts';
 
-export type { HubSettings, LoadedModelInfo };
+export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
 export type GpuStatus =
   | { ok: true; info: GpuInfo }
@@ -28,4 +29,8 @@ export interface EngineApi {
   /** Loads a model from picked files in place; `path` is the file's path in the picked folder. */
   loadModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
+  /** Copies a picked model folder into browser storage (listed with the downloaded models). */
+  importModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
+  /** GPU memory for training and inference from a model's config and this GPU's limits. */
+  planModel(req: PlanRequest): Promise<PlanReport>;
 }

@@ -1,6 +1,6 @@
 // UI-side handle on the engine worker.
 import * as Comlink from 'comlink';
-import type { EngineApi, GpuStatus, HubSettings, LoadedModelInfo } from './engine-api.ts';
+import type { EngineApi, GpuStatus, HubSettings, LoadedModelInfo, PlanReport, PlanRequest } from './engine-api.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
@@ -17,6 +17,8 @@ export interface EngineClient {
   loadCachedModel(id: string, opts?: JobOptions): Promise<LoadedModelInfo>;
   loadModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
+  importModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<Manifest>;
+  planModel(req: PlanRequest): Promise<PlanReport>;
 }
 
 export function createEngineClient(): EngineClient {
@@ -34,5 +36,7 @@ export function createEngineClient(): EngineClient {
     loadCachedModel: (modelId, opts = {}) => job(opts, (id, p) => remote.loadCachedModel(id, p, modelId)),
     loadModelFiles: (files, opts = {}) => job(opts, (id, p) => remote.loadModelFiles(id, p, files)),
     loss: (text) => remote.loss(text),
+    importModelFiles: (files, opts = {}) => job(opts, (id, p) => remote.importModelFiles(id, p, files)),
+    planModel: (req) => remote.planModel(req),
   };
 }

@@ -6,6 +6,7 @@ import { runSelfTest } from '../gpu/selftest.ts';
 import { JobHost } from './jobs.ts';
 import { ModelService, userMessage } from './model-service.ts';
 import type { EngineApi, GpuStatus } from './engine-api.ts';
+import { planModel } from './plan-service.ts';
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;
@@ -70,6 +71,15 @@ const api: EngineApi = {
   deleteModel: (id) => models.remove(id),
   loadCachedModel: (jobId, onProgress, id) => modelJob(jobId, (signal) => models.loadCached(id, signal, onProgress)),
   loadModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.loadFiles(files, signal, onProgress)),
+  importModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.importFiles(files, signal, onProgress)),
+  planModel: async (req) => {
+    try {
+      const { device } = await context();
+      return await planModel(req, device.limits);
+    } catch (err) {
+      throw new Error(userMessage(err));
+    }
+  },
   loss: async (text) => {
     try {
       return await models.loss(text);

@@ -8,7 +8,7 @@ import { openModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { ModelError } from '../model/errors.ts';
 import { blobFiles, type ModelFiles } from '../model/files.ts';
-import type { Manifest, ModelStore } from '../model/store.ts';
+import { modelId, type Manifest, type ModelStore } from '../model/store.ts';
 import { GpuMemory, type MemoryReport } from '../gpu/memory.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
@@ -88,12 +88,48 @@ export class ModelService {
     return this.load((await store.folder(id)).files(), id, signal, onProgress);
   }
 
+  /**
+   * Copies a picked model folder into browser storage (so it stays after the files move),
+   * as a cached model like a download; checked (config, tensors) before anything is copied.
+   */
+  async importFiles(files: Array<{ path: string; file: File }>, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<Manifest> {
+    const { byName, folder: name } = pickedFolder(files);
+    onProgress({ phase: 'checking files', done: 0, total: 1 });
+    const opened = await openModel(blobFiles(`the folder ${name}`, byName));
+    const store = await this.opfs();
+    const id = modelId(`local/${name}`, 'main');
+    const folder = await store.folder(id);
+    const manifest: Manifest = { id, repo: `local/${name}`, revision: 'main', endpoint: 'local folder', architecture: opened.config.architecture, files: {}, complete: false, updatedAt: new Date().toISOString() };
+    for (const [n, blob] of byName) manifest.files[n] = { size: blob.size, done: false };
+    await folder.writeManifest(manifest);
+    const total = [...byName.values()].reduce((s, b) => s + b.size, 0);
+    let done = 0;
+    for (const [n, blob] of byName) {
+      const writer = await folder.writer(n, 0);
+      try {
+        const reader = blob.stream().getReader();
+        for (;;) {
+          signal.throwIfAborted();
+          const { done: end, value } = await reader.read();
+          if (end) break;
+          await writer.write(value);
+          done += value.byteLength;
+          onProgress({ phase: 'copying', done, total, detail: n });
+        }
+      } finally {
+        await writer.close();
+      }
+      manifest.files[n].done = true;
+      await folder.writeManifest(manifest);
+    }
+    manifest.complete = true;
+    await folder.writeManifest(manifest);
+    return manifest;
+  }
+
   /** Loads files picked from a folder, in place (nothing is copied). */
   async loadFiles(files: Array<{ path: string; file: File }>, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
-    // Paths from a folder picker start with the folder's name: keep the part below it.
-    const byName = new Map<string, Blob>();
-    for (const { path, file } of files) byName.set(path.includes('/') ? path.slice(path.indexOf('/') + 1) : path, file);
-    const folder = files[0]?.path.split('/')[0] ?? 'picked files';
+    const { byName, folder } = pickedFolder(files);
     return this.load(blobFiles(`the folder ${folder}`, byName), `folder:${folder}`, signal, onProgress);
   }
 
@@ -147,4 +183,11 @@ export class ModelService {
       tf.destroy();
     }
   }
+}
+
+/** Files from a folder picker by their path below the picked folder (which names the model). */
+function pickedFolder(files: Array<{ path: string; file: File }>): { byName: Map<string, Blob>; folder: string } {
+  const byName = new Map<string, Blob>();
+  for (const { path, file } of files) byName.set(path.includes('/') ? path.slice(path.indexOf('/') + 1) : path, file);
+  return { byName, folder: files[0]?.path.split('/')[0] ?? 'picked files' };
 }

@@ -87,6 +87,50 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
   });
 
+  it('copies a picked folder into browser storage when asked, and loads it from there', async () => {
+    await page.check('[data-testid="folder-copy"]');
+    await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'tiny-coder'));
+    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="local--tiny-coder"][data-complete="true"]', { timeout: 60_000 });
+    await (await row.$('[data-testid="load"]'))!.click();
+    await page.waitForSelector('[data-testid="loaded-model"] >> text=local--tiny-coder', { timeout: 60_000 });
+    await page.fill('[data-testid="loss-text"]', TEXT);
+    await page.click('[data-testid="loss-run"]');
+    await page.waitForSelector('[data-testid="loss-result"]');
+    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
+  });
+
+  it('gets the demo model from the bridge itself (offline) and runs it', async () => {
+    await page.click('[data-testid="download-homecoder/demo-coder-random"]');
+    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="homecoder--demo-coder-random"][data-complete="true"]', { timeout: 60_000 });
+    await (await row.$('[data-testid="load"]'))!.click();
+    await page.waitForSelector('[data-testid="loaded-model"] >> text=homecoder--demo-coder-random', { timeout: 60_000 });
+    await page.fill('[data-testid="loss-text"]', TEXT);
+    await page.click('[data-testid="loss-run"]');
+    await page.waitForSelector('[data-testid="loss-result"]');
+    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    // Random weights: the loss is near log(vocabulary), far from a trained model's.
+    expect(loss).toBeGreaterThan(2);
+    expect(Number.isFinite(loss)).toBe(true);
+  });
+
+  it('plans memory before any download, with the headless planner’s figures', async () => {
+    const planned = JSON.parse(spawnSync(process.execPath, ['bin/homecoder.mjs', 'plan', '--config', 'src/model/configs/Qwen2.5-Coder-1.5B.json', '--seq-len', '2048', '--json'], { encoding: 'utf8' }).stdout) as { total: number };
+    await page.selectOption('[data-testid="plan-model"]', 'Qwen/Qwen2.5-Coder-1.5B');
+    await page.fill('[data-testid="plan-gib"]', '3');
+    await page.fill('[data-testid="plan-seq"]', '2048');
+    await page.click('[data-testid="plan-run"]');
+    const table = await page.waitForSelector('[data-testid="plan-result"]');
+    // The browser's binding-size limit may chunk the weights differently: equal within a few KiB.
+    expect(Math.abs(Number(await table.getAttribute('data-train-total')) - planned.total)).toBeLessThan(64 * 1024);
+    expect(await table.getAttribute('data-fits-training')).toBe('false'); // ≈ 4 GiB does not fit in 3
+    const maxSeq = Number((await page.textContent('[data-testid="max-seq-training"]'))!.replace(/\D/g, ''));
+    expect(maxSeq).toBe(0); // the weights alone are 2.9 GiB
+    await page.fill('[data-testid="plan-gib"]', '6');
+    await page.click('[data-testid="plan-run"]');
+    await page.waitForSelector('[data-testid="plan-result"][data-fits-training="true"]');
+  });
+
   it('refuses an unsupported architecture before downloading any weight', async () => {
     const before = hub.log.length;
     await page.fill('[data-testid="repo-input"]', 'test/rwkv');

@@ -11,24 +11,25 @@ import { gpuSkipReason, skipNote, testDevice, testRunner } from '../helpers/gpu.
 import { tinyConfig, tinyModel } from '../helpers/tiny.ts';
 
 describe.skipIf(!!gpuSkipReason)(`memory planner${skipNote}`, () => {
-  for (const [arch, training, targets, chunk] of [
-    ['qwen2', true, [...LORA_TARGETS], undefined],
-    ['llama', true, ['q_proj', 'v_proj'], 300],
-    ['llama', false, ['q_proj', 'down_proj'], undefined],
+  for (const [arch, training, targets, chunk, lowMemory] of [
+    ['qwen2', true, [...LORA_TARGETS], undefined, false],
+    ['llama', true, ['q_proj', 'v_proj'], 300, false],
+    ['llama', false, ['q_proj', 'down_proj'], undefined, false],
+    ['qwen2', true, [...LORA_TARGETS], undefined, true],
   ] as const) {
-    it(`${arch}, ${training ? 'training' : 'inference'}, ${targets.length} targets${chunk ? ', chunked' : ''}: plan = allocation`, async () => {
+    it(`${arch}, ${training ? 'training' : 'inference'}, ${targets.length} targets${chunk ? ', chunked' : ''}${lowMemory ? ', low memory' : ''}: plan = allocation`, async () => {
       const { device } = await testDevice();
       const runner = await testRunner();
-      const config = tinyConfig(arch);
+      const config = tinyConfig(arch, { numLayers: 5 });
       const { tensors } = tinyModel(config, 1);
       const memory = new GpuMemory(device);
       const maxChunkBytes = chunk ?? device.limits.maxStorageBufferBindingSize;
       const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
       const lora = { r: 4, alpha: 8, dropout: 0, targets: [...targets] as LoraTarget[] };
       const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: training });
-      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 24 });
+      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 24, lowMemory });
       if (training) new LoraTrainer(runner, memory, tf, adapter);
-      const plan = planMemory({ config, seqLen: 24, lora, training }, maxChunkBytes);
+      const plan = planMemory({ config, seqLen: 24, lora, training, lowMemory }, maxChunkBytes);
       const real = memory.report();
       expect({ ...plan, largestBuffer: 0 }).toEqual({ ...real, largestBuffer: 0 });
       memory.destroyAll();

@@ -17,12 +17,17 @@ import { randomAdapter, refLora, tinyConfig, tinyModel } from '../helpers/tiny.t
 const ids = [1, 5, 9, 2, 30, 7, 7, 0, 36, 11, 4];
 
 describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote}`, () => {
-  for (const arch of ['llama', 'qwen2'] as const)
-    for (const maxChunkBytes of [undefined, 200]) {
-      it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}: logits, losses and LoRA gradients`, async () => {
+  const cases = [
+    ...(['llama', 'qwen2'] as const).flatMap((arch) => [undefined, 200].map((maxChunkBytes) => ({ arch, maxChunkBytes, lowMemory: false, over: {} }))),
+    // DeepSeek-Coder style (linear RoPE scaling), and low memory mode with a partial last segment (5 layers, stride 3).
+    { arch: 'llama' as const, maxChunkBytes: undefined, lowMemory: true, over: { numLayers: 5, ropeTheta: 100000, ropeLinearFactor: 4 } },
+  ];
+  for (const { arch, maxChunkBytes, lowMemory, over } of cases) {
+      const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}`;
+      it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}${extra}: logits, losses and LoRA gradients`, async () => {
         const { device } = await testDevice();
         const runner = await testRunner();
-        const config = tinyConfig(arch);
+        const config = tinyConfig(arch, over);
         const { tensors, ref } = tinyModel(config, 11);
         const memory = new GpuMemory(device);
         const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
@@ -31,7 +36,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
         const alpha = 4;
         const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
         const adapter = new GpuAdapter(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
-        const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16 });
+        const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
         const counted = tf.setBatch(ids);
         expect(counted).toBe(ids.length - 1);
         const logits = memory.buffer('scratch', ids.length * config.vocabSize * 4);

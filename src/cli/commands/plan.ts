@@ -14,6 +14,10 @@ need no more memory) and scratch. The figures are the engine's own buffer list.
 
   --config FILE      the model's config.json
   --seq-len N        tokens per sequence (default 2048)
+  --batch N          sequences per optimizer step (default 1; accumulated one at a
+                     time, so memory does not grow with it)
+  --low-memory       keep ≈ √layers layer inputs instead of all, recompute the rest
+                     in backward (less activation memory, ≈ 1/3 more compute)
   --lora-r N         LoRA rank (default 16)
   --targets LIST     LoRA modules, comma-separated (default all seven)
   --inference        no optimizer state (serving completions)
@@ -27,6 +31,8 @@ export async function planCommand(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       'seq-len': { type: 'string' },
+      batch: { type: 'string' },
+      'low-memory': { type: 'boolean', default: false },
       'lora-r': { type: 'string' },
       targets: { type: 'string' },
       inference: { type: 'boolean', default: false },
@@ -54,12 +60,16 @@ export async function planCommand(argv: string[]): Promise<number> {
   const targets = (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[];
   const bad = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
   if (bad.length) throw new Error(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
-  const input = { config, lora: { r: Math.round(pos(values['lora-r'], 'lora-r', 16)), targets }, training: !values.inference };
+  const batch = Math.round(pos(values.batch, 'batch', 1));
+  const input = { config, lora: { r: Math.round(pos(values['lora-r'], 'lora-r', 16)), targets }, training: !values.inference, lowMemory: values['low-memory'] };
   const plan = planMemory({ ...input, seqLen });
   const budget = values['gpu-memory'] ? pos(values['gpu-memory'], 'gpu-memory', 0) * 2 ** 30 : undefined;
   const out = {
     model: config.architecture,
     seq_len: seqLen,
+    batch,
+    micro_batch: 1,
+    low_memory: input.lowMemory,
     training: input.training,
     weights: plan.weights,
     adapter: plan.lora,
@@ -74,7 +84,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     console.log(JSON.stringify(out));
   } else {
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    console.log(`${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence`);
+    console.log(`${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence, batch ${batch} (micro-batch 1)${input.lowMemory ? ', low memory mode' : ''}`);
     for (const k of ['weights', 'adapter', 'optimizer', 'activations', 'scratch', 'total'] as const) console.log(`  ${k.padEnd(12)} ${gib(out[k])}`);
     if (budget !== undefined) console.log(`  ${out.fits ? 'fits' : 'does NOT fit'} in ${gib(budget)}; longest sequence that fits: ${out.max_seq_len} tokens`);
   }

@@ -10,21 +10,22 @@ export interface RopeTable {
   half: number;
 }
 
-export function ropeTableData(positions: number, headDim: number, theta: number): Float32Array {
+/** `linearFactor` is HF's linear rope_scaling: position p rotates as p / factor. */
+export function ropeTableData(positions: number, headDim: number, theta: number, linearFactor = 1): Float32Array {
   const half = headDim / 2;
   const out = new Float32Array(2 * positions * half);
   for (let p = 0; p < positions; p++)
     for (let i = 0; i < half; i++) {
-      const ang = p * Math.pow(theta, (-2 * i) / headDim);
+      const ang = (p / linearFactor) * Math.pow(theta, (-2 * i) / headDim);
       out[p * half + i] = Math.cos(ang);
       out[positions * half + p * half + i] = Math.sin(ang);
     }
   return out;
 }
 
-export function createRopeTable(device: GPUDevice, positions: number, headDim: number, theta: number): RopeTable {
+export function createRopeTable(device: GPUDevice, positions: number, headDim: number, theta: number, linearFactor = 1): RopeTable {
   if (headDim % 2) throw new Error(`RoPE needs an even head dimension, got ${headDim}`);
-  const data = ropeTableData(positions, headDim, theta);
+  const data = ropeTableData(positions, headDim, theta, linearFactor);
   const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: 'rope.table' });
   device.queue.writeBuffer(buffer, 0, data);
   return { buffer, positions, half: headDim / 2 };

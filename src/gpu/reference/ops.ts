@@ -93,15 +93,15 @@ export function loraBackward(x: F, A: F, B: F, dy: F, T: number, inF: number, ou
   return { dx, dA, dB };
 }
 
-/** HF rotate_half RoPE: pairs (i, i + d/2) rotate by pos·θ^(−2i/d). */
-function ropeApply(x: F, T: number, nHeads: number, headDim: number, theta: number, posOffset: number, sign: 1 | -1): F {
+/** HF rotate_half RoPE: pairs (i, i + d/2) rotate by (pos / linearFactor)·θ^(−2i/d). */
+function ropeApply(x: F, T: number, nHeads: number, headDim: number, theta: number, posOffset: number, sign: 1 | -1, linearFactor: number): F {
   const y = new Float64Array(x.length);
   const half = headDim / 2;
   for (let t = 0; t < T; t++)
     for (let h = 0; h < nHeads; h++) {
       const base = t * nHeads * headDim + h * headDim;
       for (let i = 0; i < half; i++) {
-        const ang = (t + posOffset) * Math.pow(theta, (-2 * i) / headDim);
+        const ang = ((t + posOffset) / linearFactor) * Math.pow(theta, (-2 * i) / headDim);
         const c = Math.cos(ang);
         const s = sign * Math.sin(ang);
         const a = x[base + i];
@@ -113,13 +113,13 @@ function ropeApply(x: F, T: number, nHeads: number, headDim: number, theta: numb
   return y;
 }
 
-export function rope(x: F, T: number, nHeads: number, headDim: number, theta: number, posOffset = 0): F {
-  return ropeApply(x, T, nHeads, headDim, theta, posOffset, 1);
+export function rope(x: F, T: number, nHeads: number, headDim: number, theta: number, posOffset = 0, linearFactor = 1): F {
+  return ropeApply(x, T, nHeads, headDim, theta, posOffset, 1, linearFactor);
 }
 
 /** The rotation is orthogonal: its transpose is the rotation by −angle. */
-export function ropeBackward(dy: F, T: number, nHeads: number, headDim: number, theta: number, posOffset = 0): F {
-  return ropeApply(dy, T, nHeads, headDim, theta, posOffset, -1);
+export function ropeBackward(dy: F, T: number, nHeads: number, headDim: number, theta: number, posOffset = 0, linearFactor = 1): F {
+  return ropeApply(dy, T, nHeads, headDim, theta, posOffset, -1, linearFactor);
 }
 
 /** Causal softmax(q kᵀ/√d) v per head; head h reads kv head ⌊h / (nHeads/nKvHeads)⌋. */

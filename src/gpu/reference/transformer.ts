@@ -111,8 +111,8 @@ function layerForward(w: RefWeights, lora: RefLora | undefined, l: number, x: F,
   const s = lora?.scale ?? 0;
   const r = lora?.r ?? 0;
   const xn = op.rmsnorm(x, L.inputNorm, d.T, d.H, c.rmsNormEps);
-  const q = op.rope(proj(xn, L.q, lo.q_proj, s, r, d.T, d.H, d.qd), d.T, c.numHeads, c.headDim, c.ropeTheta);
-  const k = op.rope(proj(xn, L.k, lo.k_proj, s, r, d.T, d.H, d.kvd), d.T, c.numKvHeads, c.headDim, c.ropeTheta);
+  const q = op.rope(proj(xn, L.q, lo.q_proj, s, r, d.T, d.H, d.qd), d.T, c.numHeads, c.headDim, c.ropeTheta, 0, c.ropeLinearFactor);
+  const k = op.rope(proj(xn, L.k, lo.k_proj, s, r, d.T, d.H, d.kvd), d.T, c.numKvHeads, c.headDim, c.ropeTheta, 0, c.ropeLinearFactor);
   const v = proj(xn, L.v, lo.v_proj, s, r, d.T, d.H, d.kvd);
   const attn = op.attention(q, k, v, d.T, c.numHeads, c.numKvHeads, c.headDim);
   const h = add(x, proj(attn, L.o, lo.o_proj, s, r, d.T, d.qd, d.H));
@@ -180,8 +180,8 @@ export function refBackward(w: RefWeights, lora: RefLora, ids: number[], targets
     const dh = add(dx, op.rmsnormBackward(a.h, L.postNorm, dxn2, d.T, d.H, c.rmsNormEps));
     const dAttn = projBackward(a.attn, dh, L.o, lo.o_proj, s, r, d.T, d.qd, d.H, g.o_proj);
     const ga = op.attentionBackward(a.q, a.k, a.v, dAttn, d.T, c.numHeads, c.numKvHeads, c.headDim);
-    const dq = op.ropeBackward(ga.dq, d.T, c.numHeads, c.headDim, c.ropeTheta);
-    const dk = op.ropeBackward(ga.dk, d.T, c.numKvHeads, c.headDim, c.ropeTheta);
+    const dq = op.ropeBackward(ga.dq, d.T, c.numHeads, c.headDim, c.ropeTheta, 0, c.ropeLinearFactor);
+    const dk = op.ropeBackward(ga.dk, d.T, c.numKvHeads, c.headDim, c.ropeTheta, 0, c.ropeLinearFactor);
     let dxn = projBackward(a.xn, dq, L.q, lo.q_proj, s, r, d.T, d.H, d.qd, g.q_proj);
     dxn = add(dxn, projBackward(a.xn, dk, L.k, lo.k_proj, s, r, d.T, d.H, d.kvd, g.k_proj));
     dxn = add(dxn, projBackward(a.xn, ga.dv, L.v, lo.v_proj, s, r, d.T, d.H, d.kvd, g.v_proj));
