@@ -24,8 +24,13 @@ export interface EngineClient {
 export function createEngineClient(): EngineClient {
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-engine' });
   const remote = Comlink.wrap<EngineApi>(worker);
-  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) =>
-    startJob((id) => remote.cancel(id), (id) => start(id, Comlink.proxy(opts.onProgress ?? (() => {}))), opts);
+  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) => {
+    // Progress comes over its own message port, so a last report can arrive after the
+    // result: drop reports once the job has settled, or the page would look busy forever.
+    let live = true;
+    const onProgress = Comlink.proxy<ProgressListener>((p) => live && opts.onProgress?.(p));
+    return startJob((id) => remote.cancel(id), (id) => start(id, onProgress), opts).finally(() => (live = false));
+  };
   return {
     gpuStatus: () => remote.gpuStatus(),
     selfTest: (opts = {}) => job(opts, (id, p) => remote.selfTest(id, p, opts.size)),

@@ -42,6 +42,14 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     await page.click('details summary');
     await page.fill('[data-testid="hub-endpoint"]', hub.url);
   });
+  /** Waits for `source` to be the loaded model, then computes its loss on TEXT in the page. */
+  async function lossOfLoaded(source: string): Promise<number> {
+    await page.waitForSelector(`[data-testid="loaded-model"] >> text=${source}`, { timeout: 60_000 });
+    await page.fill('[data-testid="loss-text"]', TEXT);
+    await page.click('[data-testid="loss-run"]');
+    const result = await page.waitForSelector('[data-testid="loss-result"]', { timeout: 60_000 });
+    return Number(await result.getAttribute('data-loss'));
+  }
   afterAll(async () => {
     await browser?.close();
     await bridge?.stop();
@@ -68,10 +76,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     const resumed = hub.log.slice(before).filter((r) => r.method === 'GET' && r.range && r.range !== 'bytes=0-');
     expect(resumed.length).toBeGreaterThan(0); // continued from the stored bytes
     await page.click('[data-testid="cached-model"] [data-testid="load"]');
-    await page.waitForSelector('[data-testid="loaded-model"]', { timeout: 60_000 });
-    await page.fill('[data-testid="loss-text"]', TEXT);
-    await page.click('[data-testid="loss-run"]');
-    const loss = Number(await (await page.waitForSelector('[data-testid="loss-result"]', { timeout: 60_000 })).getAttribute('data-loss'));
+    const loss = await lossOfLoaded('tiny-coder');
     console.log(`[e2e tests] loss in the browser ${loss} vs headless ${headlessLoss}`);
     // Two software GPUs (SwiftShader here, lavapipe headless), both f32: 1e-4 relative.
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
@@ -79,11 +84,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
 
   it('loads the same model from a picked folder, in place', async () => {
     await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'tiny-coder'));
-    await page.waitForSelector('[data-testid="loaded-model"] >> text=folder:tiny-coder', { timeout: 60_000 });
-    await page.fill('[data-testid="loss-text"]', TEXT);
-    await page.click('[data-testid="loss-run"]');
-    await page.waitForFunction(() => document.querySelector('[data-testid="loss-result"]'));
-    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    const loss = await lossOfLoaded('folder:tiny-coder');
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
   });
 
@@ -92,11 +93,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'tiny-coder'));
     const row = await page.waitForSelector('[data-testid="cached-model"][data-id="local--tiny-coder"][data-complete="true"]', { timeout: 60_000 });
     await (await row.$('[data-testid="load"]'))!.click();
-    await page.waitForSelector('[data-testid="loaded-model"] >> text=local--tiny-coder', { timeout: 60_000 });
-    await page.fill('[data-testid="loss-text"]', TEXT);
-    await page.click('[data-testid="loss-run"]');
-    await page.waitForSelector('[data-testid="loss-result"]');
-    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    const loss = await lossOfLoaded('local--tiny-coder');
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
   });
 
@@ -104,11 +101,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     await page.click('[data-testid="download-homecoder/demo-coder-random"]');
     const row = await page.waitForSelector('[data-testid="cached-model"][data-id="homecoder--demo-coder-random"][data-complete="true"]', { timeout: 60_000 });
     await (await row.$('[data-testid="load"]'))!.click();
-    await page.waitForSelector('[data-testid="loaded-model"] >> text=homecoder--demo-coder-random', { timeout: 60_000 });
-    await page.fill('[data-testid="loss-text"]', TEXT);
-    await page.click('[data-testid="loss-run"]');
-    await page.waitForSelector('[data-testid="loss-result"]');
-    const loss = Number(await page.getAttribute('[data-testid="loss-result"]', 'data-loss'));
+    const loss = await lossOfLoaded('homecoder--demo-coder-random');
     // Random weights: the loss is near log(vocabulary), far from a trained model's.
     expect(loss).toBeGreaterThan(2);
     expect(Number.isFinite(loss)).toBe(true);
