@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
 import { DEMO_ENDPOINT_PATH } from '../model/demo-repo.ts';
@@ -30,7 +31,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const started = Date.now();
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
   // The demo model in the hub's layout: real 404s (no SPA fallback), so the hub client sees missing files.
-  const hub = sirv(join(opts.appDir, DEMO_ENDPOINT_PATH), { dev: false, etag: true, gzip: false, brotli: false });
+  const hubDir = join(opts.appDir, DEMO_ENDPOINT_PATH);
+  const hub = existsSync(hubDir) ? sirv(hubDir, { dev: false, etag: true, gzip: false, brotli: false }) : undefined;
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host, opts.host)) {
@@ -51,7 +53,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     const notFound = () => sendJson(res, 404, { error: `Not found: ${path}` });
     if (path.startsWith(`${DEMO_ENDPOINT_PATH}/`)) {
       req.url = req.url!.slice(DEMO_ENDPOINT_PATH.length);
-      hub(req, res, notFound);
+      if (hub) hub(req, res, notFound);
+      else notFound();
       return;
     }
     app(req, res, notFound);
