@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
+import { Relay, type Backend } from './relay.ts';
+import { createEditorApi } from './editor-api/index.ts';
+import { attachTabSocket } from './tab-socket.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -10,11 +13,16 @@ export interface BridgeOptions {
   /** The built app (vite build output). */
   appDir: string;
   version: string;
+  /** Editor APIs: optional API key, body cap, and a headless backend (`homecoder serve`). */
+  apiKey?: string;
+  maxBodyBytes?: number;
+  backend?: Backend;
 }
 
 export interface Bridge {
   server: Server;
   url: string;
+  relay: Relay;
   close(): Promise<void>;
 }
 
@@ -26,6 +34,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const started = Date.now();
+  const relay = new Relay((b) =>
+    b
+      ? 'The app is connected but no model is loaded: load one on the Model page, then choose what serves on the Use page.'
+      : `No model is serving completions: open the app at http://127.0.0.1:${port()}/ in Chrome and load a model, or start a headless backend with \`homecoder serve --model DIR\`.`,
+  );
+  if (opts.backend) relay.attach(opts.backend);
+  const editorApi = createEditorApi({ relay, apiKey: opts.apiKey, maxBodyBytes: opts.maxBodyBytes });
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -36,6 +51,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       return;
     }
     const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/health' && editorApi(req, res)) return;
     if (path === '/health') {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
       return;
@@ -56,6 +72,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       resolve();
     });
   });
+  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port });
   function port(): number {
     return (server.address() as AddressInfo).port;
   }
@@ -63,8 +80,10 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   return {
     server,
     url: `http://${shownHost}:${port()}/`,
+    relay,
     close: () =>
       new Promise<void>((resolve) => {
+        tabs.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
