@@ -5,6 +5,9 @@ import type { ProgressListener } from '../progress.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/store.ts';
 import type { HubSettings, LoadedModelInfo } from './model-service.ts';
+import type { ServingInfo } from './completion-api.ts';
+import type { ServingChoice } from './inference-service.ts';
+import type { StoredAdapter } from '../model/adapter-store.ts';
 
 export type { HubSettings, LoadedModelInfo };
 
@@ -28,4 +31,13 @@ export interface EngineApi {
   /** Loads a model from picked files in place; `path` is the file's path in the picked folder. */
   loadModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
+
+  /** What serves completions (undefined until a model is loaded). */
+  serving(): Promise<ServingInfo | undefined>;
+  /** Serves the base model, or stored adapters mixed with weights (base weights stay loaded). */
+  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  /** Adapters in browser storage (training checkpoints and imported ones). */
+  listAdapters(): Promise<StoredAdapter[]>;
+  importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
+  removeAdapter(id: string): Promise<void>;
 }

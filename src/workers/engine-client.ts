@@ -6,6 +6,9 @@ import type { Manifest } from '../model/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import { startJob, type JobOptions } from './jobs.ts';
 import type { ProgressListener } from '../progress.ts';
+import type { ServingInfo } from './completion-api.ts';
+import type { ServingChoice } from './inference-service.ts';
+import type { StoredAdapter } from '../model/adapter-store.ts';
 
 export interface EngineClient {
   gpuStatus(): Promise<GpuStatus>;
@@ -17,6 +20,11 @@ export interface EngineClient {
   loadCachedModel(id: string, opts?: JobOptions): Promise<LoadedModelInfo>;
   loadModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
+  serving(): Promise<ServingInfo | undefined>;
+  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  listAdapters(): Promise<StoredAdapter[]>;
+  importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
+  removeAdapter(id: string): Promise<void>;
 }
 
 export function createEngineClient(): EngineClient {
@@ -34,5 +42,10 @@ export function createEngineClient(): EngineClient {
     loadCachedModel: (modelId, opts = {}) => job(opts, (id, p) => remote.loadCachedModel(id, p, modelId)),
     loadModelFiles: (files, opts = {}) => job(opts, (id, p) => remote.loadModelFiles(id, p, files)),
     loss: (text) => remote.loss(text),
+    serving: () => remote.serving(),
+    setServing: (choice) => remote.setServing(choice),
+    listAdapters: () => remote.listAdapters(),
+    importAdapter: (name, files) => remote.importAdapter(name, files),
+    removeAdapter: (id) => remote.removeAdapter(id),
   };
 }
