@@ -99,7 +99,9 @@ export class InferenceService {
   private ensure() {
     const cur = this.models.current!;
     if (this.built?.loaded === cur) return this.built;
-    // The old model's memory (decoder, adapters) was freed with it.
+    // The old model's GPU memory (cache, scratch, adapters) was freed with it; the decoder's
+    // own small buffers (RoPE table, staging) are freed here.
+    this.built?.decoder.destroy();
     const c = cur.info.config;
     const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
     this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c) };
