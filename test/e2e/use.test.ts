@@ -106,6 +106,26 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     expect((await infill(bridge.url, INFILL)).content).toBe(expected.base);
   });
 
+  it('superseded and disconnected requests are cancelled in the tab too; nothing is left running', async () => {
+    const send = (i: number, signal?: AbortSignal) =>
+      fetch(new URL('/infill', bridge.url), { method: 'POST', signal, headers: { 'x-homecoder-client': 'typist' }, body: JSON.stringify({ ...INFILL, input_prefix: `${INFILL.input_prefix}${i}`, n_predict: 24 }) }).then(
+        async (r) => ((await r.json()) as { stop_type: string; content: string }),
+      );
+    const gone = new AbortController();
+    const hungUp = fetch(new URL('/infill', bridge.url), { method: 'POST', signal: gone.signal, headers: { 'x-homecoder-client': 'other' }, body: JSON.stringify(INFILL) }).catch((e: Error) => e.name);
+    const answers = await Promise.all([0, 1, 2, 3].map((i) => send(i).finally(() => i === 0 && gone.abort())));
+    expect(await hungUp).toBe('AbortError');
+    expect(answers.slice(0, 3).some((a) => a.stop_type === 'none')).toBe(true); // superseded by the newest
+    expect(answers[3].stop_type).not.toBe('none');
+    let status = { queued: -1, running: -1, backendActive: -1 };
+    for (let t = 0; t < 50; t++) {
+      status = (await (await fetch(new URL('/bridge/status', bridge.url))).json()) as typeof status;
+      if (status.running === 0 && status.backendActive === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toMatchObject({ queued: 0, running: 0, backendActive: 0 });
+  });
+
   it('closing the tab stops serving', async () => {
     await page.close();
     let r = await infill(bridge.url, INFILL);
