@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FIM_FORMATS, buildPrompt, fimText, parseFimPrompt, type FimFamily } from '../../src/model/fim.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
 import { makeTinyTokenizer } from '../../src/model/tiny-tokenizer.ts';
-import { sampleToken } from '../../src/model/sampling.ts';
+import { sampleToken, topK } from '../../src/model/sampling.ts';
 import { Rng } from '../../src/random.ts';
 
 const tiny = makeTinyTokenizer();
@@ -63,6 +63,12 @@ describe('FIM formats', () => {
 });
 
 describe('sampling', () => {
+  it('top-k by heap equals a full sort, ties to the lower id', () => {
+    const rng = new Rng(3);
+    const l = Float32Array.from({ length: 5000 }, () => Math.round(rng.normal() * 8) / 2); // many ties
+    const sorted = Array.from({ length: l.length }, (_, i) => i).sort((a, b) => l[b] - l[a] || a - b);
+    for (const k of [1, 7, 40, 5000]) expect(topK(l, k)).toEqual(sorted.slice(0, k));
+  });
   const logits = Float32Array.from([1, 3, 2, 0.5, 2.9]);
   it('is greedy at temperature 0 and with top-k 1', () => {
     expect(sampleToken(logits, { temperature: 0, topK: 0, topP: 1 }, new Rng(1))).toBe(1);
