@@ -29,13 +29,14 @@ export interface GenerateResult {
 
 /**
  * Generates after `prompt`. `onToken` receives each emitted token and may return true to
- * stop (a stop string matched). A cancelled signal ends the loop with 'cancelled'.
+ * stop (a stop string matched). A cancelled signal ends the loop with 'cancelled'. The
+ * deadline applies only once `deadlineArmed()` says so (llama.cpp: a newline was generated).
  */
 export async function generateTokens(
   decoder: Decoder,
   prompt: readonly number[],
   p: GenerateParams,
-  opts: { signal?: AbortSignal; onToken?: (id: number) => boolean | void } = {},
+  opts: { signal?: AbortSignal; onToken?: (id: number) => boolean | void; deadlineArmed?: () => boolean } = {},
 ): Promise<GenerateResult> {
   const t0 = performance.now();
   const rng = new Rng(p.seed ?? 0x5eed);
@@ -64,7 +65,7 @@ export async function generateTokens(
   for (;;) {
     if (opts.signal?.aborted) return result('cancelled', reused, tFirst);
     if (tokens.length >= budget) return result('length', reused, tFirst);
-    if (p.deadlineMs !== undefined && tokens.length > 0 && performance.now() - tFirst > p.deadlineMs) return result('deadline', reused, tFirst);
+    if (p.deadlineMs !== undefined && tokens.length > 0 && performance.now() - tFirst > p.deadlineMs && (opts.deadlineArmed?.() ?? true)) return result('deadline', reused, tFirst);
     const id = sampleToken(logits, p, rng);
     if (stop.has(id)) return result('stop', reused, tFirst);
     tokens.push(id);

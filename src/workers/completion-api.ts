@@ -20,7 +20,10 @@ export interface CompletionRequest {
   /** 0 = off. */
   topK: number;
   stop: string[];
-  /** Stop generating this many ms after the first token (llama.cpp t_max_predict_ms). */
+  /**
+   * Stop generating this many ms after the first token, as soon as the text holds a newline
+   * (llama.cpp's t_max_predict_ms: a line is never cut in the middle).
+   */
   deadlineMs?: number;
   seed?: number;
 }

@@ -84,6 +84,7 @@ export class CompletionService {
       { maxTokens, temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed, stopTokens: this.stopIds, deadlineMs: req.deadlineMs },
       {
         signal: opts.signal,
+        deadlineArmed: () => text.includes('\n'),
         onToken: (id) => {
           ids.push(id);
           text = this.tokenizer.decode(ids, { skipSpecial: true });

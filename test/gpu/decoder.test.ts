@@ -117,6 +117,11 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
     const s1 = await generateTokens(dec, prompt, { temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxTokens: 8, stopTokens: [] });
     const s2 = await generateTokens(dec, prompt, { temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxTokens: 8, stopTokens: [] });
     expect(s1.tokens).toEqual(s2.tokens);
+    // A deadline (0 ms) stops after the first token once armed, and never before.
+    const armed = await generateTokens(dec, prompt, { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 }, { deadlineArmed: () => true });
+    expect(armed).toMatchObject({ finishReason: 'deadline', tokens: free.tokens.slice(0, 1) });
+    const unarmed = await generateTokens(dec, prompt, { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 }, { deadlineArmed: () => false });
+    expect(unarmed).toMatchObject({ finishReason: 'length', tokens: free.tokens });
     const k1 = await generateTokens(dec, prompt, { temperature: 1, topK: 1, topP: 1, maxTokens: 6, stopTokens: [] });
     expect(k1.tokens).toEqual(free.tokens);
     memory.destroyAll();
