@@ -39,7 +39,8 @@ export async function generateTokens(
   opts: { signal?: AbortSignal; onToken?: (id: number) => boolean | void; deadlineArmed?: () => boolean } = {},
 ): Promise<GenerateResult> {
   const t0 = performance.now();
-  const rng = new Rng(p.seed ?? 0x5eed);
+  // Without a seed, each request samples differently (as OpenAI and llama.cpp do).
+  const rng = new Rng(p.seed ?? Math.floor(Math.random() * 2 ** 32));
   const tokens: number[] = [];
   const stop = new Set(p.stopTokens);
   const budget = Math.min(p.maxTokens, decoder.contextLength - prompt.length);
