@@ -53,32 +53,17 @@ export function topK(logits: ArrayLike<number>, k: number): number[] {
   return heap.sort((a, b) => logits[b] - logits[a] || a - b);
 }
 
-/** Logits this far below the best one (in temperature units) weigh less than e⁻⁴⁰ each: left out. */
-const NEGLIGIBLE = 40;
+/** Candidates examined first for a top-p nucleus; the whole vocabulary only when they fall short. */
+const NUCLEUS_FIRST = 256;
 
-/** The token to emit next. */
-export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): number {
-  if (p.temperature <= 0 || p.topK === 1) return argmax(logits);
-  const n = logits.length;
-  let idx: number[];
-  if (p.topK > 0 && p.topK < n) idx = topK(logits, p.topK);
-  else {
-    // Only candidates that can matter are sorted (exp(−40) ≈ 4e−18 each, so even 150k left
-    // out change the distribution by less than 1e−12).
-    const floor = logits[argmax(logits)] - NEGLIGIBLE * p.temperature;
-    idx = [];
-    for (let i = 0; i < n; i++) if (logits[i] >= floor) idx.push(i);
-    idx.sort((a, b) => logits[b] - logits[a] || a - b);
-  }
-  const mx = logits[idx[0]];
-  const w = idx.map((i) => Math.exp((logits[i] - mx) / p.temperature));
-  const total = w.reduce((a, b) => a + b, 0);
+/** Picks from `idx` (largest first) with weights `w`, cut to the top-p nucleus of `total`. */
+function pick(idx: number[], w: number[], total: number, topP: number, rng: Rng): number {
   let keep = w.length;
-  if (p.topP < 1) {
+  if (topP < 1) {
     let cum = 0;
     for (let j = 0; j < w.length; j++) {
       cum += w[j] / total;
-      if (cum >= p.topP) {
+      if (cum >= topP) {
         keep = j + 1;
         break;
       }
@@ -91,4 +76,65 @@ export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): 
     if (u < 0) return idx[j];
   }
   return idx[keep - 1];
+}
+
+/**
+ * The token to emit next. Never sorts a large vocabulary whole: top-k uses a heap; top-p
+ * looks at the 256 most likely tokens first (enough unless the distribution is very flat);
+ * plain temperature sampling is one pass.
+ */
+export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): number {
+  if (p.temperature <= 0 || p.topK === 1) return argmax(logits);
+  const n = logits.length;
+  const weights = (idx: number[], mx: number) => idx.map((i) => Math.exp((logits[i] - mx) / p.temperature));
+  if (p.topK > 0 && p.topK < n) {
+    const idx = topK(logits, p.topK);
+    const w = weights(idx, logits[idx[0]]);
+    return pick(idx, w, w.reduce((a, b) => a + b, 0), p.topP, rng);
+  }
+  const mx = logits[argmax(logits)];
+  let total = 0;
+  for (let i = 0; i < n; i++) total += Math.exp((logits[i] - mx) / p.temperature);
+  if (p.topP >= 1) {
+    let u = rng.next() * total;
+    for (let i = 0; i < n; i++) {
+      u -= Math.exp((logits[i] - mx) / p.temperature);
+      if (u < 0) return i;
+    }
+    return argmax(logits);
+  }
+  const idx = topK(logits, Math.min(n, NUCLEUS_FIRST));
+  const w = weights(idx, mx);
+  if (w.reduce((a, b) => a + b, 0) >= p.topP * total || idx.length === n) return pick(idx, w, total, p.topP, rng);
+  return sampleFlatNucleus(logits, mx, total, p, rng);
+}
+
+/**
+ * Top-p over a flat distribution without sorting: bisect the weight threshold τ whose tokens
+ * (weight ≥ τ) first reach p of the total, then sample among them. Equal to the sorted cut
+ * except that tokens tied exactly at the threshold are all kept.
+ */
+function sampleFlatNucleus(logits: Float32Array, mx: number, total: number, p: SamplingParams, rng: Rng): number {
+  const n = logits.length;
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) w[i] = Math.exp((logits[i] - mx) / p.temperature);
+  const mass = (tau: number) => {
+    let m = 0;
+    for (let i = 0; i < n; i++) if (w[i] >= tau) m += w[i];
+    return m;
+  };
+  let lo = 0; // mass(lo) ≥ p·total always
+  let hi = 1; // the largest weight is 1
+  for (let it = 0; it < 40; it++) {
+    const mid = (lo + hi) / 2;
+    if (mass(mid) >= p.topP * total) lo = mid;
+    else hi = mid;
+  }
+  let u = rng.next() * mass(lo);
+  for (let i = 0; i < n; i++) {
+    if (w[i] < lo) continue;
+    u -= w[i];
+    if (u < 0) return i;
+  }
+  return argmax(logits);
 }

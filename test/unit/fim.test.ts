@@ -87,6 +87,20 @@ describe('sampling', () => {
     // top-p 0.5: token 1 alone has p≈0.37 of all five, with 4 it passes 0.5: only {1, 4}.
     const nucleus = new Set(Array.from({ length: 500 }, () => sampleToken(logits, { temperature: 1, topK: 0, topP: 0.5 }, rng)));
     expect([...nucleus].sort()).toEqual([1, 4]);
+    // A flat distribution over 2000 tokens (beyond the first 256 looked at): the nucleus of
+    // the top 30 % is the 600 largest logits, each about equally likely.
+    const flat = Float32Array.from({ length: 2000 }, (_, i) => 1 - i * 1e-5);
+    const seen = new Map<number, number>();
+    for (let i = 0; i < 6000; i++) {
+      const t = sampleToken(flat, { temperature: 1, topK: 0, topP: 0.3 }, rng);
+      seen.set(t, (seen.get(t) ?? 0) + 1);
+    }
+    expect(Math.max(...seen.keys())).toBeLessThan(601);
+    expect(Math.max(...seen.keys())).toBeGreaterThan(590);
+    expect(seen.size).toBeGreaterThan(590);
+    // Without top-p and top-k every token can come out, in proportion.
+    const all = new Set(Array.from({ length: 20000 }, () => sampleToken(flat, { temperature: 1, topK: 0, topP: 1 }, rng)));
+    expect(all.size).toBeGreaterThan(1900);
   });
 });
 
