@@ -27,7 +27,7 @@ async function infill(url: string, body: object): Promise<{ status: number; cont
 describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote}`, () => {
   let modelDir: string;
   let adapterDir: string;
-  const expected: { base?: string; adapter?: string; typed?: string } = {};
+  const expected: { base?: string; adapter?: string; full?: string; typed?: string } = {};
   let bridge: RunningBridge;
   let browser: Browser;
   let page: Page;
@@ -47,7 +47,11 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     const mixed = await startServe(['--model', modelDir, '--context', '2048', '--adapter', `${adapterDir}=0.8`]);
     expected.adapter = (await infill(mixed.url, INFILL)).content;
     await mixed.stop();
+    const full = await startServe(['--model', modelDir, '--context', '2048', '--adapter', adapterDir]);
+    expected.full = (await infill(full.url, INFILL)).content;
+    await full.stop();
     expect(expected.adapter).not.toBe(expected.base); // the adapter changes the model
+    expect(expected.full).not.toBe(expected.base);
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -104,6 +108,31 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     await page.click('[data-testid="serve-base"]');
     await page.waitForSelector('[data-testid="serving"][data-adapters="0"]');
     expect((await infill(bridge.url, INFILL)).content).toBe(expected.base);
+  });
+
+  it('lists checkpoints a training run stored under adapters/runs/ in OPFS, and serves the best one', async () => {
+    const files = Object.fromEntries(['adapter_config.json', 'adapter_model.safetensors'].map((n) => [n, [...readFileSync(join(adapterDir, n))]]));
+    await page.evaluate(async (files) => {
+      const root = await navigator.storage.getDirectory();
+      let dir = await root.getDirectoryHandle('adapters', { create: true });
+      for (const part of ['runs', 'run-1', 'checkpoint-200']) dir = await dir.getDirectoryHandle(part, { create: true });
+      const meta = { label: 'run-1 step 200', run: 'run-1', step: 200, testLoss: 1.234, best: true, createdAt: '2026-01-01T00:00:00Z' };
+      for (const [name, bytes] of [...Object.entries(files), ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]]] as Array<[string, number[]]>) {
+        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+        await w.write(new Uint8Array(bytes));
+        await w.close();
+      }
+    }, files);
+    await page.click('nav a[data-page="model"]');
+    await page.click('nav a[data-page="use"]');
+    const row = await page.waitForSelector('[data-testid="adapter"][data-id="runs/run-1/checkpoint-200"]');
+    expect(await row.textContent()).toContain('1.2340');
+    await page.click('[data-testid="serve-best"]');
+    await page.waitForSelector('[data-testid="serving"][data-adapters="1"]');
+    expect(await page.textContent('[data-testid="serving"]')).toContain('runs/run-1/checkpoint-200 × 1');
+    expect((await infill(bridge.url, INFILL)).content).toBe(expected.full);
+    await page.click('[data-testid="serve-base"]');
+    await page.waitForSelector('[data-testid="serving"][data-adapters="0"]');
   });
 
   it('superseded and disconnected requests are cancelled in the tab too; nothing is left running', async () => {
