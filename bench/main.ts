@@ -15,6 +15,8 @@ import { LoraTrainer, DEFAULT_OPTIMIZER } from '../src/gpu/trainer.ts';
 import { randomTensors } from '../src/model/random-weights.ts';
 import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/tiny-model.ts';
 import { LORA_TARGETS } from '../src/model/types.ts';
+import { benchDecode, decodeSummary } from './decode.ts';
+import { gemvForward } from '../src/gpu/kernels/gemv.ts';
 
 const ctx = await nodeGpuDevice();
 const { device, info } = ctx;
@@ -54,6 +56,10 @@ for (const m of MODELS) {
       const y = device.createBuffer({ size: T * outF * 4, usage: GPUBufferUsage.STORAGE });
       const ms = await time((pass) => linearForward(runner, pass, x, W, undefined, y, T), reps);
       rows.push([m.name, `${label} ${phase}`, `${T}×${inF}→${outF}`, ms.toFixed(2), ((2 * T * inF * outF) / ms / 1e6).toFixed(2)]);
+      if (phase === 'decode') {
+        const msg = await time((pass) => gemvForward(runner, pass, x, W, undefined, y), reps);
+        rows.push([m.name, `${label} decode (GEMV kernel)`, `1×${inF}→${outF}`, msg.toFixed(2), ((2 * inF * outF) / msg / 1e6).toFixed(2)]);
+      }
       if (phase === 'prefill') {
         const msb = await time((pass) => linearBackwardInput(runner, pass, y, W, x, T, false), reps);
         rows.push([m.name, `${label} backward dx`, `${T}×${outF}→${inF}`, msb.toFixed(2), ((2 * T * inF * outF) / msb / 1e6).toFixed(2)]);
@@ -96,6 +102,8 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
 memory.destroyAll();
 
+const decodeLine = decodeSummary(await benchDecode(device, { promptTokens: software ? 128 : 512, newTokens: 64, reps: software || quick ? 3 : 10 }));
+
 const adapterName = `${info.vendor} ${info.architecture} — ${info.description}${software ? ' (software adapter)' : ''}`;
 const base = Number(rows[0][4]);
 const table = [
@@ -110,6 +118,8 @@ Adapter: **${adapterName}** (Node ${process.version}, Dawn through the \`webgpu\
 ${table}
 
 Training: ${trainLine}.
+
+${decodeLine}
 `;
 console.log(section);
 const path = new URL('../docs/BENCHMARKS.md', import.meta.url);

@@ -9,7 +9,8 @@ import { startBridge } from './server.ts';
 
 const HELP = `Usage: npm start -- [options]
 
-Starts the Homecoder bridge: serves the app and (later) the editor APIs.
+Starts the Homecoder bridge: serves the app, and relays editors' completion requests
+(OpenAI, Ollama, llama.cpp, TGI, Tabby APIs) to the app tab that has a model loaded.
 
 Options:
   --host HOST     address to listen on (env HOMECODER_HOST; default 127.0.0.1).
@@ -17,6 +18,8 @@ Options:
   --port PORT     port (env HOMECODER_PORT; default 8008; 0 picks a free one)
   --app-dir DIR   serve this built app instead of dist/
   --no-build      do not rebuild the app when its sources changed
+  --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY)
+  --max-body N    largest editor request body in bytes (default 1048576)
   -h, --help      show this help
 `;
 
@@ -28,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'app-dir': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      'api-key': { type: 'string' },
+      'max-body': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,7 +54,9 @@ async function main(argv: string[]): Promise<number> {
 
   let bridge;
   try {
-    bridge = await startBridge({ host, port, appDir, version });
+    const maxBodyBytes = values['max-body'] ? Number(values['max-body']) : undefined;
+    if (maxBodyBytes !== undefined && !(maxBodyBytes > 0)) throw new Error(`--max-body must be a positive number of bytes, not "${values['max-body']}"`);
+    bridge = await startBridge({ host, port, appDir, version, apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY, maxBodyBytes });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);

@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
 import { DEMO_ENDPOINT_PATH } from '../model/demo-repo.ts';
+import { Relay, type Backend } from './relay.ts';
+import { createEditorApi } from './editor-api/index.ts';
+import { attachTabSocket } from './tab-socket.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -13,11 +16,16 @@ export interface BridgeOptions {
   /** The built app (vite build output). */
   appDir: string;
   version: string;
+  /** Editor APIs: optional API key, body cap, and a headless backend (`homecoder serve`). */
+  apiKey?: string;
+  maxBodyBytes?: number;
+  backend?: Backend;
 }
 
 export interface Bridge {
   server: Server;
   url: string;
+  relay: Relay;
   close(): Promise<void>;
 }
 
@@ -29,6 +37,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const started = Date.now();
+  const relay = new Relay((b) =>
+    b
+      ? 'The app is connected but no model is loaded: load one on the Model page, then choose what serves on the Use page.'
+      : `No model is serving completions: open the app at http://127.0.0.1:${port()}/ in Chrome and load a model, or start a headless backend with \`homecoder serve --model DIR\`.`,
+  );
+  if (opts.backend) relay.attach(opts.backend);
+  const editorApi = createEditorApi({ relay, apiKey: opts.apiKey, maxBodyBytes: opts.maxBodyBytes });
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
   // The demo model in the hub's layout: real 404s (no SPA fallback), so the hub client sees missing files.
   const hubDir = join(opts.appDir, DEMO_ENDPOINT_PATH);
@@ -42,6 +57,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       return;
     }
     const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/health' && editorApi(req, res)) return;
     if (path === '/health') {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
       return;
@@ -69,6 +85,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       resolve();
     });
   });
+  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port });
   function port(): number {
     return (server.address() as AddressInfo).port;
   }
@@ -76,8 +93,10 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   return {
     server,
     url: `http://${shownHost}:${port()}/`,
+    relay,
     close: () =>
       new Promise<void>((resolve) => {
+        tabs.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

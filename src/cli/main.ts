@@ -4,6 +4,7 @@ import { lossCommand, lossHelp } from './commands/loss.ts';
 import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-model.ts';
 import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
+import { serveCommand, serveHelp } from './commands/serve.ts';
 
 interface Command {
   summary: string;
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   'make-tiny-model': { summary: 'write a random fixture model in the Hugging Face layout', help: makeTinyModelHelp, run: makeTinyModelCommand },
   loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },
   plan: { summary: 'GPU memory a model needs for training or inference, from config.json (--json)', help: planHelp, run: planCommand },
+  serve: { summary: 'serve completions to editors from a model (and PEFT adapters) without a browser', help: serveHelp, run: serveCommand },
   'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
 };
 

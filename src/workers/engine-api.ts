@@ -6,6 +6,9 @@ import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/store.ts';
 import type { HubSettings, LoadedModelInfo } from './model-service.ts';
 import type { PlanReport, PlanRequest } from './plan-service.ts';
+import type { ServingInfo } from './completion-api.ts';
+import type { ServingChoice } from './inference-service.ts';
+import type { StoredAdapter } from '../model/adapter-store.ts';
 
 export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
@@ -33,4 +36,13 @@ export interface EngineApi {
   importModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
   /** GPU memory for training and inference from a model's config and this GPU's limits. */
   planModel(req: PlanRequest): Promise<PlanReport>;
+
+  /** What serves completions (undefined until a model is loaded). */
+  serving(): Promise<ServingInfo | undefined>;
+  /** Serves the base model, or stored adapters mixed with weights (base weights stay loaded). */
+  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  /** Adapters in browser storage (training checkpoints and imported ones). */
+  listAdapters(): Promise<StoredAdapter[]>;
+  importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
+  removeAdapter(id: string): Promise<void>;
 }

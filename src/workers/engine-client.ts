@@ -6,6 +6,9 @@ import type { Manifest } from '../model/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import { startJob, type JobOptions } from './jobs.ts';
 import type { ProgressListener } from '../progress.ts';
+import type { ServingInfo } from './completion-api.ts';
+import type { ServingChoice } from './inference-service.ts';
+import type { StoredAdapter } from '../model/adapter-store.ts';
 
 export interface EngineClient {
   gpuStatus(): Promise<GpuStatus>;
@@ -19,6 +22,11 @@ export interface EngineClient {
   loss(text: string): Promise<{ tokens: number; loss: number }>;
   importModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<Manifest>;
   planModel(req: PlanRequest): Promise<PlanReport>;
+  serving(): Promise<ServingInfo | undefined>;
+  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  listAdapters(): Promise<StoredAdapter[]>;
+  importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
+  removeAdapter(id: string): Promise<void>;
 }
 
 export function createEngineClient(): EngineClient {
@@ -43,5 +51,10 @@ export function createEngineClient(): EngineClient {
     loss: (text) => remote.loss(text),
     importModelFiles: (files, opts = {}) => job(opts, (id, p) => remote.importModelFiles(id, p, files)),
     planModel: (req) => remote.planModel(req),
+    serving: () => remote.serving(),
+    setServing: (choice) => remote.setServing(choice),
+    listAdapters: () => remote.listAdapters(),
+    importAdapter: (name, files) => remote.importAdapter(name, files),
+    removeAdapter: (id) => remote.removeAdapter(id),
   };
 }

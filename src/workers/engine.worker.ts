@@ -7,6 +7,9 @@ import { JobHost } from './jobs.ts';
 import { ModelService, userMessage } from './model-service.ts';
 import type { EngineApi, GpuStatus } from './engine-api.ts';
 import { planModel } from './plan-service.ts';
+import { InferenceService } from './inference-service.ts';
+import { BridgeLink } from './bridge-link.ts';
+import { opfsAdapterSource, type AdapterSource } from '../model/adapter-store.ts';
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;
@@ -24,6 +27,20 @@ function context(): Promise<GpuContext> {
 }
 
 const models = new ModelService(async () => (await context()).device);
+let adapterSource: Promise<AdapterSource> | undefined;
+const inference = new InferenceService(models, () => (adapterSource ??= opfsAdapterSource()));
+// The tab serves editors through the bridge that served it (same origin).
+BridgeLink.forLocation(self.location, inference).start();
+/** A model load changes what serves: tell the bridge. */
+const served = <T>(p: Promise<T>): Promise<T> => p.then((v) => (inference.changed(), v));
+/** Typed errors cross the worker boundary as their messages. */
+const plain = async <T>(work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (err) {
+    throw new Error(userMessage(err));
+  }
+};
 
 /** Runs a model job; typed errors become messages the page can show as they are. */
 async function modelJob<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -69,8 +86,6 @@ const api: EngineApi = {
   cachedModels: () => models.cached(),
   downloadModel: (jobId, onProgress, repo, hub) => modelJob(jobId, (signal) => models.download(repo, hub, signal, onProgress)),
   deleteModel: (id) => models.remove(id),
-  loadCachedModel: (jobId, onProgress, id) => modelJob(jobId, (signal) => models.loadCached(id, signal, onProgress)),
-  loadModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.loadFiles(files, signal, onProgress)),
   importModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.importFiles(files, signal, onProgress)),
   planModel: async (req) => {
     try {
@@ -80,6 +95,8 @@ const api: EngineApi = {
       throw new Error(userMessage(err));
     }
   },
+  loadCachedModel: (jobId, onProgress, id) => served(modelJob(jobId, (signal) => models.loadCached(id, signal, onProgress))),
+  loadModelFiles: (jobId, onProgress, files) => served(modelJob(jobId, (signal) => models.loadFiles(files, signal, onProgress))),
   loss: async (text) => {
     try {
       return await models.loss(text);
@@ -87,6 +104,12 @@ const api: EngineApi = {
       throw new Error(userMessage(err));
     }
   },
+  serving: async () => inference.serving(),
+  setServing: (choice) => plain(() => inference.setServing(choice)),
+  listAdapters: () => plain(async () => (await (adapterSource ??= opfsAdapterSource())).list()),
+  importAdapter: (name, files) =>
+    plain(async () => (await (adapterSource ??= opfsAdapterSource())).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file])))),
+  removeAdapter: (id) => plain(async () => (await (adapterSource ??= opfsAdapterSource())).remove(id)),
 };
 
 Comlink.expose(api);

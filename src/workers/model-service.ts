@@ -162,6 +162,11 @@ export class ModelService {
     return info;
   }
 
+  /** The model on the GPU now (inference builds on it), or undefined. */
+  get current() {
+    return this.loaded;
+  }
+
   unload(): void {
     this.loaded?.memory.destroyAll();
     this.loaded = undefined;

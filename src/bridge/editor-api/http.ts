@@ -1,0 +1,146 @@
+// What every editor route shares: bounded JSON bodies, compact JSON answers (llama.vim
+// rejects a space after a colon), typed 4xx errors in each protocol's error shape,
+// streaming (SSE or NDJSON), and cancellation when the client goes away.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Relay } from '../relay.ts';
+import type { CompletionRequest, CompletionResult } from '../../workers/completion-api.ts';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** How a protocol family writes its errors. */
+export type ErrorShape = 'openai' | 'string' | 'llamacpp';
+
+export function errorBody(shape: ErrorShape, status: number, message: string): unknown {
+  if (shape === 'string') return { error: message };
+  const type = status === 401 ? 'authentication_error' : status === 503 ? 'unavailable_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  return shape === 'llamacpp' ? { error: { code: status, message, type } } : { error: { message, type, code: status } };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Reads and parses a JSON object body of at most `limit` bytes. */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw new HttpError(413, `The request body is ${declared} bytes; the bridge accepts at most ${limit}. Send less context.`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new HttpError(413, `The request body is over ${limit} bytes; the bridge accepts at most ${limit}. Send less context.`);
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) throw new HttpError(400, 'The request has no body: send a JSON object.');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `The body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'The body must be a JSON object.');
+  return v as Record<string, unknown>;
+}
+
+// Field readers: absent → default, wrong type or range → 400 that names the field.
+export function str(body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new HttpError(400, `"${key}" must be a string.`);
+  return v;
+}
+
+export function num(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `"${key}" must be a number.`);
+  if (v < min || v > max) throw new HttpError(400, `"${key}" must be between ${min} and ${max}, got ${v}.`);
+  return v;
+}
+
+export function int(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+  const v = num(body, key, min, max);
+  if (v !== undefined && !Number.isInteger(v)) throw new HttpError(400, `"${key}" must be an integer.`);
+  return v;
+}
+
+export function bool(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new HttpError(400, `"${key}" must be true or false.`);
+  return v;
+}
+
+export function stopList(body: Record<string, unknown>, key: string): string[] {
+  const v = body[key];
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  throw new HttpError(400, `"${key}" must be a string or a list of strings.`);
+}
+
+export function obj(body: Record<string, unknown>, key: string): Record<string, unknown> {
+  const v = body[key];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, `"${key}" must be an object.`);
+  return v as Record<string, unknown>;
+}
+
+/** Token budgets: −1 or absent means "the default", never unbounded. */
+export const MAX_TOKENS_CAP = 4096;
+export const DEFAULT_MAX_TOKENS = 128;
+
+export function clampTokens(n: number | undefined): number {
+  if (n === undefined || n < 0) return DEFAULT_MAX_TOKENS;
+  return Math.min(n, MAX_TOKENS_CAP);
+}
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  relay: Relay;
+  /** Who is asking (for superseding and the log). */
+  client: string;
+  route: string;
+  maxBodyBytes: number;
+  body(): Promise<Record<string, unknown>>;
+  /** Runs a completion; aborts when the client disconnects. */
+  complete(req: CompletionRequest, onText?: (delta: string) => void): Promise<CompletionResult>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'GET|POST';
+  path: string | RegExp;
+  errors: ErrorShape;
+  /** Open routes need no API key (health checks). */
+  open?: boolean;
+  handle(ctx: RouteContext): Promise<void>;
+}
+
+/** Starts a Server-Sent Events answer. */
+export function startSse(res: ServerResponse): { send(data: unknown): void; done(): void } {
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  return {
+    send: (data) => void res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`),
+    done: () => void res.end(),
+  };
+}
+
+/** Starts a newline-delimited JSON answer (Ollama's streaming). */
+export function startNdjson(res: ServerResponse): { send(data: unknown): void; done(): void } {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
+  return { send: (data) => void res.write(`${JSON.stringify(data)}\n`), done: () => void res.end() };
+}
+
+export const MODEL_NAME = 'homecoder';

@@ -1,0 +1,217 @@
+// Between editors and the one backend that generates (the app tab or `homecoder serve`):
+// one generation at a time (one GPU), queues per client served round-robin so one busy
+// editor cannot starve another, a newer request from a client cancels its older ones
+// (each keystroke sends a request), and a client that disconnects cancels its own.
+// Keeps a short request log and the list of editors seen, for the app's connection panel.
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../workers/completion-api.ts';
+
+export interface Backend {
+  readonly kind: 'tab' | 'headless';
+  /** What serves, or undefined when no model is loaded yet. */
+  info(): ServingInfo | undefined;
+  complete(req: CompletionRequest, opts: { signal: AbortSignal; onText: (delta: string) => void }): Promise<CompletionResult>;
+  /** Generations the backend itself has running or waiting (0 when idle). */
+  active?(): number;
+}
+
+export class RelayError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RelayError';
+  }
+}
+
+export interface LogEntry {
+  time: string;
+  client: string;
+  route: string;
+  status: 'ok' | 'cancelled' | 'error';
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  firstTokenMs?: number;
+  finishReason?: string;
+  error?: string;
+}
+
+export interface RelayStats {
+  backend: { kind: Backend['kind']; serving?: ServingInfo } | undefined;
+  queued: number;
+  running: number;
+  /** What the backend reports as in flight (a leak shows here). */
+  backendActive: number;
+  editors: Array<{ client: string; route: string; lastSeen: string; requests: number }>;
+  log: LogEntry[];
+}
+
+interface Job {
+  client: string;
+  route: string;
+  req: CompletionRequest;
+  ctl: AbortController;
+  onText: (delta: string) => void;
+  resolve: (r: CompletionResult) => void;
+  reject: (e: unknown) => void;
+  started: number;
+}
+
+const LOG_SIZE = 200;
+
+export class Relay {
+  private backends: Backend[] = [];
+  private queues = new Map<string, Job[]>();
+  /** Clients in round-robin order (those with queued jobs). */
+  private turn: string[] = [];
+  private running?: Job;
+  private log: LogEntry[] = [];
+  private editors = new Map<string, { client: string; route: string; lastSeen: string; requests: number }>();
+
+  constructor(private noBackendHint: (backend: Backend | undefined) => string) {}
+
+  /** The newest attached backend serves; earlier ones take over when it detaches. */
+  attach(b: Backend): () => void {
+    this.backends.push(b);
+    return () => {
+      this.backends = this.backends.filter((x) => x !== b);
+      if (this.running && !this.backend()) this.running.ctl.abort();
+    };
+  }
+
+  /** The newest backend with a model loaded, else the newest one (which says what is missing). */
+  backend(): Backend | undefined {
+    for (let i = this.backends.length - 1; i >= 0; i--) if (this.backends[i].info()) return this.backends[i];
+    return this.backends[this.backends.length - 1];
+  }
+
+  stats(): RelayStats {
+    const b = this.backend();
+    let queued = 0;
+    for (const q of this.queues.values()) queued += q.length;
+    return {
+      backend: b && { kind: b.kind, serving: b.info() },
+      queued,
+      running: this.running ? 1 : 0,
+      backendActive: b?.active?.() ?? 0,
+      editors: [...this.editors.values()],
+      log: [...this.log],
+    };
+  }
+
+  /**
+   * Queues a completion for `client`, cancelling the client's older ones. Resolves with
+   * the result (finishReason 'cancelled' when superseded or disconnected).
+   */
+  submit(client: string, route: string, req: CompletionRequest, opts: { signal: AbortSignal; onText: (delta: string) => void }): Promise<CompletionResult> {
+    if (!this.backend()?.info()) throw new RelayError(503, this.noBackendHint(this.backend()));
+    this.seen(client, route);
+    // A newer request from the same client supersedes the older ones.
+    for (const old of this.queues.get(client) ?? []) old.ctl.abort();
+    if (this.running?.client === client) this.running.ctl.abort();
+    return new Promise<CompletionResult>((resolve, reject) => {
+      const job: Job = { client, route, req, ctl: new AbortController(), onText: opts.onText, resolve, reject, started: performance.now() };
+      const cancel = () => job.ctl.abort();
+      if (opts.signal.aborted) cancel();
+      opts.signal.addEventListener('abort', cancel, { once: true });
+      job.ctl.signal.addEventListener('abort', () => this.dropQueued(job), { once: true });
+      const q = this.queues.get(client) ?? [];
+      q.push(job);
+      this.queues.set(client, q);
+      if (!this.turn.includes(client)) this.turn.push(client);
+      this.pump();
+    });
+  }
+
+  private seen(client: string, route: string): void {
+    const e = this.editors.get(client) ?? { client, route, lastSeen: '', requests: 0 };
+    e.route = route;
+    e.lastSeen = new Date().toISOString();
+    e.requests++;
+    this.editors.set(client, e);
+  }
+
+  /** A cancelled job still waiting is answered at once, without reaching the backend. */
+  private dropQueued(job: Job): void {
+    const q = this.queues.get(job.client);
+    const i = q?.indexOf(job) ?? -1;
+    if (!q || i < 0) return;
+    q.splice(i, 1);
+    if (q.length === 0) {
+      this.queues.delete(job.client);
+      this.turn = this.turn.filter((c) => c !== job.client);
+    }
+    this.finish(job, cancelledResult());
+  }
+
+  private next(): Job | undefined {
+    const client = this.turn.shift();
+    if (client === undefined) return undefined;
+    const q = this.queues.get(client)!;
+    const job = q.shift()!;
+    if (q.length) this.turn.push(client); // back of the line: round-robin
+    else this.queues.delete(client);
+    return job;
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const job = this.next();
+    if (!job) return;
+    const backend = this.backend();
+    if (!backend?.info()) {
+      this.finishError(job, new RelayError(503, this.noBackendHint(backend)));
+      this.pump();
+      return;
+    }
+    this.running = job;
+    let firstTokenMs: number | undefined;
+    backend
+      .complete(job.req, {
+        signal: job.ctl.signal,
+        onText: (d) => {
+          firstTokenMs ??= performance.now() - job.started;
+          job.onText(d);
+        },
+      })
+      .then(
+        (r) => this.finish(job, r, firstTokenMs),
+        (e: unknown) => this.finishError(job, e),
+      )
+      .finally(() => {
+        this.running = undefined;
+        this.pump();
+      });
+  }
+
+  private finish(job: Job, r: CompletionResult, firstTokenMs?: number): void {
+    this.record({
+      time: new Date().toISOString(),
+      client: job.client,
+      route: job.route,
+      status: r.finishReason === 'cancelled' ? 'cancelled' : 'ok',
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      latencyMs: Math.round(performance.now() - job.started),
+      firstTokenMs: firstTokenMs === undefined ? undefined : Math.round(firstTokenMs),
+      finishReason: r.finishReason,
+    });
+    job.resolve(r);
+  }
+
+  private finishError(job: Job, e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.record({ time: new Date().toISOString(), client: job.client, route: job.route, status: 'error', promptTokens: 0, completionTokens: 0, latencyMs: Math.round(performance.now() - job.started), error: msg });
+    job.reject(e);
+  }
+
+  private record(e: LogEntry): void {
+    this.log.push(e);
+    if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
+  }
+}
+
+export function cancelledResult(): CompletionResult {
+  return { text: '', finishReason: 'cancelled', promptTokens: 0, completionTokens: 0, reusedTokens: 0, truncated: false, prefillMs: 0, decodeMs: 0 };
+}

@@ -1,0 +1,115 @@
+// The app tab as a completion backend, over a WebSocket on the bridge's own origin
+// (/bridge/tab). The upgrade is refused unless Origin is the app's own origin (WebSockets
+// bypass CORS, so any site could otherwise drive the user's model) and Host is loopback.
+// Each connected tab is a backend; the newest one with a model loaded serves.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Backend, Relay } from './relay.ts';
+import { cancelledResult } from './relay.ts';
+import { hostAllowed, hostName, isLoopbackAddress } from './hosts.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../workers/completion-api.ts';
+import type { BridgeToTab, TabToBridge } from '../workers/bridge-protocol.ts';
+import { TAB_SOCKET_PATH } from '../workers/bridge-protocol.ts';
+
+/** Whether `origin` is the app served by this bridge (http, loopback or the listen host, same port). */
+export function originAllowed(origin: string | undefined, listenHost: string, port: number): boolean {
+  if (!origin) return false;
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' || Number(u.port || 80) !== port) return false;
+  const name = hostName(u.host);
+  return isLoopbackAddress(name) || hostAllowed(u.host, listenHost);
+}
+
+class TabBackend implements Backend {
+  readonly kind = 'tab' as const;
+  private serving?: ServingInfo;
+  private next = 0;
+  private pending = new Map<number, { onText: (d: string) => void; resolve: (r: CompletionResult) => void; reject: (e: Error) => void }>();
+
+  constructor(private ws: WebSocket) {
+    ws.on('message', (data) => {
+      let msg: TabToBridge;
+      try {
+        msg = JSON.parse(String(data)) as TabToBridge;
+      } catch {
+        return;
+      }
+      if (msg.type === 'serving') this.serving = msg.info ?? undefined;
+      else if (msg.type === 'text') this.pending.get(msg.id)?.onText(msg.delta);
+      else if (msg.type === 'done') this.settle(msg.id)?.resolve(msg.result);
+      else if (msg.type === 'error') this.settle(msg.id)?.reject(new Error(msg.message));
+    });
+  }
+
+  private settle(id: number) {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+
+  private send(msg: BridgeToTab): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  info(): ServingInfo | undefined {
+    return this.serving;
+  }
+
+  active(): number {
+    return this.pending.size;
+  }
+
+  complete(request: CompletionRequest, opts: { signal: AbortSignal; onText: (delta: string) => void }): Promise<CompletionResult> {
+    if (opts.signal.aborted) return Promise.resolve(cancelledResult());
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { onText: opts.onText, resolve, reject });
+      opts.signal.addEventListener('abort', () => this.pending.has(id) && this.send({ type: 'cancel', id }), { once: true });
+      this.send({ type: 'complete', id, request });
+    });
+  }
+
+  /** The tab went away: everything in flight ends. */
+  closed(): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(new Error('The app tab closed while completing. Open the app again to keep serving.'));
+    }
+    this.serving = undefined;
+  }
+}
+
+export function attachTabSocket(server: Server, relay: Relay, opts: { listenHost: string; port: () => number }): { connected(): number; close(): void } {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
+  const refuse = (socket: Duplex, status: string) => {
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== TAB_SOCKET_PATH) return refuse(socket, '404 Not Found');
+    if (!hostAllowed(req.headers.host, opts.listenHost)) return refuse(socket, '403 Forbidden');
+    if (!originAllowed(req.headers.origin, opts.listenHost, opts.port())) return refuse(socket, '403 Forbidden');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const backend = new TabBackend(ws);
+      const detach = relay.attach(backend);
+      ws.on('close', () => {
+        backend.closed();
+        detach();
+      });
+    });
+  });
+  return {
+    connected: () => wss.clients.size,
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Causal GQA attention of new queries against the KV cache (prefill chunks and one-token
+// decode). Query t of the chunk sits at position pos0 + t and sees keys 0..pos0+t. One
+// workgroup per (query, head): its threads split the keys, each keeps an online softmax
+// (max, sum, weighted values), then the partial results are merged in shared memory —
+// so a single decoded token still spreads over many threads (flash-decoding).
+import { params, u32, f32, type KernelRunner } from '../kernel.ts';
+
+const WG = 64;
+
+const kernel = (hd: number) => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> kc: array<f32>;
+@group(0) @binding(2) var<storage, read> vc: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+struct P { nHeads: u32, nKv: u32, pos0: u32, scale: f32 }
+@group(0) @binding(4) var<uniform> p: P;
+const HD: u32 = ${hd}u;
+var<workgroup> red: array<f32, ${WG}>;
+fn reduceMax(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn reduceSum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lidv: vec3u) {
+  let t = wg.x;
+  let h = wg.y;
+  let lid = lidv.x;
+  let kh = h / (p.nHeads / p.nKv);
+  let n = p.pos0 + t + 1u;
+  let qi = (t * p.nHeads + h) * HD;
+  var qr: array<f32, ${hd}>;
+  var acc: array<f32, ${hd}>;
+  for (var d = 0u; d < HD; d++) { qr[d] = q[qi + d] * p.scale; acc[d] = 0.0; }
+  var mx = -3.0e38;
+  var sum = 0.0;
+  for (var j = lid; j < n; j += ${WG}u) {
+    let kj = (j * p.nKv + kh) * HD;
+    var s = 0.0;
+    for (var d = 0u; d < HD; d++) { s += qr[d] * kc[kj + d]; }
+    let mNew = max(mx, s);
+    let corr = exp(mx - mNew);
+    let e = exp(s - mNew);
+    sum = sum * corr + e;
+    for (var d = 0u; d < HD; d++) { acc[d] = acc[d] * corr + e * vc[kj + d]; }
+    mx = mNew;
+  }
+  // Merge the threads' partial softmaxes: rescale each to the global max.
+  let M = reduceMax(mx, lid);
+  let f = select(0.0, exp(mx - M), sum > 0.0);
+  let total = reduceSum(sum * f, lid);
+  for (var d = 0u; d < HD; d++) {
+    let v = reduceSum(acc[d] * f, lid);
+    if (lid == 0u) { out[qi + d] = v / total; }
+  }
+}`;
+
+const cache = new Map<number, string>();
+
+/**
+ * out[t] = softmax(q[t]·Kᵀ/√d)·V over cached positions 0..pos0+t, for T queries.
+ * q, out: [T, nHeads·hd]; kCache, vCache: [positions, nKv·hd] already holding the chunk's keys.
+ */
+export function attentionCached(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  q: GPUBuffer,
+  kCache: GPUBuffer,
+  vCache: GPUBuffer,
+  out: GPUBuffer,
+  T: number,
+  pos0: number,
+  nHeads: number,
+  nKv: number,
+  headDim: number,
+): void {
+  if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
+  let code = cache.get(headDim);
+  if (!code) cache.set(headDim, (code = kernel(headDim)));
+  runner.dispatch(pass, runner.pipeline(code, 'attention_cached'), [q, kCache, vCache, out], params(u32(nHeads), u32(nKv), u32(pos0), f32(1 / Math.sqrt(headDim))), [T, nHeads]);
+}

@@ -1,0 +1,63 @@
+// What a completion backend (the app tab, or `homecoder serve`) is asked and answers.
+// The bridge turns every editor protocol into a CompletionRequest and the answers back
+// into that protocol's shape. Plain data: it crosses the tab's WebSocket as JSON.
+import type { ExtraContext } from '../model/fim.ts';
+import type { FinishReason } from '../gpu/generate.ts';
+
+export type { FinishReason };
+
+export interface CompletionRequest {
+  /** Plain or raw prompt (may already carry a family's FIM tokens). */
+  prompt?: string;
+  /** Server-side fill-in-the-middle: text before and after the cursor. */
+  prefix?: string;
+  suffix?: string;
+  extra?: ExtraContext[];
+  maxTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  /** 0 = off. */
+  topK: number;
+  stop: string[];
+  /**
+   * Stop generating this many ms after the first token, as soon as the text holds a newline
+   * (llama.cpp's t_max_predict_ms: a line is never cut in the middle).
+   */
+  deadlineMs?: number;
+  seed?: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV cache was reused from the previous request. */
+  reusedTokens: number;
+  /** The prompt did not fit the context; text far from the cursor was dropped. */
+  truncated: boolean;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/** What is serving: shown to editors (/v1/models, /api/tags, /api/show) and in the app. */
+export interface ServingInfo {
+  /** Model name editors see. */
+  model: string;
+  /** Where the base model came from (a hub id or folder). */
+  base: string;
+  /** Adapters applied and their weights; empty = the base model. */
+  adapters: Array<{ name: string; weight: number }>;
+  fim?: string;
+  contextLength: number;
+  parameters: number;
+}
+
+export const DEFAULT_REQUEST: Omit<CompletionRequest, 'prompt' | 'prefix' | 'suffix'> = {
+  maxTokens: 128,
+  temperature: 0,
+  topP: 1,
+  topK: 0,
+  stop: [],
+};

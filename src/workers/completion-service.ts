@@ -1,0 +1,114 @@
+// Completions on a loaded model: builds the prompt (FIM per family, truncation), runs the
+// token loop on the decoder one request at a time, turns tokens into text as they come
+// (holding back an incomplete UTF-8 character and anything that may be the start of a
+// stop string) and reports timings. Runs in the engine worker and in `homecoder serve`.
+import type { Decoder } from '../gpu/decoder.ts';
+import { generateTokens, type FinishReason } from '../gpu/generate.ts';
+import { buildPrompt, stopTokenIds } from '../model/fim.ts';
+import type { ModelTokenizer } from '../model/tokenizer.ts';
+import type { ModelConfig } from '../model/types.ts';
+import type { CompletionRequest, CompletionResult } from './completion-api.ts';
+
+export class CompletionError extends Error {
+  constructor(
+    readonly code: 'BAD_REQUEST' | 'NO_MODEL' | 'ENGINE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CompletionError';
+  }
+}
+
+/** Longest end of `text` that is the start of some stop string (it may still become one). */
+function heldBack(text: string, stops: string[]): number {
+  let hold = 0;
+  for (const s of stops)
+    for (let n = Math.min(s.length - 1, text.length); n > hold; n--)
+      if (text.endsWith(s.slice(0, n))) {
+        hold = n;
+        break;
+      }
+  return hold;
+}
+
+export class CompletionService {
+  private queue: Promise<unknown> = Promise.resolve();
+  private running = 0;
+  private stopIds: number[];
+
+  constructor(
+    readonly decoder: Decoder,
+    readonly tokenizer: ModelTokenizer,
+    readonly config: ModelConfig,
+  ) {
+    this.stopIds = stopTokenIds(tokenizer, config.eosTokenId);
+  }
+
+  /** Generations in progress or waiting (0 when idle). */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Runs one completion after the ones already queued. */
+  complete(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void } = {}): Promise<CompletionResult> {
+    this.running++;
+    const run = this.queue.then(() => this.run(req, opts));
+    this.queue = run.catch(() => undefined);
+    return run.finally(() => this.running--);
+  }
+
+  private async run(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
+    const maxTokens = Math.max(0, Math.min(req.maxTokens, this.decoder.contextLength - 8));
+    const built = buildPrompt(this.tokenizer, req, this.decoder.contextLength - maxTokens);
+    const result = (text: string, finishReason: FinishReason, extra: Partial<CompletionResult> = {}): CompletionResult => ({
+      text,
+      finishReason,
+      promptTokens: built.ids.length,
+      completionTokens: 0,
+      reusedTokens: 0,
+      truncated: built.truncated,
+      prefillMs: 0,
+      decodeMs: 0,
+      ...extra,
+    });
+    if (maxTokens === 0) return result('', 'length'); // a warm-up request (llama.vim sends n_predict 0)
+    if (opts.signal?.aborted) return result('', 'cancelled');
+    const stops = req.stop.filter((s) => s.length > 0);
+    const ids: number[] = [];
+    let emitted = 0;
+    let text = '';
+    let stopAt = -1;
+    const gen = await generateTokens(
+      this.decoder,
+      built.ids,
+      { maxTokens, temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed, stopTokens: this.stopIds, deadlineMs: req.deadlineMs },
+      {
+        signal: opts.signal,
+        deadlineArmed: () => text.includes('\n'),
+        onToken: (id) => {
+          ids.push(id);
+          text = this.tokenizer.decode(ids, { skipSpecial: true });
+          for (const s of stops) {
+            const i = text.indexOf(s, Math.max(0, emitted - s.length));
+            if (i >= 0 && (stopAt < 0 || i < stopAt)) stopAt = i;
+          }
+          if (stopAt >= 0) {
+            text = text.slice(0, stopAt);
+            if (text.length > emitted) opts.onText?.(text.slice(emitted));
+            emitted = text.length;
+            return true;
+          }
+          // Hold back an incomplete character (decoded as U+FFFD) and a possible stop-string start.
+          let safe = text.length - heldBack(text, stops);
+          while (safe > emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
+          if (safe > emitted) {
+            opts.onText?.(text.slice(emitted, safe));
+            emitted = safe;
+          }
+        },
+      },
+    );
+    if (stopAt < 0 && text.length > emitted) opts.onText?.(text.slice(emitted));
+    return result(text, gen.finishReason, { completionTokens: gen.tokens.length, reusedTokens: gen.reusedTokens, prefillMs: gen.prefillMs, decodeMs: gen.decodeMs });
+  }
+}

@@ -1,0 +1,119 @@
+// Inference in the engine worker: a decoder with its KV cache on the loaded model, what it
+// serves (the base model, or stored adapters with weights mixed into one), and completions
+// for the bridge link. A model change on the Model page rebuilds the decoder; an adapter
+// change keeps the base weights where they are and swaps only the LoRA buffers.
+import { Decoder } from '../gpu/decoder.ts';
+import { GpuAdapter } from '../gpu/adapter.ts';
+import { withErrorScopes } from '../gpu/device.ts';
+import { readPeftAdapter } from '../model/peft.ts';
+import { mixAdapters, type Combination } from '../model/adapter-mix.ts';
+import { expectedTensors } from '../model/layout.ts';
+import type { AdapterSource } from '../model/adapter-store.ts';
+import type { ModelConfig } from '../model/types.ts';
+import type { ModelService } from './model-service.ts';
+import { CompletionService } from './completion-service.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from './completion-api.ts';
+
+export interface ServingChoice {
+  /** Stored adapter ids with weights; empty = the base model alone. */
+  adapters: Array<{ id: string; weight: number }>;
+  combination: Combination;
+}
+
+/** Most positions the tab's KV cache holds (memory: 2·layers·positions·kv-width floats). */
+const TAB_CONTEXT = 2048;
+
+function parameters(c: ModelConfig): number {
+  return expectedTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+export class InferenceService {
+  private built?: { loaded: object; decoder: Decoder; service: CompletionService; adapter?: GpuAdapter };
+  private choice: ServingChoice = { adapters: [], combination: 'cat' };
+  private labels: Array<{ name: string; weight: number }> = [];
+  private listeners = new Set<() => void>();
+
+  constructor(
+    private models: ModelService,
+    private adapters: () => Promise<AdapterSource>,
+  ) {}
+
+  /** Called when what serves changes (the bridge link tells the bridge). */
+  onChange(fn: () => void): void {
+    this.listeners.add(fn);
+  }
+
+  changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  serving(): ServingInfo | undefined {
+    const cur = this.models.current;
+    if (!cur) return undefined;
+    const c = cur.info.config;
+    return {
+      model: 'homecoder',
+      base: cur.info.source,
+      adapters: this.labels,
+      fim: cur.tokenizer.fim?.family,
+      contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),
+      parameters: parameters(c),
+    };
+  }
+
+  /** Serves the base model or a weighted mix of stored adapters. */
+  async setServing(choice: ServingChoice): Promise<ServingInfo> {
+    const cur = this.models.current;
+    if (!cur) throw new Error('Load a model on the Model page first.');
+    const b = this.ensure();
+    const source = await this.adapters();
+    const parts = [];
+    for (const a of choice.adapters.filter((x) => x.weight !== 0)) {
+      const peft = await readPeftAdapter(await source.files(a.id), cur.info.config);
+      parts.push({ ...peft, weight: a.weight, name: a.id });
+    }
+    let next: GpuAdapter | undefined;
+    if (parts.length) {
+      const mixed = mixAdapters(cur.info.config, parts, choice.combination);
+      next = await withErrorScopes(cur.memory.device, 'uploading the adapter', async () => new GpuAdapter(cur.memory, mixed.lora, mixed.layers, { trainable: false }));
+    }
+    this.release(b.adapter);
+    b.adapter = next;
+    b.decoder.setAdapter(next);
+    this.choice = choice;
+    this.labels = parts.map((p) => ({ name: p.name, weight: p.weight }));
+    this.changed();
+    return this.serving()!;
+  }
+
+  complete(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (d: string) => void }): Promise<CompletionResult> {
+    if (!this.models.current) throw new Error('No model is loaded: load one on the Model page.');
+    return this.ensure().service.complete(req, opts);
+  }
+
+  get active(): number {
+    return this.built?.service.active ?? 0;
+  }
+
+  /** The decoder for the model loaded now (a new model drops the old decoder and the adapters). */
+  private ensure() {
+    const cur = this.models.current!;
+    if (this.built?.loaded === cur) return this.built;
+    // The old model's GPU memory (cache, scratch, adapters) was freed with it; the decoder's
+    // own small buffers (RoPE table, staging) are freed here.
+    this.built?.decoder.destroy();
+    const c = cur.info.config;
+    const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
+    this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c) };
+    if (this.choice.adapters.length) {
+      this.choice = { adapters: [], combination: 'cat' };
+      this.labels = [];
+    }
+    return this.built;
+  }
+
+  private release(a: GpuAdapter | undefined): void {
+    if (!a) return;
+    for (const layer of a.layers) for (const p of Object.values(layer)) for (const buf of [p.A, p.B, p.dA, p.dB]) a.memory.release(buf);
+  }
+}
