@@ -127,7 +127,7 @@ describe('packing', () => {
       expect(joined).toEqual([...p.ids]);
     }
     // Every training file is in the train stream, decodable from its documents.
-    const docs = documents(d.train.ids).map(parse);
+    const docs = documents(d.train.ids).map((doc) => parse(doc));
     expect(docs.length).toBe(d.stats.trainFiles);
     expect(d.stats.plain + d.stats.psm + d.stats.spm).toBe(d.stats.trainFiles + d.stats.testFiles);
     const want = new Set(TEXTS);
