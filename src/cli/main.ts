@@ -4,6 +4,7 @@ import { lossCommand, lossHelp } from './commands/loss.ts';
 import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-model.ts';
 import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
+import { trainCommand, trainHelp } from './commands/train.ts';
 
 interface Command {
   summary: string;
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },
   plan: { summary: 'GPU memory a model needs for training or inference, from config.json (--json)', help: planHelp, run: planCommand },
   'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
+  train: { summary: 'fine-tune on a folder: loss filter, dataset, training, evaluation; writes the best adapter + run.json', help: trainHelp, run: trainCommand },
 };
 
 function usage(): string {

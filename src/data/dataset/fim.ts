@@ -30,6 +30,7 @@ export interface Segment {
 
 export interface DocTokenizer {
   encode(text: string, opts?: { bos?: boolean }): number[];
+  decode(ids: number[]): string;
   readonly eos?: number;
   readonly bos?: number;
   readonly addBos: boolean;
