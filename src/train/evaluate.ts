@@ -59,7 +59,7 @@ export async function evaluateCheckpoint(
     const suf = tok.encode(hole.suffix, { bos: false }).slice(0, ctx);
     const lineTokens = tok.encode(hole.line, { bos: false }).length;
     const bos = tok.addBos && tok.bos !== undefined ? [tok.bos] : [];
-    return { ids: fim ? [...bos, fim.prefix, ...pre, fim.suffix, ...suf, fim.middle] : [...bos, ...pre], maxNew: lineTokens + 8 };
+    return { ids: fim ? [...bos, fim.prefix, ...pre, fim.suffix, ...suf, fim.middle] : [...bos, ...pre], maxNew: lineTokens + 2 };
   });
   const maxTokens = Math.max(2, ...prompts.map((p) => p.ids.length + p.maxNew));
   const total = 2 * (holes.length + 1);

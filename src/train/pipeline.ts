@@ -62,6 +62,8 @@ export async function prepareRun(engine: OpenedEngine, files: TrainingFile[], ov
   }
   const dataset = await buildDataset(accepted, engine.tokenizer, { seqLen: settings.seqLen, seed: settings.seed, fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 }, testFraction: settings.testFraction }, { chats, signal: o.signal, onProgress: o.onProgress });
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
+  record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
+  await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
   await writeJsonFile(run, TEST_FILES, accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })));
   return { record, decisions };

@@ -54,7 +54,9 @@ function shuffled<T>(items: T[], rng: Rng): T[] {
 }
 
 export async function buildDataset(files: TrainingFile[], tok: DocTokenizer, s: DatasetSettings, opts: BuildOptions = {}): Promise<Dataset> {
-  const split = splitFiles(files, { testFraction: s.testFraction, seed: s.seed });
+  // Sorted first: the dataset depends on the files and the seed, never on the order they came in.
+  const sorted = [...files].sort((a, b) => (a.source + '\0' + a.path < b.source + '\0' + b.path ? -1 : a.source + '\0' + a.path > b.source + '\0' + b.path ? 1 : 0));
+  const split = splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
   const rng = new Rng(s.seed);
   const trainDocs = shuffled([...split.train.map((f) => ({ text: f.text, chat: false })), ...(opts.chats ?? []).map((text) => ({ text, chat: true }))], rng);
   const testDocs = split.test.map((f) => ({ text: f.text, chat: false }));
