@@ -63,7 +63,7 @@ export class TrainService {
       const run = subFolder(root, id);
       const r = await readRun(run).catch(() => undefined);
       if (!r) continue;
-      out.push({ ...r, interrupted: r.status === 'running' && !this.active.has(id), resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0 });
+      out.push({ ...r, interrupted: (r.status === 'running' || r.status === 'created') && !this.active.has(id), resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0 });
     }
     return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
   }

@@ -47,9 +47,17 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     if (await page.isChecked('[data-setting="lossFilter"]')) await page.uncheck('[data-setting="lossFilter"]');
   }
   async function startRun(): Promise<string> {
+    const before = await page.$$eval('[data-testid="run"]', (rows) => rows.map((r) => r.getAttribute('data-run-id')));
     await page.click('[data-testid="train-start"]');
-    await page.waitForSelector('[data-testid="train-status"][data-run-id]', { timeout: 60_000 });
-    return (await status('data-run-id'))!;
+    const handle = await page.waitForFunction(
+      (old) => {
+        const id = document.querySelector('[data-testid="train-status"]')?.getAttribute('data-run-id');
+        return id && !old.includes(id) ? id : undefined;
+      },
+      before,
+      { timeout: 60_000 },
+    );
+    return (await handle.jsonValue()) as string;
   }
   const runRow = (id: string) => `[data-testid="run"][data-run-id="${id}"]`;
 
