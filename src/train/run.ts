@@ -20,7 +20,7 @@ import { learningRate } from './schedule.ts';
 import { checkMemory, type DeviceLimits, type MemoryCheck } from './memory-check.ts';
 import { BlockSampler } from './sampler.ts';
 import { packedLoss } from './eval-loss.ts';
-import { listCheckpoints, readCheckpointAdapter, readCheckpointState, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
+import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
 import { bestCheckpoint, type RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 
@@ -219,6 +219,11 @@ export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOpt
       opts.onUpdate?.(record, live);
       if (stopEarly) break;
     }
+    if (record.status === 'running') {
+      // Resumed at (or past) its last step: nothing was left to train.
+      record.status = 'done';
+      await save();
+    }
     return record;
   } catch (err) {
     if ((err as Error).name !== 'AbortError') {
@@ -230,11 +235,4 @@ export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOpt
   } finally {
     release();
   }
-}
-
-/** The record with where it would resume (its latest checkpoint's step). */
-export async function resumePoint(run: RunFolder): Promise<number> {
-  const step = (await listCheckpoints(run)).at(-1) ?? 0;
-  if (step) await readCheckpointState(run, step);
-  return step;
 }

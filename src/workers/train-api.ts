@@ -6,6 +6,7 @@ import type { TrainSettings } from '../train/settings.ts';
 import type { RunRecord } from '../train/run-record.ts';
 import type { LiveProgress } from '../train/run.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
+import type { LossDecision } from '../train/loss-filter.ts';
 
 export interface TrainModel {
   id: string;
@@ -39,6 +40,8 @@ export interface TrainApi {
   start(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, req: StartRequest): Promise<RunRecord>;
   resume(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, runId: string): Promise<RunRecord>;
   evaluate(jobId: string, onProgress: ProgressListener, runId: string): Promise<RunRecord>;
+  /** Stage-2 filter alone (for the Filter page): each file's mean loss under the base model, cached. */
+  filterByLoss(jobId: string, onProgress: ProgressListener, modelId: string, files: TrainingFile[], threshold: number): Promise<LossDecision[]>;
   cancel(jobId: string): Promise<boolean>;
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;

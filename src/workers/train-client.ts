@@ -4,6 +4,8 @@ import type { RunSummary, StartRequest, TrainApi, TrainModel, UpdateListener } f
 import type { RunRecord } from '../train/run-record.ts';
 import type { TrainSettings } from '../train/settings.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
+import type { LossDecision } from '../train/loss-filter.ts';
+import type { TrainingFile } from '../data/training-file.ts';
 import { startJob, type JobOptions } from './jobs.ts';
 
 export interface TrainClient {
@@ -13,6 +15,7 @@ export interface TrainClient {
   start(req: StartRequest, opts: JobOptions & { onUpdate: UpdateListener }): Promise<RunRecord>;
   resume(runId: string, opts: JobOptions & { onUpdate: UpdateListener }): Promise<RunRecord>;
   evaluate(runId: string, opts?: JobOptions): Promise<RunRecord>;
+  filterByLoss(modelId: string, files: TrainingFile[], threshold: number, opts?: JobOptions): Promise<LossDecision[]>;
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;
   deleteRun(runId: string): Promise<void>;
 }
@@ -32,6 +35,7 @@ export function trainClient(): TrainClient {
     start: (req, o) => startJob(cancel, (id) => remote.start(id, Comlink.proxy(o.onProgress ?? noop), Comlink.proxy(o.onUpdate), req), o),
     resume: (runId, o) => startJob(cancel, (id) => remote.resume(id, Comlink.proxy(o.onProgress ?? noop), Comlink.proxy(o.onUpdate), runId), o),
     evaluate: (runId, o = {}) => startJob(cancel, (id) => remote.evaluate(id, Comlink.proxy(o.onProgress ?? noop), runId), o),
+    filterByLoss: (modelId, files, threshold, o = {}) => startJob(cancel, (id) => remote.filterByLoss(id, Comlink.proxy(o.onProgress ?? noop), modelId, files, threshold), o),
     exportAdapter: (runId, step) => remote.exportAdapter(runId, step),
     deleteRun: (runId) => remote.deleteRun(runId),
   };

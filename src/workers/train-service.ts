@@ -8,7 +8,8 @@ import { subFolder, type RunFolder } from '../train/run-folder.ts';
 import { prepareRun, trainAndEvaluate, evaluateRun } from '../train/pipeline.ts';
 import { readRun, type LiveProgress } from '../train/run.ts';
 import { listCheckpoints, checkpointAdapterFiles } from '../train/checkpoint.ts';
-import { folderLossCache } from '../train/loss-filter.ts';
+import { folderLossCache, lossFilter, type LossDecision } from '../train/loss-filter.ts';
+import type { TrainingFile } from '../data/training-file.ts';
 import { checkMemory, type MemoryCheck } from '../train/memory-check.ts';
 import { validateSettings, type TrainSettings } from '../train/settings.ts';
 import { openModel } from '../model/loader.ts';
@@ -115,6 +116,12 @@ export class TrainService {
     const record = await readRun(run);
     if (!record) throw new Error(`No run ${runId}.`);
     return evaluateRun(await this.open(record.model.id, signal, onProgress), run, { signal, onProgress, maxTestBlocks: 64 });
+  }
+
+  async filterByLoss(modelId: string, files: TrainingFile[], threshold: number, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LossDecision[]> {
+    const engine = await this.open(modelId, signal, onProgress);
+    const cache = await folderLossCache(await this.root(), 'loss-cache.json');
+    return lossFilter(engine, engine.tokenizer, files, { modelId, threshold, seqLen: 2048, cache, signal, onProgress });
   }
 
   async exportAdapter(runId: string, step: number): Promise<Uint8Array> {

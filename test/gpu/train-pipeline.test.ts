@@ -3,7 +3,7 @@
 // user runs it (real process, folder on disk): filter, dataset, training, evaluation,
 // best adapter and run.json written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
   let engine: OpenedEngine;
   let ref: RefWeights;
   let dir: string;
+  let cliArgs: string[] = [];
+  let cliFinal = NaN;
   beforeAll(async () => {
     const { device } = await testDevice();
     engine = await openRunEngine(device, memoryFiles('tiny', model.files));
@@ -120,5 +122,34 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
     const again = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/already holds a run.*--resume/);
+    cliArgs = args;
+    cliFinal = run.log.at(-1)!.loss;
+  });
+
+  it('homecoder train: Ctrl-C stops after the current step, --resume ends with the same loss', async () => {
+    const out = join(dir, 'out-interrupted');
+    const args = cliArgs.map((a, i) => (cliArgs[i - 1] === '--out' ? out : a));
+    const child = spawn(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let signalledAt = 0;
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      const m = [...stdout.matchAll(/"step":\{"step":(\d+)/g)].at(-1);
+      if (m && Number(m[1]) >= 3 && !signalledAt) {
+        signalledAt = Number(m[1]);
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((ok) => child.on('exit', ok));
+    expect(code).toBe(130);
+    const stopped = stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.stopped).stopped;
+    expect(stopped.step).toBeGreaterThanOrEqual(signalledAt);
+    expect(stopped.step).toBeLessThanOrEqual(signalledAt + 1); // within one step
+    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', '--model', args[args.indexOf('--model') + 1], '--out', out, '--resume', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord;
+    expect(run.status).toBe('done');
+    expect(run.log.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(Math.abs(run.log.at(-1)!.loss - cliFinal)).toBeLessThan(1e-4);
   });
 });

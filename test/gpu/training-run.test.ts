@@ -93,6 +93,21 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
     expect(Math.abs(loss - logged)).toBeLessThan(1e-5);
   });
 
+  it('early stop ends a run whose test loss stops improving, keeping the best checkpoint', async () => {
+    const run = memoryRunFolder();
+    const dataset = await buildDataset(tinyRepo(8), engine.tokenizer, { seqLen: settings.seqLen, seed: 7, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+    // A learning rate far too high: test loss gets worse after the first steps.
+    const s = validateSettings({ ...SETTINGS, lr: 0.5, warmupSteps: 0, steps: 30, evalEvery: 1, checkpointEvery: 1, earlyStop: 0.1 });
+    await createRun(run, { id: 'early', model: { id: 'tiny', label: 'tiny' }, settings: s, dataset, engine });
+    const r = await trainRun(engine, run);
+    expect(r.status).toBe('early-stopped');
+    const last = r.log.at(-1)!.step;
+    expect(last).toBeLessThan(30);
+    const best = r.evals.reduce((b, e) => (e.testLoss < b.testLoss ? e : b));
+    expect(last - best.step).toBe(3); // patience: ceil(0.1 · 30) steps without a better test loss
+    expect(r.best).toBe(r.checkpoints.reduce((b, c) => (c.testLoss! < b.testLoss! ? c : b)).step);
+  });
+
   it('a run that does not fit is refused before training, with a setting that fits', async () => {
     const dataset = await buildDataset(tinyRepo(4), engine.tokenizer, { seqLen: 2048, seed: 1, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
     const big = validateSettings({ ...SETTINGS, seqLen: 2048, gpuMemoryBudget: 4 * 2 ** 20 });

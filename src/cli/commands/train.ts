@@ -17,6 +17,7 @@ import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { readSourceFolder } from '../source-folder.ts';
+import { abortError, isAbort } from '../../progress.ts';
 
 /** CLI flag → setting. */
 const FLAGS: Array<[string, keyof TrainSettings]> = [
@@ -101,6 +102,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     else if (p.phase !== lastPhase || p.done === p.total) console.log(`${p.phase} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}`);
     lastPhase = p.phase;
   };
+  // Ctrl-C stops between steps and saves a checkpoint there; --resume continues.
+  const ctl = new AbortController();
+  const onSigint = () => ctl.abort(abortError('Stopped (Ctrl-C).'));
+  process.once('SIGINT', onSigint);
   const engine = await openRunEngine(gpu.device, nodeFiles(v.model as string), { onProgress });
   try {
     const modelLabel = basename(resolve(v.model as string));
@@ -114,6 +119,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
         lossFilter: v['no-loss-filter'] ? false : { threshold, cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))) },
         onProgress,
+        signal: ctl.signal,
       });
       for (const d of decisions.filter((x) => !x.accepted)) say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
       const ds = record.dataset;
@@ -124,6 +130,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     const record = await trainAndEvaluate(engine, run, {
       evaluate: !v['no-eval'],
+      signal: ctl.signal,
       onProgress,
       onUpdate: (_r, l) =>
         say(
@@ -136,7 +143,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (e) say(`evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`, { evaluation: e });
     say(`${record.status}: best checkpoint step ${record.best}; wrote ${join(out, 'adapter_model.safetensors')} and ${join(out, 'run.json')}`, { done: { status: record.status, best: record.best, out } });
     return 0;
+  } catch (err) {
+    if (!isAbort(err)) throw err;
+    const r = await readRun(run);
+    say(`stopped at step ${r?.log.at(-1)?.step ?? 0} of ${r?.steps ?? '?'}; continue with: homecoder train --model ${v.model} --out ${v.out} --resume`, { stopped: { step: r?.log.at(-1)?.step ?? 0, steps: r?.steps } });
+    return 130;
   } finally {
+    process.off('SIGINT', onSigint);
     engine.close();
     gpu.device.destroy();
   }
