@@ -150,6 +150,12 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     expect(last).toBeGreaterThanOrEqual(atClick);
     expect(last).toBeLessThanOrEqual(atClick + 1);
     expect(await page.isVisible(`${runRow(id)} [data-testid="resume"]`)).toBe(true);
+    // Delete (after a confirmation) removes the run and its checkpoints from browser storage.
+    await page.click(`${runRow(id)} [data-testid="delete"]`);
+    await page.waitForSelector(runRow(id), { state: 'detached' });
+    await page.reload();
+    await page.waitForSelector('[data-testid="run"]');
+    expect(await page.$(runRow(id))).toBeNull();
   });
 
   it('the exported .zip is a PEFT adapter the engine loads, giving the logged test loss', async () => {
