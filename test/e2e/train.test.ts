@@ -99,6 +99,18 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.fill('[data-setting="gpuMemoryBudget"]', '1');
   });
 
+  it('when the loss filter leaves too few files, it says which and why, and no run is made', async () => {
+    await fillSettings();
+    await page.check('[data-setting="lossFilter"]');
+    await page.fill('[data-setting="lossThreshold"]', '3'); // a random model's loss is ~7.6 nats
+    await page.click('[data-testid="train-start"]');
+    const err = await page.waitForSelector('[data-testid="train-error"]', { timeout: 60_000 });
+    expect(await err.textContent()).toMatch(/loss filter rejected 8 of 8 files \(src\/\w+\.py: high loss 7\.\d+.*raise the loss threshold/);
+    expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
+    expect(await page.isEnabled('[data-testid="train-start"]')).toBe(true);
+    await page.uncheck('[data-setting="lossFilter"]');
+  });
+
   it('trains over a small repository: the chart updates live and test loss drops below its start', async () => {
     await fillSettings();
     const id = await startRun();
