@@ -1,5 +1,6 @@
-// Learning rate at an optimizer step: linear warmup from 0, then linear or cosine decay
-// to 0 over decaySteps (to the last step when 0), as in HF's get_*_schedule_with_warmup.
+// Learning rate at an optimizer step: linear warmup, then linear or cosine decay to 0
+// over decaySteps (to the last step when 0), like HF's get_*_schedule_with_warmup except
+// that the first step already uses lr/(warmup+1) rather than 0 (no step is wasted).
 import type { TrainSettings } from './settings.ts';
 
 /** The rate used for step `step` (1-based) of a run of `totalSteps`. */
