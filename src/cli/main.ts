@@ -5,6 +5,7 @@ import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-mo
 import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 import { serveCommand, serveHelp } from './commands/serve.ts';
+import { trainCommand, trainHelp } from './commands/train.ts';
 
 interface Command {
   summary: string;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   plan: { summary: 'GPU memory a model needs for training or inference, from config.json (--json)', help: planHelp, run: planCommand },
   serve: { summary: 'serve completions to editors from a model (and PEFT adapters) without a browser', help: serveHelp, run: serveCommand },
   'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
+  train: { summary: 'fine-tune on a folder: loss filter, dataset, training, evaluation; writes the best adapter + run.json', help: trainHelp, run: trainCommand },
 };
 
 function usage(): string {

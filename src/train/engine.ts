@@ -1,0 +1,44 @@
+// Opens a model (any ModelFiles: a folder on disk, OPFS, picked files) on a GPUDevice as
+// the engine a run needs: weights on the GPU, its tokenizer, and the device's limits.
+import { openModel } from '../model/loader.ts';
+import { ModelTokenizer } from '../model/tokenizer.ts';
+import type { ModelFiles } from '../model/files.ts';
+import { KernelRunner } from '../gpu/kernel.ts';
+import { GpuMemory } from '../gpu/memory.ts';
+import { uploadModel } from '../gpu/model.ts';
+import { withErrorScopes } from '../gpu/device.ts';
+import type { Progress } from '../progress.ts';
+import type { RunEngine } from './run.ts';
+
+export interface OpenedEngine extends RunEngine {
+  tokenizer: ModelTokenizer;
+  /** tokenizer_config.json as stored (for the chat template). */
+  tokenizerConfig: unknown;
+  close(): void;
+}
+
+export async function openRunEngine(device: GPUDevice, files: ModelFiles, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<OpenedEngine> {
+  const opened = await openModel(files);
+  const tokenizer = await ModelTokenizer.load(files);
+  const cfgSrc = await files.open('tokenizer_config.json');
+  const tokenizerConfig: unknown = cfgSrc ? JSON.parse(new TextDecoder().decode(await cfgSrc.read(0, cfgSrc.size))) : {};
+  const memory = new GpuMemory(device);
+  const model = await withErrorScopes(device, 'uploading the model weights', () =>
+    uploadModel(memory, opened.config, (n) => opened.tensor(n), {
+      signal: opts.signal,
+      onTensor: (name, done, total) => opts.onProgress?.({ phase: 'loading weights', done, total, detail: name }),
+    }),
+  ).catch((err: unknown) => {
+    memory.destroyAll();
+    throw err;
+  });
+  return {
+    runner: new KernelRunner(device),
+    memory,
+    model,
+    limits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
+    tokenizer,
+    tokenizerConfig,
+    close: () => memory.destroyAll(),
+  };
+}

@@ -1,0 +1,88 @@
+// The whole run as one pipeline, shared by the training worker and `homecoder train`:
+// settings and memory check → stage-2 loss filter → dataset → run files → training →
+// evaluation of the best checkpoint against the base model.
+import type { Progress } from '../progress.ts';
+import type { TrainingFile } from '../data/training-file.ts';
+import { buildDataset } from '../data/dataset/build.ts';
+import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
+import { DatasetError } from '../data/training-file.ts';
+import { validateSettings, type TrainSettings } from './settings.ts';
+import { checkMemory } from './memory-check.ts';
+import { createRun, MemoryCheckError, readRun, readRunDataset, trainRun, RUN_FILE, type TrainOptions } from './run.ts';
+import { lossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
+import { evaluateCheckpoint } from './evaluate.ts';
+import { readCheckpointAdapter } from './checkpoint.ts';
+import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
+import type { OpenedEngine } from './engine.ts';
+import type { RunRecord } from './run-record.ts';
+
+export const TEST_FILES = 'test-files.json';
+
+export interface PrepareOptions {
+  runId: string;
+  model: { id: string; label: string };
+  /** JSONL conversations to mix in (rendered with the model's chat template). */
+  chatJsonl?: string;
+  /** Stage-2 filter: threshold in nats, or false to skip it. */
+  lossFilter?: { threshold: number; cache?: LossCache } | false;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Prepared {
+  record: RunRecord;
+  decisions: LossDecision[];
+}
+
+export async function prepareRun(engine: OpenedEngine, files: TrainingFile[], over: Partial<TrainSettings>, run: RunFolder, o: PrepareOptions): Promise<Prepared> {
+  const config = engine.model.config;
+  const settings = validateSettings(over, config.maxPositionEmbeddings);
+  // The memory check comes first: nothing is tokenized or allocated for a run that cannot fit.
+  const check = checkMemory(config, settings, engine.limits);
+  if (!check.fits) throw new MemoryCheckError(check);
+  let decisions: LossDecision[] = [];
+  let accepted = files;
+  if (o.lossFilter !== false) {
+    decisions = await lossFilter(engine, engine.tokenizer, files, { modelId: o.model.id, threshold: o.lossFilter?.threshold, seqLen: Math.min(settings.seqLen, 2048), cache: o.lossFilter?.cache, signal: o.signal, onProgress: o.onProgress });
+    const keep = new Set(decisions.filter((d) => d.accepted).map((d) => `${d.source}\0${d.path}`));
+    accepted = files.filter((f) => keep.has(`${f.source}\0${f.path}`));
+    if (accepted.length < files.length && accepted.length < 2) {
+      const rejected = decisions.filter((d) => !d.accepted);
+      throw new DatasetError(
+        'TOO_FEW_FILES',
+        `The loss filter rejected ${rejected.length} of ${files.length} files (${rejected.slice(0, 3).map((d) => `${d.path}: ${d.reason}${d.loss !== null ? ` ${d.loss.toFixed(2)}` : ''}`).join('; ')}${rejected.length > 3 ? '; …' : ''}), leaving ${accepted.length}: raise the loss threshold or add sources.`,
+      );
+    }
+  }
+  let chats: string[] | undefined;
+  if (o.chatJsonl) {
+    const template = chatTemplateOf(engine.tokenizerConfig);
+    if (!template) throw new DatasetError('BAD_CHAT', "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.");
+    chats = renderChats(template, parseChatJsonl(o.chatJsonl));
+  }
+  const dataset = await buildDataset(accepted, engine.tokenizer, { seqLen: settings.seqLen, seed: settings.seed, fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 }, testFraction: settings.testFraction }, { chats, signal: o.signal, onProgress: o.onProgress });
+  const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
+  record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
+  await writeJsonFile(run, RUN_FILE, record);
+  const testSet = new Set(dataset.testPaths);
+  await writeJsonFile(run, TEST_FILES, accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })));
+  return { record, decisions };
+}
+
+/** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */
+export async function trainAndEvaluate(engine: OpenedEngine, run: RunFolder, o: TrainOptions & { evaluate?: boolean } = {}): Promise<RunRecord> {
+  let record = await trainRun(engine, run, o);
+  if (o.evaluate !== false && record.best !== null) record = await evaluateRun(engine, run, o);
+  return record;
+}
+
+export async function evaluateRun(engine: OpenedEngine, run: RunFolder, o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {}): Promise<RunRecord> {
+  const record = (await readRun(run))!;
+  if (record.best === null) throw new Error('This run has no checkpoint with a test loss yet.');
+  const data = await readRunDataset(run);
+  const files = (await readJsonFile<Array<{ path: string; text: string }>>(run, TEST_FILES)) ?? [];
+  const peft = await readCheckpointAdapter(run, record.best, engine.model.config);
+  record.evaluation = await evaluateCheckpoint(engine, engine.tokenizer, { files, blocks: data.test }, { step: record.best, lora: peft.lora, layers: peft.layers }, { seed: record.settings.seed, signal: o.signal, onProgress: o.onProgress, maxTestBlocks: o.maxTestBlocks });
+  await writeJsonFile(run, RUN_FILE, record);
+  return record;
+}

@@ -1,0 +1,49 @@
+// The contract between the Train page and the training worker (which has its own
+// GPUDevice and runs one training job at a time).
+import type { ProgressListener } from '../progress.ts';
+import type { TrainingFile } from '../data/training-file.ts';
+import type { TrainSettings } from '../train/settings.ts';
+import type { RunRecord } from '../train/run-record.ts';
+import type { LiveProgress } from '../train/run.ts';
+import type { MemoryCheck } from '../train/memory-check.ts';
+import type { LossDecision } from '../train/loss-filter.ts';
+
+export interface TrainModel {
+  id: string;
+  repo: string;
+}
+
+export interface RunSummary extends RunRecord {
+  /** Marked running in storage but not running in this tab: the tab was closed or reloaded mid-run. */
+  interrupted: boolean;
+  /** Step Resume would continue from (its latest checkpoint). */
+  resumeFrom: number;
+}
+
+export type UpdateListener = (record: RunRecord, live: LiveProgress | null) => void;
+
+export interface StartRequest {
+  modelId: string;
+  files: TrainingFile[];
+  settings: Partial<TrainSettings>;
+  chatJsonl?: string;
+  /** Stage-2 loss filter threshold in nats; null skips the filter. */
+  lossThreshold: number | null;
+}
+
+export interface TrainApi {
+  /** Downloaded, complete models in browser storage. */
+  models(): Promise<TrainModel[]>;
+  runs(): Promise<RunSummary[]>;
+  /** The memory check for these settings, before anything is built or allocated. */
+  checkMemory(modelId: string, settings: Partial<TrainSettings>): Promise<MemoryCheck>;
+  start(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, req: StartRequest): Promise<RunRecord>;
+  resume(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, runId: string): Promise<RunRecord>;
+  evaluate(jobId: string, onProgress: ProgressListener, runId: string): Promise<RunRecord>;
+  /** Stage-2 filter alone (for the Filter page): each file's mean loss under the base model, cached. */
+  filterByLoss(jobId: string, onProgress: ProgressListener, modelId: string, files: TrainingFile[], threshold: number): Promise<LossDecision[]>;
+  cancel(jobId: string): Promise<boolean>;
+  /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
+  exportAdapter(runId: string, step: number): Promise<Uint8Array>;
+  deleteRun(runId: string): Promise<void>;
+}

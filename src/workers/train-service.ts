@@ -1,0 +1,136 @@
+// The training worker's work: opens a downloaded model from OPFS on this worker's own
+// device, and runs the shared pipeline (src/train/pipeline.ts) with runs stored in OPFS.
+import { zipSync } from 'fflate';
+import { opfsStore } from '../model/opfs-store.ts';
+import { openRunEngine, type OpenedEngine } from '../train/engine.ts';
+import { opfsRunFolder } from '../train/opfs-run-folder.ts';
+import { subFolder, type RunFolder } from '../train/run-folder.ts';
+import { prepareRun, trainAndEvaluate, evaluateRun } from '../train/pipeline.ts';
+import { readRun, type LiveProgress } from '../train/run.ts';
+import { listCheckpoints, checkpointAdapterFiles } from '../train/checkpoint.ts';
+import { folderLossCache, lossFilter, type LossDecision } from '../train/loss-filter.ts';
+import type { TrainingFile } from '../data/training-file.ts';
+import { checkMemory, type MemoryCheck } from '../train/memory-check.ts';
+import { validateSettings, type TrainSettings } from '../train/settings.ts';
+import { openModel } from '../model/loader.ts';
+import type { RunRecord } from '../train/run-record.ts';
+import type { Progress } from '../progress.ts';
+import type { RunSummary, StartRequest, TrainModel } from './train-api.ts';
+
+export class TrainService {
+  private engine?: { id: string; engine: OpenedEngine };
+  private active = new Set<string>();
+  private runsRoot?: Promise<RunFolder>;
+
+  constructor(private device: () => Promise<GPUDevice>) {}
+
+  private root(): Promise<RunFolder> {
+    this.runsRoot ??= opfsRunFolder('runs');
+    return this.runsRoot;
+  }
+
+  async models(): Promise<TrainModel[]> {
+    return (await (await opfsStore()).list()).filter((m) => m.complete).map((m) => ({ id: m.id, repo: m.repo }));
+  }
+
+  private async modelFiles(id: string) {
+    const store = await opfsStore();
+    const m = (await store.list()).find((x) => x.id === id && x.complete);
+    if (!m) throw new Error(`The model "${id}" is not downloaded completely: download it on the Model page first.`);
+    return { files: (await store.folder(id)).files(), repo: m.repo };
+  }
+
+  private async open(id: string, signal?: AbortSignal, onProgress?: (p: Progress) => void): Promise<OpenedEngine> {
+    if (this.engine?.id === id) return this.engine.engine;
+    this.engine?.engine.close();
+    this.engine = undefined;
+    const { files } = await this.modelFiles(id);
+    const engine = await openRunEngine(await this.device(), files, { signal, onProgress });
+    this.engine = { id, engine };
+    return engine;
+  }
+
+  async checkMemory(modelId: string, over: Partial<TrainSettings>): Promise<MemoryCheck> {
+    const { files } = await this.modelFiles(modelId);
+    const { config } = await openModel(files);
+    const device = await this.device();
+    return checkMemory(config, validateSettings(over, config.maxPositionEmbeddings), device.limits);
+  }
+
+  async runs(): Promise<RunSummary[]> {
+    const root = await this.root();
+    const out: RunSummary[] = [];
+    for (const id of await root.list('')) {
+      const run = subFolder(root, id);
+      const r = await readRun(run).catch(() => undefined);
+      if (!r) continue;
+      out.push({ ...r, interrupted: (r.status === 'running' || r.status === 'created') && !this.active.has(id), resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0 });
+    }
+    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  }
+
+  async start(req: StartRequest, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+    const { repo } = await this.modelFiles(req.modelId);
+    const engine = await this.open(req.modelId, signal, onProgress);
+    const root = await this.root();
+    const id = `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const run = subFolder(root, id);
+    try {
+      const { record } = await prepareRun(engine, req.files, req.settings, run, {
+        runId: id,
+        model: { id: req.modelId, label: repo },
+        chatJsonl: req.chatJsonl,
+        lossFilter: req.lossThreshold === null ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, 'loss-cache.json') },
+        signal,
+        onProgress,
+      });
+      onUpdate(record, null); // the planned steps are shown before the first step
+    } catch (err) {
+      await root.remove(id); // nothing half-made is left in the run list
+      throw err;
+    }
+    return this.train(id, run, engine, signal, onProgress, onUpdate);
+  }
+
+  async resume(runId: string, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+    const run = subFolder(await this.root(), runId);
+    const record = await readRun(run);
+    if (!record) throw new Error(`No run ${runId}.`);
+    const engine = await this.open(record.model.id, signal, onProgress);
+    return this.train(runId, run, engine, signal, onProgress, onUpdate);
+  }
+
+  private async train(id: string, run: RunFolder, engine: OpenedEngine, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+    if (this.active.size) throw new Error('A run is already training in this tab; stop it first.');
+    this.active.add(id);
+    try {
+      // Evaluation (greedy decoding) is a separate button here: it can take a while on a big model.
+      return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false });
+    } finally {
+      this.active.delete(id);
+    }
+  }
+
+  async evaluate(runId: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<RunRecord> {
+    const run = subFolder(await this.root(), runId);
+    const record = await readRun(run);
+    if (!record) throw new Error(`No run ${runId}.`);
+    return evaluateRun(await this.open(record.model.id, signal, onProgress), run, { signal, onProgress, maxTestBlocks: 64 });
+  }
+
+  async filterByLoss(modelId: string, files: TrainingFile[], threshold: number, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LossDecision[]> {
+    const engine = await this.open(modelId, signal, onProgress);
+    const cache = await folderLossCache(await this.root(), 'loss-cache.json');
+    return lossFilter(engine, engine.tokenizer, files, { modelId, threshold, seqLen: 2048, cache, signal, onProgress });
+  }
+
+  async exportAdapter(runId: string, step: number): Promise<Uint8Array> {
+    const files = await checkpointAdapterFiles(subFolder(await this.root(), runId), step);
+    return zipSync(Object.fromEntries(files));
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    if (this.active.has(runId)) throw new Error('This run is training: stop it before deleting it.');
+    await (await this.root()).remove(runId);
+  }
+}

@@ -1,0 +1,46 @@
+// The training worker: its own GPUDevice, one training job at a time, reached by the
+// Train page through comlink. Typed errors cross as their user-facing messages.
+import * as Comlink from 'comlink';
+import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
+import { JobHost } from './jobs.ts';
+import { TrainService } from './train-service.ts';
+import { userMessage } from './model-service.ts';
+import type { TrainApi } from './train-api.ts';
+
+const jobs = new JobHost();
+let gpu: Promise<GpuContext> | undefined;
+function device(): Promise<GPUDevice> {
+  gpu ??= requestGpuDevice((self.navigator as Navigator).gpu, { where: 'browser', onLost: () => (gpu = undefined) });
+  return gpu.then((g) => g.device);
+}
+const service = new TrainService(device);
+
+/** Runs a job; errors the user can act on keep their message, cancellation stays an AbortError. */
+function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return jobs.run(id, async (signal) => {
+    try {
+      return await work(signal);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new Error(userMessage(err));
+    }
+  });
+}
+
+const api: TrainApi = {
+  models: () => service.models(),
+  runs: () => service.runs(),
+  checkMemory: (modelId, settings) => service.checkMemory(modelId, settings),
+  start: (jobId, onProgress, onUpdate, req) => job(jobId, (signal) => service.start(req, signal, onProgress, onUpdate)),
+  resume: (jobId, onProgress, onUpdate, runId) => job(jobId, (signal) => service.resume(runId, signal, onProgress, onUpdate)),
+  evaluate: (jobId, onProgress, runId) => job(jobId, (signal) => service.evaluate(runId, signal, onProgress)),
+  filterByLoss: (jobId, onProgress, modelId, files, threshold) => job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),
+  cancel: async (jobId) => jobs.cancel(jobId, 'Stopped by the user.'),
+  exportAdapter: async (runId, step) => {
+    const zip = await service.exportAdapter(runId, step);
+    return Comlink.transfer(zip, [zip.buffer]);
+  },
+  deleteRun: (runId) => service.deleteRun(runId),
+};
+
+Comlink.expose(api);

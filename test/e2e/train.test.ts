@@ -1,0 +1,205 @@
+// The Train page in headless Chromium (SwiftShader WebGPU) with a tiny generated model
+// downloaded from a hub-shaped server: a too-large setting gives the memory message
+// before anything runs; a run over a small repository trains with a live chart and its
+// test loss drops; a run reloaded mid-way resumes and ends at the planned step with the
+// same final loss as the uninterrupted one; Stop ends within one step; the exported
+// .zip is a PEFT adapter that the engine (Node, Dawn) loads and that gives the logged
+// test loss.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import type { Browser, Page } from 'playwright-core';
+import { makeTinyModel } from '../../src/model/tiny-model.ts';
+import { memoryFiles } from '../../src/model/files.ts';
+import { readPeftAdapter } from '../../src/model/peft.ts';
+import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
+import { tinyRepo } from '../helpers/tiny-repo.ts';
+import { chooseVulkanDriver } from '../helpers/vulkan.ts';
+
+const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
+const STEPS = 12;
+const SETTINGS: Record<string, string> = { steps: String(STEPS), seqLen: '48', batchSize: '1', lr: '0.003', loraR: '4', loraAlpha: '8', loraDropout: '0.05', warmupSteps: '2', evalEvery: '4', checkpointEvery: '4', seed: '7' };
+
+describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
+  const model = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, seed: 3 });
+  let hub: MockHub;
+  let bridge: RunningBridge;
+  let browser: Browser;
+  let page: Page;
+  let dir: string;
+  let repoDir: string;
+  const status = (attr: string) => page.getAttribute('[data-testid="train-status"]', attr);
+  let uninterrupted: { id: string; loss: number };
+
+  async function openTrainPage() {
+    await page.goto(new URL('#/train', bridge.url).href);
+    await page.waitForSelector('[data-testid="train-model"] option', { state: 'attached' });
+    
+  }
+  async function fillSettings(extra: Record<string, string> = {}) {
+    await page.setInputFiles('[data-testid="train-files-input"]', repoDir);
+    await page.waitForSelector('[data-testid="picked-note"]');
+    if (!(await page.isVisible('[data-setting="seed"]'))) await page.click('details.advanced summary');
+    for (const [k, v] of Object.entries({ ...SETTINGS, ...extra })) await page.fill(`[data-setting="${k}"]`, v);
+    if (await page.isChecked('[data-setting="lossFilter"]')) await page.uncheck('[data-setting="lossFilter"]');
+  }
+  async function startRun(): Promise<string> {
+    const before = await page.$$eval('[data-testid="run"]', (rows) => rows.map((r) => r.getAttribute('data-run-id')));
+    await page.click('[data-testid="train-start"]');
+    const handle = await page.waitForFunction(
+      (old) => {
+        const id = document.querySelector('[data-testid="train-status"]')?.getAttribute('data-run-id');
+        return id && !old.includes(id) ? id : undefined;
+      },
+      before,
+      { timeout: 60_000 },
+    );
+    return (await handle.jsonValue()) as string;
+  }
+  const runRow = (id: string) => `[data-testid="run"][data-run-id="${id}"]`;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hc-e2e-train-'));
+    repoDir = join(dir, 'tiny-repo');
+    for (const f of tinyRepo(8)) {
+      mkdirSync(join(repoDir, 'src'), { recursive: true });
+      writeFileSync(join(repoDir, f.path), f.text);
+    }
+    hub = await startMockHub(new Map([['test/tiny-coder', model.files]]));
+    bridge = await startBridgeProcess();
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(new URL('#/model', bridge.url).href);
+    await page.click('details summary');
+    await page.fill('[data-testid="hub-endpoint"]', hub.url);
+    await page.fill('[data-testid="repo-input"]', 'test/tiny-coder');
+    await page.click('[data-testid="repo-download"]');
+    await page.waitForSelector('[data-testid="cached-model"][data-complete="true"]', { timeout: 60_000 });
+    await openTrainPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.stop();
+    await hub?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a setting too large for the GPU memory budget gives the memory message before anything runs', async () => {
+    await fillSettings({ seqLen: '4096' });
+    await page.fill('[data-setting="gpuMemoryBudget"]', '0.01');
+    await page.click('[data-testid="train-start"]');
+    const msg = await page.waitForSelector('[data-testid="memory-message"]');
+    expect(await msg.textContent()).toMatch(/does not fit.*A sequence length of \d+ tokens fits/);
+    expect(await page.$('[data-testid="train-status"]')).toBeNull();
+    expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
+    await page.fill('[data-setting="gpuMemoryBudget"]', '1');
+  });
+
+  it('when the loss filter leaves too few files, it says which and why, and no run is made', async () => {
+    await fillSettings();
+    await page.check('[data-setting="lossFilter"]');
+    await page.fill('[data-setting="lossThreshold"]', '3'); // a random model's loss is ~7.6 nats
+    await page.click('[data-testid="train-start"]');
+    const err = await page.waitForSelector('[data-testid="train-error"]', { timeout: 60_000 });
+    expect(await err.textContent()).toMatch(/loss filter rejected 8 of 8 files \(src\/\w+\.py: high loss 7\.\d+.*raise the loss threshold/);
+    expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
+    expect(await page.isEnabled('[data-testid="train-start"]')).toBe(true);
+    await page.uncheck('[data-setting="lossFilter"]');
+  });
+
+  it('trains over a small repository: the chart updates live and test loss drops below its start', async () => {
+    await fillSettings();
+    const id = await startRun();
+    const seen = new Set<number>();
+    for (;;) {
+      const points = Number(await page.getAttribute('[data-testid="loss-chart"]', 'data-points').catch(() => '0'));
+      seen.add(points);
+      if ((await status('data-status')) === 'done' && !(await page.isEnabled('[data-testid="train-stop"]'))) break;
+      await page.waitForTimeout(100);
+    }
+    expect([...seen].filter((n) => n > 0 && n < STEPS).length).toBeGreaterThan(1); // drawn while training
+    expect(Number(await page.getAttribute('[data-testid="loss-chart"]', 'data-points'))).toBe(STEPS);
+    expect(Number(await status('data-step'))).toBe(STEPS);
+    const start = Number(await status('data-start-test-loss'));
+    const end = Number(await status('data-test-loss'));
+    console.log(`[e2e tests] test loss ${start} → ${end}`);
+    expect(end).toBeLessThan(start);
+    uninterrupted = { id, loss: Number(await status('data-loss')) };
+    // Checkpoints with the best marked. (The evaluation, greedy decoding by full recompute, takes
+    // ~25 s on SwiftShader: it is tested headless in test/gpu/train-pipeline.test.ts.)
+    expect(await page.isVisible(`${runRow(id)} [data-testid="evaluate"]`)).toBe(true);
+    expect(await page.$$eval(`${runRow(id)} [data-testid="checkpoint"]`, (rows) => rows.map((r) => Number(r.getAttribute('data-step'))))).toEqual([4, 8, 12]);
+  });
+
+  it('a run reloaded mid-way resumes from its checkpoint and ends with the same loss as the uninterrupted run', async () => {
+    await fillSettings();
+    const id = await startRun();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 5, undefined, { timeout: 60_000 });
+    await page.reload();
+    const row = await page.waitForSelector(`${runRow(id)}[data-status="interrupted"]`);
+    const at = Number(await row.getAttribute('data-step'));
+    expect(at).toBeLessThan(STEPS);
+    await page.click(`${runRow(id)} [data-testid="resume"]`);
+    await page.waitForSelector(`${runRow(id)}[data-status="done"]`, { timeout: 120_000 });
+    expect(Number(await page.getAttribute(runRow(id), 'data-step'))).toBe(STEPS);
+    const loss = Number(await page.getAttribute(runRow(id), 'data-final-loss'));
+    console.log(`[e2e tests] reloaded at step ${at}; final loss ${loss} vs uninterrupted ${uninterrupted.loss}`);
+    expect(Math.abs(loss - uninterrupted.loss)).toBeLessThan(1e-4);
+  });
+
+  it('Stop ends the run within one step', async () => {
+    await fillSettings();
+    const id = await startRun();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 2, undefined, { timeout: 60_000 });
+    const atClick = Number(await status('data-step'));
+    await page.click('[data-testid="train-stop"]');
+    await page.waitForSelector(`${runRow(id)}[data-status="stopped"]`, { timeout: 30_000 });
+    const last = Number(await page.getAttribute(runRow(id), 'data-step'));
+    expect(last).toBeGreaterThanOrEqual(atClick);
+    expect(last).toBeLessThanOrEqual(atClick + 1);
+    expect(await page.isVisible(`${runRow(id)} [data-testid="resume"]`)).toBe(true);
+    // Delete (after a confirmation) removes the run and its checkpoints from browser storage.
+    await page.click(`${runRow(id)} [data-testid="delete"]`);
+    await page.waitForSelector(runRow(id), { state: 'detached' });
+    await page.reload();
+    await page.waitForSelector('[data-testid="run"]');
+    expect(await page.$(runRow(id))).toBeNull();
+  });
+
+  it('the exported .zip is a PEFT adapter the engine loads, giving the logged test loss', async () => {
+    const id = uninterrupted.id;
+    const best = Number(await page.getAttribute(runRow(id), 'data-best'));
+    const logged = Number(await page.getAttribute(`${runRow(id)} [data-testid="checkpoint"][data-step="${best}"]`, 'data-test-loss'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${runRow(id)} [data-testid="export"]`)]);
+    const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
+    expect(Object.keys(zip).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // The engine in Node (Dawn), on the dataset the page built from the same files and seed.
+    chooseVulkanDriver();
+    const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
+    const { openRunEngine } = await import('../../src/train/engine.ts');
+    const { buildDataset } = await import('../../src/data/dataset/build.ts');
+    const { GpuAdapter } = await import('../../src/gpu/adapter.ts');
+    const { Transformer } = await import('../../src/gpu/transformer.ts');
+    const { packedLoss } = await import('../../src/train/eval-loss.ts');
+    const gpu = await nodeGpuDevice();
+    const engine = await openRunEngine(gpu.device, memoryFiles('tiny', model.files));
+    try {
+      const peft = await readPeftAdapter(memoryFiles('zip', new Map(Object.entries(zip))), engine.model.config);
+      const files = tinyRepo(8).map((f) => ({ ...f, source: 'picked files' }));
+      const data = await buildDataset(files, engine.tokenizer, { seqLen: 48, seed: 7, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+      const adapter = new GpuAdapter(engine.memory, peft.lora, peft.layers, { trainable: false });
+      const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: 48 });
+      const loss = await packedLoss(tf, engine.runner, data.test);
+      console.log(`[e2e tests] exported adapter: test loss ${loss} in Node vs ${logged} logged in the browser`);
+      // Two software GPUs (SwiftShader in Chromium, lavapipe in Node), both f32: 1e-4 relative.
+      expect(Math.abs(loss - logged) / logged).toBeLessThan(1e-4);
+    } finally {
+      engine.close();
+      gpu.device.destroy();
+    }
+  });
+});
