@@ -1,10 +1,7 @@
-// Greedy decoding by full recompute: each new token runs the whole forward pass over
-// prompt + tokens so far, then the LM head on the last position only. Simple and exact
-// (it is the training forward); the KV-cache decoder of the completions work replaces it.
+// Greedy decoding for the evaluation (FIM exact match): the KV-cache decoder of the
+// completions engine, argmax at every step.
 import type { GpuAdapter } from '../gpu/adapter.ts';
-import { Transformer } from '../gpu/transformer.ts';
-import { linearForward } from '../gpu/kernels/linear.ts';
-import { readFloat32 } from '../gpu/buffers.ts';
+import { Decoder } from '../gpu/decoder.ts';
 import type { RunEngine } from './run.ts';
 
 export interface GreedyOptions {
@@ -14,52 +11,38 @@ export interface GreedyOptions {
   signal?: AbortSignal;
 }
 
+function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  return best;
+}
+
 export class GreedyDecoder {
-  private tf: Transformer;
-  private lastRow: GPUBuffer;
-  private logits: GPUBuffer;
+  private decoder: Decoder;
 
   constructor(
-    private engine: RunEngine,
+    engine: RunEngine,
     adapter: GpuAdapter | undefined,
     readonly maxTokens: number,
   ) {
-    const c = engine.model.config;
-    this.tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: maxTokens });
-    this.lastRow = engine.memory.buffer('scratch', c.hiddenSize * 4, 'greedy.lastRow');
-    this.logits = engine.memory.buffer('scratch', c.vocabSize * 4, 'greedy.logits');
+    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens });
+    this.decoder.setAdapter(adapter);
   }
 
   async generate(prompt: number[], o: GreedyOptions): Promise<number[]> {
     const out: number[] = [];
-    const ids = [...prompt];
-    const c = this.engine.model.config;
-    const device = this.engine.runner.device;
-    // The transformer keeps the final normed hidden states of the last forward privately.
-    const finalNormed = (this.tf as unknown as { finalNormed: GPUBuffer }).finalNormed;
-    while (out.length < o.maxNewTokens && ids.length < this.maxTokens) {
-      o.signal?.throwIfAborted();
-      this.tf.setBatch(ids);
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      this.tf.recordForward(pass);
-      pass.end();
-      enc.copyBufferToBuffer(finalNormed, (ids.length - 1) * c.hiddenSize * 4, this.lastRow, 0, c.hiddenSize * 4);
-      device.queue.submit([enc.finish()]);
-      await this.engine.runner.run((p) => linearForward(this.engine.runner, p, this.lastRow, this.engine.model.lmHead, undefined, this.logits, 1));
-      const logits = await readFloat32(device, this.logits, c.vocabSize);
-      let best = 0;
-      for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+    if (prompt.length >= this.maxTokens) return out;
+    let logits = (await this.decoder.prefill(prompt, o.signal)).logits;
+    for (;;) {
+      const best = argmax(logits);
       out.push(best);
-      ids.push(best);
-      if (o.stop?.(best, out)) break;
+      if (o.stop?.(best, out) || out.length >= o.maxNewTokens || prompt.length + out.length >= this.maxTokens) break;
+      logits = await this.decoder.step(best, o.signal);
     }
     return out;
   }
 
   destroy(): void {
-    this.tf.destroy();
-    this.engine.memory.release(this.lastRow);
-    this.engine.memory.release(this.logits);
+    this.decoder.destroy();
   }
 }
