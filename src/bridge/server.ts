@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
+import { DEFAULT_GIT_PROXY, GIT_PROXY_PREFIX, handleGitProxy, type GitProxyOptions } from './git-proxy.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -10,6 +11,8 @@ export interface BridgeOptions {
   /** The built app (vite build output). */
   appDir: string;
   version: string;
+  /** Caps of the git smart-HTTP proxy (src/bridge/git-proxy.ts). */
+  gitProxy?: Partial<GitProxyOptions>;
 }
 
 export interface Bridge {
@@ -40,6 +43,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
       return;
     }
+    if (path.startsWith(GIT_PROXY_PREFIX)) return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
       return;
