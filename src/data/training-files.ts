@@ -39,3 +39,23 @@ export async function filterToTrainingFiles(
   const index = new Map(files.map((f) => [`${f.source}\u0000${f.path}`, f.bytes]));
   return { decisions, summary, accepted: acceptedFrom(decisions, (s, p) => index.get(`${s}\u0000${p}`)) };
 }
+
+/**
+ * Browser (or any place with IndexedDB): the accepted files of the last filter run, as text,
+ * one at a time (a source set can be larger than memory wants at once).
+ */
+export async function* acceptedTrainingFiles(storeName?: string): AsyncGenerator<TrainingFile> {
+  const { SourceStore } = await import('./store/source-store.ts');
+  const store = await SourceStore.open(storeName);
+  try {
+    // Decisions carry the source's id; training sees its name (the URL, archive or folder).
+    const names = new Map((await store.sources()).map((s) => [s.id, s.name]));
+    for (const d of await store.decisions()) {
+      if (!d.accepted) continue;
+      const f = await store.file(d.source, d.path);
+      if (f) yield { path: d.path, source: names.get(d.source) ?? d.source, text: decodeText(f.bytes), test: d.test };
+    }
+  } finally {
+    store.close();
+  }
+}

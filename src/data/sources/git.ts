@@ -73,7 +73,10 @@ function auth(o: GitFetchOptions) {
 }
 
 function progress(o: GitFetchOptions) {
-  return (e: { phase: string; loaded: number; total?: number }) => o.onProgress?.({ phase: e.phase.toLowerCase(), done: e.loaded, total: e.total ?? 0, detail: o.shownUrl });
+  // Not awaited: isomorphic-git would wait for each report to cross to the page and back.
+  return (e: { phase: string; loaded: number; total?: number }) => {
+    o.onProgress?.({ phase: e.phase.toLowerCase(), done: e.loaded, total: e.total ?? 0, detail: o.shownUrl });
+  };
 }
 
 /** Turns isomorphic-git's errors into SourceErrors that say what to do. */
