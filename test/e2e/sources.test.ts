@@ -174,12 +174,9 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       files[`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`] = enc.encode(body);
     }
     const zip = zipSync(files, { level: 1 });
-    await page.setInputFiles('[data-testid="archive-input"]', { name: 'many.zip', mimeType: 'application/zip', buffer: Buffer.from(zip) });
-    await page.waitForSelector(`[data-testid="source-row"][data-name="many.zip"][data-files="${N}"]`, { timeout: 120_000 });
-    await page.goto(new URL('#/filter', bridge.url).href);
-    await page.waitForSelector('[data-testid="filter-summary"]');
-    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
-    // A heartbeat on the page's thread while the worker filters everything again.
+    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.waitForSelector('[data-testid="source-row"]');
+    // A heartbeat on the page's thread (hash navigation keeps the document and the timer).
     await page.evaluate(() => {
       const w = window as unknown as { gaps: number[]; phases: string[] };
       w.gaps = [];
@@ -193,16 +190,25 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
         if (p) w.phases.push(`${p.getAttribute('data-phase')}:${p.getAttribute('data-done')}`);
       }, 50);
     });
-    await page.fill('[data-testid="max-kib"]', '500');
-    await page.dispatchEvent('[data-testid="max-kib"]', 'change');
-    await runFilterAndWait();
-    const { gaps, phases } = await page.evaluate(() => window as unknown as { gaps: number[]; phases: string[] });
+    const t0 = Date.now();
+    await page.setInputFiles('[data-testid="archive-input"]', { name: 'many.zip', mimeType: 'application/zip', buffer: Buffer.from(zip) });
+    await page.waitForSelector(`[data-testid="source-row"][data-name="many.zip"][data-files="${N}"]`, { timeout: 120_000 });
+    const t1 = Date.now();
+    // Arriving on the Filter page with changed sources runs the filter: every new file analysed.
+    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.waitForSelector('[data-testid="progress"][data-phase="analysing"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
+    console.log(`[e2e tests] 20,000-file zip imported in ${((t1 - t0) / 1000).toFixed(1)} s, filtered in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    const { gaps, phases } = await page.evaluate(() => {
+      const w = window as unknown as { gaps: number[]; phases: string[] };
+      return { gaps: w.gaps, phases: w.phases };
+    });
     const analysing = phases.filter((p) => p.startsWith('analysing:')).map((p) => Number(p.split(':')[1]));
     expect(new Set(analysing).size).toBeGreaterThan(3); // progress moved while it ran
     // Not a speed check: the page's thread answered its 50 ms timer throughout.
     expect(Math.max(...gaps)).toBeLessThan(1500);
     const total = Number(await page.getAttribute('[data-testid="filter-summary"]', 'data-total'));
-    expect(total).toBeGreaterThan(N);
+    expect(total).toBeGreaterThanOrEqual(N);
     console.log(`[e2e tests] filter in the browser worker: ${await page.textContent('[data-testid="filter-rate"]')} longest page-thread gap ${Math.max(...gaps).toFixed(0)} ms`);
   });
 });

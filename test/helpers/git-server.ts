@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -106,12 +106,8 @@ export async function startGitServer(): Promise<GitServer> {
       }
       git(dir, 'add', '-A', '-f'); // -f: files the tree's own .gitignore names are committed too
       git(dir, 'commit', '-q', '--allow-empty', '-m', message);
-      try {
-        git(repos, 'clone', '-q', '--bare', dir, bare);
-      } catch {
-        git(dir, 'push', '-q', '--force', bare, 'main');
-        git(dir, 'push', '-q', '--force', '--tags', bare);
-      }
+      if (!existsSync(bare)) git(repos, 'clone', '-q', '--bare', dir, bare);
+      else git(dir, 'push', '-q', '--force', bare, 'main');
       git(bare, 'update-server-info');
       return git(dir, 'rev-parse', 'HEAD');
     },
