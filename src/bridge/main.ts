@@ -18,6 +18,9 @@ Options:
   --app-dir DIR   serve this built app instead of dist/
   --no-build      do not rebuild the app when its sources changed
   -h, --help      show this help
+
+The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only);
+HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -50,10 +50,10 @@ function rawStatus(base: string, method: string, path: string, headers: Record<s
   });
 }
 
-async function cloneVia(b: Bridge, repo: string, extra: { ref?: string; token?: string } = {}) {
+async function cloneVia(b: Bridge, repo: string, extra: { ref?: string; token?: string; signal?: AbortSignal; onProgress?: () => void } = {}) {
   const dir = mkdtempSync(join(tmp, 'clone-'));
   const url = parseRepoUrl(`${server.url}/${repo}.git`);
-  const o = { fs, http: fetchHttpClient(), dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
+  const o = { fs, http: fetchHttpClient(extra.signal), dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
   const commit = await gitClone(o);
   return { commit, files: await readCommitFiles(fs, dir, commit) };
 }
@@ -73,6 +73,11 @@ describe('git proxy', () => {
     await expect(cloneVia(bridge, 'private', { token: 'wrong' })).rejects.toMatchObject({ code: 'GIT_AUTH', message: expect.stringContaining('refused the token') });
     const { files } = await cloneVia(bridge, 'private', { token: 's3cret' });
     expect(files.map((f) => f.path)).toEqual(['secret.py']);
+  });
+
+  it('a clone cancelled mid-way stops with an AbortError', async () => {
+    const ctl = new AbortController();
+    await expect(cloneVia(bridge, 'demo', { signal: ctl.signal, onProgress: () => ctl.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('says when a repository does not exist', async () => {

@@ -74,6 +74,8 @@ function auth(o: GitFetchOptions) {
 
 function progress(o: GitFetchOptions) {
   // Not awaited: isomorphic-git would wait for each report to cross to the page and back.
+  // (Throwing here to cancel would surface as an unhandled rejection inside isomorphic-git:
+  // cancellation aborts the HTTP fetch and is checked again once the fetch returns.)
   return (e: { phase: string; loaded: number; total?: number }) => {
     o.onProgress?.({ phase: e.phase.toLowerCase(), done: e.loaded, total: e.total ?? 0, detail: o.shownUrl });
   };
@@ -113,6 +115,7 @@ export async function gitFetchLatest(o: GitFetchOptions): Promise<string> {
       fs: o.fs, http: o.http, dir: o.dir, remote: 'origin', url: o.url, ref: o.ref || undefined, singleBranch: true, depth: o.depth ?? 1,
       tags: false, onProgress: progress(o), ...auth(o),
     });
+    o.signal?.throwIfAborted();
     if (!r.fetchHead) throw new SourceError('GIT_NOT_FOUND', `${o.shownUrl} has no branch or tag "${o.ref ?? 'HEAD'}".`);
     return r.fetchHead;
   } catch (err) {
