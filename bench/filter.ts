@@ -46,4 +46,11 @@ const path = new URL('../docs/BENCHMARKS.md', import.meta.url);
 const doc = await readFile(path, 'utf8');
 const section = `${MARK}\n## Stage-1 filter (latest run, ${new Date().toISOString().slice(0, 10)})\n\n\`npm run bench:filter\`: Node ${process.version}, one thread, ${N.toLocaleString('en')} generated files (${(bytes / 1048576).toFixed(1)} MiB: Python modules, Markdown notes, digit tables).\n\n${table}\n${MARK}`;
 const re = new RegExp(`${MARK}[\\s\\S]*?${MARK}`);
-await writeFile(path, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`);
+// Above the GPU bench's marker: \`npm run bench\` rewrites everything below its own.
+const gpuMark = '<!-- bench:latest -->';
+const next = re.test(doc)
+  ? doc.replace(re, section)
+  : doc.includes(gpuMark)
+    ? doc.replace(gpuMark, `${section}\n\n${gpuMark}`)
+    : `${doc.trimEnd()}\n\n${section}\n`;
+await writeFile(path, next);
