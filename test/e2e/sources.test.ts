@@ -5,6 +5,9 @@
 // sources intact; a reload keeps sources and decisions; 20,000 files are filtered in the
 // worker with progress while the page stays responsive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
@@ -28,10 +31,18 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   let browser: Browser;
   let page: Page;
   let repoUrl: string;
+  let dir: string;
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hc-e2e-sources-'));
+    for (const [p, b] of tree) {
+      mkdirSync(dirname(join(dir, 'picked', p)), { recursive: true });
+      writeFileSync(join(dir, 'picked', p), b);
+    }
     git = await startGitServer();
     git.commit('demo', tree);
+    git.commit('private', new Map([['secret.py', new TextEncoder().encode('KEY = 1\n')]]));
+    git.requireToken('/private.git', 'tok-123');
     repoUrl = `${git.url}/demo.git`;
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
@@ -42,6 +53,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await browser?.close();
     await bridge?.stop();
     await git?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   async function rows(): Promise<Row[]> {
@@ -62,11 +74,12 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     return out;
   }
 
+  /** Runs the filter from the page; the bar goes only after the new decisions are shown. */
   async function runFilterAndWait(): Promise<void> {
-    const before = await page.getAttribute('[data-testid="filter-summary"]', 'data-total').catch(() => null);
+    const before = await page.getAttribute('[data-testid="filter-summary"]', 'data-at');
     await page.click('[data-testid="run-filter"]');
+    await page.waitForFunction((at) => document.querySelector('[data-testid="filter-summary"]')?.getAttribute('data-at') !== at, before, { timeout: 120_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
-    void before;
   }
 
   it('clones through the bridge proxy into IndexedDB and decides every planted case', async () => {
@@ -92,6 +105,22 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       if (want.detail) expect(r.detail).toContain(want.detail);
     }
     expect(await page.getAttribute('[data-testid="reason-count"][data-reason="generated"]', 'data-count')).toBe('4');
+    // Nothing accepted: the page says why in one sentence and what to change.
+    await page.fill('[data-testid="include-globs"]', '');
+    await page.dispatchEvent('[data-testid="include-globs"]', 'change');
+    await page.fill('[data-testid="exclude-globs"]', '**');
+    await page.dispatchEvent('[data-testid="exclude-globs"]', 'change');
+    await runFilterAndWait();
+    expect(await page.textContent('[data-testid="filter-explanation"]')).toBe(
+      `All ${tree.size} files were rejected, most of them (${tree.size}) as excluded by your globs: remove or narrow your exclude globs.`,
+    );
+    await page.fill('[data-testid="exclude-globs"]', '');
+    await page.dispatchEvent('[data-testid="exclude-globs"]', 'change');
+    await page.fill('[data-testid="include-globs"]', PLANTED_INCLUDE);
+    await page.dispatchEvent('[data-testid="include-globs"]', 'change');
+    await runFilterAndWait();
+    expect(await page.$('[data-testid="filter-explanation"]')).toBeNull();
+    expect(await page.getAttribute('[data-testid="filter-summary"]', 'data-accepted')).toBe('4');
     // Preview of a file, and an override that re-runs the filter.
     await page.click('[data-testid="tab-rejected"]');
     await page.fill('[data-testid="decision-search"]', 'data/table.py');
@@ -116,6 +145,20 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(await page.getAttribute('[data-testid="filter-summary"]', 'data-analysed')).toBe('2');
   });
 
+  it('a private repository needs its token, which goes to the host and nowhere else', async () => {
+    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.fill('[data-testid="git-url"]', `${git.url}/private.git`);
+    await page.click('[data-testid="git-clone"]');
+    expect(await (await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 })).textContent()).toContain('needs a token');
+    await page.fill('[data-testid="git-token"]', 'tok-123');
+    await page.click('[data-testid="git-clone"]');
+    const row = await page.waitForSelector(`[data-testid="source-row"][data-name="${git.url}/private.git"]`, { timeout: 60_000 });
+    expect(await row.textContent()).toContain('token saved');
+    expect(git.log.some((r) => r.url.startsWith('/private.git') && r.auth)).toBe(true);
+    expect(bridge.output()).not.toContain('tok-123');
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain('tok-123');
+  });
+
   it('each archive kind imports the same tree; a bomb, a traversal and a corrupt archive are refused', async () => {
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.waitForSelector('[data-testid="source-row"]');
@@ -137,6 +180,10 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       expect(await err.textContent()).toMatch(message);
       expect(await count()).toBe(before);
     }
+    // A picked folder imports the same tree too.
+    await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'picked'));
+    const picked = await page.waitForSelector('[data-testid="source-row"][data-name="picked"]', { timeout: 60_000 });
+    expect(await picked.getAttribute('data-files')).toBe(String(tree.size));
     // Files marked as the test set.
     await page.check('[data-testid="mark-test"]');
     await page.setInputFiles('[data-testid="files-input"]', { name: 'held_out.py', mimeType: 'text/x-python', buffer: Buffer.from(pythonModule('heldout', 4)) });
@@ -161,7 +208,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(sourcesBefore.some((n) => n?.startsWith('homecoder-git-'))).toBe(true); // the clone lives in lightning-fs
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.waitForSelector('[data-testid="source-row"][data-kind="git"]');
-    expect((await page.$$('[data-testid="source-row"]')).length).toBe(7);
+    expect((await page.$$('[data-testid="source-row"]')).length).toBe(9); // 2 git, 5 archives, a folder, a file
   });
 
   it('filters 20,000 files in the worker with progress while the page stays responsive', async () => {
