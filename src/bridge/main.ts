@@ -21,6 +21,9 @@ Options:
   --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY)
   --max-body N    largest editor request body in bytes (default 1048576)
   -h, --help      show this help
+
+The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only);
+HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
 `;
 
 async function main(argv: string[]): Promise<number> {

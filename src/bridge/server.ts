@@ -9,6 +9,7 @@ import { DEMO_ENDPOINT_PATH } from '../model/demo-repo.ts';
 import { Relay, type Backend } from './relay.ts';
 import { createEditorApi } from './editor-api/index.ts';
 import { attachTabSocket } from './tab-socket.ts';
+import { DEFAULT_GIT_PROXY, GIT_PROXY_PREFIX, handleGitProxy, type GitProxyOptions } from './git-proxy.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -20,6 +21,8 @@ export interface BridgeOptions {
   apiKey?: string;
   maxBodyBytes?: number;
   backend?: Backend;
+  /** Caps of the git smart-HTTP proxy (src/bridge/git-proxy.ts). */
+  gitProxy?: Partial<GitProxyOptions>;
 }
 
 export interface Bridge {
@@ -62,6 +65,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
       return;
     }
+    if (path.startsWith(GIT_PROXY_PREFIX)) return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
       return;

@@ -1,4 +1,5 @@
 // `homecoder <command>`: the engine and pipeline without a browser (Node + Dawn).
+import { filterCommand, filterHelp } from './commands/filter.ts';
 import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
 import { lossCommand, lossHelp } from './commands/loss.ts';
 import { makeTinyModelCommand, makeTinyModelHelp } from './commands/make-tiny-model.ts';
@@ -14,6 +15,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  filter: { summary: 'stage-1 filter over folders, files, archives or git URLs: a decision per file (--json)', help: filterHelp, run: filterCommand },
   'gpu-info': { summary: 'print the WebGPU adapter, features and limits (--json)', help: gpuInfoHelp, run: gpuInfoCommand },
   'make-tiny-model': { summary: 'write a random fixture model in the Hugging Face layout', help: makeTinyModelHelp, run: makeTinyModelCommand },
   loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },

@@ -103,7 +103,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // dot-folders are skipped
     const out = join(dir, 'out');
-    const args = ['--model', modelDir, '--source', repo, '--out', out, '--steps', '8', '--seq-len', '48', '--batch-size', '2', '--lr', '3e-3', '--warmup', '1', '--eval-every', '4', '--checkpoint-every', '4', '--lora-r', '4', '--loss-threshold', '20', '--test-files', '^src/(eta|theta)\\.py$', '--json'];
+    const args = ['--model', modelDir, '--source', repo, '--out', out, '--steps', '8', '--seq-len', '48', '--batch-size', '2', '--lr', '3e-3', '--warmup', '1', '--eval-every', '4', '--checkpoint-every', '4', '--lora-r', '4', '--loss-threshold', '20', '--test-files', 'src/{eta,theta}.py', '--json'];
     const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));

@@ -16,7 +16,8 @@ import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
-import { readSourceFolder } from '../source-folder.ts';
+import { importAndFilter } from '../../data/node-pipeline.ts';
+import type { TrainingFile } from '../../data/training-file.ts';
 import { abortError, isAbort } from '../../progress.ts';
 
 /** CLI flag → setting. */
@@ -40,10 +41,12 @@ best checkpoint's adapter (adapter_config.json + adapter_model.safetensors) and 
 checkpoints stay there too, so --resume continues a run that was interrupted.
 
   --model DIR          Hugging Face model folder
-  --source PATH        folder of source files (git URLs and archives come with the sources import)
+  --source SRC         a folder, a file, an archive (.zip, .tar, .tar.gz, .tar.bz2) or an
+                       http(s) git URL (token from HOMECODER_GIT_TOKEN); repeatable. Files go
+                       through the stage-1 filter first, as \`homecoder filter\` shows
   --out DIR            run folder and output
   --resume             continue the run in --out from its latest checkpoint
-  --test-files REGEX   paths matching this are the test set (default: a seeded choice)
+  --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
   --chat FILE          JSONL conversations {"messages":[...]} to mix in (model's chat template)
   --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats (default ${DEFAULT_LOSS_THRESHOLD})
   --no-loss-filter     skip the stage-2 filter
@@ -72,13 +75,13 @@ function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof Tr
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`);
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean'; default?: boolean }> = {
-    model: { type: 'string' }, source: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, 'test-files': { type: 'string' }, chat: { type: 'string' },
+  const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
+    model: { type: 'string' }, source: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'boolean' }, 'test-files': { type: 'string', multiple: true }, chat: { type: 'string' },
     'loss-threshold': { type: 'string' }, 'no-loss-filter': { type: 'boolean' }, 'low-memory': { type: 'boolean' }, 'no-eval': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
   };
   for (const [f] of FLAGS) options[f] = { type: 'string' };
   const { values } = parseArgs({ args: argv, options });
-  const v = values as Record<string, string | boolean | undefined>;
+  const v = values as Record<string, string | string[] | boolean | undefined>;
   if (v.help) {
     process.stdout.write(trainHelp);
     return 0;
@@ -94,7 +97,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (v['low-memory']) over.lowMemory = true;
   const out = resolve(v.out as string);
   const run = nodeRunFolder(out);
-  const files = v.source ? await readSourceFolder(v.source as string, { testGlob: v['test-files'] ? new RegExp(v['test-files'] as string) : undefined }) : [];
+  let files: TrainingFile[] = [];
+  if (v.source) {
+    // Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages.
+    const imported = await importAndFilter(v.source as string[], { test: v['test-files'] as string[] | undefined, token: process.env.HOMECODER_GIT_TOKEN });
+    const { summary } = imported;
+    say(`stage 1: ${summary.accepted} of ${summary.total} files accepted (${Object.entries(summary.byReason).filter(([r, n]) => n > 0 && r !== 'accepted').map(([r, n]) => `${r} ${n}`).join(', ') || 'none rejected'})`, { stage1: summary });
+    if (summary.accepted === 0) throw new Error(summary.explanation ?? 'No file was accepted by the filter.');
+    files = imported.accepted;
+  }
 
   const gpu = await nodeGpuDevice();
   let lastPhase = '';

@@ -1,0 +1,31 @@
+// Typed errors a user can meet while adding sources or filtering. Each says what happened
+// and what to do; `code` is stable so the UI, the CLI and tests can branch on it.
+
+export type SourceErrorCode =
+  | 'ARCHIVE_CORRUPT'
+  | 'ARCHIVE_UNSUPPORTED'
+  | 'ARCHIVE_TOO_LARGE'
+  | 'ARCHIVE_BOMB'
+  | 'ARCHIVE_UNSAFE_ENTRY'
+  | 'GIT_URL_INVALID'
+  | 'GIT_AUTH'
+  | 'GIT_NOT_FOUND'
+  | 'GIT_FAILED'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_EMPTY'
+  | 'PATH_NOT_FOUND';
+
+export class SourceError extends Error {
+  readonly code: SourceErrorCode;
+  constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SourceError';
+    this.code = code;
+  }
+}
+
+/** A message fit for the user from anything a source job threw. */
+export function sourceMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,213 @@
+// Stage 1 of the filter: deterministic rules over file contents, one decision per file.
+// Pure TypeScript over bytes: the browser worker (files from IndexedDB) and the Node CLI
+// (files from disk, archives, clones) run exactly this.
+import picomatch from 'picomatch';
+import { abortError, type ProgressListener } from '../../progress.ts';
+import type { DecisionReason, FileDecision, RejectReason } from '../types.ts';
+import { analyseContent, contentHash, decodeText, type ContentFacts } from './content.ts';
+import { detectLanguage, languageEnabled, type Language } from './languages.ts';
+import { LshIndex } from './minhash.ts';
+import { RepoRules } from './repo-rules.ts';
+import { BINARY_EXTENSIONS, GENERATED_FILENAMES, GENERATED_SUFFIXES, VENDORED_DIRS, VENDORED_FILE } from './rules.ts';
+import { withDefaults, type FilterSettings } from './settings.ts';
+import { summarise, type FilterSummary } from './summary.ts';
+
+export interface FilterInput {
+  source: string;
+  path: string;
+  bytes: Uint8Array;
+  test?: boolean;
+  /** Its content hash when already known (skips hashing). */
+  sha?: string;
+}
+
+/** Content facts by content hash: reused across runs so only changed files are analysed. */
+export type FactsCache = Map<string, ContentFacts>;
+
+export interface FilterOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  cache?: FactsCache;
+}
+
+export interface FilterResult {
+  decisions: FileDecision[];
+  summary: FilterSummary;
+  /** How many files had their content analysed in this run (the rest came from the cache). */
+  analysed: number;
+}
+
+const KIB = 1024;
+const kib = (n: number) => `${(n / KIB).toFixed(n < 10 * KIB ? 1 : 0)} KiB`;
+
+/** Gives the event loop a turn (progress messages out, cancel messages in) about every 30 ms. */
+function makeYielder(signal?: AbortSignal) {
+  let last = performance.now();
+  return async (force = false) => {
+    if (signal?.aborted) throw abortError(signal.reason);
+    if (!force && performance.now() - last < 30) return;
+    await new Promise<void>((r) => setTimeout(r, 0));
+    last = performance.now();
+    if (signal?.aborted) throw abortError(signal.reason);
+  };
+}
+
+function globMatcher(globs: string[]): (path: string) => string | null {
+  const ms = globs.filter(Boolean).map((g) => ({ g, m: picomatch(g, { dot: true, basename: !g.includes('/') }) }));
+  return (path) => ms.find((x) => x.m(path))?.g ?? null;
+}
+
+interface Verdict {
+  reason: RejectReason;
+  detail: string;
+}
+
+function pathVerdict(path: string, rules: RepoRules, s: FilterSettings, excluded: (p: string) => string | null): Verdict | null {
+  const glob = excluded(path);
+  if (glob) return { reason: 'excluded_by_mask', detail: `matches your exclude glob "${glob}"` };
+  if (s.useGitignore) {
+    const rule = rules.ignoredBy(path);
+    if (rule) return { reason: 'ignored', detail: `ignored by ${rule}` };
+  }
+  const vendoredAttr = rules.attribute(path, 'linguist-vendored');
+  if (vendoredAttr?.value) return { reason: 'vendored', detail: `marked by ${vendoredAttr.origin}` };
+  if (vendoredAttr?.value !== false) {
+    const dir = path.split('/').slice(0, -1).find((seg) => VENDORED_DIRS.has(seg));
+    if (dir) return { reason: 'vendored', detail: `inside a "${dir}/" folder` };
+    if (VENDORED_FILE.test(path)) return { reason: 'vendored', detail: 'a well-known vendored file' };
+  }
+  return null;
+}
+
+function contentVerdict(path: string, size: number, f: ContentFacts, lang: Language | null, rules: RepoRules, s: FilterSettings): Verdict | null {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  const ext = dot > 0 ? base.slice(dot).toLowerCase() : '';
+  if (size > s.maxBytes) return { reason: 'too_large', detail: `${kib(size)} > ${kib(s.maxBytes)}` };
+  if (BINARY_EXTENSIONS.has(ext)) return { reason: 'not_text', detail: `"${ext}" files are binary` };
+  if (f.binary) return { reason: 'not_text', detail: f.binary };
+  const binAttr = rules.attribute(path, 'binary');
+  if (binAttr?.value) return { reason: 'not_text', detail: `marked by ${binAttr.origin}` };
+  const genAttr = rules.attribute(path, 'linguist-generated');
+  if (genAttr?.value) return { reason: 'generated', detail: `marked by ${genAttr.origin}` };
+  if (genAttr?.value !== false) {
+    if (GENERATED_FILENAMES.has(base)) return { reason: 'generated', detail: 'a lock file' };
+    const suffix = GENERATED_SUFFIXES.find(([sfx]) => base.endsWith(sfx));
+    if (suffix) return { reason: 'generated', detail: `"*${suffix[0]}": made by ${suffix[1]}` };
+    if (f.generatedHead) return { reason: 'generated', detail: `its head says "${f.generatedHead}"` };
+    if (f.maxLine > s.minifiedLine) return { reason: 'generated', detail: `minified: a line of ${f.maxLine} characters > ${s.minifiedLine}` };
+    if (f.avgLine > s.minifiedAverage) return { reason: 'generated', detail: `minified: average line length ${f.avgLine.toFixed(0)} > ${s.minifiedAverage}` };
+    const diffAttr = rules.attribute(path, 'diff');
+    if (diffAttr && !diffAttr.value) return { reason: 'generated', detail: `git does not diff it (${diffAttr.origin})` };
+  }
+  if (!lang) return { reason: 'not_code', detail: `no language for "${base}" (by extension, file name or #! line)` };
+  if (!languageEnabled(lang, s.languages)) return { reason: 'type_off', detail: `${lang.name} is switched off` };
+  if (f.digitsRatio > s.maxDigitsRatio) return { reason: 'lots_of_digits', detail: `digits are ${f.digitsRatio.toFixed(2)} of non-whitespace characters > ${s.maxDigitsRatio}` };
+  return null;
+}
+
+/**
+ * Decides, for every file, whether stage 1 keeps it and why not. Deterministic: the same
+ * files and settings give the same decisions. Duplicates: test files are seen first (a test
+ * file wins over a train file), then sources and paths in the given order.
+ */
+export async function filterFiles(files: FilterInput[], settings: Partial<FilterSettings> = {}, opts: FilterOptions = {}): Promise<FilterResult> {
+  const s = withDefaults(settings);
+  const { signal, onProgress } = opts;
+  const cache = opts.cache ?? new Map();
+  const tick = makeYielder(signal);
+  signal?.throwIfAborted();
+
+  const bySource = new Map<string, FilterInput[]>();
+  for (const f of files) {
+    const list = bySource.get(f.source);
+    if (list) list.push(f);
+    else bySource.set(f.source, [f]);
+  }
+  const rules = new Map<string, RepoRules>();
+  for (const [source, list] of bySource) rules.set(source, new RepoRules(list.map((f) => ({ path: f.path, text: () => decodeText(f.bytes) }))));
+  const excluded = globMatcher(s.exclude);
+  const included = globMatcher(s.include);
+
+  const decisions: FileDecision[] = new Array(files.length);
+  const facts: Array<ContentFacts | null> = new Array(files.length).fill(null);
+  let analysed = 0;
+  const total = files.length;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
+    const repo = rules.get(f.source)!;
+    const force = included(f.path);
+    let verdict: Verdict | null = null;
+    let lang: Language | null = null;
+    let lines = 0;
+    try {
+      verdict = pathVerdict(f.path, repo, s, excluded);
+      // Path verdicts need no content: skip the analysis unless a force-include needs it.
+      if (!verdict || force) {
+        const sha = f.sha ?? contentHash(f.bytes);
+        let cf = cache.get(sha);
+        if (!cf) {
+          cf = analyseContent(f.bytes, sha);
+          cache.set(sha, cf);
+          analysed++;
+        }
+        facts[i] = cf;
+        lines = cf.lines;
+        lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
+        verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
+        if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
+      }
+    } catch (err) {
+      verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    let reason: DecisionReason = verdict?.reason ?? 'accepted';
+    let detail = verdict?.detail ?? '';
+    if (force && verdict && verdict.reason !== 'not_text' && verdict.reason !== 'linguist_error') {
+      reason = 'accepted';
+      detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
+    } else if (force && !verdict) detail = `force-included by "${force}"`;
+    decisions[i] = { path: f.path, source: f.source, accepted: reason === 'accepted', reason, detail, language: lang?.name ?? null, bytes: f.bytes.length, lines, test: !!f.test };
+    if ((i & 63) === 0) {
+      onProgress?.({ phase: 'analysing', done: i, total, detail: f.path });
+      await tick();
+    }
+  }
+  onProgress?.({ phase: 'analysing', done: total, total });
+
+  // Duplicates among the files still accepted: test files first, then in the given order.
+  const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted);
+  order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
+  const exact = new Map<string, number>();
+  const near = new LshIndex<number>();
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    const d = decisions[i];
+    const cf = facts[i]!;
+    const forced = d.detail.startsWith('force-included');
+    const same = exact.get(cf.sha);
+    let dupOf: { index: number; similarity: number } | null = same !== undefined ? { index: same, similarity: 1 } : null;
+    if (!dupOf && cf.minhash && s.nearDuplicate < 1) {
+      const n = near.nearest(cf.minhash, s.nearDuplicate);
+      if (n) dupOf = { index: n.value, similarity: n.similarity };
+    }
+    if (dupOf && !forced) {
+      const o = decisions[dupOf.index];
+      d.accepted = false;
+      d.reason = 'duplicate';
+      d.duplicateOf = { source: o.source, path: o.path, similarity: dupOf.similarity };
+      d.detail =
+        dupOf.similarity === 1 && same !== undefined
+          ? `same content as ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}`
+          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
+      continue;
+    }
+    if (same === undefined) exact.set(cf.sha, i);
+    if (cf.minhash) near.add(cf.minhash, i);
+    if ((k & 255) === 0) {
+      onProgress?.({ phase: 'deduplicating', done: k, total: order.length });
+      await tick();
+    }
+  }
+  onProgress?.({ phase: 'deduplicating', done: order.length, total: order.length });
+  return { decisions, summary: summarise(decisions, s), analysed };
+}

@@ -1,0 +1,70 @@
+// Counts by reason and language, and the one-sentence explanation when nothing is accepted
+// (Refact's users got "No train files provided" and nothing else).
+import { REJECT_REASONS, type DecisionReason, type FileDecision, type RejectReason } from '../types.ts';
+import type { FilterSettings } from './settings.ts';
+
+export interface FilterSummary {
+  total: number;
+  accepted: number;
+  rejected: number;
+  acceptedTest: number;
+  byReason: Record<DecisionReason, number>;
+  byLanguage: Record<string, { accepted: number; rejected: number }>;
+  /** When nothing is accepted: why, and what to change. */
+  explanation: string | null;
+}
+
+export const REASON_LABELS: Record<DecisionReason, string> = {
+  accepted: 'accepted',
+  linguist_error: 'could not be analysed',
+  not_text: 'not text',
+  not_code: 'not code',
+  too_large: 'too large',
+  generated: 'generated',
+  vendored: 'vendored',
+  lots_of_digits: 'lots of digits',
+  excluded_by_mask: 'excluded by your globs',
+  ignored: 'ignored by .gitignore',
+  type_off: 'language switched off',
+  duplicate: 'duplicate',
+};
+
+const ADVICE: Record<RejectReason, (s: FilterSettings, d: FileDecision[]) => string> = {
+  linguist_error: () => 'see the details of those files',
+  not_text: () => 'add sources with source code: these files are binary',
+  not_code: () => 'add source files whose language Homecoder knows (by extension or #! line)',
+  too_large: (s) => `raise the size limit above ${Math.round(s.maxBytes / 1024)} KiB`,
+  generated: () => 'force-include the generated files you want with a glob',
+  vendored: () => 'force-include the vendored folders you want with a glob (e.g. "vendor/**")',
+  lots_of_digits: (s) => `raise the digits limit above ${s.maxDigitsRatio}`,
+  excluded_by_mask: () => 'remove or narrow your exclude globs',
+  ignored: () => 'turn off "apply .gitignore" or force-include those paths',
+  type_off: (_s, d) => {
+    const langs = [...new Set(d.filter((x) => x.reason === 'type_off').map((x) => x.language))].slice(0, 3).join(', ');
+    return `switch on ${langs || 'their languages'} under Languages`;
+  },
+  duplicate: () => 'add files that are not copies of each other',
+};
+
+export function summarise(decisions: FileDecision[], settings: FilterSettings): FilterSummary {
+  const byReason = Object.fromEntries(['accepted', ...REJECT_REASONS].map((r) => [r, 0])) as Record<DecisionReason, number>;
+  const byLanguage: FilterSummary['byLanguage'] = {};
+  let acceptedTest = 0;
+  for (const d of decisions) {
+    byReason[d.reason]++;
+    const lang = d.language ?? '(none)';
+    const l = (byLanguage[lang] ??= { accepted: 0, rejected: 0 });
+    if (d.accepted) {
+      l.accepted++;
+      if (d.test) acceptedTest++;
+    } else l.rejected++;
+  }
+  const accepted = byReason.accepted;
+  let explanation: string | null = null;
+  if (decisions.length === 0) explanation = 'There are no files yet: add a git repository, an archive, files or a folder on the Sources page.';
+  else if (accepted === 0) {
+    const [top, n] = REJECT_REASONS.map((r) => [r, byReason[r]] as const).sort((a, b) => b[1] - a[1])[0];
+    explanation = `All ${decisions.length} files were rejected, most of them (${n}) as ${REASON_LABELS[top]}: ${ADVICE[top](settings, decisions)}.`;
+  }
+  return { total: decisions.length, accepted, rejected: decisions.length - accepted, acceptedTest, byReason, byLanguage, explanation };
+}

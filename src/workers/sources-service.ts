@@ -1,0 +1,186 @@
+// The work behind the Sources and Filter pages, run inside the sources worker: clones into
+// lightning-fs (one IndexedDB database per repository), archives, files, and the stage-1
+// filter over everything stored, with progress and cancellation.
+import LightningFS from '@isomorphic-git/lightning-fs';
+import type { PromiseFsClient } from 'isomorphic-git';
+import type { ProgressListener } from '../progress.ts';
+import { SourceError } from '../data/errors.ts';
+import { readArchive } from '../data/sources/archive.ts';
+import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from '../data/sources/git.ts';
+import { parseRepoUrl, proxiedRepoUrl } from '../data/sources/git-url.ts';
+import { filterFiles } from '../data/filter/stage1.ts';
+import { withDefaults, type FilterSettings } from '../data/filter/settings.ts';
+import type { ContentFacts } from '../data/filter/content.ts';
+import { SourceStore, type FileChanges, type FilterRun } from '../data/store/source-store.ts';
+import type { FileDecision, SourceFile, SourceRecord } from '../data/types.ts';
+
+export interface GitRequest {
+  url: string;
+  ref?: string;
+  depth?: number;
+  /** Kept only in this browser's IndexedDB; sent only (through the bridge) to the git host. */
+  token?: string;
+}
+
+export interface AddResult {
+  source: SourceRecord;
+  changes: FileChanges;
+  skipped: Array<{ path: string; why: string }>;
+}
+
+export interface FilterRunResult extends FilterRun {
+  total: number;
+}
+
+export type PublicSource = Omit<SourceRecord, 'token'> & { hasToken: boolean };
+
+const gitFsName = (id: string) => `homecoder-git-${id}`;
+
+function newId(): string {
+  return `s${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+}
+
+export function publicSource(s: SourceRecord): PublicSource {
+  const { token, ...rest } = s;
+  return { ...rest, hasToken: !!token };
+}
+
+export class SourcesService {
+  private storeP: Promise<SourceStore> | undefined;
+  constructor(private origin: string) {}
+
+  private store(): Promise<SourceStore> {
+    this.storeP ??= SourceStore.open();
+    return this.storeP;
+  }
+
+  async list(): Promise<PublicSource[]> {
+    return (await (await this.store()).sources()).map(publicSource);
+  }
+
+  private gitOptions(rec: SourceRecord, fs: PromiseFsClient, signal: AbortSignal, onProgress: ProgressListener) {
+    const url = parseRepoUrl(rec.url!);
+    return { fs, http: fetchHttpClient(signal), dir: '/repo', url: proxiedRepoUrl(this.origin, url), shownUrl: url.href, ref: rec.ref, depth: rec.depth, token: rec.token, signal, onProgress };
+  }
+
+  async addGit(req: GitRequest, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+    const url = parseRepoUrl(req.url);
+    const depth = req.depth && req.depth > 0 ? Math.floor(req.depth) : 1;
+    const now = Date.now();
+    const rec: SourceRecord = { id: newId(), kind: 'git', name: url.href, url: url.href, ref: req.ref?.trim() || undefined, depth, token: req.token || undefined, addedAt: now, updatedAt: now, fileCount: 0, bytes: 0 };
+    const lfs = new LightningFS(gitFsName(rec.id), { wipe: true });
+    try {
+      const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
+      const commit = await gitClone(o);
+      const files = await readCommitFiles(o.fs, o.dir, commit, { signal, onProgress });
+      onProgress({ phase: 'storing', done: 0, total: files.length });
+      const { record, changes } = await (await this.store()).putSource({ ...rec, commit }, files);
+      return { source: record, changes, skipped: [] };
+    } catch (err) {
+      indexedDB.deleteDatabase(gitFsName(rec.id)); // nothing half-cloned stays behind
+      throw err;
+    }
+  }
+
+  /** Fetches the repository again and stores what changed; the caller re-runs the filter. */
+  async pull(id: string, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+    const store = await this.store();
+    const rec = await store.source(id);
+    if (!rec || rec.kind !== 'git') throw new SourceError('SOURCE_NOT_FOUND', 'That repository is no longer in the list: reload the page.');
+    const lfs = new LightningFS(gitFsName(id));
+    const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
+    const commit = await gitFetchLatest(o);
+    const files = await readCommitFiles(o.fs, o.dir, commit, { signal, onProgress });
+    const { record, changes } = await store.putSource({ ...rec, commit, updatedAt: commit === rec.commit ? rec.updatedAt : Date.now() }, files);
+    return { source: record, changes, skipped: [] };
+  }
+
+  async setToken(id: string, token: string): Promise<void> {
+    const store = await this.store();
+    const rec = await store.source(id);
+    if (rec) await store.updateSource({ ...rec, token: token || undefined });
+  }
+
+  async addArchive(file: File, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+    onProgress({ phase: 'reading', done: 0, total: file.size, detail: file.name });
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    signal.throwIfAborted();
+    onProgress({ phase: 'unpacking', done: 0, total: bytes.length, detail: file.name });
+    const a = await readArchive(file.name, bytes);
+    signal.throwIfAborted();
+    onProgress({ phase: 'storing', done: 0, total: a.files.length, detail: file.name });
+    const now = Date.now();
+    const { record, changes } = await (await this.store()).putSource({ id: newId(), kind: 'archive', name: file.name, addedAt: now, updatedAt: now }, a.files);
+    return { source: record, changes, skipped: a.skipped };
+  }
+
+  /** Single files or a folder (paths relative to it), optionally all marked as the test set. */
+  async addFiles(name: string, files: Array<{ path: string; file: File }>, test: boolean, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+    if (!files.length) throw new SourceError('SOURCE_EMPTY', `"${name}" holds no files.`);
+    const read: SourceFile[] = [];
+    for (const [i, f] of files.entries()) {
+      signal.throwIfAborted();
+      read.push({ path: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()), test });
+      if (i % 100 === 0) onProgress({ phase: 'reading', done: i, total: files.length, detail: f.path });
+    }
+    const now = Date.now();
+    const { record, changes } = await (await this.store()).putSource({ id: newId(), kind: 'files', name, addedAt: now, updatedAt: now }, read);
+    return { source: record, changes, skipped: [] };
+  }
+
+  async remove(id: string): Promise<void> {
+    await (await this.store()).removeSource(id);
+    indexedDB.deleteDatabase(gitFsName(id));
+  }
+
+  async files(id: string) {
+    return (await this.store()).fileList(id);
+  }
+
+  async setTest(id: string, paths: string[] | 'all', test: boolean): Promise<number> {
+    return (await this.store()).setTest(id, paths, test);
+  }
+
+  async settings(): Promise<FilterSettings> {
+    return withDefaults(await (await this.store()).settings());
+  }
+
+  /** Runs stage 1 over every stored file; content facts are reused for unchanged files. */
+  async runFilter(settings: Partial<FilterSettings>, signal: AbortSignal, onProgress: ProgressListener): Promise<FilterRunResult> {
+    const store = await this.store();
+    const s = withDefaults(settings);
+    await store.saveSettings(s);
+    onProgress({ phase: 'loading', done: 0, total: 0 });
+    const files = await store.allFiles();
+    const cache = await store.facts(files.map((f) => f.sha));
+    const known = new Set(cache.keys());
+    const result = await filterFiles(
+      files.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })),
+      s,
+      { signal, onProgress, cache },
+    );
+    const fresh: ContentFacts[] = [];
+    for (const [sha, f] of cache) if (!known.has(sha)) fresh.push(f);
+    onProgress({ phase: 'saving', done: 0, total: result.decisions.length });
+    const seen = Object.fromEntries((await store.sources()).map((x) => [x.id, x.updatedAt]));
+    const run: FilterRun = { summary: result.summary, settings: s, at: Date.now(), analysed: result.analysed, seen };
+    await store.saveRun(result.decisions, fresh, run);
+    return { ...run, total: files.length };
+  }
+
+  async lastRun(): Promise<FilterRun | null> {
+    return (await this.store()).lastRun();
+  }
+
+  async decisions(): Promise<FileDecision[]> {
+    return (await this.store()).decisions();
+  }
+
+  /** The first 64 KiB of a file as text, for the preview. */
+  async preview(source: string, path: string): Promise<{ text: string; truncated: boolean } | null> {
+    const f = await (await this.store()).file(source, path);
+    if (!f) return null;
+    const head = f.bytes.subarray(0, 65536);
+    return { text: new TextDecoder().decode(head), truncated: f.bytes.length > head.length };
+  }
+}

@@ -1,0 +1,44 @@
+// The sources worker: cloning, unpacking, storing and filtering, off the page's thread.
+import './worker-globals.ts';
+import * as Comlink from 'comlink';
+import { JobHost } from './jobs.ts';
+import { SourcesService } from './sources-service.ts';
+import type { SourcesApi } from './sources-api.ts';
+
+const jobs = new JobHost();
+const service = new SourcesService(self.location.origin);
+
+/** Runs a job; errors cross to the page as plain Errors with the typed code kept in the name. */
+function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return jobs.run(id, async (signal) => {
+    try {
+      return await work(signal);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      const e = new Error(err instanceof Error ? err.message : String(err));
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string') e.name = code;
+      throw e;
+    }
+  });
+}
+
+const api: SourcesApi = {
+  cancel: async (id) => jobs.cancel(id),
+  list: () => service.list(),
+  addGit: (id, p, req) => job(id, (s) => service.addGit(req, s, p)),
+  pull: (id, p, sourceId) => job(id, (s) => service.pull(sourceId, s, p)),
+  setToken: (id, token) => service.setToken(id, token),
+  addArchive: (id, p, file) => job(id, (s) => service.addArchive(file, s, p)),
+  addFiles: (id, p, name, files, test) => job(id, (s) => service.addFiles(name, files, test, s, p)),
+  remove: (id) => service.remove(id),
+  files: (id) => service.files(id),
+  setTest: (id, paths, test) => service.setTest(id, paths, test),
+  settings: () => service.settings(),
+  runFilter: (id, p, settings) => job(id, (s) => service.runFilter(settings, s, p)),
+  lastRun: () => service.lastRun(),
+  decisions: () => service.decisions(),
+  preview: (source, path) => service.preview(source, path),
+};
+
+Comlink.expose(api);

@@ -1,0 +1,119 @@
+// The bridge's git proxy against a real `git http-backend` on loopback: isomorphic-git
+// clones through it (branch, tag, private with a token); everything that is not a git
+// fetch is refused (not an open proxy); the size cap holds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBridge, type Bridge } from '../../src/bridge/server.ts';
+import { fetchHttpClient, gitClone, readCommitFiles } from '../../src/data/sources/git.ts';
+import { parseRepoUrl, proxiedRepoUrl, proxyTarget } from '../../src/data/sources/git-url.ts';
+import { startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { plantedBytes } from '../helpers/planted.ts';
+
+let server: GitServer;
+let bridge: Bridge;
+let capped: Bridge;
+let tmp: string;
+const tree = plantedBytes();
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'hc-proxy-'));
+  fs.writeFileSync(join(tmp, 'index.html'), '<!doctype html>');
+  server = await startGitServer();
+  server.commit('demo', tree);
+  server.tag('demo', 'v1');
+  server.commit('private', new Map([['secret.py', new TextEncoder().encode('KEY = 1\n')]]));
+  server.requireToken('/private.git', 's3cret');
+  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir: tmp, version: 't' });
+  capped = await startBridge({ host: '127.0.0.1', port: 0, appDir: tmp, version: 't', gitProxy: { maxResponseBytes: 4000 } });
+});
+afterAll(async () => {
+  await bridge?.close();
+  await capped?.close();
+  await server?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A request with its path sent verbatim (fetch would normalise "..") ; resolves to the status. */
+function rawStatus(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const r = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    r.on('error', reject);
+    r.end(method === 'POST' ? '0000' : undefined);
+  });
+}
+
+async function cloneVia(b: Bridge, repo: string, extra: { ref?: string; token?: string; signal?: AbortSignal; onProgress?: () => void } = {}) {
+  const dir = mkdtempSync(join(tmp, 'clone-'));
+  const url = parseRepoUrl(`${server.url}/${repo}.git`);
+  const o = { fs, http: fetchHttpClient(extra.signal), dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
+  const commit = await gitClone(o);
+  return { commit, files: await readCommitFiles(fs, dir, commit) };
+}
+
+describe('git proxy', () => {
+  it('clones a branch and a tag through the bridge, byte for byte', async () => {
+    const before = server.log.length;
+    const { files } = await cloneVia(bridge, 'demo');
+    expect(new Map(files.map((f) => [f.path, Buffer.from(f.bytes).toString('hex')]))).toEqual(new Map([...tree].map(([p, b]) => [p, Buffer.from(b).toString('hex')])));
+    expect(server.log.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(['GET /demo.git/info/refs?service=git-upload-pack', 'POST /demo.git/git-upload-pack']);
+    const tagged = await cloneVia(bridge, 'demo', { ref: 'v1' });
+    expect(tagged.files.length).toBe(tree.size);
+  });
+
+  it('passes a token for a private repository, and says when one is needed', async () => {
+    await expect(cloneVia(bridge, 'private')).rejects.toMatchObject({ code: 'GIT_AUTH', message: expect.stringContaining('needs a token') });
+    await expect(cloneVia(bridge, 'private', { token: 'wrong' })).rejects.toMatchObject({ code: 'GIT_AUTH', message: expect.stringContaining('refused the token') });
+    const { files } = await cloneVia(bridge, 'private', { token: 's3cret' });
+    expect(files.map((f) => f.path)).toEqual(['secret.py']);
+  });
+
+  it('a clone cancelled mid-way stops with an AbortError', async () => {
+    const ctl = new AbortController();
+    await expect(cloneVia(bridge, 'demo', { signal: ctl.signal, onProgress: () => ctl.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('says when a repository does not exist', async () => {
+    await expect(cloneVia(bridge, 'nothing-here')).rejects.toMatchObject({ code: 'GIT_NOT_FOUND' });
+  });
+
+  it('refuses everything that is not a git fetch over http(s)', async () => {
+    const host = new URL(server.url).host;
+    const cases: Array<[string, string, Record<string, string>?]> = [
+      ['GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-receive-pack`],
+      ['POST', `/git-proxy/http/${host}/demo.git/git-receive-pack`, { 'content-type': 'application/x-git-receive-pack-request' }],
+      ['GET', `/git-proxy/http/${host}/demo.git/HEAD`],
+      ['GET', `/git-proxy/http/${host}/demo.git/objects/info/packs`],
+      ['GET', `/git-proxy/http/${host}/`],
+      ['GET', `/git-proxy/file/etc/passwd/info/refs?service=git-upload-pack`],
+      ['GET', `/git-proxy/ftp/${host}/demo.git/info/refs?service=git-upload-pack`],
+      ['GET', `/git-proxy/http/${host}/a/../demo.git/info/refs?service=git-upload-pack`],
+      ['GET', `/git-proxy/http/${host}/a/%2e%2e/demo.git/info/refs?service=git-upload-pack`],
+      ['GET', `/git-proxy/http/user:pw@${host}/demo.git/info/refs?service=git-upload-pack`],
+      ['GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack&x=1`],
+      ['GET', `/git-proxy/http/${host}/demo.git/git-upload-pack`],
+      ['GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`, { origin: 'http://evil.example' }],
+      ['GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`, { 'sec-fetch-site': 'cross-site' }],
+    ];
+    const before = server.log.length;
+    for (const [method, path, headers] of cases) {
+      const status = await rawStatus(bridge.url, method, path, headers);
+      expect({ path, headers, status }).toEqual({ path, headers, status: 403 });
+    }
+    expect(server.log.length).toBe(before); // nothing reached the git server
+    expect(await rawStatus(bridge.url, 'GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`, { host: 'evil.example' })).toBe(403);
+    expect(await rawStatus(bridge.url, 'GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`)).toBe(200);
+    expect(proxyTarget('GET', `/git-proxy/https/github.com/o/r.git/info/refs?service=git-upload-pack`)).toEqual({ kind: 'refs', url: 'https://github.com/o/r.git/info/refs?service=git-upload-pack' });
+  });
+
+  it('cuts off a response over the size cap', async () => {
+    await expect(cloneVia(capped, 'demo')).rejects.toMatchObject({ code: 'GIT_FAILED' });
+  });
+});
