@@ -43,15 +43,8 @@ const plain = async <T>(work: () => Promise<T>): Promise<T> => {
 };
 
 /** Runs a model job; typed errors become messages the page can show as they are. */
-async function modelJob<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.run(id, async (signal) => {
-    try {
-      return await work(signal);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
-      throw new Error(userMessage(err));
-    }
-  });
+function modelJob<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return jobs.runForPage(id, work, (err) => new Error(userMessage(err)));
 }
 
 const api: EngineApi = {

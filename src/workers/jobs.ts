@@ -18,6 +18,21 @@ export class JobHost {
     }
   }
 
+  /**
+   * Runs a job whose errors cross to the page: cancellation stays an AbortError, anything
+   * else becomes `toPageError(err)` (a plain Error that survives the worker boundary).
+   */
+  runForPage<T>(id: string, job: (signal: AbortSignal) => Promise<T>, toPageError: (err: unknown) => Error): Promise<T> {
+    return this.run(id, async (signal) => {
+      try {
+        return await job(signal);
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') throw err;
+        throw toPageError(err);
+      }
+    });
+  }
+
   /** Returns false when no such job is running (already finished: nothing to do). */
   cancel(id: string, reason?: string): boolean {
     const ctl = this.running.get(id);

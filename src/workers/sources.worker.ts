@@ -10,16 +10,11 @@ const service = new SourcesService(self.location.origin);
 
 /** Runs a job; errors cross to the page as plain Errors with the typed code kept in the name. */
 function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.run(id, async (signal) => {
-    try {
-      return await work(signal);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
-      const e = new Error(err instanceof Error ? err.message : String(err));
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string') e.name = code;
-      throw e;
-    }
+  return jobs.runForPage(id, work, (err) => {
+    const e = new Error(err instanceof Error ? err.message : String(err));
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') e.name = code;
+    return e;
   });
 }
 

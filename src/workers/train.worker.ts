@@ -17,14 +17,7 @@ const service = new TrainService(device);
 
 /** Runs a job; errors the user can act on keep their message, cancellation stays an AbortError. */
 function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.run(id, async (signal) => {
-    try {
-      return await work(signal);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
-      throw new Error(userMessage(err));
-    }
-  });
+  return jobs.runForPage(id, work, (err) => new Error(userMessage(err)));
 }
 
 const api: TrainApi = {

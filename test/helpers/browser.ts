@@ -1,6 +1,6 @@
 // Headless Debian Chromium with software WebGPU (SwiftShader), and the real bridge process.
 import { existsSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startServerProcess, type RunningServer } from './process.ts';
 import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -26,39 +26,9 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-export interface RunningBridge {
-  url: string;
-  output: () => string;
-  stop: () => Promise<void>;
-}
+export type RunningBridge = RunningServer;
 
 /** Starts the bridge as `npm start` does (its own process), on a free port. */
-export async function startBridgeProcess(extraArgs: string[] = []): Promise<RunningBridge> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/bridge/main.ts', '--port', '0', '--no-build', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bridge did not start:\n${out}`)), 30_000);
-    child.stdout!.on('data', () => {
-      const m = /running at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`bridge exited (${code}):\n${out}`)));
-  });
-  return {
-    url,
-    output: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+export function startBridgeProcess(extraArgs: string[] = []): Promise<RunningBridge> {
+  return startServerProcess('bridge', ['--import', 'tsx', 'src/bridge/main.ts', '--port', '0', '--no-build', ...extraArgs], 30_000);
 }

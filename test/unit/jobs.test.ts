@@ -70,4 +70,15 @@ describe('worker jobs', () => {
   it('cancel of an unknown or finished job is a no-op', () => {
     expect(new JobHost().cancel('nope')).toBe(false);
   });
+
+  it('runForPage maps errors for the page but keeps a cancellation an AbortError', async () => {
+    const host = new JobHost();
+    const toPage = (err: unknown) => new Error(`page: ${(err as Error).message}`);
+    await expect(host.runForPage('a', async () => { throw new TypeError('boom'); }, toPage)).rejects.toThrow('page: boom');
+    const running = host.runForPage('b', (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), toPage);
+    host.cancel('b');
+    const err = await running.catch((e: unknown) => e);
+    expect(isAbort(err)).toBe(true);
+    expect(host.active).toEqual([]);
+  });
 });
