@@ -1,7 +1,7 @@
 // Where the Use page finds LoRA adapters to serve: browser storage (OPFS) under
 // `adapters/`. Any folder below it (at any depth up to 4) that holds adapter_config.json
 // and adapter_model.safetensors (PEFT's format) is an adapter; its id is its path, e.g.
-// `runs/<run-id>/checkpoint-<step>` written by training, or `imported/<name>` for an
+// `runs/<run-id>/checkpoints/step-NNNNNN` written by training, or `imported/<name>` for an
 // adapter imported from files. An optional `homecoder-adapter.json` beside them says what
 // it is ({label, run, step, testLoss, best, baseModel, createdAt}); without it the folder
 // name is the label. Training writes checkpoints there; nothing else needs to be told.

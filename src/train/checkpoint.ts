@@ -9,6 +9,8 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter, writePeftAdapter, typ
 import { memoryFiles, bytesSource } from '../model/files.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors } from '../model/safetensors.ts';
 import type { ModelConfig } from '../model/types.ts';
+import { ADAPTER_META, type AdapterMeta } from '../model/adapter-store.ts';
+import type { RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -28,7 +30,8 @@ export const checkpointDir = (step: number) => `checkpoints/step-${String(step).
 export async function saveCheckpoint(run: RunFolder, adapter: GpuAdapter, trainer: LoraTrainer, baseModel: string, state: Omit<CheckpointState, 'savedAt'>): Promise<void> {
   const dir = checkpointDir(state.step);
   const peft = writePeftAdapter({ lora: adapter.config, baseModel, layers: await adapter.toHost() });
-  for (const [name, bytes] of peft) await run.write(`${dir}/${name}`, bytes);
+  // The config last: the Use page lists a folder as an adapter once its config is there.
+  for (const [name, bytes] of [...peft].sort(([a], [b]) => Number(a === ADAPTER_CONFIG) - Number(b === ADAPTER_CONFIG))) await run.write(`${dir}/${name}`, bytes);
   const device = adapter.memory.device;
   const tensors = [];
   let i = 0;
@@ -88,5 +91,17 @@ export async function restoreOptimizer(run: RunFolder, step: number, adapter: Gp
       device.queue.writeBuffer(buf, 0, data);
     }
     i++;
+  }
+}
+
+/**
+ * Describes every checkpoint of a run for the Use page's adapter list (ADAPTER_META beside
+ * the PEFT files): which run and step, its test loss, and whether it is the run's best.
+ * Rewritten whenever the best changes.
+ */
+export async function writeAdapterMeta(run: RunFolder, record: RunRecord): Promise<void> {
+  for (const c of record.checkpoints) {
+    const meta: AdapterMeta = { label: `${record.model.label} · run ${record.id} · step ${c.step}`, run: record.id, step: c.step, testLoss: c.testLoss ?? undefined, best: c.step === record.best, baseModel: record.model.label, createdAt: record.createdAt };
+    await writeJsonFile(run, `${checkpointDir(c.step)}/${ADAPTER_META}`, meta);
   }
 }

@@ -1,5 +1,7 @@
-// A RunFolder on the Origin Private File System (browser workers), under runs/.
+// A RunFolder on the Origin Private File System (browser workers), under adapters/runs/:
+// the Use page's adapter list (src/model/adapter-store.ts) finds the checkpoints there.
 import type { RunFolder } from './run-folder.ts';
+import { ADAPTERS_DIR } from '../model/adapter-store.ts';
 
 type Dir = FileSystemDirectoryHandle & { keys(): AsyncIterable<string> };
 
@@ -15,9 +17,9 @@ async function dirAt(root: FileSystemDirectoryHandle, parts: string[], create: b
   return d;
 }
 
-export async function opfsRunFolder(name = 'runs'): Promise<RunFolder> {
-  const root = await (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
+export async function opfsRunFolder(path = `${ADAPTERS_DIR}/runs`): Promise<RunFolder> {
   const split = (p: string) => p.split('/').filter(Boolean);
+  const root = (await dirAt(await navigator.storage.getDirectory(), split(path), true))!;
   return {
     async read(p) {
       const parts = split(p);

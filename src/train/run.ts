@@ -20,7 +20,7 @@ import { learningRate } from './schedule.ts';
 import { checkMemory, type DeviceLimits, type MemoryCheck } from './memory-check.ts';
 import { BlockSampler } from './sampler.ts';
 import { packedLoss } from './eval-loss.ts';
-import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint } from './checkpoint.ts';
+import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
 import { bestCheckpoint, type RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 
@@ -166,6 +166,7 @@ export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOpt
       await saveCheckpoint(run, adapter, trainer, baseModel, { step, dataPosition: step * s.batchSize, trainLoss, testLoss });
       record.checkpoints.push({ step, trainLoss, testLoss });
       record.best = bestCheckpoint(record);
+      await writeAdapterMeta(run, record);
     };
 
     for (let step = trainer.step + 1; step <= record.steps; step++) {

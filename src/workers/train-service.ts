@@ -25,7 +25,7 @@ export class TrainService {
   constructor(private device: () => Promise<GPUDevice>) {}
 
   private root(): Promise<RunFolder> {
-    this.runsRoot ??= opfsRunFolder('runs');
+    this.runsRoot ??= opfsRunFolder();
     return this.runsRoot;
   }
 

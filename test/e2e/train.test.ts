@@ -129,7 +129,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     console.log(`[e2e tests] test loss ${start} → ${end}`);
     expect(end).toBeLessThan(start);
     uninterrupted = { id, loss: Number(await status('data-loss')) };
-    // Checkpoints with the best marked. (The evaluation, greedy decoding by full recompute, takes
+    // Checkpoints with the best marked. (The evaluation, greedy decoding of every test file, takes
     // ~25 s on SwiftShader: it is tested headless in test/gpu/train-pipeline.test.ts.)
     expect(await page.isVisible(`${runRow(id)} [data-testid="evaluate"]`)).toBe(true);
     expect(await page.$$eval(`${runRow(id)} [data-testid="checkpoint"]`, (rows) => rows.map((r) => Number(r.getAttribute('data-step'))))).toEqual([4, 8, 12]);
@@ -201,5 +201,15 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
       engine.close();
       gpu.device.destroy();
     }
+  });
+
+  it('the run’s checkpoints are listed as adapters on the Use page, the best one marked', async () => {
+    const id = uninterrupted.id;
+    const best = Number(await page.getAttribute(runRow(id), 'data-best'));
+    await page.goto(new URL('#/use', bridge.url).href);
+    const row = (step: number) => `[data-testid="adapter"][data-id="runs/${id}/checkpoints/step-${String(step).padStart(6, '0')}"]`;
+    for (const step of [4, 8, 12]) await page.waitForSelector(row(step), { timeout: 30_000 });
+    expect(await page.textContent(row(best))).toContain('★ best');
+    for (const step of [4, 8, 12].filter((x) => x !== best)) expect(await page.textContent(row(step))).not.toContain('★ best');
   });
 });
