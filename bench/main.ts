@@ -87,19 +87,29 @@ const tensors = randomTensors(config, 1);
 const memory = new GpuMemory(device);
 const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
 const lora = { r: 16, alpha: 32, dropout: 0, targets: [...LORA_TARGETS] };
-const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
 const seqLen = software ? 128 : 512;
-const tf = new Transformer(runner, memory, model, adapter, { seqLen });
-const trainer = new LoraTrainer(runner, memory, tf, adapter);
 const ids = Array.from({ length: seqLen }, (_, i) => (i * 37) % config.vocabSize);
-await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
-const steps = software ? 3 : 10;
-const t0 = performance.now();
-for (let s = 0; s < steps; s++) await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
-const stepMs = (performance.now() - t0) / steps;
-const mem = memory.report();
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
+
+/** ms per training step and the GPU memory it allocated, in normal or low memory mode. */
+async function benchTraining(lowMemory: boolean): Promise<{ stepMs: number; line: string }> {
+  const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
+  const tf = new Transformer(runner, memory, model, adapter, { seqLen, lowMemory });
+  const trainer = new LoraTrainer(runner, memory, tf, adapter);
+  await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
+  const steps = software ? 3 : 10;
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++) await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
+  const stepMs = (performance.now() - t0) / steps;
+  const mem = memory.report();
+  const line = `${lowMemory ? 'low memory mode' : 'normal mode'}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
+  tf.destroy();
+  adapter.destroy();
+  return { stepMs, line };
+}
+const normal = await benchTraining(false);
+const low = await benchTraining(true);
+const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}; ${normal.line}; ${low.line} (${(low.stepMs / normal.stepMs).toFixed(2)}× the step time, measured in this run)`;
 memory.destroyAll();
 
 const decodeLine = decodeSummary(await benchDecode(device, { promptTokens: software ? 128 : 512, newTokens: 64, reps: software || quick ? 3 : 10 }));

@@ -89,6 +89,12 @@ export class GpuAdapter {
     return this.config.alpha / this.config.r;
   }
 
+  /** Frees every buffer of this adapter (parameters, gradients, moments); the model stays. */
+  destroy(): void {
+    for (const layer of this.layers) for (const p of Object.values(layer)) for (const b of [p.A, p.B, p.dA, p.dB, p.mA, p.vA, p.mB, p.vB]) if (b) this.memory.release(b);
+    this.layers.length = 0;
+  }
+
   /** Every trainable parameter with its gradient and moments, for the optimizer. */
   *params(): Generator<{ param: GPUBuffer; grad: GPUBuffer; m: GPUBuffer; v: GPUBuffer; n: number }> {
     for (const layer of this.layers)

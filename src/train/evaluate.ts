@@ -100,7 +100,7 @@ export async function evaluateCheckpoint(
   try {
     t = await side(adapter, `checkpoint ${tuned.step}`);
   } finally {
-    for (const layer of adapter.layers) for (const p of Object.values(layer)) for (const b of [p.A, p.B, p.dA, p.dB]) engine.memory.release(b);
+    adapter.destroy();
   }
   return {
     files: holes.length,

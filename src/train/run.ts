@@ -130,7 +130,7 @@ export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOpt
   const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, s.seed);
   const release = () => {
     tf.destroy();
-    for (const layer of adapter.layers) for (const p of Object.values(layer)) for (const b of [p.A, p.B, p.dA, p.dB, p.mA, p.vA, p.mB, p.vB]) if (b) engine.memory.release(b);
+    adapter.destroy();
   };
   try {
     if (resumeFrom) {

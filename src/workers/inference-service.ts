@@ -114,6 +114,6 @@ export class InferenceService {
 
   private release(a: GpuAdapter | undefined): void {
     if (!a) return;
-    for (const layer of a.layers) for (const p of Object.values(layer)) for (const buf of [p.A, p.B, p.dA, p.dB]) a.memory.release(buf);
+    a.destroy();
   }
 }
