@@ -19,25 +19,35 @@ export interface LossDecision {
   source: string;
   /** Mean loss in nats (null when the file has fewer than two tokens). */
   loss: number | null;
+  /** The file's tokens as scored: its text's tokens plus EOS. */
+  tokens: number;
   accepted: boolean;
   reason?: 'high loss' | 'no tokens';
   cached: boolean;
 }
 
-/** Cached losses by sha256(content) + model id. */
+export interface CachedLoss {
+  loss: number;
+  tokens: number;
+}
+
+/** Cached losses by model id + window length + sha256(content). */
 export interface LossCache {
-  get(key: string): Promise<number | undefined>;
-  set(key: string, loss: number): Promise<void>;
+  get(key: string): Promise<CachedLoss | undefined>;
+  set(key: string, value: CachedLoss): Promise<void>;
   flush(): Promise<void>;
 }
 
-export function lossCacheKey(text: string, modelId: string): string {
-  return `${modelId}:${bytesToHex(sha256(new TextEncoder().encode(text)))}`;
+/** The window length is in the key: a file longer than one window scores differently per window. */
+export function lossCacheKey(text: string, modelId: string, seqLen: number): string {
+  return `${modelId}:${seqLen}:${bytesToHex(sha256(new TextEncoder().encode(text)))}`;
 }
 
 /** A cache kept as one JSON file in a RunFolder (OPFS or disk). */
 export async function folderLossCache(folder: RunFolder, file = 'loss-cache.json'): Promise<LossCache> {
-  const map = new Map(Object.entries((await readJsonFile<Record<string, number>>(folder, file)) ?? {}));
+  // Entries of an older format (a bare number, no token count) are left out and measured again.
+  const stored = Object.entries((await readJsonFile<Record<string, unknown>>(folder, file)) ?? {});
+  const map = new Map(stored.filter((e): e is [string, CachedLoss] => isCachedLoss(e[1])));
   let dirty = false;
   return {
     get: async (k) => map.get(k),
@@ -50,6 +60,10 @@ export async function folderLossCache(folder: RunFolder, file = 'loss-cache.json
       dirty = false;
     },
   };
+}
+
+function isCachedLoss(v: unknown): v is CachedLoss {
+  return typeof v === 'object' && v !== null && typeof (v as CachedLoss).loss === 'number' && typeof (v as CachedLoss).tokens === 'number';
 }
 
 export interface LossFilterOptions {
@@ -69,12 +83,15 @@ export async function lossFilter(engine: RunEngine, tok: DocTokenizer, files: Tr
     for (const [i, f] of files.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.({ phase: 'loss filter', done: i, total: files.length, detail: f.path });
-      const key = lossCacheKey(f.text, o.modelId);
-      let loss = (await o.cache?.get(key)) ?? null;
-      const cached = loss !== null;
-      if (loss === null) {
+      const key = lossCacheKey(f.text, o.modelId, o.seqLen);
+      const hit = await o.cache?.get(key);
+      let loss = hit?.loss ?? null;
+      let tokens = hit?.tokens ?? 0;
+      const cached = hit !== undefined;
+      if (!hit) {
         const ids = tok.encode(f.text);
         if (tok.eos !== undefined) ids.push(tok.eos);
+        tokens = ids.length;
         let sum = 0;
         let count = 0;
         for (let a = 0; a + 1 < ids.length; a += o.seqLen) {
@@ -89,12 +106,13 @@ export async function lossFilter(engine: RunEngine, tok: DocTokenizer, files: Tr
           count += n;
         }
         loss = count ? sum / count : null;
-        if (loss !== null) await o.cache?.set(key, loss);
+        if (loss !== null) await o.cache?.set(key, { loss, tokens });
       }
       out.push({
         path: f.path,
         source: f.source,
         loss,
+        tokens,
         accepted: loss !== null && loss <= threshold,
         reason: loss === null ? 'no tokens' : loss > threshold ? 'high loss' : undefined,
         cached,

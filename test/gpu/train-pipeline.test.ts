@@ -75,10 +75,12 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
       // f32 on the GPU vs float64: 1e-4 relative.
       expect(Math.abs(d.loss! - want) / want).toBeLessThan(1e-4);
       expect(d.cached).toBe(false);
+      expect(d.tokens).toBe(ids.length);
     }
     const threshold = [...first.map((d) => d.loss!)].sort((a, b) => a - b)[1] + 1e-6;
     const second = await lossFilter(engine, engine.tokenizer, files, { modelId: 'tiny', seqLen: 256, threshold, cache: await folderLossCache(folder) });
     expect(second.every((d) => d.cached)).toBe(true);
+    expect(second.map((d) => d.tokens)).toEqual(first.map((d) => d.tokens));
     expect(second.filter((d) => d.accepted).length).toBe(2);
     for (const d of second.filter((x) => !x.accepted)) expect(d.reason).toBe('high loss');
   });
