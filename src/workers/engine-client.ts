@@ -4,7 +4,7 @@ import type { EngineApi, GpuStatus, HubSettings, LoadedModelInfo, PlanReport, Pl
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
-import { startJob, type JobOptions } from './jobs.ts';
+import { startRemoteJob, type JobOptions } from './jobs.ts';
 import type { ProgressListener } from '../progress.ts';
 import type { ServingInfo } from './completion-api.ts';
 import type { ServingChoice } from './inference-service.ts';
@@ -32,13 +32,7 @@ export interface EngineClient {
 export function createEngineClient(): EngineClient {
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-engine' });
   const remote = Comlink.wrap<EngineApi>(worker);
-  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) => {
-    // Progress comes over its own message port, so a last report can arrive after the
-    // result: drop reports once the job has settled, or the page would look busy forever.
-    let live = true;
-    const onProgress = Comlink.proxy<ProgressListener>((p) => live && opts.onProgress?.(p));
-    return startJob((id) => remote.cancel(id), (id) => start(id, onProgress), opts).finally(() => (live = false));
-  };
+  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) => startRemoteJob((id) => remote.cancel(id), start, opts);
   return {
     gpuStatus: () => remote.gpuStatus(),
     selfTest: (opts = {}) => job(opts, (id, p) => remote.selfTest(id, p, opts.size)),

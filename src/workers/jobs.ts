@@ -1,6 +1,7 @@
 // Cancellable jobs across the worker boundary. comlink cannot carry an AbortSignal,
 // so each job gets an id: the worker keeps an AbortController per id, and the UI side
 // turns its own AbortSignal into a `cancel(id)` call.
+import * as Comlink from 'comlink';
 import { abortError, type ProgressListener } from '../progress.ts';
 
 /** Worker side: runs job functions with a signal that `cancel(id)` aborts. */
@@ -72,4 +73,22 @@ export async function startJob<T>(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * UI side, for a job in a worker reached through comlink: `start(id, onProgress)` gets the
+ * page's listener as a proxy. Progress travels over its own message port, so a last report
+ * can arrive after the result: reports are dropped once the job has settled, or a page
+ * would show a finished job as still running.
+ */
+export function startRemoteJob<T>(
+  cancel: (id: string) => Promise<unknown> | unknown,
+  start: (id: string, onProgress: ProgressListener) => Promise<T>,
+  opts: JobOptions = {},
+): Promise<T> {
+  let live = true;
+  const onProgress = Comlink.proxy<ProgressListener>((p) => {
+    if (live) opts.onProgress?.(p);
+  });
+  return startJob(cancel, (id) => start(id, onProgress), opts).finally(() => (live = false));
 }

@@ -36,7 +36,7 @@ export interface PlanReport {
   maxSeqLenInference: number;
 }
 
-export async function resolveConfig(req: Pick<PlanRequest, 'repo' | 'hub' | 'config'>): Promise<ModelConfig> {
+async function resolveConfig(req: Pick<PlanRequest, 'repo' | 'hub' | 'config'>): Promise<ModelConfig> {
   if (req.config) return req.config;
   if (!req.repo) throw new Error('Choose a model to plan for.');
   const known = CATALOG.find((m) => m.repo === req.repo)?.config;

@@ -1,6 +1,6 @@
 // Page-side handle on the sources worker.
 import * as Comlink from 'comlink';
-import { startJob, type JobOptions } from './jobs.ts';
+import { startRemoteJob, type JobOptions } from './jobs.ts';
 import type { ProgressListener } from '../progress.ts';
 import type { SourcesApi } from './sources-api.ts';
 
@@ -13,7 +13,7 @@ export function createSourcesClient(): SourcesClient {
   const worker = new Worker(new URL('./sources.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-sources' });
   const remote = Comlink.wrap<SourcesApi>(worker);
   const job = <T>(opts: JobOptions | undefined, start: (id: string, p: ProgressListener) => Promise<T>) =>
-    startJob((id) => remote.cancel(id), (id) => start(id, Comlink.proxy(opts?.onProgress ?? (() => {}))), opts ?? {});
+    startRemoteJob((id) => remote.cancel(id), start, opts);
   return {
     list: () => remote.list(),
     addGit: (req, opts) => job(opts, (id, p) => remote.addGit(id, p, req)),

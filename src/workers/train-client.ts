@@ -6,7 +6,7 @@ import type { TrainSettings } from '../train/settings.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
 import type { LossDecision } from '../train/loss-filter.ts';
 import type { TrainingFile } from '../data/training-file.ts';
-import { startJob, type JobOptions } from './jobs.ts';
+import { startRemoteJob, type JobOptions } from './jobs.ts';
 
 export interface TrainClient {
   models(): Promise<TrainModel[]>;
@@ -27,15 +27,14 @@ export function trainClient(): TrainClient {
   const worker = new Worker(new URL('./train.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-train' });
   const remote = Comlink.wrap<TrainApi>(worker);
   const cancel = (id: string) => remote.cancel(id);
-  const noop = () => {};
   client = {
     models: () => remote.models(),
     runs: () => remote.runs(),
     checkMemory: (modelId, settings) => remote.checkMemory(modelId, settings),
-    start: (req, o) => startJob(cancel, (id) => remote.start(id, Comlink.proxy(o.onProgress ?? noop), Comlink.proxy(o.onUpdate), req), o),
-    resume: (runId, o) => startJob(cancel, (id) => remote.resume(id, Comlink.proxy(o.onProgress ?? noop), Comlink.proxy(o.onUpdate), runId), o),
-    evaluate: (runId, o = {}) => startJob(cancel, (id) => remote.evaluate(id, Comlink.proxy(o.onProgress ?? noop), runId), o),
-    filterByLoss: (modelId, files, threshold, o = {}) => startJob(cancel, (id) => remote.filterByLoss(id, Comlink.proxy(o.onProgress ?? noop), modelId, files, threshold), o),
+    start: (req, o) => startRemoteJob(cancel, (id, p) => remote.start(id, p, Comlink.proxy(o.onUpdate), req), o),
+    resume: (runId, o) => startRemoteJob(cancel, (id, p) => remote.resume(id, p, Comlink.proxy(o.onUpdate), runId), o),
+    evaluate: (runId, o = {}) => startRemoteJob(cancel, (id, p) => remote.evaluate(id, p, runId), o),
+    filterByLoss: (modelId, files, threshold, o = {}) => startRemoteJob(cancel, (id, p) => remote.filterByLoss(id, p, modelId, files, threshold), o),
     exportAdapter: (runId, step) => remote.exportAdapter(runId, step),
     deleteRun: (runId) => remote.deleteRun(runId),
   };

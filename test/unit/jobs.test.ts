@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { JobHost, startJob } from '../../src/workers/jobs.ts';
+import { JobHost, startJob, startRemoteJob } from '../../src/workers/jobs.ts';
 import { isAbort, type Progress, type ProgressListener } from '../../src/progress.ts';
 
 interface Api {
@@ -80,5 +80,17 @@ describe('worker jobs', () => {
     const err = await running.catch((e: unknown) => e);
     expect(isAbort(err)).toBe(true);
     expect(host.active).toEqual([]);
+  });
+
+  it('startRemoteJob drops a progress report that arrives after the job settled', async () => {
+    const seen: string[] = [];
+    let late: ProgressListener | undefined;
+    await startRemoteJob(() => {}, async (_id, onProgress) => {
+      onProgress({ phase: 'working', done: 1, total: 2 });
+      late = onProgress;
+      return 'ok';
+    }, { onProgress: (p) => seen.push(p.phase) });
+    late!({ phase: 'late', done: 2, total: 2 });
+    expect(seen).toEqual(['working']);
   });
 });

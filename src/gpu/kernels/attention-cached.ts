@@ -3,7 +3,7 @@
 // workgroup per (query, head): its threads split the keys, each keeps an online softmax
 // (max, sum, weighted values), then the partial results are merged in shared memory —
 // so a single decoded token still spreads over many threads (flash-decoding).
-import { params, u32, f32, type KernelRunner } from '../kernel.ts';
+import { params, u32, f32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 
 const WG = 64;
 
@@ -15,23 +15,13 @@ const kernel = (hd: number) => /* wgsl */ `
 struct P { nHeads: u32, nKv: u32, pos0: u32, scale: f32 }
 @group(0) @binding(4) var<uniform> p: P;
 const HD: u32 = ${hd}u;
-var<workgroup> red: array<f32, ${WG}>;
+${wgslWorkgroupSum('f32', WG)}
+// The max over the workgroup, through the same shared array red as workgroupSum.
 fn reduceMax(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-fn reduceSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
     workgroupBarrier();
   }
   let r = red[0];
@@ -64,9 +54,9 @@ fn reduceSum(v: f32, lid: u32) -> f32 {
   // Merge the threads' partial softmaxes: rescale each to the global max.
   let M = reduceMax(mx, lid);
   let f = select(0.0, exp(mx - M), sum > 0.0);
-  let total = reduceSum(sum * f, lid);
+  let total = workgroupSum(sum * f, lid);
   for (var d = 0u; d < HD; d++) {
-    let v = reduceSum(acc[d] * f, lid);
+    let v = workgroupSum(acc[d] * f, lid);
     if (lid == 0u) { out[qi + d] = v / total; }
   }
 }`;
