@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { Plugin } from 'vite';
-import { demoFilePath, demoModelFiles } from './src/model/demo.ts';
+import { demoFilePath, demoModelFiles } from './src/model/fixtures/demo.ts';
 
 /** Writes the demo model (random weights, made by the fixture generator) into the build. */
 function demoModel(): Plugin {

@@ -3,11 +3,11 @@
 // with the base model and with a LoRA adapter on all seven modules.
 import { uploadModel } from '../src/gpu/model.ts';
 import { GpuMemory } from '../src/gpu/memory.ts';
-import { GpuAdapter, initHostAdapter } from '../src/gpu/adapter.ts';
+import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Decoder } from '../src/gpu/decoder.ts';
-import { generateTokens } from '../src/gpu/generate.ts';
-import { randomTensors } from '../src/model/random-weights.ts';
-import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/tiny-model.ts';
+import { generateTokens } from '../src/serve/generate.ts';
+import { randomTensors } from '../src/model/fixtures/random-weights.ts';
+import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/fixtures/tiny-model.ts';
 import { LORA_TARGETS } from '../src/model/types.ts';
 
 export interface DecodeBench {
@@ -32,7 +32,7 @@ export async function benchDecode(device: GPUDevice, opts: { promptTokens: numbe
   const out: DecodeBench[] = [];
   for (const [label, adapter] of [
     ['base model', undefined],
-    ['with LoRA r=16 on 7 modules', new GpuAdapter(memory, lora, host, { trainable: false })],
+    ['with LoRA r=16 on 7 modules', new GpuLora(memory, lora, host, { trainable: false })],
   ] as const) {
     decoder.setAdapter(adapter);
     const params = { maxTokens: opts.newTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [] };

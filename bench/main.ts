@@ -9,11 +9,11 @@ import { uploadWeight } from '../src/gpu/weights.ts';
 import { linearBackwardInput, linearForward } from '../src/gpu/kernels/linear.ts';
 import { attentionBackward, attentionForward } from '../src/gpu/kernels/attention.ts';
 import { uploadModel } from '../src/gpu/model.ts';
-import { GpuAdapter, initHostAdapter } from '../src/gpu/adapter.ts';
+import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Transformer } from '../src/gpu/transformer.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../src/gpu/trainer.ts';
-import { randomTensors } from '../src/model/random-weights.ts';
-import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/tiny-model.ts';
+import { randomTensors } from '../src/model/fixtures/random-weights.ts';
+import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/fixtures/tiny-model.ts';
 import { LORA_TARGETS } from '../src/model/types.ts';
 import { benchDecode, decodeSummary } from './decode.ts';
 import { gemvForward } from '../src/gpu/kernels/gemv.ts';
@@ -93,7 +93,7 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
 /** ms per training step and the GPU memory it allocated, in normal or low memory mode. */
 async function benchTraining(lowMemory: boolean): Promise<{ stepMs: number; line: string }> {
-  const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
+  const adapter = new GpuLora(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
   const tf = new Transformer(runner, memory, model, adapter, { seqLen, lowMemory });
   const trainer = new LoraTrainer(runner, memory, tf, adapter);
   await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);

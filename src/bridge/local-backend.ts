@@ -1,8 +1,8 @@
 // A backend in the bridge's own process (`homecoder serve`): the completion service on a
 // GPU reached through Dawn, no browser involved.
 import type { Backend } from './relay.ts';
-import type { CompletionService } from '../workers/completion-service.ts';
-import type { CompletionRequest, CompletionResult, ServingInfo } from '../workers/completion-api.ts';
+import type { CompletionService } from '../serve/completion-service.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 
 export class LocalBackend implements Backend {
   readonly kind = 'headless' as const;

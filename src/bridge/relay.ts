@@ -3,7 +3,7 @@
 // editor cannot starve another, a newer request from a client cancels its older ones
 // (each keystroke sends a request), and a client that disconnects cancels its own.
 // Keeps a short request log and the list of editors seen, for the app's connection panel.
-import type { CompletionRequest, CompletionResult, ServingInfo } from '../workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 
 export interface Backend {
   readonly kind: 'tab' | 'headless';

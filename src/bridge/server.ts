@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import sirv from 'sirv';
 import { hostAllowed } from './hosts.ts';
-import { DEMO_ENDPOINT_PATH } from '../model/demo-repo.ts';
+import { DEMO_ENDPOINT_PATH } from '../model/fixtures/demo-repo.ts';
 import { Relay, type Backend } from './relay.ts';
 import { createEditorApi } from './editor-api/index.ts';
 import { attachTabSocket } from './tab-socket.ts';

@@ -8,9 +8,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend, Relay } from './relay.ts';
 import { cancelledResult } from './relay.ts';
 import { hostAllowed, hostName, isLoopbackAddress } from './hosts.ts';
-import type { CompletionRequest, CompletionResult, ServingInfo } from '../workers/completion-api.ts';
-import type { BridgeToTab, TabToBridge } from '../workers/bridge-protocol.ts';
-import { TAB_SOCKET_PATH } from '../workers/bridge-protocol.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
+import type { BridgeToTab, TabToBridge } from '../serve/tab-protocol.ts';
+import { TAB_SOCKET_PATH } from '../serve/tab-protocol.ts';
 
 /** Whether `origin` is the app served by this bridge (http, loopback or the listen host, same port). */
 export function originAllowed(origin: string | undefined, listenHost: string, port: number): boolean {

@@ -29,3 +29,16 @@ export function sourceMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+export type DatasetErrorCode = 'TOO_FEW_FILES' | 'NO_TRAIN_FILES' | 'NO_TOKENS' | 'BAD_CHAT' | 'BAD_DATASET';
+
+/** The training data cannot be built from the accepted files (too few, no tokens, bad chat lines). */
+export class DatasetError extends Error {
+  constructor(
+    readonly code: DatasetErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}

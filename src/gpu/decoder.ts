@@ -6,7 +6,7 @@
 // The adapter (one LoRA, possibly a weighted mix made on the host) can be swapped without
 // touching the base weights; swapping drops the cache, whose keys depended on it.
 import type { GpuModel, GpuLinear } from './model.ts';
-import type { GpuAdapter, LoraParam } from './adapter.ts';
+import type { GpuLora, LoraParam } from './lora.ts';
 import { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
@@ -62,7 +62,7 @@ export class Decoder {
   private rope: RopeTable;
   private staging: GPUBuffer;
   private xa?: GPUBuffer;
-  private adapter?: GpuAdapter;
+  private adapter?: GpuLora;
   /** Tokens whose keys and values are in the cache, in order. */
   private tokens: number[] = [];
   private busy = false;
@@ -93,14 +93,14 @@ export class Decoder {
   }
 
   /** Serves with this adapter (or the base model alone); the cache is dropped. */
-  setAdapter(adapter: GpuAdapter | undefined): void {
+  setAdapter(adapter: GpuLora | undefined): void {
     this.adapter = adapter;
     this.tokens = [];
     if (this.xa) this.memory.release(this.xa);
     this.xa = adapter ? this.memory.buffer('scratch', this.chunk * adapter.config.r * 4, 'decoder.xa') : undefined;
   }
 
-  get currentAdapter(): GpuAdapter | undefined {
+  get currentAdapter(): GpuLora | undefined {
     return this.adapter;
   }
 

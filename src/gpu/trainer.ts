@@ -2,7 +2,7 @@
 // sequence each), global-norm clipping and AdamW, with only scalars read back.
 import type { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
-import type { GpuAdapter } from './adapter.ts';
+import type { GpuLora } from './lora.ts';
 import type { Transformer } from './transformer.ts';
 import { adamwStep, gradNorm } from './kernels/adamw.ts';
 import { withErrorScopes } from './device.ts';
@@ -45,7 +45,7 @@ export class LoraTrainer {
     readonly runner: KernelRunner,
     readonly memory: GpuMemory,
     readonly transformer: Transformer,
-    readonly adapter: GpuAdapter,
+    readonly adapter: GpuLora,
     readonly seed = 0,
   ) {
     this.grads = [...adapter.params()].map((p) => ({ buffer: p.grad, n: p.n }));

@@ -2,14 +2,14 @@
 // LoRA gradients with per-layer activation checkpointing (each layer's input is kept;
 // the layer is recomputed inside backward). One sequence per micro-batch.
 import type { GpuModel, GpuLayer, GpuLinear } from './model.ts';
-import type { GpuAdapter, LoraParam } from './adapter.ts';
+import type { GpuLora, LoraParam } from './lora.ts';
 import type { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
 import { embeddingForward } from './kernels/embedding.ts';
 import { linearForward, linearBackwardInput } from './kernels/linear.ts';
 import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
-import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross_entropy.ts';
+import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross-entropy.ts';
 import { checkpointStride, layerInputName, lossTileRows, transformerBuffers } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
@@ -77,7 +77,7 @@ export class Transformer {
     readonly runner: KernelRunner,
     readonly memory: GpuMemory,
     readonly model: GpuModel,
-    readonly adapter: GpuAdapter | undefined,
+    readonly adapter: GpuLora | undefined,
     readonly opts: TransformerOptions,
   ) {
     const c = model.config;

@@ -1,4 +1,4 @@
-import { DEMO_REPO } from './demo-repo.ts';
+import { DEMO_REPO } from './fixtures/demo-repo.ts';
 import qwen05 from './configs/Qwen2.5-Coder-0.5B.json';
 import qwen15 from './configs/Qwen2.5-Coder-1.5B.json';
 import qwen3b from './configs/Qwen2.5-Coder-3B.json';

@@ -4,7 +4,7 @@
 // returns, so bad files fail before any GPU work. Tensors are then read one at a time.
 import { parseConfig } from './config.ts';
 import { ModelError } from './errors.ts';
-import { readJson, type ByteSource, type ModelFiles } from './files.ts';
+import { readJson, type ByteSource, type ModelFiles } from './storage/files.ts';
 import { expectedTensors } from './layout.ts';
 import { readSafetensorsHeader, readTensorBytes, type TensorInfo } from './safetensors.ts';
 import { bf16ToFloat, f16ToFloat, floatToBf16, floatToF16 } from './dtype.ts';

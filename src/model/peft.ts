@@ -2,7 +2,7 @@
 // here: adapter_config.json + adapter_model.safetensors with PEFT's tensor names
 // (base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight [r, in], lora_B [out, r]).
 import { ModelError } from './errors.ts';
-import { readJson, type ModelFiles } from './files.ts';
+import { readJson, type ModelFiles } from './storage/files.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorInfo, type TensorToWrite } from './safetensors.ts';
 import { moduleShape } from './layout.ts';
 import { bf16ToFloat, f16ToFloat } from './dtype.ts';

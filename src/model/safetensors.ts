@@ -2,7 +2,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {...}}, then the
 // data. Parsed here by hand and validated against the file size before any read.
 import { ModelError } from './errors.ts';
-import type { ByteSource } from './files.ts';
+import type { ByteSource } from './storage/files.ts';
 
 export type SafetensorsDtype = 'BF16' | 'F16' | 'F32';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { BF16: 2, F16: 2, F32: 4 };

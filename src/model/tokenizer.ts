@@ -2,7 +2,7 @@
 // with the special tokens the engine needs: BOS (only where the config adds it), EOS,
 // and the model family's fill-in-the-middle tokens.
 import { Tokenizer } from '@huggingface/tokenizers';
-import { readJson, type ModelFiles } from './files.ts';
+import { readJson, type ModelFiles } from './storage/files.ts';
 
 export interface FimTokens {
   family: 'qwen' | 'starcoder' | 'deepseek' | 'codellama';

@@ -2,14 +2,14 @@
 // loadable by PEFT and by `homecoder loss --adapter`), the AdamW moments in
 // optimizer.safetensors, and state.json (step, data position, losses) written last so a
 // half-written checkpoint is never taken for a whole one.
-import type { GpuAdapter } from '../gpu/adapter.ts';
+import type { GpuLora } from '../gpu/lora.ts';
 import type { LoraTrainer } from '../gpu/trainer.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../model/peft.ts';
-import { memoryFiles, bytesSource } from '../model/files.ts';
+import { memoryFiles, bytesSource } from '../model/storage/files.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors } from '../model/safetensors.ts';
 import type { ModelConfig } from '../model/types.ts';
-import { ADAPTER_META, type AdapterMeta } from '../model/adapter-store.ts';
+import { ADAPTER_META, type AdapterMeta } from '../model/storage/adapter-store.ts';
 import type { RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 
@@ -27,7 +27,7 @@ export interface CheckpointState {
 
 export const checkpointDir = (step: number) => `checkpoints/step-${String(step).padStart(6, '0')}`;
 
-export async function saveCheckpoint(run: RunFolder, adapter: GpuAdapter, trainer: LoraTrainer, baseModel: string, state: Omit<CheckpointState, 'savedAt'>): Promise<void> {
+export async function saveCheckpoint(run: RunFolder, adapter: GpuLora, trainer: LoraTrainer, baseModel: string, state: Omit<CheckpointState, 'savedAt'>): Promise<void> {
   const dir = checkpointDir(state.step);
   const peft = writePeftAdapter({ lora: adapter.config, baseModel, layers: await adapter.toHost() });
   // The config last: the Use page lists a folder as an adapter once its config is there.
@@ -76,7 +76,7 @@ export async function readCheckpointAdapter(run: RunFolder, step: number, config
 }
 
 /** Puts the saved AdamW moments back into a trainable adapter (same settings, same order). */
-export async function restoreOptimizer(run: RunFolder, step: number, adapter: GpuAdapter): Promise<void> {
+export async function restoreOptimizer(run: RunFolder, step: number, adapter: GpuLora): Promise<void> {
   const bytes = await run.read(`${checkpointDir(step)}/${OPTIMIZER_FILE}`);
   if (!bytes) throw new Error(`Checkpoint ${step} has no optimizer state.`);
   const src = bytesSource(OPTIMIZER_FILE, bytes);

@@ -1,14 +1,14 @@
 // Evaluation none of the baselines give: on the test files, the base model against a
 // checkpoint — test loss, and fill-in-the-middle exact match of one held-out line per
 // file with greedy decoding — side by side.
-import { GpuAdapter } from '../gpu/adapter.ts';
+import { GpuLora } from '../gpu/lora.ts';
 import { Transformer } from '../gpu/transformer.ts';
 import { Rng } from '../random.ts';
 import type { Progress } from '../progress.ts';
 import type { DocTokenizer } from '../data/dataset/fim.ts';
 import type { PackedTokens } from '../data/dataset/pack.ts';
 import type { HostAdapter, LoraConfig } from '../model/types.ts';
-import type { RunEngine } from './run.ts';
+import type { RunModel } from './run.ts';
 import { packedLoss } from './eval-loss.ts';
 import { GreedyDecoder } from './greedy.ts';
 import type { EvaluationResult } from './run-record.ts';
@@ -42,7 +42,7 @@ export interface EvaluateOptions {
 }
 
 export async function evaluateCheckpoint(
-  engine: RunEngine,
+  engine: RunModel,
   tok: DocTokenizer,
   test: { files: Array<{ path: string; text: string }>; blocks: PackedTokens },
   tuned: { step: number; lora: LoraConfig; layers: HostAdapter },
@@ -68,7 +68,7 @@ export async function evaluateCheckpoint(
   const stopIds = new Set([tok.eos, fim?.prefix, fim?.suffix, fim?.middle].filter((x): x is number => x !== undefined));
   const decodeText = (ids: number[]) => tok.decode(ids.filter((i) => !stopIds.has(i)));
 
-  async function side(adapter: GpuAdapter | undefined, label: string): Promise<{ testLoss: number; exactMatch: number; outputs: string[] }> {
+  async function side(adapter: GpuLora | undefined, label: string): Promise<{ testLoss: number; exactMatch: number; outputs: string[] }> {
     progress(`${label}: test loss`);
     const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: test.blocks.seqLen });
     let testLoss: number;
@@ -95,7 +95,7 @@ export async function evaluateCheckpoint(
   }
 
   const base = await side(undefined, 'base model');
-  const adapter = new GpuAdapter(engine.memory, tuned.lora, tuned.layers, { trainable: false });
+  const adapter = new GpuLora(engine.memory, tuned.lora, tuned.layers, { trainable: false });
   let t: Awaited<ReturnType<typeof side>>;
   try {
     t = await side(adapter, `checkpoint ${tuned.step}`);

@@ -1,8 +1,8 @@
 // Greedy decoding for the evaluation (FIM exact match): the KV-cache decoder of the
 // completions engine, argmax at every step.
-import type { GpuAdapter } from '../gpu/adapter.ts';
+import type { GpuLora } from '../gpu/lora.ts';
 import { Decoder } from '../gpu/decoder.ts';
-import type { RunEngine } from './run.ts';
+import type { RunModel } from './run.ts';
 
 export interface GreedyOptions {
   maxNewTokens: number;
@@ -21,8 +21,8 @@ export class GreedyDecoder {
   private decoder: Decoder;
 
   constructor(
-    engine: RunEngine,
-    adapter: GpuAdapter | undefined,
+    engine: RunModel,
+    adapter: GpuLora | undefined,
     readonly maxTokens: number,
   ) {
     this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens });

@@ -7,9 +7,9 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { Transformer } from '../gpu/transformer.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
 import type { Progress } from '../progress.ts';
-import type { TrainingFile } from '../data/training-file.ts';
+import type { TrainingFile } from '../data/types.ts';
 import type { DocTokenizer } from '../data/dataset/fim.ts';
-import type { RunEngine } from './run.ts';
+import type { RunModel } from './run.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 
 export const DEFAULT_LOSS_THRESHOLD = 3.0;
@@ -75,7 +75,7 @@ export interface LossFilterOptions {
   onProgress?: (p: Progress) => void;
 }
 
-export async function lossFilter(engine: RunEngine, tok: DocTokenizer, files: TrainingFile[], o: LossFilterOptions): Promise<LossDecision[]> {
+export async function lossFilter(engine: RunModel, tok: DocTokenizer, files: TrainingFile[], o: LossFilterOptions): Promise<LossDecision[]> {
   const threshold = o.threshold ?? DEFAULT_LOSS_THRESHOLD;
   const out: LossDecision[] = [];
   let tf: Transformer | undefined;

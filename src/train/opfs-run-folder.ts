@@ -1,7 +1,7 @@
 // A RunFolder on the Origin Private File System (browser workers), under adapters/runs/:
-// the Use page's adapter list (src/model/adapter-store.ts) finds the checkpoints there.
+// the Use page's adapter list (src/model/storage/adapter-store.ts) finds the checkpoints there.
 import type { RunFolder } from './run-folder.ts';
-import { ADAPTERS_DIR } from '../model/adapter-store.ts';
+import { ADAPTERS_DIR } from '../model/storage/adapter-store.ts';
 
 type Dir = FileSystemDirectoryHandle & { keys(): AsyncIterable<string> };
 

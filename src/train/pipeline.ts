@@ -2,10 +2,10 @@
 // settings and memory check → stage-2 loss filter → dataset → run files → training →
 // evaluation of the best checkpoint against the base model.
 import type { Progress } from '../progress.ts';
-import type { TrainingFile } from '../data/training-file.ts';
+import type { TrainingFile } from '../data/types.ts';
 import { buildDataset } from '../data/dataset/build.ts';
 import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
-import { DatasetError } from '../data/training-file.ts';
+import { DatasetError } from '../data/errors.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { checkMemory } from './memory-check.ts';
 import { createRun, MemoryCheckError, readRun, readRunDataset, trainRun, RUN_FILE, type TrainOptions } from './run.ts';
@@ -13,7 +13,7 @@ import { lossFilter, type LossCache, type LossDecision } from './loss-filter.ts'
 import { evaluateCheckpoint } from './evaluate.ts';
 import { readCheckpointAdapter } from './checkpoint.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
-import type { OpenedEngine } from './engine.ts';
+import type { OpenedRunModel } from './run-model.ts';
 import type { RunRecord } from './run-record.ts';
 
 export const TEST_FILES = 'test-files.json';
@@ -34,7 +34,7 @@ export interface Prepared {
   decisions: LossDecision[];
 }
 
-export async function prepareRun(engine: OpenedEngine, files: TrainingFile[], over: Partial<TrainSettings>, run: RunFolder, o: PrepareOptions): Promise<Prepared> {
+export async function prepareRun(engine: OpenedRunModel, files: TrainingFile[], over: Partial<TrainSettings>, run: RunFolder, o: PrepareOptions): Promise<Prepared> {
   const config = engine.model.config;
   const settings = validateSettings(over, config.maxPositionEmbeddings);
   // The memory check comes first: nothing is tokenized or allocated for a run that cannot fit.
@@ -70,13 +70,13 @@ export async function prepareRun(engine: OpenedEngine, files: TrainingFile[], ov
 }
 
 /** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */
-export async function trainAndEvaluate(engine: OpenedEngine, run: RunFolder, o: TrainOptions & { evaluate?: boolean } = {}): Promise<RunRecord> {
+export async function trainAndEvaluate(engine: OpenedRunModel, run: RunFolder, o: TrainOptions & { evaluate?: boolean } = {}): Promise<RunRecord> {
   let record = await trainRun(engine, run, o);
   if (o.evaluate !== false && record.best !== null) record = await evaluateRun(engine, run, o);
   return record;
 }
 
-export async function evaluateRun(engine: OpenedEngine, run: RunFolder, o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {}): Promise<RunRecord> {
+export async function evaluateRun(engine: OpenedRunModel, run: RunFolder, o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {}): Promise<RunRecord> {
   const record = (await readRun(run))!;
   if (record.best === null) throw new Error('This run has no checkpoint with a test loss yet.');
   const data = await readRunDataset(run);

@@ -2,7 +2,7 @@
 // create it (memory check, steps, dataset stored next to it), then train — from the
 // start or from its latest checkpoint — with the schedule, gradient accumulation, test
 // loss every N steps, checkpoints every N steps, early stop, and Stop between steps.
-import { GpuAdapter, initHostAdapter } from '../gpu/adapter.ts';
+import { GpuLora, initHostAdapter } from '../gpu/lora.ts';
 import { LoraTrainer } from '../gpu/trainer.ts';
 import { Transformer } from '../gpu/transformer.ts';
 import { withErrorScopes } from '../gpu/device.ts';
@@ -38,7 +38,7 @@ export class MemoryCheckError extends Error {
   }
 }
 
-export interface RunEngine {
+export interface RunModel {
   runner: KernelRunner;
   memory: GpuMemory;
   model: GpuModel;
@@ -71,7 +71,7 @@ export function resolveSteps(s: TrainSettings, d: Dataset): { steps: number; aut
 }
 
 /** Checks memory, stores the dataset and run.json; nothing runs on the GPU yet. */
-export async function createRun(run: RunFolder, input: { id: string; model: { id: string; label: string }; settings: TrainSettings; dataset: Dataset; engine: Pick<RunEngine, 'model' | 'limits'> }): Promise<RunRecord> {
+export async function createRun(run: RunFolder, input: { id: string; model: { id: string; label: string }; settings: TrainSettings; dataset: Dataset; engine: Pick<RunModel, 'model' | 'limits'> }): Promise<RunRecord> {
   const check = checkMemory(input.engine.model.config, input.settings, input.engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
   const { steps, auto } = resolveSteps(input.settings, input.dataset);
@@ -110,7 +110,7 @@ export async function readRunDataset(run: RunFolder): Promise<Dataset> {
  * has one (same data order and dropout masks: it ends where an uninterrupted run would).
  * Aborting stops between steps, saves a checkpoint there, and rejects with an AbortError.
  */
-export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOptions = {}): Promise<RunRecord> {
+export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOptions = {}): Promise<RunRecord> {
   const record = await readRun(run);
   if (!record) throw new Error('No such run.');
   const s = record.settings;
@@ -124,7 +124,7 @@ export async function trainRun(engine: RunEngine, run: RunFolder, opts: TrainOpt
   const host = resumeFrom ? (await readCheckpointAdapter(run, resumeFrom, config)).layers : initHostAdapter(config, lora, s.seed);
 
   const { adapter, tf } = await withErrorScopes(engine.memory.device, `allocating the LoRA adapter, optimizer state and activations for ${s.seqLen} tokens`, async () => {
-    const adapter = new GpuAdapter(engine.memory, lora, host, { trainable: true });
+    const adapter = new GpuLora(engine.memory, lora, host, { trainable: true });
     return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: data.settings.seqLen, lowMemory: !!s.lowMemory }) };
   });
   const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, s.seed);

@@ -3,12 +3,12 @@ import type { GpuInfo } from '../gpu/device.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import type { ProgressListener } from '../progress.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
-import type { Manifest } from '../model/store.ts';
-import type { HubSettings, LoadedModelInfo } from './model-service.ts';
-import type { PlanReport, PlanRequest } from './plan-service.ts';
-import type { ServingInfo } from './completion-api.ts';
-import type { ServingChoice } from './inference-service.ts';
-import type { StoredAdapter } from '../model/adapter-store.ts';
+import type { Manifest } from '../model/storage/store.ts';
+import type { HubSettings, LoadedModelInfo } from '../serve/model-service.ts';
+import type { PlanReport, PlanRequest } from '../train/plan-service.ts';
+import type { ServingInfo } from '../serve/types.ts';
+import type { ServingChoice } from '../serve/inference-service.ts';
+import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 
 export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 

@@ -2,13 +2,13 @@
 import * as Comlink from 'comlink';
 import type { EngineApi, GpuStatus, HubSettings, LoadedModelInfo, PlanReport, PlanRequest } from './engine-api.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
-import type { Manifest } from '../model/store.ts';
+import type { Manifest } from '../model/storage/store.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import { startRemoteJob, type JobOptions } from './jobs.ts';
 import type { ProgressListener } from '../progress.ts';
-import type { ServingInfo } from './completion-api.ts';
-import type { ServingChoice } from './inference-service.ts';
-import type { StoredAdapter } from '../model/adapter-store.ts';
+import type { ServingInfo } from '../serve/types.ts';
+import type { ServingChoice } from '../serve/inference-service.ts';
+import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 
 export interface EngineClient {
   gpuStatus(): Promise<GpuStatus>;

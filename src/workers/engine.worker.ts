@@ -4,12 +4,12 @@ import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { runSelfTest } from '../gpu/selftest.ts';
 import { JobHost } from './jobs.ts';
-import { ModelService, userMessage } from './model-service.ts';
+import { ModelService, userMessage } from '../serve/model-service.ts';
 import type { EngineApi, GpuStatus } from './engine-api.ts';
-import { planModel } from './plan-service.ts';
-import { InferenceService } from './inference-service.ts';
-import { BridgeLink } from './bridge-link.ts';
-import { opfsAdapterSource, type AdapterSource } from '../model/adapter-store.ts';
+import { planModel } from '../train/plan-service.ts';
+import { InferenceService } from '../serve/inference-service.ts';
+import { BridgeLink } from '../serve/bridge-link.ts';
+import { opfsAdapterSource, type AdapterSource } from '../model/storage/adapter-store.ts';
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;

@@ -3,7 +3,7 @@ import type { ProgressListener } from '../progress.ts';
 import type { FilterSettings } from '../data/filter/settings.ts';
 import type { FilterRun, StoredFile } from '../data/store/source-store.ts';
 import type { FileDecision } from '../data/types.ts';
-import type { AddResult, FilterRunResult, GitRequest, PublicSource } from './sources-service.ts';
+import type { AddResult, FilterRunResult, GitRequest, PublicSource } from '../data/sources-service.ts';
 
 export type { AddResult, FilterRunResult, GitRequest, PublicSource, FilterRun };
 export type FileMeta = Omit<StoredFile, 'bytes'>;

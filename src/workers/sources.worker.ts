@@ -2,7 +2,7 @@
 import './worker-globals.ts';
 import * as Comlink from 'comlink';
 import { JobHost } from './jobs.ts';
-import { SourcesService } from './sources-service.ts';
+import { SourcesService } from '../data/sources-service.ts';
 import type { SourcesApi } from './sources-api.ts';
 
 const jobs = new JobHost();

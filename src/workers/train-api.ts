@@ -1,7 +1,7 @@
 // The contract between the Train page and the training worker (which has its own
 // GPUDevice and runs one training job at a time).
 import type { ProgressListener } from '../progress.ts';
-import type { TrainingFile } from '../data/training-file.ts';
+import type { TrainingFile } from '../data/types.ts';
 import type { TrainSettings } from '../train/settings.ts';
 import type { RunRecord } from '../train/run-record.ts';
 import type { LiveProgress } from '../train/run.ts';

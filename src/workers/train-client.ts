@@ -5,7 +5,7 @@ import type { RunRecord } from '../train/run-record.ts';
 import type { TrainSettings } from '../train/settings.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
 import type { LossDecision } from '../train/loss-filter.ts';
-import type { TrainingFile } from '../data/training-file.ts';
+import type { TrainingFile } from '../data/types.ts';
 import { startRemoteJob, type JobOptions } from './jobs.ts';
 
 export interface TrainClient {

@@ -3,8 +3,8 @@
 import * as Comlink from 'comlink';
 import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { JobHost } from './jobs.ts';
-import { TrainService } from './train-service.ts';
-import { userMessage } from './model-service.ts';
+import { TrainService } from '../train/train-service.ts';
+import { userMessage } from '../serve/model-service.ts';
 import type { TrainApi } from './train-api.ts';
 
 const jobs = new JobHost();

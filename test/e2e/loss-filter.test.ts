@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { makeTinyModel } from '../../src/model/tiny-model.ts';
-import { memoryFiles } from '../../src/model/files.ts';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { memoryFiles } from '../../src/model/storage/files.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
@@ -129,10 +129,10 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     // f32: 1e-4 relative.
     chooseVulkanDriver();
     const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
-    const { openRunEngine } = await import('../../src/train/engine.ts');
+    const { openRunModel } = await import('../../src/train/run-model.ts');
     const { lossFilter } = await import('../../src/train/loss-filter.ts');
     const gpu = await nodeGpuDevice();
-    const engine = await openRunEngine(gpu.device, memoryFiles('tiny', model.files));
+    const engine = await openRunModel(gpu.device, memoryFiles('tiny', model.files));
     try {
       const headless = await lossFilter(engine, engine.tokenizer, files, { modelId: 'tiny', seqLen: 2048, threshold: 100 });
       for (const h of headless) {

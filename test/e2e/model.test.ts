@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { makeTinyModel } from '../../src/model/tiny-model.ts';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 

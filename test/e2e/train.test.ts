@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
-import { makeTinyModel } from '../../src/model/tiny-model.ts';
-import { memoryFiles } from '../../src/model/files.ts';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { memoryFiles } from '../../src/model/storage/files.ts';
 import { readPeftAdapter } from '../../src/model/peft.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
@@ -180,18 +180,18 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     // The engine in Node (Dawn), on the dataset the page built from the same files and seed.
     chooseVulkanDriver();
     const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
-    const { openRunEngine } = await import('../../src/train/engine.ts');
+    const { openRunModel } = await import('../../src/train/run-model.ts');
     const { buildDataset } = await import('../../src/data/dataset/build.ts');
-    const { GpuAdapter } = await import('../../src/gpu/adapter.ts');
+    const { GpuLora } = await import('../../src/gpu/lora.ts');
     const { Transformer } = await import('../../src/gpu/transformer.ts');
     const { packedLoss } = await import('../../src/train/eval-loss.ts');
     const gpu = await nodeGpuDevice();
-    const engine = await openRunEngine(gpu.device, memoryFiles('tiny', model.files));
+    const engine = await openRunModel(gpu.device, memoryFiles('tiny', model.files));
     try {
       const peft = await readPeftAdapter(memoryFiles('zip', new Map(Object.entries(zip))), engine.model.config);
       const files = tinyRepo(8).map((f) => ({ ...f, source: 'picked files' }));
       const data = await buildDataset(files, engine.tokenizer, { seqLen: 48, seed: 7, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
-      const adapter = new GpuAdapter(engine.memory, peft.lora, peft.layers, { trainable: false });
+      const adapter = new GpuLora(engine.memory, peft.lora, peft.layers, { trainable: false });
       const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: 48 });
       const loss = await packedLoss(tf, engine.runner, data.test);
       console.log(`[e2e tests] exported adapter: test loss ${loss} in Node vs ${logged} logged in the browser`);

@@ -5,7 +5,7 @@
 // Swapping adapters leaves the base weights in place.
 import { describe, expect, it } from 'vitest';
 import { uploadModel } from '../../src/gpu/model.ts';
-import { GpuAdapter } from '../../src/gpu/adapter.ts';
+import { GpuLora } from '../../src/gpu/lora.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
 import { mixAdapters, AdapterMixError, type WeightedAdapter } from '../../src/model/adapter-mix.ts';
@@ -63,7 +63,7 @@ describe.skipIf(!!gpuSkipReason)(`weighted adapter mixes vs float64 reference${s
     const decoder = new Decoder(memory, model, { contextLength: 32 });
     const run = async (parts: WeightedAdapter[] | undefined, combination: 'cat' | 'linear' = 'cat') => {
       const mixed = parts && mixAdapters(config, parts, combination);
-      decoder.setAdapter(mixed && new GpuAdapter(memory, mixed.lora, mixed.layers, { trainable: false }));
+      decoder.setAdapter(mixed && new GpuLora(memory, mixed.lora, mixed.layers, { trainable: false }));
       return (await decoder.prefill(prompt)).logits;
     };
 

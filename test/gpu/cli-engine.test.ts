@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeFiles } from '../../src/model/node-files.ts';
+import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { openModel } from '../../src/model/loader.ts';
 import { hostTensorToFloat64 } from '../../src/model/loader.ts';
 import { refForward, refWeightsFromTensors } from '../../src/gpu/reference/transformer.ts';

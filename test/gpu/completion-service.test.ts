@@ -3,21 +3,21 @@
 // a warm-up request (0 tokens) answers at once, long prompts are truncated and say so, and
 // the next request reuses the cached prompt prefix.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadNodeEngine, type NodeEngine } from '../../src/cli/engine.ts';
+import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
-import { CompletionService } from '../../src/workers/completion-service.ts';
-import { DEFAULT_REQUEST, type CompletionRequest } from '../../src/workers/completion-api.ts';
+import { CompletionService } from '../../src/serve/completion-service.ts';
+import { DEFAULT_REQUEST, type CompletionRequest } from '../../src/serve/types.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
 import { writeTinyModel } from '../helpers/serve.ts';
 
 describe.skipIf(!!gpuSkipReason)(`completion service${skipNote}`, () => {
-  let engine: NodeEngine;
+  let engine: NodeModel;
   let service: CompletionService;
   const base: CompletionRequest = { ...DEFAULT_REQUEST, prefix: 'def add(a, b):\n    ', suffix: '\n', maxTokens: 40 };
 
   beforeAll(async () => {
     const dir = writeTinyModel({ seed: 11, layers: 2, hidden: 64 });
-    engine = await loadNodeEngine(dir);
+    engine = await loadNodeModel(dir);
     service = new CompletionService(new Decoder(engine.memory, engine.model, { contextLength: 192 }), engine.tokenizer, engine.opened.config);
     return () => engine.close();
   });

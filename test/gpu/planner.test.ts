@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { planMemory, largestSeqLen } from '../../src/gpu/planner.ts';
 import { uploadModel } from '../../src/gpu/model.ts';
-import { GpuAdapter, initHostAdapter } from '../../src/gpu/adapter.ts';
+import { GpuLora, initHostAdapter } from '../../src/gpu/lora.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
 import { LoraTrainer } from '../../src/gpu/trainer.ts';
@@ -26,7 +26,7 @@ describe.skipIf(!!gpuSkipReason)(`memory planner${skipNote}`, () => {
       const maxChunkBytes = chunk ?? device.limits.maxStorageBufferBindingSize;
       const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
       const lora = { r: 4, alpha: 8, dropout: 0, targets: [...targets] as LoraTarget[] };
-      const adapter = new GpuAdapter(memory, lora, initHostAdapter(config, lora, 1), { trainable: training });
+      const adapter = new GpuLora(memory, lora, initHostAdapter(config, lora, 1), { trainable: training });
       const tf = new Transformer(runner, memory, model, adapter, { seqLen: 24, lowMemory });
       if (training) new LoraTrainer(runner, memory, tf, adapter);
       const plan = planMemory({ config, seqLen: 24, lora, training, lowMemory }, maxChunkBytes);

@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { loadNodeEngine, type NodeEngine } from '../../src/cli/engine.ts';
+import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
-import { argmax } from '../../src/model/sampling.ts';
-import { stopTokenIds } from '../../src/model/fim.ts';
+import { argmax } from '../../src/serve/sampling.ts';
+import { stopTokenIds } from '../../src/serve/fim.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
 import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
 
@@ -19,13 +19,13 @@ const N = 24;
 describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNote}`, () => {
   let dir: string;
   let serve: RunningServe;
-  let engine: NodeEngine;
+  let engine: NodeModel;
   let expected: string;
 
   beforeAll(async () => {
     dir = writeTinyModel({ seed: 3, layers: 2, hidden: 64 });
     serve = await startServe(['--model', dir, '--context', '256']);
-    engine = await loadNodeEngine(dir);
+    engine = await loadNodeModel(dir);
     const tok = engine.tokenizer;
     const fim = tok.fim!;
     const ids = [fim.prefix, ...tok.encode(PREFIX), fim.suffix, ...tok.encode(SUFFIX), fim.middle];

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpuSkipReason, skipNote, testDevice } from '../helpers/gpu.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
-import { makeTinyModel } from '../../src/model/tiny-model.ts';
-import { memoryFiles } from '../../src/model/files.ts';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { memoryFiles } from '../../src/model/storage/files.ts';
 import { openModel, hostTensorToFloat64 } from '../../src/model/loader.ts';
 import { refForward, refWeightsFromTensors, type RefWeights } from '../../src/gpu/reference/transformer.ts';
-import { openRunEngine, type OpenedEngine } from '../../src/train/engine.ts';
+import { openRunModel, type OpenedRunModel } from '../../src/train/run-model.ts';
 import { GreedyDecoder } from '../../src/train/greedy.ts';
 import { lossFilter, folderLossCache } from '../../src/train/loss-filter.ts';
 import { memoryRunFolder } from '../../src/train/run-folder.ts';
@@ -23,14 +23,14 @@ import type { RunRecord } from '../../src/train/run-record.ts';
 const model = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, seed: 3 });
 
 describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
-  let engine: OpenedEngine;
+  let engine: OpenedRunModel;
   let ref: RefWeights;
   let dir: string;
   let cliArgs: string[] = [];
   let cliFinal = NaN;
   beforeAll(async () => {
     const { device } = await testDevice();
-    engine = await openRunEngine(device, memoryFiles('tiny', model.files));
+    engine = await openRunModel(device, memoryFiles('tiny', model.files));
     const m = await openModel(memoryFiles('tiny', model.files));
     const tensors = new Map<string, Float64Array>();
     for (const n of m.tensorNames) tensors.set(n, hostTensorToFloat64(await m.tensor(n)));

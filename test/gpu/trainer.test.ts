@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { refBackward } from '../../src/gpu/reference/transformer.ts';
 import * as op from '../../src/gpu/reference/ops.ts';
 import { uploadModel } from '../../src/gpu/model.ts';
-import { GpuAdapter } from '../../src/gpu/adapter.ts';
+import { GpuLora } from '../../src/gpu/lora.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../../src/gpu/trainer.ts';
@@ -24,7 +24,7 @@ describe.skipIf(!!gpuSkipReason)(`LoRA trainer${skipNote}`, () => {
     const [r, alpha] = [2, 4];
     const targets: LoraTarget[] = ['q_proj', 'v_proj', 'down_proj'];
     const host = randomAdapter(config, r, targets, 41);
-    const adapter = new GpuAdapter(memory, { r, alpha, dropout: 0, targets }, host, { trainable: true });
+    const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets }, host, { trainable: true });
     const tf = new Transformer(runner, memory, model, adapter, { seqLen: 12 });
     const trainer = new LoraTrainer(runner, memory, tf, adapter);
     const batch = [{ ids: [1, 2, 3, 4, 5, 6, 7] }, { ids: [9, 8, 7, 6, 5, 4, 3, 2, 1, 0] }];
@@ -71,8 +71,8 @@ describe.skipIf(!!gpuSkipReason)(`LoRA trainer${skipNote}`, () => {
     const memory = new GpuMemory(device);
     const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
     const lc = { r: 4, alpha: 8, dropout: 0, targets: [...LORA_TARGETS] };
-    const { initHostAdapter } = await import('../../src/gpu/adapter.ts');
-    const adapter = new GpuAdapter(memory, lc, initHostAdapter(config, lc, 1), { trainable: true });
+    const { initHostAdapter } = await import('../../src/gpu/lora.ts');
+    const adapter = new GpuLora(memory, lc, initHostAdapter(config, lc, 1), { trainable: true });
     const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16 });
     const trainer = new LoraTrainer(runner, memory, tf, adapter);
     const ids = [3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3, 2, 3, 8, 4];

@@ -6,15 +6,15 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { testDevice, gpuSkipReason, skipNote } from '../helpers/gpu.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
-import { makeTinyModel } from '../../src/model/tiny-model.ts';
-import { memoryFiles } from '../../src/model/files.ts';
-import { openRunEngine, type OpenedEngine } from '../../src/train/engine.ts';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { memoryFiles } from '../../src/model/storage/files.ts';
+import { openRunModel, type OpenedRunModel } from '../../src/train/run-model.ts';
 import { buildDataset } from '../../src/data/dataset/build.ts';
 import { createRun, trainRun, MemoryCheckError } from '../../src/train/run.ts';
 import { memoryRunFolder, type RunFolder } from '../../src/train/run-folder.ts';
 import { listCheckpoints, readCheckpointAdapter, checkpointDir } from '../../src/train/checkpoint.ts';
 import { validateSettings, type TrainSettings } from '../../src/train/settings.ts';
-import { GpuAdapter } from '../../src/gpu/adapter.ts';
+import { GpuLora } from '../../src/gpu/lora.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
 import { packedLoss } from '../../src/train/eval-loss.ts';
 import type { RunRecord } from '../../src/train/run-record.ts';
@@ -23,7 +23,7 @@ import { readRunDataset } from '../../src/train/run.ts';
 const SETTINGS: Partial<TrainSettings> = { seqLen: 48, batchSize: 2, steps: 12, evalEvery: 4, checkpointEvery: 4, lr: 3e-3, warmupSteps: 2, loraR: 4, loraAlpha: 8, loraDropout: 0.05, seed: 7, gpuMemoryBudget: 2 ** 30 };
 
 describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
-  let engine: OpenedEngine;
+  let engine: OpenedRunModel;
   const model = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, seed: 3 });
   const settings = validateSettings(SETTINGS);
 
@@ -38,7 +38,7 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
 
   beforeAll(async () => {
     const { device } = await testDevice();
-    engine = await openRunEngine(device, memoryFiles('tiny', model.files));
+    engine = await openRunModel(device, memoryFiles('tiny', model.files));
   });
   afterAll(() => engine?.close());
 
@@ -92,7 +92,7 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
     const best = full.best!;
     const peft = await readCheckpointAdapter(fullRun, best, engine.model.config);
     const data = await readRunDataset(fullRun);
-    const adapter = new GpuAdapter(engine.memory, peft.lora, peft.layers, { trainable: false });
+    const adapter = new GpuLora(engine.memory, peft.lora, peft.layers, { trainable: false });
     const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: data.settings.seqLen });
     const loss = await packedLoss(tf, engine.runner, data.test);
     tf.destroy();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { refBackward, refForward } from '../../src/gpu/reference/transformer.ts';
 import { uploadModel } from '../../src/gpu/model.ts';
-import { GpuAdapter } from '../../src/gpu/adapter.ts';
+import { GpuLora } from '../../src/gpu/lora.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../src/model/types.ts';
@@ -35,7 +35,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
         const r = 2;
         const alpha = 4;
         const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
-        const adapter = new GpuAdapter(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
+        const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
         const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
         const counted = tf.setBatch(ids);
         expect(counted).toBe(ids.length - 1);

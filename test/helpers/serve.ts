@@ -3,7 +3,7 @@ import { startServerProcess, type RunningServer } from './process.ts';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTinyModel, type TinyModelOptions } from '../../src/model/tiny-model.ts';
+import { makeTinyModel, type TinyModelOptions } from '../../src/model/fixtures/tiny-model.ts';
 
 export function writeTinyModel(opts: Partial<TinyModelOptions> = {}): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'hc-serve-')), 'model');

@@ -1,6 +1,6 @@
 // A small generated "repository" of code files with repeated idioms, so a tiny model's
 // loss on held-out files drops within a few dozen steps.
-import type { TrainingFile } from '../../src/data/training-file.ts';
+import type { TrainingFile } from '../../src/data/types.ts';
 
 export function tinyRepo(n = 8): TrainingFile[] {
   const files: TrainingFile[] = [];

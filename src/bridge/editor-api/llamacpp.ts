@@ -2,7 +2,7 @@
 // them: /infill (input_prefix, input_suffix, input_extra, prompt = the current line up to
 // the cursor, n_predict, t_max_predict_ms), /completion, both JSON or SSE. Answers are
 // compact JSON with "content" first: llama.vim matches `"content"\s*:"` in the raw text.
-import type { CompletionRequest, CompletionResult } from '../../workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
 import { HttpError, MODEL_NAME, bool, clampTokens, int, num, sendJson, startSse, stopList, str, type Route, type RouteContext } from './http.ts';
 
 function stopType(r: CompletionResult): string {

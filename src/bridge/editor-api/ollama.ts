@@ -2,7 +2,7 @@
 // `suffix` (server-side FIM) or `raw` prompts, NDJSON streaming by default ending with a
 // done:true line; /api/tags, /api/show (a template with .Suffix and the `insert`
 // capability, so Continue turns FIM on) and /api/version.
-import type { CompletionRequest, CompletionResult } from '../../workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
 import { MODEL_NAME, bool, clampTokens, int, num, obj, sendJson, startNdjson, stopList, str, type Route, type RouteContext } from './http.ts';
 
 /** The Ollama API version whose shapes these routes follow. */

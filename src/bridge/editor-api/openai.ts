@@ -2,7 +2,7 @@
 // backend, the `openai` npm client, FauxPilot-style engines paths) and Tabby, which posts
 // to the same /v1/completions path: told apart by the body (`segments` vs `prompt`).
 import { randomUUID } from 'node:crypto';
-import type { CompletionRequest, CompletionResult } from '../../workers/completion-api.ts';
+import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
 import { HttpError, MODEL_NAME, bool, clampTokens, int, num, obj, sendJson, startSse, stopList, str, type Route, type RouteContext } from './http.ts';
 
 export function finishReason(r: CompletionResult): string {

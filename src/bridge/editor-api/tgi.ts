@@ -1,7 +1,7 @@
 // Text Generation Inference (llm-vscode's tgi backend): POST /generate {inputs,
 // parameters} → one {generated_text} object; and the Hugging Face Inference API shape
 // (llm-vscode's huggingface backend): POST /models/{model} → [{generated_text}].
-import type { CompletionRequest } from '../../workers/completion-api.ts';
+import type { CompletionRequest } from '../../serve/types.ts';
 import { HttpError, clampTokens, int, num, obj, sendJson, stopList, type Route, type RouteContext } from './http.ts';
 
 async function request(ctx: RouteContext): Promise<CompletionRequest> {

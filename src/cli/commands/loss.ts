@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { withErrorScopes } from '../../gpu/device.ts';
-import { loadNodeEngine, parseIds } from '../engine.ts';
+import { loadNodeModel, parseIds } from '../open-model.ts';
 import { Transformer } from '../../gpu/transformer.ts';
-import { GpuAdapter } from '../../gpu/adapter.ts';
+import { GpuLora } from '../../gpu/lora.ts';
 import { readFloat32 } from '../../gpu/buffers.ts';
 
 export const lossHelp = `Usage: homecoder loss --model DIR (--text FILE | --ids FILE) [--adapter DIR] [--json]
@@ -32,14 +32,14 @@ export async function lossCommand(argv: string[]): Promise<number> {
     process.stderr.write(`homecoder loss: give --model and one of --text or --ids.\n\n${lossHelp}`);
     return 2;
   }
-  const engine = await loadNodeEngine(values.model, { adapterDir: values.adapter });
+  const engine = await loadNodeModel(values.model, { adapterDir: values.adapter });
   try {
     const { config } = engine.opened;
     const ids = values.text ? engine.tokenizer.encode(await readFile(values.text, 'utf8')) : parseIds(await readFile(values.ids!, 'utf8'), config.vocabSize, values.ids!);
     if (ids.length < 2) throw new Error('the text needs at least two tokens to have a loss');
     if (ids.length > config.maxPositionEmbeddings) throw new Error(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
     const tf = await withErrorScopes(engine.gpu.device, `allocating activations for ${ids.length} tokens`, () => {
-      const adapter = engine.adapter && new GpuAdapter(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
+      const adapter = engine.adapter && new GpuLora(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
       return new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: ids.length });
     });
     tf.setBatch(ids);

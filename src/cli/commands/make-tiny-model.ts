@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeTinyModel, TINY_DEFAULTS, type TinyModelOptions } from '../../model/tiny-model.ts';
+import { makeTinyModel, TINY_DEFAULTS, type TinyModelOptions } from '../../model/fixtures/tiny-model.ts';
 
 export const makeTinyModelHelp = `Usage: homecoder make-tiny-model --arch llama|qwen2 --out DIR [options]
 

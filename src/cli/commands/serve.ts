@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadNodeEngine } from '../engine.ts';
-import { nodeFiles } from '../../model/node-files.ts';
+import { loadNodeModel } from '../open-model.ts';
+import { nodeFiles } from '../../model/storage/node-files.ts';
 import { readPeftAdapter } from '../../model/peft.ts';
 import { mixAdapters, type Combination } from '../../model/adapter-mix.ts';
 import { expectedTensors } from '../../model/layout.ts';
-import { GpuAdapter } from '../../gpu/adapter.ts';
+import { GpuLora } from '../../gpu/lora.ts';
 import { Decoder } from '../../gpu/decoder.ts';
 import { withErrorScopes } from '../../gpu/device.ts';
-import { CompletionService } from '../../workers/completion-service.ts';
+import { CompletionService } from '../../serve/completion-service.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
 import { startBridge } from '../../bridge/server.ts';
 import { isLoopbackAddress } from '../../bridge/hosts.ts';
@@ -76,7 +76,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const maxBody = values['max-body'] ? Number(values['max-body']) : undefined;
   if (maxBody !== undefined && !(maxBody > 0)) throw new Error('--max-body must be a positive number of bytes');
 
-  const engine = await loadNodeEngine(values.model);
+  const engine = await loadNodeModel(values.model);
   const config = engine.opened.config;
   const context = values.context ? Number(values.context) : Math.min(config.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(context) || context < 16) throw new Error('--context must be an integer of at least 16');
@@ -89,7 +89,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const decoder = await withErrorScopes(engine.gpu.device, `allocating the KV cache for ${context} positions`, async () => new Decoder(engine.memory, engine.model, { contextLength: context }));
   if (parts.length) {
     const mixed = mixAdapters(config, parts, combination);
-    decoder.setAdapter(new GpuAdapter(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
+    decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
   }
   const service = new CompletionService(decoder, engine.tokenizer, config);
   const backend = new LocalBackend(service, {

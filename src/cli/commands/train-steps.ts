@@ -4,9 +4,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withErrorScopes } from '../../gpu/device.ts';
-import { loadNodeEngine } from '../engine.ts';
+import { loadNodeModel } from '../open-model.ts';
 import { Transformer } from '../../gpu/transformer.ts';
-import { GpuAdapter, initHostAdapter } from '../../gpu/adapter.ts';
+import { GpuLora, initHostAdapter } from '../../gpu/lora.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../../gpu/trainer.ts';
 import { writePeftAdapter } from '../../model/peft.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
@@ -75,7 +75,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
   const unknown = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
   if (unknown.length) throw new Error(`--targets: unknown module ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
 
-  const engine = await loadNodeEngine(values.model);
+  const engine = await loadNodeModel(values.model);
   try {
     const { config } = engine.opened;
     const ids = engine.tokenizer.encode(await readFile(values.text, 'utf8'));
@@ -89,7 +89,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     const T = Math.min(seqLen, Math.max(...blocks.map((b) => b.length)));
     const lora = { r, alpha, dropout, targets };
     const { adapter, tf } = await withErrorScopes(engine.gpu.device, `allocating LoRA state and activations for ${T} tokens`, () => {
-      const adapter = new GpuAdapter(engine.memory, lora, initHostAdapter(config, lora, seed), { trainable: true });
+      const adapter = new GpuLora(engine.memory, lora, initHostAdapter(config, lora, seed), { trainable: true });
       return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: T }) };
     });
     const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, seed);

@@ -7,8 +7,8 @@ import { basename, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { nodeGpuDevice } from '../dawn.ts';
-import { nodeFiles } from '../../model/node-files.ts';
-import { openRunEngine } from '../../train/engine.ts';
+import { nodeFiles } from '../../model/storage/node-files.ts';
+import { openRunModel } from '../../train/run-model.ts';
 import { nodeRunFolder } from '../../train/node-run-folder.ts';
 import { prepareRun, trainAndEvaluate } from '../../train/pipeline.ts';
 import { readRun } from '../../train/run.ts';
@@ -17,7 +17,7 @@ import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
-import type { TrainingFile } from '../../data/training-file.ts';
+import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort } from '../../progress.ts';
 
 /** CLI flag → setting. */
@@ -119,7 +119,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const ctl = new AbortController();
   const onSigint = () => ctl.abort(abortError('Stopped (Ctrl-C).'));
   process.once('SIGINT', onSigint);
-  const engine = await openRunEngine(gpu.device, nodeFiles(v.model as string), { onProgress });
+  const engine = await openRunModel(gpu.device, nodeFiles(v.model as string), { onProgress });
   try {
     const modelLabel = basename(resolve(v.model as string));
     if (!v.resume) {

@@ -2,7 +2,8 @@
 // token blocks with loss masks, deterministic for a seed. Runs in a worker or in Node.
 import { Rng } from '../../random.ts';
 import type { Progress } from '../../progress.ts';
-import { DatasetError, type TrainingFile } from '../training-file.ts';
+import type { TrainingFile } from '../types.ts';
+import { DatasetError } from '../errors.ts';
 import { encodeDocument, DEFAULT_FIM, type DocTokenizer, type FimSettings } from './fim.ts';
 import { TokenStream, usableBlocks, type PackedTokens } from './pack.ts';
 import { splitFiles, type Split } from './split.ts';

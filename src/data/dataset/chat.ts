@@ -2,7 +2,7 @@
 // {"messages":[{"role","content"},...]} rendered with the model's own chat template
 // (tokenizer_config.json's chat_template) through @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
-import { DatasetError } from '../training-file.ts';
+import { DatasetError } from '../errors.ts';
 
 export interface ChatMessage {
   role: string;

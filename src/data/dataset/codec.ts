@@ -1,7 +1,7 @@
 // A dataset as one binary file (stored in OPFS or on disk next to its run), so a run
 // restarts without tokenizing again: u32 header length, JSON header, then the train and
 // test token ids (u32) and masks (u8), each aligned to 4 bytes.
-import { DatasetError } from '../training-file.ts';
+import { DatasetError } from '../errors.ts';
 import type { Dataset } from './build.ts';
 import type { PackedTokens } from './pack.ts';
 

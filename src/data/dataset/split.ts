@@ -1,7 +1,8 @@
 // Train/test split by file: the files the user marked as test, otherwise a seeded
 // choice of max(min(3, ⌊n/2⌋), round(fraction·n)) files (Refact takes min(3, n/2)).
 import { Rng } from '../../random.ts';
-import { DatasetError, type TrainingFile } from '../training-file.ts';
+import type { TrainingFile } from '../types.ts';
+import { DatasetError } from '../errors.ts';
 
 export interface SplitSettings {
   /** Share of files held out when none is marked (0.1 by default); at most half of them. */

@@ -1,7 +1,7 @@
 // Where the Train page's data comes from: the accepted files of the Sources/Filter
 // pages, or files the user picks or drops here ("use these files"), which go through
 // the same stage-1 filter.
-import type { TrainingFile } from '../../data/training-file.ts';
+import type { TrainingFile } from '../../data/types.ts';
 import { acceptedTrainingFiles, filterToTrainingFiles } from '../../data/training-files.ts';
 
 /** Accepted files of the last filter run on the Filter page (IndexedDB). */

@@ -2,22 +2,22 @@
 // the engine a run needs: weights on the GPU, its tokenizer, and the device's limits.
 import { openModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
-import type { ModelFiles } from '../model/files.ts';
+import type { ModelFiles } from '../model/storage/files.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel } from '../gpu/model.ts';
 import { withErrorScopes } from '../gpu/device.ts';
 import type { Progress } from '../progress.ts';
-import type { RunEngine } from './run.ts';
+import type { RunModel } from './run.ts';
 
-export interface OpenedEngine extends RunEngine {
+export interface OpenedRunModel extends RunModel {
   tokenizer: ModelTokenizer;
   /** tokenizer_config.json as stored (for the chat template). */
   tokenizerConfig: unknown;
   close(): void;
 }
 
-export async function openRunEngine(device: GPUDevice, files: ModelFiles, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<OpenedEngine> {
+export async function openRunModel(device: GPUDevice, files: ModelFiles, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<OpenedRunModel> {
   const opened = await openModel(files);
   const tokenizer = await ModelTokenizer.load(files);
   const cfgSrc = await files.open('tokenizer_config.json');

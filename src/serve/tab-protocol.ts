@@ -1,5 +1,5 @@
 // Messages between the bridge and the app tab over the tab's WebSocket (JSON).
-import type { CompletionRequest, CompletionResult, ServingInfo } from './completion-api.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
 
 export const TAB_SOCKET_PATH = '/bridge/tab';
 

@@ -1,14 +1,14 @@
 // The engine worker's model operations: downloads into OPFS, cached models, loading a
 // model (from OPFS or from picked files) onto the GPU, and its loss on a text.
 import { CATALOG } from '../model/catalog.ts';
-import { Hub, HubError } from '../model/hub.ts';
-import { downloadModel } from '../model/download.ts';
-import { opfsStore } from '../model/opfs-store.ts';
+import { Hub, HubError } from '../model/hub/client.ts';
+import { downloadModel } from '../model/hub/download.ts';
+import { opfsStore } from '../model/storage/opfs-store.ts';
 import { openModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { ModelError } from '../model/errors.ts';
-import { blobFiles, type ModelFiles } from '../model/files.ts';
-import { modelId, type Manifest, type ModelStore } from '../model/store.ts';
+import { blobFiles, type ModelFiles } from '../model/storage/files.ts';
+import { modelId, type Manifest, type ModelStore } from '../model/storage/store.ts';
 import { GpuMemory, type MemoryReport } from '../gpu/memory.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';

@@ -3,11 +3,11 @@
 // (holding back an incomplete UTF-8 character and anything that may be the start of a
 // stop string) and reports timings. Runs in the engine worker and in `homecoder serve`.
 import type { Decoder } from '../gpu/decoder.ts';
-import { generateTokens, type FinishReason } from '../gpu/generate.ts';
-import { buildPrompt, stopTokenIds } from '../model/fim.ts';
+import { generateTokens, type FinishReason } from './generate.ts';
+import { buildPrompt, stopTokenIds } from './fim.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ModelConfig } from '../model/types.ts';
-import type { CompletionRequest, CompletionResult } from './completion-api.ts';
+import type { CompletionRequest, CompletionResult } from './types.ts';
 
 export class CompletionError extends Error {
   constructor(

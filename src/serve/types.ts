@@ -1,8 +1,8 @@
 // What a completion backend (the app tab, or `homecoder serve`) is asked and answers.
 // The bridge turns every editor protocol into a CompletionRequest and the answers back
 // into that protocol's shape. Plain data: it crosses the tab's WebSocket as JSON.
-import type { ExtraContext } from '../model/fim.ts';
-import type { FinishReason } from '../gpu/generate.ts';
+import type { ExtraContext } from './fim.ts';
+import type { FinishReason } from './generate.ts';
 
 export type { FinishReason };
 

@@ -1,9 +1,9 @@
 // Reading a model repository from a Hugging Face hub (or a mirror with the same
 // layout: {endpoint}/{repo}/resolve/{revision}/{file}). The token, when given, goes only
 // to that endpoint.
-import { parseConfig } from './config.ts';
-import { ModelError } from './errors.ts';
-import type { ModelConfig } from './types.ts';
+import { parseConfig } from '../config.ts';
+import { ModelError } from '../errors.ts';
+import type { ModelConfig } from '../types.ts';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 

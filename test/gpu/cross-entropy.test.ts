@@ -3,7 +3,7 @@
 // targets, and a chunked weight. Tolerance 2e-5 relative (f32 log-sum-exp over ≤ 300 logits).
 import { describe, expect, it } from 'vitest';
 import * as ref from '../../src/gpu/reference/ops.ts';
-import { createLossScratch, lmHeadLossBackward, lmHeadLossForward, sumLosses } from '../../src/gpu/kernels/cross_entropy.ts';
+import { createLossScratch, lmHeadLossBackward, lmHeadLossForward, sumLosses } from '../../src/gpu/kernels/cross-entropy.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { uploadBuffer } from '../../src/gpu/buffers.ts';
 import { bf16Weight, f32Buffer, gpuSkipReason, readF64, skipNote, testDevice, testRunner } from '../helpers/gpu.ts';

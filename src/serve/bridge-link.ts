@@ -1,8 +1,8 @@
 // The tab's end of the bridge WebSocket (same origin, /bridge/tab): tells the bridge what
 // serves, runs the completions it relays, streams text back, and stops a completion when
 // the bridge cancels it. Reconnects with back-off when the bridge restarts.
-import type { BridgeToTab, TabToBridge } from './bridge-protocol.ts';
-import { TAB_SOCKET_PATH } from './bridge-protocol.ts';
+import type { BridgeToTab, TabToBridge } from './tab-protocol.ts';
+import { TAB_SOCKET_PATH } from './tab-protocol.ts';
 import type { InferenceService } from './inference-service.ts';
 
 export class BridgeLink {

@@ -2,7 +2,7 @@
 // already carries a family's FIM tokens), and fitting a prompt into the context by
 // dropping the text farthest from the cursor: the start of the prefix, the end of the
 // suffix, then whole extra-context files.
-import type { ModelTokenizer } from './tokenizer.ts';
+import type { ModelTokenizer } from '../model/tokenizer.ts';
 
 export type FimFamily = 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
 

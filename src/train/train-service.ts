@@ -1,24 +1,24 @@
 // The training worker's work: opens a downloaded model from OPFS on this worker's own
 // device, and runs the shared pipeline (src/train/pipeline.ts) with runs stored in OPFS.
 import { zipSync } from 'fflate';
-import { opfsStore } from '../model/opfs-store.ts';
-import { openRunEngine, type OpenedEngine } from '../train/engine.ts';
-import { opfsRunFolder } from '../train/opfs-run-folder.ts';
-import { subFolder, type RunFolder } from '../train/run-folder.ts';
-import { prepareRun, trainAndEvaluate, evaluateRun } from '../train/pipeline.ts';
-import { readRun, type LiveProgress } from '../train/run.ts';
-import { listCheckpoints, checkpointAdapterFiles } from '../train/checkpoint.ts';
-import { folderLossCache, lossFilter, type LossDecision } from '../train/loss-filter.ts';
-import type { TrainingFile } from '../data/training-file.ts';
-import { checkMemory, type MemoryCheck } from '../train/memory-check.ts';
-import { validateSettings, type TrainSettings } from '../train/settings.ts';
+import { opfsStore } from '../model/storage/opfs-store.ts';
+import { openRunModel, type OpenedRunModel } from './run-model.ts';
+import { opfsRunFolder } from './opfs-run-folder.ts';
+import { subFolder, type RunFolder } from './run-folder.ts';
+import { prepareRun, trainAndEvaluate, evaluateRun } from './pipeline.ts';
+import { readRun, type LiveProgress } from './run.ts';
+import { listCheckpoints, checkpointAdapterFiles } from './checkpoint.ts';
+import { folderLossCache, lossFilter, type LossDecision } from './loss-filter.ts';
+import type { TrainingFile } from '../data/types.ts';
+import { checkMemory, type MemoryCheck } from './memory-check.ts';
+import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
-import type { RunRecord } from '../train/run-record.ts';
+import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
-import type { RunSummary, StartRequest, TrainModel } from './train-api.ts';
+import type { RunSummary, StartRequest, TrainModel } from '../workers/train-api.ts';
 
 export class TrainService {
-  private engine?: { id: string; engine: OpenedEngine };
+  private engine?: { id: string; engine: OpenedRunModel };
   private active = new Set<string>();
   private runsRoot?: Promise<RunFolder>;
 
@@ -40,12 +40,12 @@ export class TrainService {
     return { files: (await store.folder(id)).files(), repo: m.repo };
   }
 
-  private async open(id: string, signal?: AbortSignal, onProgress?: (p: Progress) => void): Promise<OpenedEngine> {
+  private async open(id: string, signal?: AbortSignal, onProgress?: (p: Progress) => void): Promise<OpenedRunModel> {
     if (this.engine?.id === id) return this.engine.engine;
     this.engine?.engine.close();
     this.engine = undefined;
     const { files } = await this.modelFiles(id);
-    const engine = await openRunEngine(await this.device(), files, { signal, onProgress });
+    const engine = await openRunModel(await this.device(), files, { signal, onProgress });
     this.engine = { id, engine };
     return engine;
   }
@@ -100,7 +100,7 @@ export class TrainService {
     return this.train(runId, run, engine, signal, onProgress, onUpdate);
   }
 
-  private async train(id: string, run: RunFolder, engine: OpenedEngine, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+  private async train(id: string, run: RunFolder, engine: OpenedRunModel, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
     if (this.active.size) throw new Error('A run is already training in this tab; stop it first.');
     this.active.add(id);
     try {

@@ -4,10 +4,10 @@
 // WebGPU does not tell how much memory a GPU has, so the budget is the user's to give.
 import { CATALOG } from '../model/catalog.ts';
 import { parseConfig } from '../model/config.ts';
-import { Hub } from '../model/hub.ts';
+import { Hub } from '../model/hub/client.ts';
 import { LORA_TARGETS, type ModelConfig } from '../model/types.ts';
 import { largestSeqLen, planMemory, type MemoryPlan } from '../gpu/planner.ts';
-import type { HubSettings } from './model-service.ts';
+import type { HubSettings } from '../serve/model-service.ts';
 
 export interface PlanRequest {
   /** A catalog or hub repo id; its config comes from the catalog or the hub. */

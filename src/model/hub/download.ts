@@ -4,10 +4,10 @@
 // verified by size and, where the hub publishes it, sha256. Cancellable at any chunk.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import type { Progress } from '../progress.ts';
-import { Hub, HubError, publishedSha256, totalSize } from './hub.ts';
-import { ModelError } from './errors.ts';
-import { modelId, type Manifest, type ModelFolder, type ModelStore } from './store.ts';
+import type { Progress } from '../../progress.ts';
+import { Hub, HubError, publishedSha256, totalSize } from './client.ts';
+import { ModelError } from '../errors.ts';
+import { modelId, type Manifest, type ModelFolder, type ModelStore } from '../storage/store.ts';
 
 export interface DownloadOptions {
   signal?: AbortSignal;

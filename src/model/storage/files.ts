@@ -1,7 +1,7 @@
 // Where model bytes come from: a folder in Node, File/Blob objects or OPFS in the
 // browser, or memory in tests. Readers take byte ranges so a multi-GB shard is never
 // read whole.
-import { ModelError } from './errors.ts';
+import { ModelError } from '../errors.ts';
 
 export interface ByteSource {
   name: string;

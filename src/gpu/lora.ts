@@ -45,7 +45,7 @@ export function initHostAdapter(config: ModelConfig, lora: LoraConfig, seed: num
   return layers;
 }
 
-export class GpuAdapter {
+export class GpuLora {
   readonly layers: Array<Partial<Record<LoraTarget, LoraParam>>> = [];
 
   constructor(

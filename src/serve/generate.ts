@@ -1,10 +1,10 @@
 // The token loop of one completion on a Decoder: prefill (reusing a cached prefix), then
 // sample, stop on an end token, a caller's stop (stop strings are checked on text by the
 // caller), the token budget, a deadline, or cancellation — checked between tokens.
-import type { Decoder } from './decoder.ts';
+import type { Decoder } from '../gpu/decoder.ts';
 import { Rng } from '../random.ts';
 import { isAbort } from '../progress.ts';
-import { sampleToken, type SamplingParams } from '../model/sampling.ts';
+import { sampleToken, type SamplingParams } from './sampling.ts';
 
 export interface GenerateParams extends SamplingParams {
   maxTokens: number;

@@ -4,15 +4,15 @@
 import LightningFS from '@isomorphic-git/lightning-fs';
 import type { PromiseFsClient } from 'isomorphic-git';
 import type { ProgressListener } from '../progress.ts';
-import { SourceError } from '../data/errors.ts';
-import { readArchive } from '../data/sources/archive.ts';
-import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from '../data/sources/git.ts';
-import { parseRepoUrl, proxiedRepoUrl } from '../data/sources/git-url.ts';
-import { filterFiles } from '../data/filter/stage1.ts';
-import { withDefaults, type FilterSettings } from '../data/filter/settings.ts';
-import type { ContentFacts } from '../data/filter/content.ts';
-import { SourceStore, type FileChanges, type FilterRun } from '../data/store/source-store.ts';
-import type { FileDecision, SourceFile, SourceRecord } from '../data/types.ts';
+import { SourceError } from './errors.ts';
+import { readArchive } from './sources/archive.ts';
+import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './sources/git.ts';
+import { parseRepoUrl, proxiedRepoUrl } from './sources/git-url.ts';
+import { filterFiles } from './filter/stage1.ts';
+import { withDefaults, type FilterSettings } from './filter/settings.ts';
+import type { ContentFacts } from './filter/content.ts';
+import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
+import type { FileDecision, SourceFile, SourceRecord } from './types.ts';
 
 export interface GitRequest {
   url: string;

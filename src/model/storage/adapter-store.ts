@@ -6,8 +6,8 @@
 // it is ({label, run, step, testLoss, best, baseModel, createdAt}); without it the folder
 // name is the label. Training writes checkpoints there; nothing else needs to be told.
 import { blobFiles, type ModelFiles } from './files.ts';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft.ts';
-import { ModelError } from './errors.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../peft.ts';
+import { ModelError } from '../errors.ts';
 
 export const ADAPTERS_DIR = 'adapters';
 export const ADAPTER_META = 'homecoder-adapter.json';

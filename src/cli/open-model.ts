@@ -1,7 +1,7 @@
 // Loads a model folder onto the GPU in Node: the shared start of `loss`, `train-steps`
 // and the benchmarks.
 import { nodeGpuDevice } from './dawn.ts';
-import { nodeFiles } from '../model/node-files.ts';
+import { nodeFiles } from '../model/storage/node-files.ts';
 import { openModel, type OpenModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
@@ -10,7 +10,7 @@ import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
 import { withErrorScopes, type GpuContext } from '../gpu/device.ts';
 
-export interface NodeEngine {
+export interface NodeModel {
   gpu: GpuContext;
   runner: KernelRunner;
   memory: GpuMemory;
@@ -21,7 +21,7 @@ export interface NodeEngine {
   close(): void;
 }
 
-export async function loadNodeEngine(modelDir: string, opts: { adapterDir?: string; maxChunkBytes?: number } = {}): Promise<NodeEngine> {
+export async function loadNodeModel(modelDir: string, opts: { adapterDir?: string; maxChunkBytes?: number } = {}): Promise<NodeModel> {
   const files = nodeFiles(modelDir);
   // Everything that can be wrong with the files is found before the GPU is touched.
   const opened = await openModel(files);

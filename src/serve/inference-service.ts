@@ -3,16 +3,16 @@
 // for the bridge link. A model change on the Model page rebuilds the decoder; an adapter
 // change keeps the base weights where they are and swaps only the LoRA buffers.
 import { Decoder } from '../gpu/decoder.ts';
-import { GpuAdapter } from '../gpu/adapter.ts';
+import { GpuLora } from '../gpu/lora.ts';
 import { withErrorScopes } from '../gpu/device.ts';
 import { readPeftAdapter } from '../model/peft.ts';
 import { mixAdapters, type Combination } from '../model/adapter-mix.ts';
 import { expectedTensors } from '../model/layout.ts';
-import type { AdapterSource } from '../model/adapter-store.ts';
+import type { AdapterSource } from '../model/storage/adapter-store.ts';
 import type { ModelConfig } from '../model/types.ts';
 import type { ModelService } from './model-service.ts';
 import { CompletionService } from './completion-service.ts';
-import type { CompletionRequest, CompletionResult, ServingInfo } from './completion-api.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
 
 export interface ServingChoice {
   /** Stored adapter ids with weights; empty = the base model alone. */
@@ -28,7 +28,7 @@ function parameters(c: ModelConfig): number {
 }
 
 export class InferenceService {
-  private built?: { loaded: object; decoder: Decoder; service: CompletionService; adapter?: GpuAdapter };
+  private built?: { loaded: object; decoder: Decoder; service: CompletionService; adapter?: GpuLora };
   private choice: ServingChoice = { adapters: [], combination: 'cat' };
   private labels: Array<{ name: string; weight: number }> = [];
   private listeners = new Set<() => void>();
@@ -72,10 +72,10 @@ export class InferenceService {
       const peft = await readPeftAdapter(await source.files(a.id), cur.info.config);
       parts.push({ ...peft, weight: a.weight, name: a.id });
     }
-    let next: GpuAdapter | undefined;
+    let next: GpuLora | undefined;
     if (parts.length) {
       const mixed = mixAdapters(cur.info.config, parts, choice.combination);
-      next = await withErrorScopes(cur.memory.device, 'uploading the adapter', async () => new GpuAdapter(cur.memory, mixed.lora, mixed.layers, { trainable: false }));
+      next = await withErrorScopes(cur.memory.device, 'uploading the adapter', async () => new GpuLora(cur.memory, mixed.lora, mixed.layers, { trainable: false }));
     }
     this.release(b.adapter);
     b.adapter = next;
@@ -112,7 +112,7 @@ export class InferenceService {
     return this.built;
   }
 
-  private release(a: GpuAdapter | undefined): void {
+  private release(a: GpuLora | undefined): void {
     if (!a) return;
     a.destroy();
   }
