@@ -18,7 +18,10 @@ export interface DecodeBench {
   decodeTokensPerS: number;
 }
 
-export async function benchDecode(device: GPUDevice, opts: { promptTokens: number; newTokens: number; reps: number }): Promise<DecodeBench[]> {
+export async function benchDecode(
+  device: GPUDevice,
+  opts: { promptTokens: number; newTokens: number; reps: number },
+): Promise<DecodeBench[]> {
   const fixture = { ...TINY_DEFAULTS, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 };
   const config = tinyModelConfig(fixture, 1024, 0);
   const tensors = randomTensors(config, 1);

@@ -13,7 +13,12 @@ export function benchFiles(n: number): FilterInput[] {
   const files: FilterInput[] = [];
   for (let i = 0; i < n; i++) {
     const kind = i % 10;
-    const body = kind === 0 ? `# note ${i}\n` : kind === 1 ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n` : pythonModule(`m${i}`, 1 + (i % 4));
+    const body =
+      kind === 0
+        ? `# note ${i}\n`
+        : kind === 1
+          ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
+          : pythonModule(`m${i}`, 1 + (i % 4));
     files.push({ source: 'bench', path: `pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`, bytes: enc.encode(body) });
   }
   return files;
@@ -36,7 +41,10 @@ const rows = [
 const table = [
   '| run | files | seconds | files/s | MiB/s |',
   '| --- | ---: | ---: | ---: | ---: |',
-  ...rows.map(([name, n, s, fps, mbs]) => `| ${name} | ${n.toLocaleString('en')} | ${s.toFixed(2)} | ${Math.round(fps).toLocaleString('en')} | ${mbs.toFixed(1)} |`),
+  ...rows.map(
+    ([name, n, s, fps, mbs]) =>
+      `| ${name} | ${n.toLocaleString('en')} | ${s.toFixed(2)} | ${Math.round(fps).toLocaleString('en')} | ${mbs.toFixed(1)} |`,
+  ),
 ].join('\n');
 console.log(table);
 console.log(`accepted ${cold.summary.accepted}, duplicates ${cold.summary.byReason.duplicate}`);

@@ -51,7 +51,10 @@ for (const m of MODELS) {
   ] as const) {
     const data = new Uint16Array(inF * outF).map((_, i) => 0x3c00 + (i % 64));
     const W = uploadWeight(device, { name: label, shape: [outF, inF], dtype: 'bf16', data }, device.limits.maxStorageBufferBindingSize);
-    for (const [phase, T] of [['prefill', prefillT], ['decode', 1]] as const) {
+    for (const [phase, T] of [
+      ['prefill', prefillT],
+      ['decode', 1],
+    ] as const) {
       const x = device.createBuffer({ size: T * inF * 4, usage: GPUBufferUsage.STORAGE });
       const y = device.createBuffer({ size: T * outF * 4, usage: GPUBufferUsage.STORAGE });
       const ms = await time((pass) => linearForward(runner, pass, x, W, undefined, y, T), reps);
@@ -71,7 +74,17 @@ for (const m of MODELS) {
   }
   const T = software ? 128 : 1024;
   const buf = (n: number) => device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE });
-  const [q, k, v, o, lse, dq, dk, dv, dl] = [T * m.heads * m.hd, T * m.kv * m.hd, T * m.kv * m.hd, T * m.heads * m.hd, m.heads * T, T * m.heads * m.hd, T * m.kv * m.hd, T * m.kv * m.hd, m.heads * T].map(buf);
+  const [q, k, v, o, lse, dq, dk, dv, dl] = [
+    T * m.heads * m.hd,
+    T * m.kv * m.hd,
+    T * m.kv * m.hd,
+    T * m.heads * m.hd,
+    m.heads * T,
+    T * m.heads * m.hd,
+    T * m.kv * m.hd,
+    T * m.kv * m.hd,
+    m.heads * T,
+  ].map(buf);
   const flops = 2 * 2 * m.heads * m.hd * ((T * (T + 1)) / 2);
   const af = await time((pass) => attentionForward(runner, pass, q, k, v, o, lse, T, m.heads, m.kv, m.hd), reps);
   rows.push([m.name, 'attention forward', `T=${T}`, af.toFixed(2), (flops / af / 1e6).toFixed(2)]);
@@ -112,7 +125,9 @@ const low = await benchTraining(true);
 const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}; ${normal.line}; ${low.line} (${(low.stepMs / normal.stepMs).toFixed(2)}× the step time, measured in this run)`;
 memory.destroyAll();
 
-const decodeLine = decodeSummary(await benchDecode(device, { promptTokens: software ? 128 : 512, newTokens: 64, reps: software || quick ? 3 : 10 }));
+const decodeLine = decodeSummary(
+  await benchDecode(device, { promptTokens: software ? 128 : 512, newTokens: 64, reps: software || quick ? 3 : 10 }),
+);
 
 const adapterName = `${info.vendor} ${info.architecture} — ${info.description}${software ? ' (software adapter)' : ''}`;
 const base = Number(rows[0][4]);

@@ -16,13 +16,27 @@ const CASES = [
 
 export function planTable(): string[] {
   const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-  const rows = ['| model | use | tokens | weights | adapter + optimizer | kept activations | working memory | total (GiB) |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const rows = [
+    '| model | use | tokens | weights | adapter + optimizer | kept activations | working memory | total (GiB) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
   for (const m of PLANNED_MODELS) {
-    const config = parseConfig(JSON.parse(readFileSync(new URL(`../src/model/configs/${m}.json`, import.meta.url), 'utf8')), `${m}/config.json`);
+    const config = parseConfig(
+      JSON.parse(readFileSync(new URL(`../src/model/configs/${m}.json`, import.meta.url), 'utf8')),
+      `${m}/config.json`,
+    );
     for (const c of CASES) {
-      const p = planMemory({ config, seqLen: c.seqLen, lora: { r: 16, targets: LORA_TARGETS }, training: c.training, lowMemory: c.lowMemory });
+      const p = planMemory({
+        config,
+        seqLen: c.seqLen,
+        lora: { r: 16, targets: LORA_TARGETS },
+        training: c.training,
+        lowMemory: c.lowMemory,
+      });
       const use = c.training ? `LoRA r=16, 7 targets${c.lowMemory ? ', low memory' : ''}` : 'forward only';
-      rows.push(`| ${m} | ${use} | ${c.seqLen} | ${gib(p.weights)} | ${gib(p.lora + p.optimizer)} | ${gib(p.activations)} | ${gib(p.scratch)} | **${gib(p.total)}** |`);
+      rows.push(
+        `| ${m} | ${use} | ${c.seqLen} | ${gib(p.weights)} | ${gib(p.lora + p.optimizer)} | ${gib(p.activations)} | ${gib(p.scratch)} | **${gib(p.total)}** |`,
+      );
     }
   }
   return rows;

@@ -40,17 +40,27 @@ export function handleGitProxy(req: IncomingMessage, res: ServerResponse, opts: 
   const origin = req.headers.origin;
   const site = req.headers['sec-fetch-site'];
   if ((origin && origin !== `http://${req.headers.host}`) || (site && site !== 'same-origin' && site !== 'none')) {
-    return fail(res, 403, 'The git proxy answers only the Homecoder app itself.');
+    fail(res, 403, 'The git proxy answers only the Homecoder app itself.');
+    return;
   }
   const target = proxyTarget(req.method ?? '', req.url ?? '');
   if (!target) {
-    return fail(res, 403, 'The git proxy forwards only git fetches over http(s): GET /git-proxy/<http|https>/<host>/<repo>/info/refs?service=git-upload-pack and POST …/git-upload-pack.');
+    fail(
+      res,
+      403,
+      'The git proxy forwards only git fetches over http(s): GET /git-proxy/<http|https>/<host>/<repo>/info/refs?service=git-upload-pack and POST …/git-upload-pack.',
+    );
+    return;
   }
   if (target.kind === 'upload-pack' && req.headers['content-type'] !== 'application/x-git-upload-pack-request') {
-    return fail(res, 415, 'git-upload-pack requests must be application/x-git-upload-pack-request.');
+    fail(res, 415, 'git-upload-pack requests must be application/x-git-upload-pack-request.');
+    return;
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > opts.maxRequestBytes) return fail(res, 413, `Request body over ${opts.maxRequestBytes} bytes.`);
+  if (declared > opts.maxRequestBytes) {
+    fail(res, 413, `Request body over ${opts.maxRequestBytes} bytes.`);
+    return;
+  }
 
   const url = new URL(target.url);
   const headers: Record<string, string> = { 'user-agent': 'git/2.0 (homecoder)' };
@@ -63,12 +73,22 @@ export function handleGitProxy(req: IncomingMessage, res: ServerResponse, opts: 
     const status = upRes.statusCode ?? 502;
     if (status >= 300 && status < 400) {
       upRes.resume();
-      return fail(res, 502, `${url.origin}${url.pathname.replace(/\/(info\/refs|git-upload-pack)$/, '')} redirects to ${upRes.headers.location ?? '?'}: clone that URL instead.`);
+      fail(
+        res,
+        502,
+        `${url.origin}${url.pathname.replace(/\/(info\/refs|git-upload-pack)$/, '')} redirects to ${upRes.headers.location ?? '?'}: clone that URL instead.`,
+      );
+      return;
     }
     const length = Number(upRes.headers['content-length'] ?? 0);
     if (length > opts.maxResponseBytes) {
       upRes.destroy();
-      return fail(res, 502, `The repository's pack is ${length} bytes, over the proxy's cap of ${opts.maxResponseBytes} (HOMECODER_GIT_PROXY_MAX_MB).`);
+      fail(
+        res,
+        502,
+        `The repository's pack is ${length} bytes, over the proxy's cap of ${opts.maxResponseBytes} (HOMECODER_GIT_PROXY_MAX_MB).`,
+      );
+      return;
     }
     const out: Record<string, string> = {};
     for (const h of FORWARD_RESPONSE) {

@@ -55,14 +55,16 @@ async function main(argv: string[]): Promise<number> {
   if (!values['no-build'] && !values['app-dir']) await ensureAppBuilt(root, appDir, (m) => console.log(m));
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
-  let bridge;
+  let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     const maxBodyBytes = values['max-body'] ? Number(values['max-body']) : undefined;
-    if (maxBodyBytes !== undefined && !(maxBodyBytes > 0)) throw new Error(`--max-body must be a positive number of bytes, not "${values['max-body']}"`);
+    if (maxBodyBytes !== undefined && !(maxBodyBytes > 0))
+      throw new Error(`--max-body must be a positive number of bytes, not "${values['max-body']}"`);
     bridge = await startBridge({ host, port, appDir, version, apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY, maxBodyBytes });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);
+    if (e.code === 'EADDRINUSE')
+      console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);
     else console.error(`Could not listen on ${host}:${port}: ${e.message}`);
     return 1;
   }

@@ -104,7 +104,12 @@ export class Relay {
    * Queues a completion for `client`, cancelling the client's older ones. Resolves with
    * the result (finishReason 'cancelled' when superseded or disconnected).
    */
-  submit(client: string, route: string, req: CompletionRequest, opts: { signal: AbortSignal; onText: (delta: string) => void }): Promise<CompletionResult> {
+  submit(
+    client: string,
+    route: string,
+    req: CompletionRequest,
+    opts: { signal: AbortSignal; onText: (delta: string) => void },
+  ): Promise<CompletionResult> {
     if (!this.backend()?.info()) throw new RelayError(503, this.noBackendHint(this.backend()));
     this.seen(client, route);
     // A newer request from the same client supersedes the older ones.
@@ -150,7 +155,8 @@ export class Relay {
     if (client === undefined) return undefined;
     const q = this.queues.get(client)!;
     const job = q.shift()!;
-    if (q.length) this.turn.push(client); // back of the line: round-robin
+    if (q.length)
+      this.turn.push(client); // back of the line: round-robin
     else this.queues.delete(client);
     return job;
   }
@@ -202,7 +208,16 @@ export class Relay {
 
   private finishError(job: Job, e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e);
-    this.record({ time: new Date().toISOString(), client: job.client, route: job.route, status: 'error', promptTokens: 0, completionTokens: 0, latencyMs: Math.round(performance.now() - job.started), error: msg });
+    this.record({
+      time: new Date().toISOString(),
+      client: job.client,
+      route: job.route,
+      status: 'error',
+      promptTokens: 0,
+      completionTokens: 0,
+      latencyMs: Math.round(performance.now() - job.started),
+      error: msg,
+    });
     job.reject(e);
   }
 
@@ -213,5 +228,14 @@ export class Relay {
 }
 
 export function cancelledResult(): CompletionResult {
-  return { text: '', finishReason: 'cancelled', promptTokens: 0, completionTokens: 0, reusedTokens: 0, truncated: false, prefillMs: 0, decodeMs: 0 };
+  return {
+    text: '',
+    finishReason: 'cancelled',
+    promptTokens: 0,
+    completionTokens: 0,
+    reusedTokens: 0,
+    truncated: false,
+    prefillMs: 0,
+    decodeMs: 0,
+  };
 }

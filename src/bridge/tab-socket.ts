@@ -85,7 +85,11 @@ class TabBackend implements Backend {
   }
 }
 
-export function attachTabSocket(server: Server, relay: Relay, opts: { listenHost: string; port: () => number }): { connected(): number; close(): void } {
+export function attachTabSocket(
+  server: Server,
+  relay: Relay,
+  opts: { listenHost: string; port: () => number },
+): { connected(): number; close(): void } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
   const refuse = (socket: Duplex, status: string) => {
     socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

@@ -15,14 +15,30 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  filter: { summary: 'stage-1 filter over folders, files, archives or git URLs: a decision per file (--json)', help: filterHelp, run: filterCommand },
+  filter: {
+    summary: 'stage-1 filter over folders, files, archives or git URLs: a decision per file (--json)',
+    help: filterHelp,
+    run: filterCommand,
+  },
   'gpu-info': { summary: 'print the WebGPU adapter, features and limits (--json)', help: gpuInfoHelp, run: gpuInfoCommand },
-  'make-tiny-model': { summary: 'write a random fixture model in the Hugging Face layout', help: makeTinyModelHelp, run: makeTinyModelCommand },
+  'make-tiny-model': {
+    summary: 'write a random fixture model in the Hugging Face layout',
+    help: makeTinyModelHelp,
+    run: makeTinyModelCommand,
+  },
   loss: { summary: "a model's loss on a text or token ids (--json)", help: lossHelp, run: lossCommand },
   plan: { summary: 'GPU memory a model needs for training or inference, from config.json (--json)', help: planHelp, run: planCommand },
   serve: { summary: 'serve completions to editors from a model (and PEFT adapters) without a browser', help: serveHelp, run: serveCommand },
-  'train-steps': { summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format', help: trainStepsHelp, run: trainStepsCommand },
-  train: { summary: 'fine-tune on a folder: loss filter, dataset, training, evaluation; writes the best adapter + run.json', help: trainHelp, run: trainCommand },
+  'train-steps': {
+    summary: 'train a LoRA adapter on one text for N steps, write it in PEFT format',
+    help: trainStepsHelp,
+    run: trainStepsCommand,
+  },
+  train: {
+    summary: 'fine-tune on a folder: loss filter, dataset, training, evaluation; writes the best adapter + run.json',
+    help: trainHelp,
+    run: trainCommand,
+  },
 };
 
 function usage(): string {

@@ -52,9 +52,15 @@ export async function loadNodeModel(modelDir: string, opts: { adapterDir?: strin
 /** Reads token ids from a file: a JSON array, or numbers separated by whitespace or commas. */
 export function parseIds(text: string, vocabSize: number, file: string): number[] {
   const t = text.trim();
-  const ids = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split(/[\s,]+/).filter(Boolean).map(Number);
+  const ids = t.startsWith('[')
+    ? (JSON.parse(t) as unknown[])
+    : t
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map(Number);
   ids.forEach((v, i) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize) throw new Error(`${file}: entry ${i} (${String(v)}) is not a token id below ${vocabSize}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize)
+      throw new Error(`${file}: entry ${i} (${String(v)}) is not a token id below ${vocabSize}`);
   });
   return ids as number[];
 }

@@ -46,7 +46,18 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
     const url = parseRepoUrl(spec);
     const dir = await mkdtemp(join(tmpdir(), 'homecoder-clone-'));
     try {
-      const o = { fs, http: fetchHttpClient(opts.signal), dir, url: url.href, shownUrl: url.href, ref: opts.ref, depth: opts.depth, token: opts.token, signal: opts.signal, onProgress: opts.onProgress };
+      const o = {
+        fs,
+        http: fetchHttpClient(opts.signal),
+        dir,
+        url: url.href,
+        shownUrl: url.href,
+        ref: opts.ref,
+        depth: opts.depth,
+        token: opts.token,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      };
       const commit = await gitClone(o);
       const files = await readCommitFiles(fs, dir, commit, opts);
       return { name: url.href, kind: 'git', files, skipped: [], commit };
@@ -54,7 +65,7 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
       await rm(dir, { recursive: true, force: true });
     }
   }
-  let st;
+  let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(spec);
   } catch {

@@ -60,14 +60,37 @@ export class SourcesService {
 
   private gitOptions(rec: SourceRecord, fs: PromiseFsClient, signal: AbortSignal, onProgress: ProgressListener) {
     const url = parseRepoUrl(rec.url!);
-    return { fs, http: fetchHttpClient(signal), dir: '/repo', url: proxiedRepoUrl(this.origin, url), shownUrl: url.href, ref: rec.ref, depth: rec.depth, token: rec.token, signal, onProgress };
+    return {
+      fs,
+      http: fetchHttpClient(signal),
+      dir: '/repo',
+      url: proxiedRepoUrl(this.origin, url),
+      shownUrl: url.href,
+      ref: rec.ref,
+      depth: rec.depth,
+      token: rec.token,
+      signal,
+      onProgress,
+    };
   }
 
   async addGit(req: GitRequest, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
     const url = parseRepoUrl(req.url);
     const depth = req.depth && req.depth > 0 ? Math.floor(req.depth) : 1;
     const now = Date.now();
-    const rec: SourceRecord = { id: newId(), kind: 'git', name: url.href, url: url.href, ref: req.ref?.trim() || undefined, depth, token: req.token || undefined, addedAt: now, updatedAt: now, fileCount: 0, bytes: 0 };
+    const rec: SourceRecord = {
+      id: newId(),
+      kind: 'git',
+      name: url.href,
+      url: url.href,
+      ref: req.ref?.trim() || undefined,
+      depth,
+      token: req.token || undefined,
+      addedAt: now,
+      updatedAt: now,
+      fileCount: 0,
+      bytes: 0,
+    };
     const lfs = new LightningFS(gitFsName(rec.id), { wipe: true });
     try {
       const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
@@ -86,12 +109,15 @@ export class SourcesService {
   async pull(id: string, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
     const store = await this.store();
     const rec = await store.source(id);
-    if (!rec || rec.kind !== 'git') throw new SourceError('SOURCE_NOT_FOUND', 'That repository is no longer in the list: reload the page.');
+    if (rec?.kind !== 'git') throw new SourceError('SOURCE_NOT_FOUND', 'That repository is no longer in the list: reload the page.');
     const lfs = new LightningFS(gitFsName(id));
     const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
     const commit = await gitFetchLatest(o);
     const files = await readCommitFiles(o.fs, o.dir, commit, { signal, onProgress });
-    const { record, changes } = await store.putSource({ ...rec, commit, updatedAt: commit === rec.commit ? rec.updatedAt : Date.now() }, files);
+    const { record, changes } = await store.putSource(
+      { ...rec, commit, updatedAt: commit === rec.commit ? rec.updatedAt : Date.now() },
+      files,
+    );
     return { source: record, changes, skipped: [] };
   }
 
@@ -110,12 +136,21 @@ export class SourcesService {
     signal.throwIfAborted();
     onProgress({ phase: 'storing', done: 0, total: a.files.length, detail: file.name });
     const now = Date.now();
-    const { record, changes } = await (await this.store()).putSource({ id: newId(), kind: 'archive', name: file.name, addedAt: now, updatedAt: now }, a.files);
+    const { record, changes } = await (await this.store()).putSource(
+      { id: newId(), kind: 'archive', name: file.name, addedAt: now, updatedAt: now },
+      a.files,
+    );
     return { source: record, changes, skipped: a.skipped };
   }
 
   /** Single files or a folder (paths relative to it), optionally all marked as the test set. */
-  async addFiles(name: string, files: Array<{ path: string; file: File }>, test: boolean, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+  async addFiles(
+    name: string,
+    files: Array<{ path: string; file: File }>,
+    test: boolean,
+    signal: AbortSignal,
+    onProgress: ProgressListener,
+  ): Promise<AddResult> {
     if (!files.length) throw new SourceError('SOURCE_EMPTY', `"${name}" holds no files.`);
     const read: SourceFile[] = [];
     for (const [i, f] of files.entries()) {
@@ -124,7 +159,10 @@ export class SourcesService {
       if (i % 100 === 0) onProgress({ phase: 'reading', done: i, total: files.length, detail: f.path });
     }
     const now = Date.now();
-    const { record, changes } = await (await this.store()).putSource({ id: newId(), kind: 'files', name, addedAt: now, updatedAt: now }, read);
+    const { record, changes } = await (await this.store()).putSource(
+      { id: newId(), kind: 'files', name, addedAt: now, updatedAt: now },
+      read,
+    );
     return { source: record, changes, skipped: [] };
   }
 

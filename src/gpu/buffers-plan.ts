@@ -30,7 +30,12 @@ export function layerInputName(l: number, numLayers: number, stride: number): st
   return l === numLayers || l % stride === 0 ? `layer${l}.input` : `segment${(l % stride) - 1}`;
 }
 
-export function transformerBuffers(c: ModelConfig, T: number, lora?: { r: number; targets: readonly LoraTarget[] }, lowMemory = false): BufferSpec[] {
+export function transformerBuffers(
+  c: ModelConfig,
+  T: number,
+  lora?: { r: number; targets: readonly LoraTarget[] },
+  lowMemory = false,
+): BufferSpec[] {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const qd = c.numHeads * c.headDim;
@@ -45,14 +50,39 @@ export function transformerBuffers(c: ModelConfig, T: number, lora?: { r: number
   for (let j = 0; j < Math.min(stride, c.numLayers) - 1; j++) act(`segment${j}`, T * H);
   // One layer's activations and gradients, reused by every layer.
   for (const [n, w] of [
-    ['xn', T * H], ['q', T * qd], ['k', T * kvd], ['v', T * kvd], ['attn', T * qd], ['lse', c.numHeads * T],
-    ['h', T * H], ['xn2', T * H], ['gate', T * I], ['up', T * I], ['act', T * I],
-    ['dh', T * H], ['dxn', T * H], ['dAct', T * I], ['dUp', T * I],
-    ['dAttn', T * qd], ['dq', T * qd], ['dk', T * kvd], ['dv', T * kvd], ['delta', c.numHeads * T],
-  ] as const) tmp(n, w);
+    ['xn', T * H],
+    ['q', T * qd],
+    ['k', T * kvd],
+    ['v', T * kvd],
+    ['attn', T * qd],
+    ['lse', c.numHeads * T],
+    ['h', T * H],
+    ['xn2', T * H],
+    ['gate', T * I],
+    ['up', T * I],
+    ['act', T * I],
+    ['dh', T * H],
+    ['dxn', T * H],
+    ['dAct', T * I],
+    ['dUp', T * I],
+    ['dAttn', T * qd],
+    ['dq', T * qd],
+    ['dk', T * kvd],
+    ['dv', T * kvd],
+    ['delta', c.numHeads * T],
+  ] as const)
+    tmp(n, w);
   for (const t of lora?.targets ?? []) tmp(`xa.${t}`, T * r);
   tmp('dxa', Math.max(1, T * r));
-  for (const [n, w] of [['ids', T], ['targets', T], ['finalNormed', T * H], ['dx', T * H], ['losses', T], ['loss', 1]] as const) tmp(n, w);
+  for (const [n, w] of [
+    ['ids', T],
+    ['targets', T],
+    ['finalNormed', T * H],
+    ['dx', T * H],
+    ['losses', T],
+    ['loss', 1],
+  ] as const)
+    tmp(n, w);
   tmp('ce.logits', T * lossTileRows(T));
   tmp('ce.state', T * 4);
   tmp('rope.table', T * c.headDim); // cos and sin of T × headDim/2 angles

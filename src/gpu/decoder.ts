@@ -84,12 +84,28 @@ export class Decoder {
     const kvd = c.numKvHeads * c.headDim;
     const b = (name: string, floats: number) => memory.buffer('scratch', floats * 4, `decoder.${name}`);
     this.s = {
-      ids: b('ids', C), x: b('x', C * H), xn: b('xn', C * H), q: b('q', C * qd), k: b('k', C * kvd), v: b('v', C * kvd), attn: b('attn', C * qd),
-      h: b('h', C * H), xn2: b('xn2', C * H), gate: b('gate', C * I), up: b('up', C * I), act: b('act', C * I),
-      last: b('last', H), lastNormed: b('lastNormed', H), logits: b('logits', c.vocabSize),
+      ids: b('ids', C),
+      x: b('x', C * H),
+      xn: b('xn', C * H),
+      q: b('q', C * qd),
+      k: b('k', C * kvd),
+      v: b('v', C * kvd),
+      attn: b('attn', C * qd),
+      h: b('h', C * H),
+      xn2: b('xn2', C * H),
+      gate: b('gate', C * I),
+      up: b('up', C * I),
+      act: b('act', C * I),
+      last: b('last', H),
+      lastNormed: b('lastNormed', H),
+      logits: b('logits', c.vocabSize),
     };
     this.rope = createRopeTable(device, this.contextLength, c.headDim, c.ropeTheta, c.ropeLinearFactor);
-    this.staging = device.createBuffer({ label: 'decoder.logits.staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.staging = device.createBuffer({
+      label: 'decoder.logits.staging',
+      size: c.vocabSize * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Serves with this adapter (or the base model alone); the cache is dropped. */
@@ -147,7 +163,9 @@ export class Decoder {
     if (this.tokens.length + ids.length > this.contextLength) {
       throw new RangeError(`the KV cache holds ${this.contextLength} positions; ${this.tokens.length + ids.length} are needed`);
     }
-    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
+    for (const id of ids)
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
+        throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
     this.busy = true;
     try {
       const device = this.memory.device;
@@ -183,7 +201,15 @@ export class Decoder {
     }
   }
 
-  private proj(pass: GPUComputePassEncoder, lin: GpuLinear, lora: LoraParam | undefined, x: GPUBuffer, y: GPUBuffer, T: number, accumulate = false): void {
+  private proj(
+    pass: GPUComputePassEncoder,
+    lin: GpuLinear,
+    lora: LoraParam | undefined,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    T: number,
+    accumulate = false,
+  ): void {
     if (T === 1) gemvForward(this.runner, pass, x, lin.weight, lin.bias, y, accumulate);
     else linearForward(this.runner, pass, x, lin.weight, lin.bias, y, T, accumulate);
     if (lora && this.adapter && this.xa) {

@@ -116,14 +116,18 @@ export function describeAdapter(adapter: GPUAdapter, device?: GPUDevice): GpuInf
 export async function withErrorScopes<T>(device: GPUDevice, what: string, work: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let result: T;
+  // The scopes are popped whatever `work` did; a GPU error explains a failure better than
+  // the JavaScript error it caused, so it wins.
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    result = await work();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    const err = oom ?? validation;
-    if (err) throw fromGPUError(err, what);
+    outcome = { ok: true, value: await work() };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
-  return result;
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  const err = oom ?? validation;
+  if (err) throw fromGPUError(err, what);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }

@@ -29,9 +29,7 @@ export function webgpuUnavailable(where: 'browser' | 'node'): GpuError {
   return new GpuError(
     'WEBGPU_UNAVAILABLE',
     'WebGPU is not available here.',
-    where === 'browser'
-      ? browserHint
-      : 'Install the `webgpu` npm package (npm ci) and a Vulkan driver (on Debian: mesa-vulkan-drivers).',
+    where === 'browser' ? browserHint : 'Install the `webgpu` npm package (npm ci) and a Vulkan driver (on Debian: mesa-vulkan-drivers).',
   );
 }
 
@@ -68,9 +66,19 @@ export function deviceLost(reason: string, message: string): GpuError {
 export function fromGPUError(err: GPUError, what: string): GpuError {
   if (isKind(err, 'GPUOutOfMemoryError')) return outOfMemory(what, err);
   if (isKind(err, 'GPUValidationError')) {
-    return new GpuError('VALIDATION', `WebGPU rejected a command while ${what}: ${err.message}`, 'This is a bug in Homecoder; please report it with this message.', { cause: err });
+    return new GpuError(
+      'VALIDATION',
+      `WebGPU rejected a command while ${what}: ${err.message}`,
+      'This is a bug in Homecoder; please report it with this message.',
+      { cause: err },
+    );
   }
-  return new GpuError('INTERNAL', `The GPU driver failed while ${what}: ${err.message}`, 'Reload and try again; if it repeats, try low memory mode.', { cause: err });
+  return new GpuError(
+    'INTERNAL',
+    `The GPU driver failed while ${what}: ${err.message}`,
+    'Reload and try again; if it repeats, try low memory mode.',
+    { cause: err },
+  );
 }
 
 // The error classes are globals in browsers but may be missing from a Node global scope.

@@ -126,8 +126,7 @@ export function grid1d(n: number, size: number): [number, number] {
 }
 
 /** WGSL: the flat invocation index of a `grid1d` dispatch (workgroup size `size`). */
-export const flatIndex = (size: number) =>
-  `(wg.y * nwg.x + wg.x) * ${size}u + lid.x`;
+export const flatIndex = (size: number) => `(wg.y * nwg.x + wg.x) * ${size}u + lid.x`;
 export const FLAT_BUILTINS = `@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u`;
 
 /** WGSL: unpack a word of two 16-bit weights (low half first) into a vec2f. */

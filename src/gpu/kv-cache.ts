@@ -18,7 +18,15 @@ struct P { n: u32, srcOff: u32, dstOff: u32 }
 }`;
 
 /** dst[dstOff .. +n) = src[srcOff .. +n) (offsets in floats). */
-export function copyRange(runner: KernelRunner, pass: GPUComputePassEncoder, src: GPUBuffer, srcOff: number, dst: GPUBuffer, dstOff: number, n: number): void {
+export function copyRange(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  src: GPUBuffer,
+  srcOff: number,
+  dst: GPUBuffer,
+  dstOff: number,
+  n: number,
+): void {
   runner.dispatch(pass, runner.pipeline(COPY, 'copy_range'), [src, dst], params(u32(n), u32(srcOff), u32(dstOff)), grid1d(n, WG));
 }
 

@@ -91,7 +91,8 @@ export class GpuLora {
 
   /** Frees every buffer of this adapter (parameters, gradients, moments); the model stays. */
   destroy(): void {
-    for (const layer of this.layers) for (const p of Object.values(layer)) for (const b of [p.A, p.B, p.dA, p.dB, p.mA, p.vA, p.mB, p.vB]) if (b) this.memory.release(b);
+    for (const layer of this.layers)
+      for (const p of Object.values(layer)) for (const b of [p.A, p.B, p.dA, p.dB, p.mA, p.vA, p.mB, p.vB]) if (b) this.memory.release(b);
     this.layers.length = 0;
   }
 

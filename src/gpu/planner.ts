@@ -67,7 +67,15 @@ export function planMemory(p: PlanInput, maxChunkBytes = 128 * 1024 * 1024): Mem
   }
   if (p.training && p.lora) scratch += align4(2 * p.lora.targets.length * c.numLayers * 4) + 4; // grad-norm partials + norm
   if (p.lora && !p.training) scratch += 2 * 4 * p.lora.targets.length * c.numLayers; // unused gradient slots
-  return { weights, lora, optimizer, activations, scratch, total: weights + lora + optimizer + activations + scratch, largestBuffer: largest };
+  return {
+    weights,
+    lora,
+    optimizer,
+    activations,
+    scratch,
+    total: weights + lora + optimizer + activations + scratch,
+    largestBuffer: largest,
+  };
 }
 
 /** The longest sequence whose plan stays within `budgetBytes` (0 if none), by bisection. */

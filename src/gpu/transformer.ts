@@ -92,9 +92,29 @@ export class Transformer {
     for (const t of adapter?.config.targets ?? []) xa[t] = get(`xa.${t}`);
     const n = (k: keyof Omit<Scratch, 'xa'>) => get(k);
     this.s = {
-      xn: n('xn'), q: n('q'), k: n('k'), v: n('v'), attn: n('attn'), lse: n('lse'), h: n('h'), xn2: n('xn2'),
-      gate: n('gate'), up: n('up'), act: n('act'), xa, dxa: n('dxa'), delta: n('delta'), dh: n('dh'), dxn: n('dxn'),
-      dAct: n('dAct'), dGate: n('act'), dUp: n('dUp'), dAttn: n('dAttn'), dq: n('dq'), dk: n('dk'), dv: n('dv'),
+      xn: n('xn'),
+      q: n('q'),
+      k: n('k'),
+      v: n('v'),
+      attn: n('attn'),
+      lse: n('lse'),
+      h: n('h'),
+      xn2: n('xn2'),
+      gate: n('gate'),
+      up: n('up'),
+      act: n('act'),
+      xa,
+      dxa: n('dxa'),
+      delta: n('delta'),
+      dh: n('dh'),
+      dxn: n('dxn'),
+      dAct: n('dAct'),
+      dGate: n('act'),
+      dUp: n('dUp'),
+      dAttn: n('dAttn'),
+      dq: n('dq'),
+      dk: n('dk'),
+      dv: n('dv'),
     };
     this.ids = get('ids');
     this.targets = get('targets');
@@ -186,20 +206,69 @@ export class Transformer {
   }
 
   /** y = x·Wᵀ + b + LoRA (or y += … when `accumulate`). */
-  private proj(pass: GPUComputePassEncoder, lin: GpuLinear, lora: LoraParam | undefined, x: GPUBuffer, y: GPUBuffer, target: LoraTarget, accumulate = false): void {
+  private proj(
+    pass: GPUComputePassEncoder,
+    lin: GpuLinear,
+    lora: LoraParam | undefined,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    target: LoraTarget,
+    accumulate = false,
+  ): void {
     const T = this.tokens;
     linearForward(this.runner, pass, x, lin.weight, lin.bias, y, T, accumulate);
     if (lora && this.adapter) {
-      loraForward(this.runner, pass, x, lora.A, lora.B, this.s.xa[target]!, y, T, lora.inF, lora.outF, this.adapter.config.r, this.adapter.scale, this.dropout(target));
+      loraForward(
+        this.runner,
+        pass,
+        x,
+        lora.A,
+        lora.B,
+        this.s.xa[target]!,
+        y,
+        T,
+        lora.inF,
+        lora.outF,
+        this.adapter.config.r,
+        this.adapter.scale,
+        this.dropout(target),
+      );
     }
   }
 
   /** dx (+)= dy·W (+ LoRA path), and the LoRA gradients. x is the projection's input. */
-  private projBackward(pass: GPUComputePassEncoder, lin: GpuLinear, lora: LoraParam | undefined, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, accumulate: boolean, target: LoraTarget): void {
+  private projBackward(
+    pass: GPUComputePassEncoder,
+    lin: GpuLinear,
+    lora: LoraParam | undefined,
+    x: GPUBuffer,
+    dy: GPUBuffer,
+    dx: GPUBuffer,
+    accumulate: boolean,
+    target: LoraTarget,
+  ): void {
     const T = this.tokens;
     linearBackwardInput(this.runner, pass, dy, lin.weight, dx, T, accumulate);
     if (lora && this.adapter) {
-      loraBackward(this.runner, pass, x, lora.A, lora.B, this.s.xa[target]!, dy, lora.dA, lora.dB, dx, this.s.dxa, T, lora.inF, lora.outF, this.adapter.config.r, this.adapter.scale, this.dropout(target));
+      loraBackward(
+        this.runner,
+        pass,
+        x,
+        lora.A,
+        lora.B,
+        this.s.xa[target]!,
+        dy,
+        lora.dA,
+        lora.dB,
+        dx,
+        this.s.dxa,
+        T,
+        lora.inF,
+        lora.outF,
+        this.adapter.config.r,
+        this.adapter.scale,
+        this.dropout(target),
+      );
     }
   }
 
@@ -264,7 +333,24 @@ export class Transformer {
     rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
     // h = x + o(attn)
     this.projBackward(pass, L.o, lora.o_proj, s.attn, s.dh, s.dAttn, false, 'o_proj');
-    attentionBackward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, s.dAttn, s.dq, s.dk, s.dv, s.delta, T, c.numHeads, c.numKvHeads, c.headDim);
+    attentionBackward(
+      this.runner,
+      pass,
+      s.q,
+      s.k,
+      s.v,
+      s.attn,
+      s.lse,
+      s.dAttn,
+      s.dq,
+      s.dk,
+      s.dv,
+      s.delta,
+      T,
+      c.numHeads,
+      c.numKvHeads,
+      c.headDim,
+    );
     ropeBackward(this.runner, pass, s.dq, s.dq, this.rope, T, c.numHeads, c.headDim, 0);
     ropeBackward(this.runner, pass, s.dk, s.dk, this.rope, T, c.numKvHeads, c.headDim, 0);
     this.projBackward(pass, L.q, lora.q_proj, s.xn, s.dq, s.dxn, false, 'q_proj');

@@ -25,13 +25,19 @@ export class AdapterMixError extends Error {
   }
 }
 
-export function mixAdapters(config: ModelConfig, parts: WeightedAdapter[], combination: Combination = 'cat'): { lora: LoraConfig; layers: HostAdapter } {
+export function mixAdapters(
+  config: ModelConfig,
+  parts: WeightedAdapter[],
+  combination: Combination = 'cat',
+): { lora: LoraConfig; layers: HostAdapter } {
   const used = parts.filter((p) => p.weight !== 0);
   if (used.length === 0) throw new AdapterMixError('Give at least one adapter a non-zero weight (or serve the base model).');
   for (const p of used) if (!Number.isFinite(p.weight)) throw new AdapterMixError(`Adapter weights must be numbers, got ${p.weight}.`);
   const targets = LORA_TARGETS.filter((t) => used.some((p) => p.lora.targets.includes(t)));
   if (combination === 'linear' && new Set(used.map((p) => p.lora.r)).size > 1) {
-    throw new AdapterMixError(`The 'linear' combination needs adapters of one rank (got ${used.map((p) => p.lora.r).join(', ')}); use 'cat'.`);
+    throw new AdapterMixError(
+      `The 'linear' combination needs adapters of one rank (got ${used.map((p) => p.lora.r).join(', ')}); use 'cat'.`,
+    );
   }
   const R = combination === 'cat' ? used.reduce((s, p) => s + p.lora.r, 0) : used[0].lora.r;
   const layers: HostAdapter = [];

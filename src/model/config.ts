@@ -36,7 +36,8 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   }
   const need = (key: keyof HfConfig): number => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ModelError('BAD_CONFIG', `${file}: "${key}" is missing or not a positive number.`, { file });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new ModelError('BAD_CONFIG', `${file}: "${key}" is missing or not a positive number.`, { file });
     return v;
   };
   const scaling = c.rope_scaling;
@@ -44,18 +45,28 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   let ropeLinearFactor: number | undefined;
   if (scaling && ropeType === 'linear') {
     // DeepSeek-Coder and CodeLlama-style position interpolation: positions / factor.
-    if (typeof scaling.factor !== 'number' || !(scaling.factor > 0)) throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "linear" needs a positive "factor".`, { file });
+    if (typeof scaling.factor !== 'number' || !(scaling.factor > 0))
+      throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "linear" needs a positive "factor".`, { file });
     ropeLinearFactor = scaling.factor;
   } else if (scaling && ropeType && ropeType !== 'default') {
-    throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "${ropeType}" is not supported yet (only "linear" is); pick a model without it.`, { file });
+    throw new ModelError(
+      'BAD_CONFIG',
+      `${file}: rope_scaling "${ropeType}" is not supported yet (only "linear" is); pick a model without it.`,
+      { file },
+    );
   }
-  if (c.hidden_act && c.hidden_act !== 'silu') throw new ModelError('BAD_CONFIG', `${file}: hidden_act "${c.hidden_act}" is not supported (Llama-family models use silu).`, { file });
+  if (c.hidden_act && c.hidden_act !== 'silu')
+    throw new ModelError('BAD_CONFIG', `${file}: hidden_act "${c.hidden_act}" is not supported (Llama-family models use silu).`, { file });
   const numHeads = need('num_attention_heads');
   const hiddenSize = need('hidden_size');
   const numKvHeads = c.num_key_value_heads ?? numHeads;
   const headDim = c.head_dim ?? hiddenSize / numHeads;
-  if (!Number.isInteger(headDim) || headDim % 2) throw new ModelError('BAD_CONFIG', `${file}: head dimension ${headDim} must be an even integer.`, { file });
-  if (numHeads % numKvHeads) throw new ModelError('BAD_CONFIG', `${file}: ${numHeads} attention heads are not a multiple of ${numKvHeads} key/value heads.`, { file });
+  if (!Number.isInteger(headDim) || headDim % 2)
+    throw new ModelError('BAD_CONFIG', `${file}: head dimension ${headDim} must be an even integer.`, { file });
+  if (numHeads % numKvHeads)
+    throw new ModelError('BAD_CONFIG', `${file}: ${numHeads} attention heads are not a multiple of ${numKvHeads} key/value heads.`, {
+      file,
+    });
   const architecture = arch as Architecture;
   return {
     architecture,

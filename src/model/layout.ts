@@ -36,7 +36,6 @@ export function expectedTensors(c: ModelConfig): TensorSpec[] {
   return out;
 }
 
-
 /** [in, out] of each target module for a config. */
 export function moduleShape(config: ModelConfig, target: LoraTarget): { inF: number; outF: number } {
   const H = config.hiddenSize;

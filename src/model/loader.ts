@@ -35,11 +35,18 @@ export async function openModel(files: ModelFiles): Promise<OpenModel> {
   } else if (names.includes(SINGLE)) {
     shardNames.push(SINGLE);
   } else {
-    throw new ModelError('MISSING_FILE', `${files.label} has neither ${SINGLE} nor ${INDEX}. Homecoder reads safetensors weights; convert .bin checkpoints first.`, { file: SINGLE });
+    throw new ModelError(
+      'MISSING_FILE',
+      `${files.label} has neither ${SINGLE} nor ${INDEX}. Homecoder reads safetensors weights; convert .bin checkpoints first.`,
+      { file: SINGLE },
+    );
   }
   for (const shard of shardNames) {
     const src = await files.open(shard);
-    if (!src) throw new ModelError('MISSING_FILE', `Shard ${shard} named by ${INDEX} is missing from ${files.label}. Download it again.`, { file: shard });
+    if (!src)
+      throw new ModelError('MISSING_FILE', `Shard ${shard} named by ${INDEX} is missing from ${files.label}. Download it again.`, {
+        file: shard,
+      });
     const header = await readSafetensorsHeader(src);
     for (const info of header.tensors.values()) located.set(info.name, { src, info });
   }
@@ -50,17 +57,25 @@ export async function openModel(files: ModelFiles): Promise<OpenModel> {
   for (const spec of expected) {
     const found = located.get(spec.name);
     if (!found) {
-      throw new ModelError('MISSING_TENSOR', `Tensor ${spec.name} is missing from ${shardNames.join(', ')} (${config.architecture} with ${config.numLayers} layers needs it). The download may be incomplete.`, {
-        file: shardNames[0],
-        tensor: spec.name,
-      });
+      throw new ModelError(
+        'MISSING_TENSOR',
+        `Tensor ${spec.name} is missing from ${shardNames.join(', ')} (${config.architecture} with ${config.numLayers} layers needs it). The download may be incomplete.`,
+        {
+          file: shardNames[0],
+          tensor: spec.name,
+        },
+      );
     }
     const { info, src } = found;
     if (info.shape.length !== spec.shape.length || info.shape.some((d, i) => d !== spec.shape[i])) {
-      throw new ModelError('BAD_SHAPE', `${src.name}: tensor ${spec.name} has shape [${info.shape}], but config.json implies [${spec.shape}]. The weights do not belong to this config.`, {
-        file: src.name,
-        tensor: spec.name,
-      });
+      throw new ModelError(
+        'BAD_SHAPE',
+        `${src.name}: tensor ${spec.name} has shape [${info.shape}], but config.json implies [${spec.shape}]. The weights do not belong to this config.`,
+        {
+          file: src.name,
+          tensor: spec.name,
+        },
+      );
     }
     bytes += info.byteLength;
     storedTypes.add(info.dtype);

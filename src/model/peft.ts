@@ -54,8 +54,18 @@ export function writePeftAdapter(a: PeftAdapter): Map<string, Uint8Array> {
     for (const t of LORA_TARGETS) {
       const p = layer[t];
       if (!p) continue;
-      tensors.push({ name: peftTensorName(l, t, 'A'), dtype: 'F32', shape: [a.lora.r, p.inF], data: new Uint8Array(p.A.buffer, p.A.byteOffset, p.A.byteLength) });
-      tensors.push({ name: peftTensorName(l, t, 'B'), dtype: 'F32', shape: [p.outF, a.lora.r], data: new Uint8Array(p.B.buffer, p.B.byteOffset, p.B.byteLength) });
+      tensors.push({
+        name: peftTensorName(l, t, 'A'),
+        dtype: 'F32',
+        shape: [a.lora.r, p.inF],
+        data: new Uint8Array(p.A.buffer, p.A.byteOffset, p.A.byteLength),
+      });
+      tensors.push({
+        name: peftTensorName(l, t, 'B'),
+        dtype: 'F32',
+        shape: [p.outF, a.lora.r],
+        data: new Uint8Array(p.B.buffer, p.B.byteOffset, p.B.byteLength),
+      });
     }
   });
   return new Map([
@@ -66,8 +76,17 @@ export function writePeftAdapter(a: PeftAdapter): Map<string, Uint8Array> {
 
 /** Reads a PEFT LoRA adapter and checks it against the model it is meant for. */
 export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Promise<PeftAdapter> {
-  const cfg = await readJson<{ peft_type?: string; r?: number; lora_alpha?: number; lora_dropout?: number; target_modules?: string[] | string; base_model_name_or_path?: string; use_dora?: boolean }>(files, ADAPTER_CONFIG);
-  const bad = (msg: string, tensor?: string) => new ModelError('BAD_ADAPTER', msg, { file: tensor ? ADAPTER_WEIGHTS : ADAPTER_CONFIG, tensor });
+  const cfg = await readJson<{
+    peft_type?: string;
+    r?: number;
+    lora_alpha?: number;
+    lora_dropout?: number;
+    target_modules?: string[] | string;
+    base_model_name_or_path?: string;
+    use_dora?: boolean;
+  }>(files, ADAPTER_CONFIG);
+  const bad = (msg: string, tensor?: string) =>
+    new ModelError('BAD_ADAPTER', msg, { file: tensor ? ADAPTER_WEIGHTS : ADAPTER_CONFIG, tensor });
   if (cfg.peft_type !== 'LORA') throw bad(`${ADAPTER_CONFIG}: peft_type is ${cfg.peft_type}; only LoRA adapters can be loaded.`);
   if (cfg.use_dora) throw bad(`${ADAPTER_CONFIG}: DoRA adapters are not supported.`);
   const r = cfg.r;
@@ -89,10 +108,19 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
       const a = byKey.get(`${l}.${t}.A`);
       const b = byKey.get(`${l}.${t}.B`);
       if (!a && !b) continue;
-      if (!a || !b) throw bad(`${ADAPTER_WEIGHTS}: layer ${l} ${t} has lora_${a ? 'A' : 'B'} but not lora_${a ? 'B' : 'A'}.`, (a ?? b)!.name);
+      if (!a || !b)
+        throw bad(`${ADAPTER_WEIGHTS}: layer ${l} ${t} has lora_${a ? 'A' : 'B'} but not lora_${a ? 'B' : 'A'}.`, (a ?? b)!.name);
       const { inF, outF } = moduleShape(model, t);
-      if (a.shape[0] !== r || a.shape[1] !== inF) throw bad(`${ADAPTER_WEIGHTS}: ${a.name} has shape [${a.shape}], expected [${r}, ${inF}] for this model. Was it trained on another base model?`, a.name);
-      if (b.shape[0] !== outF || b.shape[1] !== r) throw bad(`${ADAPTER_WEIGHTS}: ${b.name} has shape [${b.shape}], expected [${outF}, ${r}] for this model. Was it trained on another base model?`, b.name);
+      if (a.shape[0] !== r || a.shape[1] !== inF)
+        throw bad(
+          `${ADAPTER_WEIGHTS}: ${a.name} has shape [${a.shape}], expected [${r}, ${inF}] for this model. Was it trained on another base model?`,
+          a.name,
+        );
+      if (b.shape[0] !== outF || b.shape[1] !== r)
+        throw bad(
+          `${ADAPTER_WEIGHTS}: ${b.name} has shape [${b.shape}], expected [${outF}, ${r}] for this model. Was it trained on another base model?`,
+          b.name,
+        );
       layer[t] = { A: toF32(await readTensorBytes(src, a), a.dtype), B: toF32(await readTensorBytes(src, b), b.dtype), inF, outF };
       targets.add(t);
     }

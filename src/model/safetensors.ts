@@ -26,7 +26,10 @@ export interface SafetensorsHeader {
 
 export async function readSafetensorsHeader(src: ByteSource): Promise<SafetensorsHeader> {
   const file = src.name;
-  if (src.size < 8) throw new ModelError('TRUNCATED_FILE', `${file} is ${src.size} bytes: too short to be a safetensors file. Download it again.`, { file });
+  if (src.size < 8)
+    throw new ModelError('TRUNCATED_FILE', `${file} is ${src.size} bytes: too short to be a safetensors file. Download it again.`, {
+      file,
+    });
   const lenBytes = await src.read(0, 8);
   const len = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
   if (len > MAX_HEADER || 8 + len > src.size) {
@@ -42,7 +45,8 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
   } catch (err) {
     throw new ModelError('BAD_HEADER', `${file}: the safetensors header is not valid JSON (${(err as Error).message}).`, { file });
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelError('BAD_HEADER', `${file}: the safetensors header is not a JSON object.`, { file });
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ModelError('BAD_HEADER', `${file}: the safetensors header is not a JSON object.`, { file });
   const dataStart = 8 + len;
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -55,17 +59,27 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
     const bad = (why: string) => new ModelError('BAD_HEADER', `${file}: tensor ${name} ${why}.`, { file, tensor: name });
     if (typeof t?.dtype !== 'string') throw bad('has no dtype');
     if (!(t.dtype in DTYPE_BYTES)) {
-      throw new ModelError('UNKNOWN_DTYPE', `${file}: tensor ${name} has dtype ${t.dtype}; Homecoder reads BF16, F16 and F32 weights. Use an unquantised checkpoint.`, { file, tensor: name });
+      throw new ModelError(
+        'UNKNOWN_DTYPE',
+        `${file}: tensor ${name} has dtype ${t.dtype}; Homecoder reads BF16, F16 and F32 weights. Use an unquantised checkpoint.`,
+        { file, tensor: name },
+      );
     }
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad('has an invalid shape');
     const off = t.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[1] < off[0]) throw bad('has invalid data_offsets');
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[1] < off[0])
+      throw bad('has invalid data_offsets');
     const dtype = t.dtype as SafetensorsDtype;
     const shape = t.shape as number[];
     const byteLength = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-    if (off[1] - off[0] !== byteLength) throw bad(`has ${off[1] - off[0]} bytes of data, but shape [${shape}] of ${dtype} needs ${byteLength}`);
+    if (off[1] - off[0] !== byteLength)
+      throw bad(`has ${off[1] - off[0]} bytes of data, but shape [${shape}] of ${dtype} needs ${byteLength}`);
     if (dataStart + off[1] > src.size) {
-      throw new ModelError('TRUNCATED_FILE', `${file} is truncated: tensor ${name} ends at byte ${dataStart + off[1]} but the file has ${src.size}. Download it again.`, { file, tensor: name });
+      throw new ModelError(
+        'TRUNCATED_FILE',
+        `${file} is truncated: tensor ${name} ends at byte ${dataStart + off[1]} but the file has ${src.size}. Download it again.`,
+        { file, tensor: name },
+      );
     }
     tensors.set(name, { name, dtype, shape, offset: dataStart + off[0], byteLength });
   }
@@ -75,7 +89,11 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
 export async function readTensorBytes(src: ByteSource, info: TensorInfo): Promise<Uint8Array> {
   const bytes = await src.read(info.offset, info.byteLength);
   if (bytes.byteLength !== info.byteLength) {
-    throw new ModelError('TRUNCATED_FILE', `${src.name}: tensor ${info.name} could only be read in part (${bytes.byteLength} of ${info.byteLength} bytes). Download the file again.`, { file: src.name, tensor: info.name });
+    throw new ModelError(
+      'TRUNCATED_FILE',
+      `${src.name}: tensor ${info.name} could only be read in part (${bytes.byteLength} of ${info.byteLength} bytes). Download the file again.`,
+      { file: src.name, tensor: info.name },
+    );
   }
   return bytes;
 }

@@ -15,9 +15,33 @@ export interface FimTokens {
 }
 
 /** Each family's FIM token strings (prefix, suffix, middle, pad). */
-const FIM_FAMILIES: Array<{ family: FimTokens['family']; prefix: string; suffix: string; middle: string; pad?: string; fileSep?: string; repoName?: string }> = [
-  { family: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', pad: '<|fim_pad|>', fileSep: '<|file_sep|>', repoName: '<|repo_name|>' },
-  { family: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', fileSep: '<file_sep>', repoName: '<repo_name>' },
+const FIM_FAMILIES: Array<{
+  family: FimTokens['family'];
+  prefix: string;
+  suffix: string;
+  middle: string;
+  pad?: string;
+  fileSep?: string;
+  repoName?: string;
+}> = [
+  {
+    family: 'qwen',
+    prefix: '<|fim_prefix|>',
+    suffix: '<|fim_suffix|>',
+    middle: '<|fim_middle|>',
+    pad: '<|fim_pad|>',
+    fileSep: '<|file_sep|>',
+    repoName: '<|repo_name|>',
+  },
+  {
+    family: 'starcoder',
+    prefix: '<fim_prefix>',
+    suffix: '<fim_suffix>',
+    middle: '<fim_middle>',
+    pad: '<fim_pad>',
+    fileSep: '<file_sep>',
+    repoName: '<repo_name>',
+  },
   { family: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' },
   { family: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', pad: '▁<EOT>' },
 ];
@@ -76,7 +100,10 @@ export class ModelTokenizer {
   }
 
   static async load(files: ModelFiles): Promise<ModelTokenizer> {
-    const [tj, tc] = await Promise.all([readJson<object>(files, 'tokenizer.json'), readJson<object>(files, 'tokenizer_config.json').catch(() => ({}))]);
+    const [tj, tc] = await Promise.all([
+      readJson<object>(files, 'tokenizer.json'),
+      readJson<object>(files, 'tokenizer_config.json').catch(() => ({})),
+    ]);
     return new ModelTokenizer(tj, tc);
   }
 

@@ -55,7 +55,10 @@ export class BridgeLink {
     const ctl = new AbortController();
     this.running.set(msg.id, ctl);
     try {
-      const result = await this.inference.complete(msg.request, { signal: ctl.signal, onText: (delta) => this.send({ type: 'text', id: msg.id, delta }) });
+      const result = await this.inference.complete(msg.request, {
+        signal: ctl.signal,
+        onText: (delta) => this.send({ type: 'text', id: msg.id, delta }),
+      });
       this.send({ type: 'done', id: msg.id, result });
     } catch (err) {
       this.send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });

@@ -81,7 +81,15 @@ export class CompletionService {
     const gen = await generateTokens(
       this.decoder,
       built.ids,
-      { maxTokens, temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed, stopTokens: this.stopIds, deadlineMs: req.deadlineMs },
+      {
+        maxTokens,
+        temperature: req.temperature,
+        topK: req.topK,
+        topP: req.topP,
+        seed: req.seed,
+        stopTokens: this.stopIds,
+        deadlineMs: req.deadlineMs,
+      },
       {
         signal: opts.signal,
         deadlineArmed: () => text.includes('\n'),
@@ -109,6 +117,11 @@ export class CompletionService {
       },
     );
     if (stopAt < 0 && text.length > emitted) opts.onText?.(text.slice(emitted));
-    return result(text, gen.finishReason, { completionTokens: gen.tokens.length, reusedTokens: gen.reusedTokens, prefillMs: gen.prefillMs, decodeMs: gen.decodeMs });
+    return result(text, gen.finishReason, {
+      completionTokens: gen.tokens.length,
+      reusedTokens: gen.reusedTokens,
+      prefillMs: gen.prefillMs,
+      decodeMs: gen.decodeMs,
+    });
   }
 }

@@ -19,10 +19,45 @@ export interface FimFormat {
 }
 
 export const FIM_FORMATS: Record<FimFamily, FimFormat> = {
-  qwen: { family: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', fileSep: '<|file_sep|>', stops: ['<|endoftext|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_end|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>'] },
-  starcoder: { family: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', fileSep: '<file_sep>', stops: ['<|endoftext|>', '<fim_pad>', '<file_sep>', '<repo_name>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>'] },
-  deepseek: { family: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>', stops: ['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'] },
-  codellama: { family: 'codellama', prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>', stops: ['</s>', '▁<EOT>', '<EOT>', '▁<PRE>', '▁<SUF>', '▁<MID>'] },
+  qwen: {
+    family: 'qwen',
+    prefix: '<|fim_prefix|>',
+    suffix: '<|fim_suffix|>',
+    middle: '<|fim_middle|>',
+    fileSep: '<|file_sep|>',
+    stops: [
+      '<|endoftext|>',
+      '<|fim_pad|>',
+      '<|file_sep|>',
+      '<|repo_name|>',
+      '<|im_end|>',
+      '<|fim_prefix|>',
+      '<|fim_suffix|>',
+      '<|fim_middle|>',
+    ],
+  },
+  starcoder: {
+    family: 'starcoder',
+    prefix: '<fim_prefix>',
+    suffix: '<fim_suffix>',
+    middle: '<fim_middle>',
+    fileSep: '<file_sep>',
+    stops: ['<|endoftext|>', '<fim_pad>', '<file_sep>', '<repo_name>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>'],
+  },
+  deepseek: {
+    family: 'deepseek',
+    prefix: '<｜fim▁begin｜>',
+    suffix: '<｜fim▁hole｜>',
+    middle: '<｜fim▁end｜>',
+    stops: ['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'],
+  },
+  codellama: {
+    family: 'codellama',
+    prefix: '<PRE> ',
+    suffix: ' <SUF>',
+    middle: ' <MID>',
+    stops: ['</s>', '▁<EOT>', '<EOT>', '▁<PRE>', '▁<SUF>', '▁<MID>'],
+  },
 };
 
 /** The FIM prompt text for a family (what a client that templates itself would send). */
@@ -111,7 +146,7 @@ export function buildPrompt(tok: ModelTokenizer, input: PromptInput, budget: num
   const bos = tok.addBos && tok.bos !== undefined ? [tok.bos] : [];
   const fim = tok.fim;
   if (input.prefix !== undefined || input.suffix !== undefined) {
-    if (!fim) return plain(tok, bos, (input.prefix ?? '') , budget);
+    if (!fim) return plain(tok, bos, input.prefix ?? '', budget);
     return fimIds(tok, bos, input.prefix ?? '', input.suffix ?? '', input.extra ?? [], budget, 'fim');
   }
   const text = input.prompt ?? '';
@@ -133,7 +168,15 @@ function plain(tok: ModelTokenizer, bos: number[], text: string, budget: number)
   return { ids: out, mode: 'plain', truncated: ids.length > room };
 }
 
-function fimIds(tok: ModelTokenizer, bos: number[], prefix: string, suffix: string, extra: ExtraContext[], budget: number, mode: 'fim' | 'raw-fim'): BuiltPrompt {
+function fimIds(
+  tok: ModelTokenizer,
+  bos: number[],
+  prefix: string,
+  suffix: string,
+  extra: ExtraContext[],
+  budget: number,
+  mode: 'fim' | 'raw-fim',
+): BuiltPrompt {
   const fim = tok.fim!;
   const pre = tok.encode(prefix, { bos: false });
   const suf = tok.encode(suffix, { bos: false });

@@ -36,7 +36,7 @@ export async function generateTokens(
   decoder: Decoder,
   prompt: readonly number[],
   p: GenerateParams,
-  opts: { signal?: AbortSignal; onToken?: (id: number) => boolean | void; deadlineArmed?: () => boolean } = {},
+  opts: { signal?: AbortSignal; onToken?: (id: number) => boolean | undefined; deadlineArmed?: () => boolean } = {},
 ): Promise<GenerateResult> {
   const t0 = performance.now();
   // Without a seed, each request samples differently (as OpenAI and llama.cpp do).
@@ -53,7 +53,7 @@ export async function generateTokens(
     decodeMs: performance.now() - tFirst,
   });
   if (opts.signal?.aborted) return result('cancelled', 0, t0);
-  let pre;
+  let pre: Awaited<ReturnType<Decoder['prefill']>>;
   try {
     pre = await decoder.prefill(prompt, opts.signal);
   } catch (err) {
@@ -66,7 +66,8 @@ export async function generateTokens(
   for (;;) {
     if (opts.signal?.aborted) return result('cancelled', reused, tFirst);
     if (tokens.length >= budget) return result('length', reused, tFirst);
-    if (p.deadlineMs !== undefined && tokens.length > 0 && performance.now() - tFirst > p.deadlineMs && (opts.deadlineArmed?.() ?? true)) return result('deadline', reused, tFirst);
+    if (p.deadlineMs !== undefined && tokens.length > 0 && performance.now() - tFirst > p.deadlineMs && (opts.deadlineArmed?.() ?? true))
+      return result('deadline', reused, tFirst);
     const id = sampleToken(logits, p, rng);
     if (stop.has(id)) return result('stop', reused, tFirst);
     tokens.push(id);

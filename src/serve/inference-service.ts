@@ -75,7 +75,11 @@ export class InferenceService {
     let next: GpuLora | undefined;
     if (parts.length) {
       const mixed = mixAdapters(cur.info.config, parts, choice.combination);
-      next = await withErrorScopes(cur.memory.device, 'uploading the adapter', async () => new GpuLora(cur.memory, mixed.lora, mixed.layers, { trainable: false }));
+      next = await withErrorScopes(
+        cur.memory.device,
+        'uploading the adapter',
+        async () => new GpuLora(cur.memory, mixed.lora, mixed.layers, { trainable: false }),
+      );
     }
     this.release(b.adapter);
     b.adapter = next;

@@ -99,7 +99,16 @@ export class ModelService {
     const store = await this.opfs();
     const id = modelId(`local/${name}`, 'main');
     const folder = await store.folder(id);
-    const manifest: Manifest = { id, repo: `local/${name}`, revision: 'main', endpoint: 'local folder', architecture: opened.config.architecture, files: {}, complete: false, updatedAt: new Date().toISOString() };
+    const manifest: Manifest = {
+      id,
+      repo: `local/${name}`,
+      revision: 'main',
+      endpoint: 'local folder',
+      architecture: opened.config.architecture,
+      files: {},
+      complete: false,
+      updatedAt: new Date().toISOString(),
+    };
     for (const [n, blob] of byName) manifest.files[n] = { size: blob.size, done: false };
     await folder.writeManifest(manifest);
     const total = [...byName.values()].reduce((s, b) => s + b.size, 0);
@@ -128,7 +137,11 @@ export class ModelService {
   }
 
   /** Loads files picked from a folder, in place (nothing is copied). */
-  async loadFiles(files: Array<{ path: string; file: File }>, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+  async loadFiles(
+    files: Array<{ path: string; file: File }>,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+  ): Promise<LoadedModelInfo> {
     const { byName, folder } = pickedFolder(files);
     return this.load(blobFiles(`the folder ${folder}`, byName), `folder:${folder}`, signal, onProgress);
   }
@@ -154,7 +167,10 @@ export class ModelService {
       config: opened.config,
       dtype: opened.dtype,
       fileBytes: opened.bytes,
-      trainingPlan: planMemory({ config: opened.config, seqLen: 2048, lora: { r: 16, targets: LORA_TARGETS }, training: true }, device.limits.maxStorageBufferBindingSize),
+      trainingPlan: planMemory(
+        { config: opened.config, seqLen: 2048, lora: { r: 16, targets: LORA_TARGETS }, training: true },
+        device.limits.maxStorageBufferBindingSize,
+      ),
       allocated: memory.report(),
       fim: tokenizer.fim?.family,
     };

@@ -1,6 +1,6 @@
 // Picking the next token from logits on the CPU: greedy (temperature 0), or temperature
 // with top-k and top-p (nucleus) filtering, seeded so a request with a seed repeats.
-import { Rng } from '../random.ts';
+import type { Rng } from '../random.ts';
 
 export interface SamplingParams {
   /** 0 = greedy (argmax). */
@@ -90,7 +90,13 @@ export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): 
   if (p.topK > 0 && p.topK < n) {
     const idx = topK(logits, p.topK);
     const w = weights(idx, logits[idx[0]]);
-    return pick(idx, w, w.reduce((a, b) => a + b, 0), p.topP, rng);
+    return pick(
+      idx,
+      w,
+      w.reduce((a, b) => a + b, 0),
+      p.topP,
+      rng,
+    );
   }
   const mx = logits[argmax(logits)];
   let total = 0;

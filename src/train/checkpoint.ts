@@ -27,16 +27,26 @@ export interface CheckpointState {
 
 export const checkpointDir = (step: number) => `checkpoints/step-${String(step).padStart(6, '0')}`;
 
-export async function saveCheckpoint(run: RunFolder, adapter: GpuLora, trainer: LoraTrainer, baseModel: string, state: Omit<CheckpointState, 'savedAt'>): Promise<void> {
+export async function saveCheckpoint(
+  run: RunFolder,
+  adapter: GpuLora,
+  trainer: LoraTrainer,
+  baseModel: string,
+  state: Omit<CheckpointState, 'savedAt'>,
+): Promise<void> {
   const dir = checkpointDir(state.step);
   const peft = writePeftAdapter({ lora: adapter.config, baseModel, layers: await adapter.toHost() });
   // The config last: the Use page lists a folder as an adapter once its config is there.
-  for (const [name, bytes] of [...peft].sort(([a], [b]) => Number(a === ADAPTER_CONFIG) - Number(b === ADAPTER_CONFIG))) await run.write(`${dir}/${name}`, bytes);
+  for (const [name, bytes] of [...peft].sort(([a], [b]) => Number(a === ADAPTER_CONFIG) - Number(b === ADAPTER_CONFIG)))
+    await run.write(`${dir}/${name}`, bytes);
   const device = adapter.memory.device;
   const tensors = [];
   let i = 0;
   for (const p of adapter.params()) {
-    for (const [which, buf] of [['m', p.m], ['v', p.v]] as const) {
+    for (const [which, buf] of [
+      ['m', p.m],
+      ['v', p.v],
+    ] as const) {
       const data = await readFloat32(device, buf, p.n);
       tensors.push({ name: `${i}.${which}`, dtype: 'F32' as const, shape: [p.n], data: new Uint8Array(data.buffer) });
     }
@@ -84,9 +94,13 @@ export async function restoreOptimizer(run: RunFolder, step: number, adapter: Gp
   const device = adapter.memory.device;
   let i = 0;
   for (const p of adapter.params()) {
-    for (const [which, buf] of [['m', p.m], ['v', p.v]] as const) {
+    for (const [which, buf] of [
+      ['m', p.m],
+      ['v', p.v],
+    ] as const) {
       const info = header.tensors.get(`${i}.${which}`);
-      if (!info || info.shape[0] !== p.n) throw new Error(`Checkpoint ${step}: optimizer state does not match this adapter (tensor ${i}.${which}).`);
+      if (!info || info.shape[0] !== p.n)
+        throw new Error(`Checkpoint ${step}: optimizer state does not match this adapter (tensor ${i}.${which}).`);
       const data = (await readTensorBytes(src, info)).slice();
       device.queue.writeBuffer(buf, 0, data);
     }
@@ -101,7 +115,15 @@ export async function restoreOptimizer(run: RunFolder, step: number, adapter: Gp
  */
 export async function writeAdapterMeta(run: RunFolder, record: RunRecord): Promise<void> {
   for (const c of record.checkpoints) {
-    const meta: AdapterMeta = { label: `${record.model.label} · run ${record.id} · step ${c.step}`, run: record.id, step: c.step, testLoss: c.testLoss ?? undefined, best: c.step === record.best, baseModel: record.model.label, createdAt: record.createdAt };
+    const meta: AdapterMeta = {
+      label: `${record.model.label} · run ${record.id} · step ${c.step}`,
+      run: record.id,
+      step: c.step,
+      testLoss: c.testLoss ?? undefined,
+      best: c.step === record.best,
+      baseModel: record.model.label,
+      createdAt: record.createdAt,
+    };
     await writeJsonFile(run, `${checkpointDir(c.step)}/${ADAPTER_META}`, meta);
   }
 }

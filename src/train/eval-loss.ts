@@ -4,7 +4,12 @@ import type { KernelRunner } from '../gpu/kernel.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
 import { block, usableBlocks, type PackedTokens } from '../data/dataset/pack.ts';
 
-export async function packedLoss(tf: Transformer, runner: KernelRunner, data: PackedTokens, opts: { signal?: AbortSignal; maxBlocks?: number } = {}): Promise<number> {
+export async function packedLoss(
+  tf: Transformer,
+  runner: KernelRunner,
+  data: PackedTokens,
+  opts: { signal?: AbortSignal; maxBlocks?: number } = {},
+): Promise<number> {
   tf.opts.dropoutSeed = undefined; // evaluation sees the adapter without dropout
   let sum = 0;
   let count = 0;

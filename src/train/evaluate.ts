@@ -22,12 +22,21 @@ export interface HeldOutLine {
 /** A deterministic non-blank line of `text` (by seed and path) with what is around it. */
 export function heldOutLine(path: string, text: string, seed: number): HeldOutLine | undefined {
   const lines = text.split('\n');
-  const candidates = lines.map((l, i) => ({ l, i })).filter(({ l, i }) => l.trim().length >= 3 && i < lines.length - (text.endsWith('\n') ? 1 : 0));
+  const candidates = lines
+    .map((l, i) => ({ l, i }))
+    .filter(({ l, i }) => l.trim().length >= 3 && i < lines.length - (text.endsWith('\n') ? 1 : 0));
   if (!candidates.length) return undefined;
   let h = seed >>> 0;
   for (let k = 0; k < path.length; k++) h = Math.imul(h ^ path.charCodeAt(k), 16777619) >>> 0;
   const { i } = candidates[Math.floor(new Rng(h).next() * candidates.length)];
-  return { prefix: lines.slice(0, i).map((l) => l + '\n').join(''), line: lines[i], suffix: lines.slice(i + 1).join('\n') };
+  return {
+    prefix: lines
+      .slice(0, i)
+      .map((l) => `${l}\n`)
+      .join(''),
+    line: lines[i],
+    suffix: lines.slice(i + 1).join('\n'),
+  };
 }
 
 export interface EvaluateOptions {
@@ -83,7 +92,11 @@ export async function evaluateCheckpoint(
     try {
       for (const [k, p] of prompts.entries()) {
         progress(`${label}: ${holes[k].path}`);
-        const ids = await dec.generate(p.ids, { maxNewTokens: p.maxNew, signal: o.signal, stop: (id, gen) => stopIds.has(id) || decodeText(gen).includes('\n') });
+        const ids = await dec.generate(p.ids, {
+          maxNewTokens: p.maxNew,
+          signal: o.signal,
+          stop: (id, gen) => stopIds.has(id) || decodeText(gen).includes('\n'),
+        });
         const line = decodeText(ids).split('\n')[0];
         outputs.push(line);
         if (line.trimEnd() === holes[k].hole.line.trimEnd()) hits++;

@@ -75,7 +75,12 @@ export interface LossFilterOptions {
   onProgress?: (p: Progress) => void;
 }
 
-export async function lossFilter(engine: RunModel, tok: DocTokenizer, files: TrainingFile[], o: LossFilterOptions): Promise<LossDecision[]> {
+export async function lossFilter(
+  engine: RunModel,
+  tok: DocTokenizer,
+  files: TrainingFile[],
+  o: LossFilterOptions,
+): Promise<LossDecision[]> {
   const threshold = o.threshold ?? DEFAULT_LOSS_THRESHOLD;
   const out: LossDecision[] = [];
   let tf: Transformer | undefined;

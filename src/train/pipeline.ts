@@ -34,7 +34,13 @@ export interface Prepared {
   decisions: LossDecision[];
 }
 
-export async function prepareRun(engine: OpenedRunModel, files: TrainingFile[], over: Partial<TrainSettings>, run: RunFolder, o: PrepareOptions): Promise<Prepared> {
+export async function prepareRun(
+  engine: OpenedRunModel,
+  files: TrainingFile[],
+  over: Partial<TrainSettings>,
+  run: RunFolder,
+  o: PrepareOptions,
+): Promise<Prepared> {
   const config = engine.model.config;
   const settings = validateSettings(over, config.maxPositionEmbeddings);
   // The memory check comes first: nothing is tokenized or allocated for a run that cannot fit.
@@ -43,46 +49,88 @@ export async function prepareRun(engine: OpenedRunModel, files: TrainingFile[], 
   let decisions: LossDecision[] = [];
   let accepted = files;
   if (o.lossFilter !== false) {
-    decisions = await lossFilter(engine, engine.tokenizer, files, { modelId: o.model.id, threshold: o.lossFilter?.threshold, seqLen: Math.min(settings.seqLen, 2048), cache: o.lossFilter?.cache, signal: o.signal, onProgress: o.onProgress });
+    decisions = await lossFilter(engine, engine.tokenizer, files, {
+      modelId: o.model.id,
+      threshold: o.lossFilter?.threshold,
+      seqLen: Math.min(settings.seqLen, 2048),
+      cache: o.lossFilter?.cache,
+      signal: o.signal,
+      onProgress: o.onProgress,
+    });
     const keep = new Set(decisions.filter((d) => d.accepted).map((d) => `${d.source}\0${d.path}`));
     accepted = files.filter((f) => keep.has(`${f.source}\0${f.path}`));
     if (accepted.length < files.length && accepted.length < 2) {
       const rejected = decisions.filter((d) => !d.accepted);
       throw new DatasetError(
         'TOO_FEW_FILES',
-        `The loss filter rejected ${rejected.length} of ${files.length} files (${rejected.slice(0, 3).map((d) => `${d.path}: ${d.reason}${d.loss !== null ? ` ${d.loss.toFixed(2)}` : ''}`).join('; ')}${rejected.length > 3 ? '; …' : ''}), leaving ${accepted.length}: raise the loss threshold or add sources.`,
+        `The loss filter rejected ${rejected.length} of ${files.length} files (${rejected
+          .slice(0, 3)
+          .map((d) => `${d.path}: ${d.reason}${d.loss !== null ? ` ${d.loss.toFixed(2)}` : ''}`)
+          .join('; ')}${rejected.length > 3 ? '; …' : ''}), leaving ${accepted.length}: raise the loss threshold or add sources.`,
       );
     }
   }
   let chats: string[] | undefined;
   if (o.chatJsonl) {
     const template = chatTemplateOf(engine.tokenizerConfig);
-    if (!template) throw new DatasetError('BAD_CHAT', "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.");
+    if (!template)
+      throw new DatasetError(
+        'BAD_CHAT',
+        "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.",
+      );
     chats = renderChats(template, parseChatJsonl(o.chatJsonl));
   }
-  const dataset = await buildDataset(accepted, engine.tokenizer, { seqLen: settings.seqLen, seed: settings.seed, fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 }, testFraction: settings.testFraction }, { chats, signal: o.signal, onProgress: o.onProgress });
+  const dataset = await buildDataset(
+    accepted,
+    engine.tokenizer,
+    {
+      seqLen: settings.seqLen,
+      seed: settings.seed,
+      fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
+      testFraction: settings.testFraction,
+    },
+    { chats, signal: o.signal, onProgress: o.onProgress },
+  );
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
   await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
-  await writeJsonFile(run, TEST_FILES, accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })));
+  await writeJsonFile(
+    run,
+    TEST_FILES,
+    accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
+  );
   return { record, decisions };
 }
 
 /** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */
-export async function trainAndEvaluate(engine: OpenedRunModel, run: RunFolder, o: TrainOptions & { evaluate?: boolean } = {}): Promise<RunRecord> {
+export async function trainAndEvaluate(
+  engine: OpenedRunModel,
+  run: RunFolder,
+  o: TrainOptions & { evaluate?: boolean } = {},
+): Promise<RunRecord> {
   let record = await trainRun(engine, run, o);
   if (o.evaluate !== false && record.best !== null) record = await evaluateRun(engine, run, o);
   return record;
 }
 
-export async function evaluateRun(engine: OpenedRunModel, run: RunFolder, o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {}): Promise<RunRecord> {
+export async function evaluateRun(
+  engine: OpenedRunModel,
+  run: RunFolder,
+  o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {},
+): Promise<RunRecord> {
   const record = (await readRun(run))!;
   if (record.best === null) throw new Error('This run has no checkpoint with a test loss yet.');
   const data = await readRunDataset(run);
   const files = (await readJsonFile<Array<{ path: string; text: string }>>(run, TEST_FILES)) ?? [];
   const peft = await readCheckpointAdapter(run, record.best, engine.model.config);
-  record.evaluation = await evaluateCheckpoint(engine, engine.tokenizer, { files, blocks: data.test }, { step: record.best, lora: peft.lora, layers: peft.layers }, { seed: record.settings.seed, signal: o.signal, onProgress: o.onProgress, maxTestBlocks: o.maxTestBlocks });
+  record.evaluation = await evaluateCheckpoint(
+    engine,
+    engine.tokenizer,
+    { files, blocks: data.test },
+    { step: record.best, lora: peft.lora, layers: peft.layers },
+    { seed: record.settings.seed, signal: o.signal, onProgress: o.onProgress, maxTestBlocks: o.maxTestBlocks },
+  );
   await writeJsonFile(run, RUN_FILE, record);
   return record;
 }

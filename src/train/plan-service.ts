@@ -44,8 +44,12 @@ async function resolveConfig(req: Pick<PlanRequest, 'repo' | 'hub' | 'config'>):
   return parseConfig(await new Hub(req.repo, req.hub).json('config.json'), `${req.repo}/config.json`);
 }
 
-export async function planModel(req: PlanRequest, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): Promise<PlanReport> {
-  if (!(req.seqLen >= 1) || !(req.loraR >= 1) || !(req.gpuMemory > 0)) throw new Error('Sequence length, LoRA rank and GPU memory must be positive numbers.');
+export async function planModel(
+  req: PlanRequest,
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
+): Promise<PlanReport> {
+  if (!(req.seqLen >= 1) || !(req.loraR >= 1) || !(req.gpuMemory > 0))
+    throw new Error('Sequence length, LoRA rank and GPU memory must be positive numbers.');
   const config = await resolveConfig(req);
   const chunk = limits.maxStorageBufferBindingSize;
   const lora = { r: req.loraR, targets: LORA_TARGETS };

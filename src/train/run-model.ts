@@ -17,7 +17,11 @@ export interface OpenedRunModel extends RunModel {
   close(): void;
 }
 
-export async function openRunModel(device: GPUDevice, files: ModelFiles, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<OpenedRunModel> {
+export async function openRunModel(
+  device: GPUDevice,
+  files: ModelFiles,
+  opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
+): Promise<OpenedRunModel> {
   const opened = await openModel(files);
   const tokenizer = await ModelTokenizer.load(files);
   const cfgSrc = await files.open('tokenizer_config.json');

@@ -71,7 +71,16 @@ export function resolveSteps(s: TrainSettings, d: Dataset): { steps: number; aut
 }
 
 /** Checks memory, stores the dataset and run.json; nothing runs on the GPU yet. */
-export async function createRun(run: RunFolder, input: { id: string; model: { id: string; label: string }; settings: TrainSettings; dataset: Dataset; engine: Pick<RunModel, 'model' | 'limits'> }): Promise<RunRecord> {
+export async function createRun(
+  run: RunFolder,
+  input: {
+    id: string;
+    model: { id: string; label: string };
+    settings: TrainSettings;
+    dataset: Dataset;
+    engine: Pick<RunModel, 'model' | 'limits'>;
+  },
+): Promise<RunRecord> {
   const check = checkMemory(input.engine.model.config, input.settings, input.engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
   const { steps, auto } = resolveSteps(input.settings, input.dataset);
@@ -123,10 +132,20 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
   const resumeFrom = (await listCheckpoints(run)).at(-1) ?? 0;
   const host = resumeFrom ? (await readCheckpointAdapter(run, resumeFrom, config)).layers : initHostAdapter(config, lora, s.seed);
 
-  const { adapter, tf } = await withErrorScopes(engine.memory.device, `allocating the LoRA adapter, optimizer state and activations for ${s.seqLen} tokens`, async () => {
-    const adapter = new GpuLora(engine.memory, lora, host, { trainable: true });
-    return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: data.settings.seqLen, lowMemory: !!s.lowMemory }) };
-  });
+  const { adapter, tf } = await withErrorScopes(
+    engine.memory.device,
+    `allocating the LoRA adapter, optimizer state and activations for ${s.seqLen} tokens`,
+    async () => {
+      const adapter = new GpuLora(engine.memory, lora, host, { trainable: true });
+      return {
+        adapter,
+        tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, {
+          seqLen: data.settings.seqLen,
+          lowMemory: !!s.lowMemory,
+        }),
+      };
+    },
+  );
   const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, s.seed);
   const release = () => {
     tf.destroy();
@@ -179,10 +198,16 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
       }
       const lr = learningRate(step, record.steps, s);
       const t0 = performance.now();
-      const res = await trainer.trainStep(sampler.batch(step, s.batchSize), { lr, ...ADAM, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm });
+      const res = await trainer.trainStep(sampler.batch(step, s.batchSize), {
+        lr,
+        ...ADAM,
+        weightDecay: s.weightDecay,
+        maxGradNorm: s.maxGradNorm,
+      });
       const ms = performance.now() - t0;
       stepMs.push(ms);
-      if (!Number.isFinite(res.loss)) throw new Error(`The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`);
+      if (!Number.isFinite(res.loss))
+        throw new Error(`The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`);
       record.log.push({ step, loss: res.loss, lr, gradNorm: res.gradNorm, tokens: res.tokens, ms });
       const last = step === record.steps;
       const atCheckpoint = step % s.checkpointEvery === 0 || last;

@@ -4,7 +4,11 @@
 import type { TrainSettings } from './settings.ts';
 
 /** The rate used for step `step` (1-based) of a run of `totalSteps`. */
-export function learningRate(step: number, totalSteps: number, s: Pick<TrainSettings, 'lr' | 'warmupSteps' | 'decaySteps' | 'schedule'>): number {
+export function learningRate(
+  step: number,
+  totalSteps: number,
+  s: Pick<TrainSettings, 'lr' | 'warmupSteps' | 'decaySteps' | 'schedule'>,
+): number {
   const n = step - 1; // HF counts from 0
   if (n < s.warmupSteps) return (s.lr * (n + 1)) / (s.warmupSteps + 1);
   const decay = (s.decaySteps || totalSteps) - s.warmupSteps;

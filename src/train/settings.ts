@@ -94,7 +94,10 @@ export function autoSteps(trainBlocks: number, batchSize: number): number {
 
 export class SettingsError extends Error {
   readonly code = 'BAD_SETTING';
-  constructor(readonly setting: keyof TrainSettings, message: string) {
+  constructor(
+    readonly setting: keyof TrainSettings,
+    message: string,
+  ) {
     super(message);
     this.name = 'SettingsError';
   }
@@ -106,12 +109,18 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   const need = (ok: boolean, k: keyof TrainSettings, what: string) => {
     if (!ok) throw new SettingsError(k, `${k} ${what} (got ${JSON.stringify(s[k])}).`);
   };
-  const int = (k: keyof TrainSettings, min: number) => need(Number.isInteger(s[k]) && (s[k] as number) >= min, k, `must be an integer ≥ ${min}`);
-  const num = (k: keyof TrainSettings, min: number, max = Infinity) => need(typeof s[k] === 'number' && (s[k] as number) >= min && (s[k] as number) <= max, k, `must be a number in [${min}, ${max}]`);
+  const int = (k: keyof TrainSettings, min: number) =>
+    need(Number.isInteger(s[k]) && (s[k] as number) >= min, k, `must be an integer ≥ ${min}`);
+  const num = (k: keyof TrainSettings, min: number, max = Infinity) =>
+    need(typeof s[k] === 'number' && (s[k] as number) >= min && (s[k] as number) <= max, k, `must be a number in [${min}, ${max}]`);
   int('loraR', 1);
   num('loraAlpha', 0);
   num('loraDropout', 0, 0.9);
-  need(s.targets.length > 0 && s.targets.every((t) => (LORA_TARGETS as readonly string[]).includes(t)), 'targets', `must be some of ${LORA_TARGETS.join(', ')}`);
+  need(
+    s.targets.length > 0 && s.targets.every((t) => (LORA_TARGETS as readonly string[]).includes(t)),
+    'targets',
+    `must be some of ${LORA_TARGETS.join(', ')}`,
+  );
   num('lr', 0, 1);
   int('batchSize', 1);
   int('warmupSteps', 0);

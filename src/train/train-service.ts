@@ -64,12 +64,21 @@ export class TrainService {
       const run = subFolder(root, id);
       const r = await readRun(run).catch(() => undefined);
       if (!r) continue;
-      out.push({ ...r, interrupted: (r.status === 'running' || r.status === 'created') && !this.active.has(id), resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0 });
+      out.push({
+        ...r,
+        interrupted: (r.status === 'running' || r.status === 'created') && !this.active.has(id),
+        resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0,
+      });
     }
     return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
   }
 
-  async start(req: StartRequest, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+  async start(
+    req: StartRequest,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+    onUpdate: (r: RunRecord, l: LiveProgress | null) => void,
+  ): Promise<RunRecord> {
     const { repo } = await this.modelFiles(req.modelId);
     const engine = await this.open(req.modelId, signal, onProgress);
     const root = await this.root();
@@ -80,7 +89,8 @@ export class TrainService {
         runId: id,
         model: { id: req.modelId, label: repo },
         chatJsonl: req.chatJsonl,
-        lossFilter: req.lossThreshold === null ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, 'loss-cache.json') },
+        lossFilter:
+          req.lossThreshold === null ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, 'loss-cache.json') },
         signal,
         onProgress,
       });
@@ -92,7 +102,12 @@ export class TrainService {
     return this.train(id, run, engine, signal, onProgress, onUpdate);
   }
 
-  async resume(runId: string, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+  async resume(
+    runId: string,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+    onUpdate: (r: RunRecord, l: LiveProgress | null) => void,
+  ): Promise<RunRecord> {
     const run = subFolder(await this.root(), runId);
     const record = await readRun(run);
     if (!record) throw new Error(`No run ${runId}.`);
@@ -100,7 +115,14 @@ export class TrainService {
     return this.train(runId, run, engine, signal, onProgress, onUpdate);
   }
 
-  private async train(id: string, run: RunFolder, engine: OpenedRunModel, signal: AbortSignal, onProgress: (p: Progress) => void, onUpdate: (r: RunRecord, l: LiveProgress | null) => void): Promise<RunRecord> {
+  private async train(
+    id: string,
+    run: RunFolder,
+    engine: OpenedRunModel,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+    onUpdate: (r: RunRecord, l: LiveProgress | null) => void,
+  ): Promise<RunRecord> {
     if (this.active.size) throw new Error('A run is already training in this tab; stop it first.');
     this.active.add(id);
     try {
@@ -118,7 +140,13 @@ export class TrainService {
     return evaluateRun(await this.open(record.model.id, signal, onProgress), run, { signal, onProgress, maxTestBlocks: 64 });
   }
 
-  async filterByLoss(modelId: string, files: TrainingFile[], threshold: number, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LossDecision[]> {
+  async filterByLoss(
+    modelId: string,
+    files: TrainingFile[],
+    threshold: number,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+  ): Promise<LossDecision[]> {
     const engine = await this.open(modelId, signal, onProgress);
     const cache = await folderLossCache(await this.root(), 'loss-cache.json');
     return lossFilter(engine, engine.tokenizer, files, { modelId, threshold, seqLen: 2048, cache, signal, onProgress });

@@ -12,9 +12,7 @@ import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 
 export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
-export type GpuStatus =
-  | { ok: true; info: GpuInfo }
-  | { ok: false; code: string; message: string; hint: string };
+export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
 export interface EngineApi {
   /** Requests the adapter and device once; later calls return the same answer. */

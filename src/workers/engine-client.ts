@@ -32,7 +32,8 @@ export interface EngineClient {
 export function createEngineClient(): EngineClient {
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-engine' });
   const remote = Comlink.wrap<EngineApi>(worker);
-  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) => startRemoteJob((id) => remote.cancel(id), start, opts);
+  const job = <T>(opts: JobOptions, start: (id: string, onProgress: ProgressListener) => Promise<T>) =>
+    startRemoteJob((id) => remote.cancel(id), start, opts);
   return {
     gpuStatus: () => remote.gpuStatus(),
     selfTest: (opts = {}) => job(opts, (id, p) => remote.selfTest(id, p, opts.size)),

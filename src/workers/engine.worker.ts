@@ -32,7 +32,11 @@ const inference = new InferenceService(models, () => (adapterSource ??= opfsAdap
 // The tab serves editors through the bridge that served it (same origin).
 BridgeLink.forLocation(self.location, inference).start();
 /** A model load changes what serves: tell the bridge. */
-const served = <T>(p: Promise<T>): Promise<T> => p.then((v) => (inference.changed(), v));
+const served = <T>(p: Promise<T>): Promise<T> =>
+  p.then((v) => {
+    inference.changed();
+    return v;
+  });
 /** Typed errors cross the worker boundary as their messages. */
 const plain = async <T>(work: () => Promise<T>): Promise<T> => {
   try {
@@ -101,7 +105,9 @@ const api: EngineApi = {
   setServing: (choice) => plain(() => inference.setServing(choice)),
   listAdapters: () => plain(async () => (await (adapterSource ??= opfsAdapterSource())).list()),
   importAdapter: (name, files) =>
-    plain(async () => (await (adapterSource ??= opfsAdapterSource())).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file])))),
+    plain(async () =>
+      (await (adapterSource ??= opfsAdapterSource())).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
+    ),
   removeAdapter: (id) => plain(async () => (await (adapterSource ??= opfsAdapterSource())).remove(id)),
 };
 

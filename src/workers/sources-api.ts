@@ -15,7 +15,13 @@ export interface SourcesApi {
   pull(jobId: string, onProgress: ProgressListener, id: string): Promise<AddResult>;
   setToken(id: string, token: string): Promise<void>;
   addArchive(jobId: string, onProgress: ProgressListener, file: File): Promise<AddResult>;
-  addFiles(jobId: string, onProgress: ProgressListener, name: string, files: Array<{ path: string; file: File }>, test: boolean): Promise<AddResult>;
+  addFiles(
+    jobId: string,
+    onProgress: ProgressListener,
+    name: string,
+    files: Array<{ path: string; file: File }>,
+    test: boolean,
+  ): Promise<AddResult>;
   remove(id: string): Promise<void>;
   files(id: string): Promise<FileMeta[]>;
   setTest(id: string, paths: string[] | 'all', test: boolean): Promise<number>;

@@ -5,7 +5,9 @@ import type { ProgressListener } from '../progress.ts';
 import type { SourcesApi } from './sources-api.ts';
 
 type JobMethods = 'addGit' | 'pull' | 'addArchive' | 'addFiles' | 'runFilter';
-type Rest<F> = F extends (jobId: string, onProgress: ProgressListener, ...rest: infer R) => infer Ret ? (...args: [...R, JobOptions?]) => Ret : never;
+type Rest<F> = F extends (jobId: string, onProgress: ProgressListener, ...rest: infer R) => infer Ret
+  ? (...args: [...R, JobOptions?]) => Ret
+  : never;
 
 export type SourcesClient = Omit<SourcesApi, JobMethods | 'cancel'> & { [K in JobMethods]: Rest<SourcesApi[K]> };
 

@@ -41,7 +41,13 @@ export interface TrainApi {
   resume(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, runId: string): Promise<RunRecord>;
   evaluate(jobId: string, onProgress: ProgressListener, runId: string): Promise<RunRecord>;
   /** Stage-2 filter alone (for the Filter page): each file's mean loss under the base model, cached. */
-  filterByLoss(jobId: string, onProgress: ProgressListener, modelId: string, files: TrainingFile[], threshold: number): Promise<LossDecision[]>;
+  filterByLoss(
+    jobId: string,
+    onProgress: ProgressListener,
+    modelId: string,
+    files: TrainingFile[],
+    threshold: number,
+  ): Promise<LossDecision[]>;
   cancel(jobId: string): Promise<boolean>;
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;

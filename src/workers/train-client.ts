@@ -34,7 +34,8 @@ export function trainClient(): TrainClient {
     start: (req, o) => startRemoteJob(cancel, (id, p) => remote.start(id, p, Comlink.proxy(o.onUpdate), req), o),
     resume: (runId, o) => startRemoteJob(cancel, (id, p) => remote.resume(id, p, Comlink.proxy(o.onUpdate), runId), o),
     evaluate: (runId, o = {}) => startRemoteJob(cancel, (id, p) => remote.evaluate(id, p, runId), o),
-    filterByLoss: (modelId, files, threshold, o = {}) => startRemoteJob(cancel, (id, p) => remote.filterByLoss(id, p, modelId, files, threshold), o),
+    filterByLoss: (modelId, files, threshold, o = {}) =>
+      startRemoteJob(cancel, (id, p) => remote.filterByLoss(id, p, modelId, files, threshold), o),
     exportAdapter: (runId, step) => remote.exportAdapter(runId, step),
     deleteRun: (runId) => remote.deleteRun(runId),
   };

@@ -27,7 +27,8 @@ const api: TrainApi = {
   start: (jobId, onProgress, onUpdate, req) => job(jobId, (signal) => service.start(req, signal, onProgress, onUpdate)),
   resume: (jobId, onProgress, onUpdate, runId) => job(jobId, (signal) => service.resume(runId, signal, onProgress, onUpdate)),
   evaluate: (jobId, onProgress, runId) => job(jobId, (signal) => service.evaluate(runId, signal, onProgress)),
-  filterByLoss: (jobId, onProgress, modelId, files, threshold) => job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),
+  filterByLoss: (jobId, onProgress, modelId, files, threshold) =>
+    job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),
   cancel: async (jobId) => jobs.cancel(jobId, 'Stopped by the user.'),
   exportAdapter: async (runId, step) => {
     const zip = await service.exportAdapter(runId, step);

@@ -31,7 +31,15 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
   // Four near-identical modules and one of a different kind, so the losses spread.
   const files = [
     ...tinyRepo(4),
-    { path: 'src/table.py', text: 'TABLE = [\n' + Array.from({ length: 12 }, (_, i) => `    (${i}, "${String.fromCharCode(97 + i).repeat(i + 1)}", ${i * 7 % 5}),\n`).join('') + ']\n', source: '', test: false },
+    {
+      path: 'src/table.py',
+      text:
+        'TABLE = [\n' +
+        Array.from({ length: 12 }, (_, i) => `    (${i}, "${String.fromCharCode(97 + i).repeat(i + 1)}", ${(i * 7) % 5}),\n`).join('') +
+        ']\n',
+      source: '',
+      test: false,
+    },
   ];
   let hub: MockHub;
   let bridge: RunningBridge;
@@ -93,11 +101,17 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
 
   it('says what to do when there are no accepted files and no downloaded model', async () => {
     await goto('#/sources');
-    await page.setInputFiles('[data-testid="files-input"]', { name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)) });
+    await page.setInputFiles('[data-testid="files-input"]', {
+      name: 'blob.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)),
+    });
     await page.waitForSelector('[data-testid="source-row"][data-name="blob.bin"]');
     await filterPageSettled(0);
     expect(await (await page.waitForSelector('[data-testid="loss-no-files"]')).textContent()).toMatch(/add sources on the Sources page/);
-    expect(await (await page.waitForSelector('[data-testid="loss-no-model"]')).textContent()).toMatch(/download a base model on the Model page/);
+    expect(await (await page.waitForSelector('[data-testid="loss-no-model"]')).textContent()).toMatch(
+      /download a base model on the Model page/,
+    );
     expect(await page.$('[data-testid="loss-compute"]')).toBeNull();
   });
 
@@ -154,10 +168,18 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     const threshold = Number(((sorted[gap] + sorted[gap + 1]) / 2).toFixed(6));
     expect(sorted[gap + 1] - sorted[gap]).toBeGreaterThan(1e-4);
     const split = await computeAt(threshold);
-    const above = all.filter((r) => r.loss > threshold).map((r) => r.path).sort();
+    const above = all
+      .filter((r) => r.loss > threshold)
+      .map((r) => r.path)
+      .sort();
     expect(above.length).toBeGreaterThan(0);
     expect(above.length).toBeLessThan(files.length);
-    expect(split.filter((r) => !r.accepted).map((r) => r.path).sort()).toEqual(above);
+    expect(
+      split
+        .filter((r) => !r.accepted)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(above);
     for (const r of split) {
       expect(r.reason).toBe(r.accepted ? '' : 'high loss');
       expect(r.loss).toBe(all.find((a) => a.path === r.path)!.loss); // from the worker's cache

@@ -32,9 +32,16 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     mkdirSync(modelDir);
     for (const [n, b] of model.files) writeFileSync(join(modelDir, n), b);
     writeFileSync(join(dir, 'text.txt'), TEXT);
-    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'loss', '--model', modelDir, '--text', join(dir, 'text.txt'), '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'loss', '--model', modelDir, '--text', join(dir, 'text.txt'), '--json'], {
+      encoding: 'utf8',
+    });
     headlessLoss = (JSON.parse(r.stdout) as { loss: number }).loss;
-    hub = await startMockHub(new Map([['test/tiny-coder', model.files], ['test/rwkv', bad]]));
+    hub = await startMockHub(
+      new Map([
+        ['test/tiny-coder', model.files],
+        ['test/rwkv', bad],
+      ]),
+    );
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -61,10 +68,14 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     hub.throttle = 60_000; // bytes/s for the weights: slow enough to reload mid-way
     await page.fill('[data-testid="repo-input"]', 'test/tiny-coder');
     await page.click('[data-testid="repo-download"]');
-    await page.waitForFunction(() => {
-      const p = document.querySelector('[data-testid="progress"][data-phase="downloading"]');
-      return p && Number(p.getAttribute('data-done')) > 0.3 * Number(p.getAttribute('data-total'));
-    }, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => {
+        const p = document.querySelector('[data-testid="progress"][data-phase="downloading"]');
+        return p && Number(p.getAttribute('data-done')) > 0.3 * Number(p.getAttribute('data-total'));
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
     const progressText = await page.textContent('[data-testid="progress"]');
     expect(progressText).toMatch(/downloading \d+%.*MiB\/s/);
     await page.reload();
@@ -91,7 +102,9 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
   it('copies a picked folder into browser storage when asked, and loads it from there', async () => {
     await page.check('[data-testid="folder-copy"]');
     await page.setInputFiles('[data-testid="folder-input"]', join(dir, 'tiny-coder'));
-    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="local--tiny-coder"][data-complete="true"]', { timeout: 60_000 });
+    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="local--tiny-coder"][data-complete="true"]', {
+      timeout: 60_000,
+    });
     await (await row.$('[data-testid="load"]'))!.click();
     const loss = await lossOfLoaded('local--tiny-coder');
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
@@ -99,7 +112,9 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
 
   it('gets the demo model from the bridge itself (offline) and runs it', async () => {
     await page.click('[data-testid="download-homecoder/demo-coder-random"]');
-    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="homecoder--demo-coder-random"][data-complete="true"]', { timeout: 60_000 });
+    const row = await page.waitForSelector('[data-testid="cached-model"][data-id="homecoder--demo-coder-random"][data-complete="true"]', {
+      timeout: 60_000,
+    });
     await (await row.$('[data-testid="load"]'))!.click();
     const loss = await lossOfLoaded('homecoder--demo-coder-random');
     // Random weights: the loss is near log(vocabulary), far from a trained model's.
@@ -108,7 +123,13 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
   });
 
   it('plans memory before any download, with the headless planner’s figures', async () => {
-    const planned = JSON.parse(spawnSync(process.execPath, ['bin/homecoder.mjs', 'plan', '--config', 'src/model/configs/Qwen2.5-Coder-1.5B.json', '--seq-len', '2048', '--json'], { encoding: 'utf8' }).stdout) as { total: number };
+    const planned = JSON.parse(
+      spawnSync(
+        process.execPath,
+        ['bin/homecoder.mjs', 'plan', '--config', 'src/model/configs/Qwen2.5-Coder-1.5B.json', '--seq-len', '2048', '--json'],
+        { encoding: 'utf8' },
+      ).stdout,
+    ) as { total: number };
     await page.selectOption('[data-testid="plan-model"]', 'Qwen/Qwen2.5-Coder-1.5B');
     await page.fill('[data-testid="plan-gib"]', '3');
     await page.fill('[data-testid="plan-seq"]', '2048');

@@ -78,7 +78,9 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   async function runFilterAndWait(): Promise<void> {
     const before = await page.getAttribute('[data-testid="filter-summary"]', 'data-at');
     await page.click('[data-testid="run-filter"]');
-    await page.waitForFunction((at) => document.querySelector('[data-testid="filter-summary"]')?.getAttribute('data-at') !== at, before, { timeout: 120_000 });
+    await page.waitForFunction((at) => document.querySelector('[data-testid="filter-summary"]')?.getAttribute('data-at') !== at, before, {
+      timeout: 120_000,
+    });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
   }
 
@@ -88,7 +90,10 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     const row = await page.waitForSelector('[data-testid="source-row"][data-kind="git"]', { timeout: 60_000 });
     expect(await row.getAttribute('data-files')).toBe(String(tree.size));
     // The browser cannot reach the git server (no CORS): the fetches came through the bridge.
-    expect(git.log.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /demo.git/info/refs?service=git-upload-pack', 'POST /demo.git/git-upload-pack']);
+    expect(git.log.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /demo.git/info/refs?service=git-upload-pack',
+      'POST /demo.git/git-upload-pack',
+    ]);
 
     await page.goto(new URL('#/filter', bridge.url).href);
     await page.waitForSelector('[data-testid="filter-summary"]', { timeout: 60_000 });
@@ -138,7 +143,9 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     git.commit('demo', next, 'second');
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.click('[data-testid="source-row"][data-kind="git"] [data-testid="pull"]');
-    expect(await (await page.waitForSelector('[data-testid="source-note"]', { timeout: 60_000 })).textContent()).toContain('1 new, 1 changed, 0 removed');
+    expect(await (await page.waitForSelector('[data-testid="source-note"]', { timeout: 60_000 })).textContent()).toContain(
+      '1 new, 1 changed, 0 removed',
+    );
     await page.goto(new URL('#/filter', bridge.url).href);
     // Stale decisions re-run on arrival; only the two changed files are analysed.
     await page.waitForSelector(`[data-testid="filter-summary"][data-total="${tree.size + 1}"]`, { timeout: 60_000 });
@@ -149,7 +156,9 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.fill('[data-testid="git-url"]', `${git.url}/private.git`);
     await page.click('[data-testid="git-clone"]');
-    expect(await (await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 })).textContent()).toContain('needs a token');
+    expect(await (await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 })).textContent()).toContain(
+      'needs a token',
+    );
     await page.fill('[data-testid="git-token"]', 'tok-123');
     await page.click('[data-testid="git-clone"]');
     const row = await page.waitForSelector(`[data-testid="source-row"][data-name="${git.url}/private.git"]`, { timeout: 60_000 });
@@ -186,7 +195,11 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(await picked.getAttribute('data-files')).toBe(String(tree.size));
     // Files marked as the test set.
     await page.check('[data-testid="mark-test"]');
-    await page.setInputFiles('[data-testid="files-input"]', { name: 'held_out.py', mimeType: 'text/x-python', buffer: Buffer.from(pythonModule('heldout', 4)) });
+    await page.setInputFiles('[data-testid="files-input"]', {
+      name: 'held_out.py',
+      mimeType: 'text/x-python',
+      buffer: Buffer.from(pythonModule('heldout', 4)),
+    });
     await page.waitForSelector('[data-testid="source-row"][data-name="held_out.py"]');
     await page.click('[data-testid="source-row"][data-name="held_out.py"] [data-testid="show-files"]');
     expect(await page.getAttribute('[data-testid="source-file"][data-path="held_out.py"]', 'data-test')).toBe('true');
@@ -217,7 +230,12 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     const enc = new TextEncoder();
     for (let i = 0; i < N; i++) {
       const kind = i % 10;
-      const body = kind === 0 ? `# note ${i}\n` : kind === 1 ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n` : pythonModule(`m${i}`, 1 + (i % 4));
+      const body =
+        kind === 0
+          ? `# note ${i}\n`
+          : kind === 1
+            ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
+            : pythonModule(`m${i}`, 1 + (i % 4));
       files[`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`] = enc.encode(body);
     }
     const zip = zipSync(files, { level: 1 });
@@ -245,7 +263,9 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await page.goto(new URL('#/filter', bridge.url).href);
     await page.waitForSelector('[data-testid="progress"][data-phase="analysing"]', { timeout: 60_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
-    console.log(`[e2e tests] 20,000-file zip imported in ${((t1 - t0) / 1000).toFixed(1)} s, filtered in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    console.log(
+      `[e2e tests] 20,000-file zip imported in ${((t1 - t0) / 1000).toFixed(1)} s, filtered in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+    );
     const { gaps, phases } = await page.evaluate(() => {
       const w = window as unknown as { gaps: number[]; phases: string[] };
       return { gaps: w.gaps, phases: w.phases };
@@ -256,6 +276,8 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(Math.max(...gaps)).toBeLessThan(1500);
     const total = Number(await page.getAttribute('[data-testid="filter-summary"]', 'data-total'));
     expect(total).toBeGreaterThanOrEqual(N);
-    console.log(`[e2e tests] filter in the browser worker: ${await page.textContent('[data-testid="filter-rate"]')} longest page-thread gap ${Math.max(...gaps).toFixed(0)} ms`);
+    console.log(
+      `[e2e tests] filter in the browser worker: ${await page.textContent('[data-testid="filter-rate"]')} longest page-thread gap ${Math.max(...gaps).toFixed(0)} ms`,
+    );
   });
 });

@@ -21,7 +21,19 @@ import { chooseVulkanDriver } from '../helpers/vulkan.ts';
 
 const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const STEPS = 12;
-const SETTINGS: Record<string, string> = { steps: String(STEPS), seqLen: '48', batchSize: '1', lr: '0.003', loraR: '4', loraAlpha: '8', loraDropout: '0.05', warmupSteps: '2', evalEvery: '4', checkpointEvery: '4', seed: '7' };
+const SETTINGS: Record<string, string> = {
+  steps: String(STEPS),
+  seqLen: '48',
+  batchSize: '1',
+  lr: '0.003',
+  loraR: '4',
+  loraAlpha: '8',
+  loraDropout: '0.05',
+  warmupSteps: '2',
+  evalEvery: '4',
+  checkpointEvery: '4',
+  seed: '7',
+};
 
 describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   const model = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, seed: 3 });
@@ -37,7 +49,6 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   async function openTrainPage() {
     await page.goto(new URL('#/train', bridge.url).href);
     await page.waitForSelector('[data-testid="train-model"] option', { state: 'attached' });
-    
   }
   async function fillSettings(extra: Record<string, string> = {}) {
     await page.setInputFiles('[data-testid="train-files-input"]', repoDir);
@@ -132,13 +143,19 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     // Checkpoints with the best marked. (The evaluation, greedy decoding of every test file, takes
     // ~25 s on SwiftShader: it is tested headless in test/gpu/train-pipeline.test.ts.)
     expect(await page.isVisible(`${runRow(id)} [data-testid="evaluate"]`)).toBe(true);
-    expect(await page.$$eval(`${runRow(id)} [data-testid="checkpoint"]`, (rows) => rows.map((r) => Number(r.getAttribute('data-step'))))).toEqual([4, 8, 12]);
+    expect(
+      await page.$$eval(`${runRow(id)} [data-testid="checkpoint"]`, (rows) => rows.map((r) => Number(r.getAttribute('data-step')))),
+    ).toEqual([4, 8, 12]);
   });
 
   it('a run reloaded mid-way resumes from its checkpoint and ends with the same loss as the uninterrupted run', async () => {
     await fillSettings();
     const id = await startRun();
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 5, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 5,
+      undefined,
+      { timeout: 60_000 },
+    );
     await page.reload();
     const row = await page.waitForSelector(`${runRow(id)}[data-status="interrupted"]`);
     const at = Number(await row.getAttribute('data-step'));
@@ -154,7 +171,11 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   it('Stop ends the run within one step', async () => {
     await fillSettings();
     const id = await startRun();
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 2, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 2,
+      undefined,
+      { timeout: 60_000 },
+    );
     const atClick = Number(await status('data-step'));
     await page.click('[data-testid="train-stop"]');
     await page.waitForSelector(`${runRow(id)}[data-status="stopped"]`, { timeout: 30_000 });
@@ -190,7 +211,12 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     try {
       const peft = await readPeftAdapter(memoryFiles('zip', new Map(Object.entries(zip))), engine.model.config);
       const files = tinyRepo(8).map((f) => ({ ...f, source: 'picked files' }));
-      const data = await buildDataset(files, engine.tokenizer, { seqLen: 48, seed: 7, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+      const data = await buildDataset(files, engine.tokenizer, {
+        seqLen: 48,
+        seed: 7,
+        fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+        testFraction: 0.1,
+      });
       const adapter = new GpuLora(engine.memory, peft.lora, peft.layers, { trainable: false });
       const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: 48 });
       const loss = await packedLoss(tf, engine.runner, data.test);

@@ -19,7 +19,11 @@ const INFILL = { input_prefix: 'def add(a, b):\n    result = ', input_suffix: '\
 const TYPED = 'def main():\n';
 
 async function infill(url: string, body: object): Promise<{ status: number; content?: string; raw: string }> {
-  const r = await fetch(new URL('/infill', url), { method: 'POST', body: JSON.stringify(body), headers: { 'x-homecoder-client': 'e2e-test' } });
+  const r = await fetch(new URL('/infill', url), {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'x-homecoder-client': 'e2e-test' },
+  });
   const raw = await r.text();
   return { status: r.status, raw, content: r.ok ? (JSON.parse(raw) as { content: string }).content : undefined };
 }
@@ -38,7 +42,12 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     adapterDir = join(dirname(modelDir), 'my-adapter');
     mkdirSync(adapterDir);
     const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    for (const [n, b] of writePeftAdapter({ lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] }, baseModel: 'tiny', layers: randomAdapter(config, 2, [...targets], 5, 1.5) })) writeFileSync(join(adapterDir, n), b);
+    for (const [n, b] of writePeftAdapter({
+      lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
+      baseModel: 'tiny',
+      layers: randomAdapter(config, 2, [...targets], 5, 1.5),
+    }))
+      writeFileSync(join(adapterDir, n), b);
     // What the headless server answers on the same files (lavapipe; the tab runs on SwiftShader).
     const base = await startServe(['--model', modelDir, '--context', '2048']);
     expected.base = (await infill(base.url, INFILL)).content;
@@ -111,13 +120,18 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
   });
 
   it('lists checkpoints a training run stored under adapters/runs/ in OPFS, and serves the best one', async () => {
-    const files = Object.fromEntries(['adapter_config.json', 'adapter_model.safetensors'].map((n) => [n, [...readFileSync(join(adapterDir, n))]]));
+    const files = Object.fromEntries(
+      ['adapter_config.json', 'adapter_model.safetensors'].map((n) => [n, [...readFileSync(join(adapterDir, n))]]),
+    );
     await page.evaluate(async (files) => {
       const root = await navigator.storage.getDirectory();
       let dir = await root.getDirectoryHandle('adapters', { create: true });
       for (const part of ['runs', 'run-1', 'checkpoint-200']) dir = await dir.getDirectoryHandle(part, { create: true });
       const meta = { label: 'run-1 step 200', run: 'run-1', step: 200, testLoss: 1.234, best: true, createdAt: '2026-01-01T00:00:00Z' };
-      for (const [name, bytes] of [...Object.entries(files), ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]]] as Array<[string, number[]]>) {
+      for (const [name, bytes] of [
+        ...Object.entries(files),
+        ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]],
+      ] as Array<[string, number[]]>) {
         const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
         await w.write(new Uint8Array(bytes));
         await w.close();
@@ -137,11 +151,19 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
 
   it('superseded and disconnected requests are cancelled in the tab too; nothing is left running', async () => {
     const send = (i: number, signal?: AbortSignal) =>
-      fetch(new URL('/infill', bridge.url), { method: 'POST', signal, headers: { 'x-homecoder-client': 'typist' }, body: JSON.stringify({ ...INFILL, input_prefix: `${INFILL.input_prefix}${i}`, n_predict: 24 }) }).then(
-        async (r) => ((await r.json()) as { stop_type: string; content: string }),
-      );
+      fetch(new URL('/infill', bridge.url), {
+        method: 'POST',
+        signal,
+        headers: { 'x-homecoder-client': 'typist' },
+        body: JSON.stringify({ ...INFILL, input_prefix: `${INFILL.input_prefix}${i}`, n_predict: 24 }),
+      }).then(async (r) => (await r.json()) as { stop_type: string; content: string });
     const gone = new AbortController();
-    const hungUp = fetch(new URL('/infill', bridge.url), { method: 'POST', signal: gone.signal, headers: { 'x-homecoder-client': 'other' }, body: JSON.stringify(INFILL) }).catch((e: Error) => e.name);
+    const hungUp = fetch(new URL('/infill', bridge.url), {
+      method: 'POST',
+      signal: gone.signal,
+      headers: { 'x-homecoder-client': 'other' },
+      body: JSON.stringify(INFILL),
+    }).catch((e: Error) => e.name);
     const answers = await Promise.all([0, 1, 2, 3].map((i) => send(i).finally(() => i === 0 && gone.abort())));
     expect(await hungUp).toBe('AbortError');
     expect(answers.slice(0, 3).some((a) => a.stop_type === 'none')).toBe(true); // superseded by the newest

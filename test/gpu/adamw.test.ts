@@ -23,13 +23,28 @@ describe.skipIf(!!gpuSkipReason)(`adamw kernel${skipNote}`, () => {
       const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
       for (let step = 1; step <= 3; step++) {
         await runner.run((pass) => {
-          gradNorm(runner, pass, bg.map((buffer, i) => ({ buffer, n: sizes[i] })), partials, norm);
-          sizes.forEach((n, i) => adamwStep(runner, pass, bp[i], bg[i], bm[i], bv[i], norm, n, { ...o, step, maxNorm }));
+          gradNorm(
+            runner,
+            pass,
+            bg.map((buffer, i) => ({ buffer, n: sizes[i] })),
+            partials,
+            norm,
+          );
+          for (const [i, n] of sizes.entries()) adamwStep(runner, pass, bp[i], bg[i], bm[i], bv[i], norm, n, { ...o, step, maxNorm });
         });
         const total = ref.globalGradNorm(grads);
         expect(Math.abs((await readF64(norm, 1))[0] - total) / total).toBeLessThan(1e-6);
         const c = ref.clipScale(total, maxNorm);
-        sizes.forEach((_, i) => ref.adamw(params[i], grads[i].map((g) => g * c), m[i], v[i], step, o));
+        for (let i = 0; i < sizes.length; i++) {
+          ref.adamw(
+            params[i],
+            grads[i].map((g) => g * c),
+            m[i],
+            v[i],
+            step,
+            o,
+          );
+        }
       }
       for (let i = 0; i < sizes.length; i++) expect(relErr(await readF64(bp[i], sizes[i]), params[i])).toBeLessThan(1e-5);
     });

@@ -16,7 +16,15 @@ import { relErr } from '../helpers/numeric.ts';
 import { randomAdapter, tinyConfig, tinyModel } from '../helpers/tiny.ts';
 
 const prompt = [3, 8, 1, 22, 14, 5, 9];
-const KEY: Record<LoraTarget, 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'> = { q_proj: 'q', k_proj: 'k', v_proj: 'v', o_proj: 'o', gate_proj: 'gate', up_proj: 'up', down_proj: 'down' };
+const KEY: Record<LoraTarget, 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'> = {
+  q_proj: 'q',
+  k_proj: 'k',
+  v_proj: 'v',
+  o_proj: 'o',
+  gate_proj: 'gate',
+  up_proj: 'up',
+  down_proj: 'down',
+};
 
 /** Base weights plus ΔW per layer and target, in float64. */
 function withDelta(ref: RefWeights, delta: (l: number, t: LoraTarget) => Float64Array | undefined): RefWeights {
@@ -51,9 +59,21 @@ function lastLogits(config: ModelConfig, w: RefWeights): Float64Array {
 describe.skipIf(!!gpuSkipReason)(`weighted adapter mixes vs float64 reference${skipNote}`, () => {
   const config = tinyConfig('qwen2');
   const { tensors, ref } = tinyModel(config, 31);
-  const a1: WeightedAdapter = { lora: { r: 2, alpha: 4, dropout: 0, targets: [...LORA_TARGETS] }, layers: randomAdapter(config, 2, [...LORA_TARGETS], 41, 0.5), weight: 0.8 };
-  const a2: WeightedAdapter = { lora: { r: 3, alpha: 3, dropout: 0, targets: ['q_proj', 'v_proj', 'up_proj'] }, layers: randomAdapter(config, 3, ['q_proj', 'v_proj', 'up_proj'], 42, 0.5), weight: -0.5 };
-  const a3: WeightedAdapter = { lora: { r: 2, alpha: 2, dropout: 0, targets: ['q_proj', 'o_proj'] }, layers: randomAdapter(config, 2, ['q_proj', 'o_proj'], 43, 0.5), weight: 0.3 };
+  const a1: WeightedAdapter = {
+    lora: { r: 2, alpha: 4, dropout: 0, targets: [...LORA_TARGETS] },
+    layers: randomAdapter(config, 2, [...LORA_TARGETS], 41, 0.5),
+    weight: 0.8,
+  };
+  const a2: WeightedAdapter = {
+    lora: { r: 3, alpha: 3, dropout: 0, targets: ['q_proj', 'v_proj', 'up_proj'] },
+    layers: randomAdapter(config, 3, ['q_proj', 'v_proj', 'up_proj'], 42, 0.5),
+    weight: -0.5,
+  };
+  const a3: WeightedAdapter = {
+    lora: { r: 2, alpha: 2, dropout: 0, targets: ['q_proj', 'o_proj'] },
+    layers: randomAdapter(config, 2, ['q_proj', 'o_proj'], 43, 0.5),
+    weight: 0.3,
+  };
 
   it("'cat' equals W + Σ wᵢ·sᵢ·Bᵢ·Aᵢ; 'linear' equals PEFT's formula; switching keeps the base weights", async () => {
     const { device } = await testDevice();

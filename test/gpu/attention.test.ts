@@ -19,7 +19,9 @@ describe.skipIf(!!gpuSkipReason)(`attention kernel${skipNote}`, () => {
       const v = f32Round(randn(T * nKv * hd, 3));
       const dout = f32Round(randn(T * nH * hd, 4));
       const z = (n: number) => new Float64Array(n);
-      const b = await Promise.all([q, k, v, dout, z(T * nH * hd), z(nH * T), z(T * nH * hd), z(T * nKv * hd), z(T * nKv * hd), z(nH * T)].map(f32Buffer));
+      const b = await Promise.all(
+        [q, k, v, dout, z(T * nH * hd), z(nH * T), z(T * nH * hd), z(T * nKv * hd), z(T * nKv * hd), z(nH * T)].map(f32Buffer),
+      );
       const [bq, bk, bv, bdo, bout, blse, bdq, bdk, bdv, bdelta] = b;
       await runner.run((pass) => {
         attentionForward(runner, pass, bq, bk, bv, bout, blse, T, nH, nKv, hd);

@@ -37,7 +37,27 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
   for (const arch of ['llama', 'qwen2'] as const) {
     it(`${arch}: loss --json equals the float64 reference, with and without a PEFT adapter`, async () => {
       const model = join(dir, arch);
-      expect(cli('make-tiny-model', '--arch', arch, '--out', model, '--layers', '2', '--hidden', '32', '--heads', '4', '--kv-heads', '2', '--intermediate', '48', '--seed', '5').status).toBe(0);
+      expect(
+        cli(
+          'make-tiny-model',
+          '--arch',
+          arch,
+          '--out',
+          model,
+          '--layers',
+          '2',
+          '--hidden',
+          '32',
+          '--heads',
+          '4',
+          '--kv-heads',
+          '2',
+          '--intermediate',
+          '48',
+          '--seed',
+          '5',
+        ).status,
+      ).toBe(0);
       const text = join(dir, 'text.txt');
       writeFileSync(text, 'def add(a, b):\n    return a + b\n');
       const r = cli('loss', '--model', model, '--text', text, '--json');
@@ -74,9 +94,30 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
     const text = join(dir, 'repeat.txt');
     writeFileSync(text, 'for i in range(10):\n    print(i * i)\n'.repeat(4));
     const out = join(dir, 'trained');
-    const r = cli('train-steps', '--model', model, '--text', text, '--steps', '60', '--lr', '0.005', '--lora-r', '8', '--seq-len', '64', '--out', out, '--json');
+    const r = cli(
+      'train-steps',
+      '--model',
+      model,
+      '--text',
+      text,
+      '--steps',
+      '60',
+      '--lr',
+      '0.005',
+      '--lora-r',
+      '8',
+      '--seq-len',
+      '64',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
-    const res = r.json() as { steps: Array<{ loss: number }>; final_loss: number; memory: { total: number; weights: number; optimizer: number } };
+    const res = r.json() as {
+      steps: Array<{ loss: number }>;
+      final_loss: number;
+      memory: { total: number; weights: number; optimizer: number };
+    };
     expect(res.steps).toHaveLength(60);
     expect(res.final_loss).toBeLessThan(res.steps[0].loss / 2);
     expect(res.memory.optimizer).toBeGreaterThan(0);

@@ -18,7 +18,11 @@ describe.skipIf(!!gpuSkipReason)(`completion service${skipNote}`, () => {
   beforeAll(async () => {
     const dir = writeTinyModel({ seed: 11, layers: 2, hidden: 64 });
     engine = await loadNodeModel(dir);
-    service = new CompletionService(new Decoder(engine.memory, engine.model, { contextLength: 192 }), engine.tokenizer, engine.opened.config);
+    service = new CompletionService(
+      new Decoder(engine.memory, engine.model, { contextLength: 192 }),
+      engine.tokenizer,
+      engine.opened.config,
+    );
     return () => engine.close();
   });
 

@@ -25,7 +25,9 @@ describe.skipIf(!!gpuSkipReason)(`lm head + cross-entropy kernel${skipNote}`, ()
       const btg = uploadBuffer(device, Int32Array.from(targets));
       const memory = new GpuMemory(device);
       const scratch = createLossScratch(memory, T, tile);
-      const [bx, blosses, bmean, bdx] = await Promise.all([x, new Float64Array(T), new Float64Array(1), new Float64Array(T * H)].map(f32Buffer));
+      const [bx, blosses, bmean, bdx] = await Promise.all(
+        [x, new Float64Array(T), new Float64Array(1), new Float64Array(T * H)].map(f32Buffer),
+      );
       const want = ref.crossEntropyLmHead(x, W, targets, T, H, V);
       await runner.run((pass) => {
         lmHeadLossForward(runner, pass, bx, weight, btg, blosses, T, scratch);

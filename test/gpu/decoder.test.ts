@@ -25,7 +25,13 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
         const { device } = await testDevice();
         const runner = await testRunner();
         // llama with DeepSeek-Coder's linear RoPE scaling.
-        const config = tinyConfig(arch, { headDim: 8, hiddenSize: 32, numHeads: 4, numKvHeads: 2, ...(arch === 'llama' ? { ropeLinearFactor: 4 } : {}) });
+        const config = tinyConfig(arch, {
+          headDim: 8,
+          hiddenSize: 32,
+          numHeads: 4,
+          numKvHeads: 2,
+          ...(arch === 'llama' ? { ropeLinearFactor: 4 } : {}),
+        });
         const { tensors } = tinyModel(config, 5);
         const memory = new GpuMemory(device);
         const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
@@ -64,17 +70,17 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
     }
 
   for (const config of [tinyConfig('qwen2'), tinyConfig('llama', { ropeLinearFactor: 4 })])
-  it(`first-token logits match the float64 reference (${config.modelType}${config.ropeLinearFactor ? ', linear RoPE scaling' : ''})`, async () => {
-    const { device } = await testDevice();
-    const { tensors, ref } = tinyModel(config, 8);
-    const memory = new GpuMemory(device);
-    const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
-    const decoder = new Decoder(memory, model, { contextLength: 32 });
-    const { logits } = await decoder.prefill(prompt);
-    const want = refForward(ref, undefined, prompt, undefined, { logits: true }).logits!;
-    expect(relErr(logits, want.subarray((prompt.length - 1) * config.vocabSize))).toBeLessThan(1e-4);
-    memory.destroyAll();
-  });
+    it(`first-token logits match the float64 reference (${config.modelType}${config.ropeLinearFactor ? ', linear RoPE scaling' : ''})`, async () => {
+      const { device } = await testDevice();
+      const { tensors, ref } = tinyModel(config, 8);
+      const memory = new GpuMemory(device);
+      const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+      const decoder = new Decoder(memory, model, { contextLength: 32 });
+      const { logits } = await decoder.prefill(prompt);
+      const want = refForward(ref, undefined, prompt, undefined, { logits: true }).logits!;
+      expect(relErr(logits, want.subarray((prompt.length - 1) * config.vocabSize))).toBeLessThan(1e-4);
+      memory.destroyAll();
+    });
 
   it('reuses the cached prefix of a new prompt and gives the logits of a fresh prefill', async () => {
     const { device } = await testDevice();
@@ -111,7 +117,12 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
     expect(stopped.finishReason).toBe('stop');
     expect(stopped.tokens).toEqual(free.tokens.slice(0, free.tokens.indexOf(free.tokens[2])));
     const ctl = new AbortController();
-    const cancelled = await generateTokens(dec, prompt, { ...greedy, maxTokens: 20, stopTokens: [] }, { signal: ctl.signal, onToken: () => void (dec.cachedTokens.length > prompt.length && ctl.abort()) });
+    const cancelled = await generateTokens(
+      dec,
+      prompt,
+      { ...greedy, maxTokens: 20, stopTokens: [] },
+      { signal: ctl.signal, onToken: () => void (dec.cachedTokens.length > prompt.length && ctl.abort()) },
+    );
     expect(cancelled.finishReason).toBe('cancelled');
     expect(cancelled.tokens.length).toBeLessThan(4);
     // Sampling with a seed repeats; top-k 1 is greedy.
@@ -119,9 +130,19 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
     const s2 = await generateTokens(dec, prompt, { temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxTokens: 8, stopTokens: [] });
     expect(s1.tokens).toEqual(s2.tokens);
     // A deadline (0 ms) stops after the first token once armed, and never before.
-    const armed = await generateTokens(dec, prompt, { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 }, { deadlineArmed: () => true });
+    const armed = await generateTokens(
+      dec,
+      prompt,
+      { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 },
+      { deadlineArmed: () => true },
+    );
     expect(armed).toMatchObject({ finishReason: 'deadline', tokens: free.tokens.slice(0, 1) });
-    const unarmed = await generateTokens(dec, prompt, { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 }, { deadlineArmed: () => false });
+    const unarmed = await generateTokens(
+      dec,
+      prompt,
+      { ...greedy, maxTokens: 6, stopTokens: [], deadlineMs: 0 },
+      { deadlineArmed: () => false },
+    );
     expect(unarmed).toMatchObject({ finishReason: 'length', tokens: free.tokens });
     const k1 = await generateTokens(dec, prompt, { temperature: 1, topK: 1, topP: 1, maxTokens: 6, stopTokens: [] });
     expect(k1.tokens).toEqual(free.tokens);

@@ -22,7 +22,9 @@ describe.skipIf(!!gpuSkipReason)(`linear kernel${skipNote}`, () => {
       const y0 = f32Round(randn(T * outF, 4));
       const { weight, rounded: W } = await bf16Weight(randn(outF * inF, 5, 0.3), outF, inF, chunkRows * inF * 2);
       expect(weight.chunks.length).toBe(Math.ceil(outF / Math.min(chunkRows, outF)));
-      const [bx, bb, bdy, by, byAcc, bdx] = await Promise.all([x, bias, dy, new Float64Array(T * outF), y0, new Float64Array(T * inF)].map(f32Buffer));
+      const [bx, bb, bdy, by, byAcc, bdx] = await Promise.all(
+        [x, bias, dy, new Float64Array(T * outF), y0, new Float64Array(T * inF)].map(f32Buffer),
+      );
       await runner.run((pass) => {
         linearForward(runner, pass, bx, weight, bb, by, T, false);
         linearForward(runner, pass, bx, weight, undefined, byAcc, T, true);

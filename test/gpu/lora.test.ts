@@ -34,9 +34,24 @@ describe.skipIf(!!gpuSkipReason)(`lora kernel${skipNote}`, () => {
       const y = ref.lora(x, A, B, T, inF, outF, r, scale, mask).map((v, i) => v + y0[i]);
       expect(relErr(await readF64(by, T * outF), y)).toBeLessThan(1e-5);
       const g = ref.loraBackward(x, A, B, dy, T, inF, outF, r, scale, mask);
-      expect(relErr(await readF64(bdx, T * inF), g.dx.map((v, i) => v + dx0[i]))).toBeLessThan(1e-5);
-      expect(relErr(await readF64(bdA, r * inF), g.dA.map((v, i) => v + dA0[i]))).toBeLessThan(1e-5);
-      expect(relErr(await readF64(bdB, outF * r), g.dB.map((v, i) => v + dB0[i]))).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          await readF64(bdx, T * inF),
+          g.dx.map((v, i) => v + dx0[i]),
+        ),
+      ).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          await readF64(bdA, r * inF),
+          g.dA.map((v, i) => v + dA0[i]),
+        ),
+      ).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          await readF64(bdB, outF * r),
+          g.dB.map((v, i) => v + dB0[i]),
+        ),
+      ).toBeLessThan(1e-5);
     });
   }
 });

@@ -7,14 +7,24 @@ import { f32Buffer, gpuSkipReason, readF64, skipNote, testRunner } from '../help
 import { f32Round, randn, relErr } from '../helpers/numeric.ts';
 
 describe.skipIf(!!gpuSkipReason)(`rmsnorm kernel${skipNote}`, () => {
-  for (const [T, H] of [[5, 16], [3, 300], [1, 7]]) {
+  for (const [T, H] of [
+    [5, 16],
+    [3, 300],
+    [1, 7],
+  ]) {
     it(`forward and backward match the reference (T=${T}, H=${H})`, async () => {
       const runner = await testRunner();
       const x = f32Round(randn(T * H, 1, 2));
       const w = f32Round(randn(H, 2, 0.5).map((v) => 1 + v));
       const dy = f32Round(randn(T * H, 3));
       const prev = f32Round(randn(T * H, 4));
-      const [bx, bw, bdy, by, bdx] = await Promise.all([f32Buffer(x), f32Buffer(w), f32Buffer(dy), f32Buffer(new Float64Array(T * H)), f32Buffer(prev)]);
+      const [bx, bw, bdy, by, bdx] = await Promise.all([
+        f32Buffer(x),
+        f32Buffer(w),
+        f32Buffer(dy),
+        f32Buffer(new Float64Array(T * H)),
+        f32Buffer(prev),
+      ]);
       await runner.run((pass) => {
         rmsnormForward(runner, pass, bx, bw, by, T, H, 1e-6);
         rmsnormBackward(runner, pass, bx, bw, bdy, bdx, T, H, 1e-6, true);

@@ -52,7 +52,14 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     const r = await client.completions.create({ model: 'homecoder', prompt: PREFIX, suffix: SUFFIX, max_tokens: N, temperature: 0 });
     expect(r.choices[0].text).toBe(expected);
     expect(r.object).toBe('text_completion');
-    const stream = await client.completions.create({ model: 'homecoder', prompt: PREFIX, suffix: SUFFIX, max_tokens: N, temperature: 0, stream: true });
+    const stream = await client.completions.create({
+      model: 'homecoder',
+      prompt: PREFIX,
+      suffix: SUFFIX,
+      max_tokens: N,
+      temperature: 0,
+      stream: true,
+    });
     let text = '';
     let chunks = 0;
     let finish: string | null = null;
@@ -73,9 +80,15 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     const r = await ollama.generate({ model: 'homecoder', prompt: PREFIX, suffix: SUFFIX, options: { num_predict: N, temperature: 0 } });
     expect(r.response).toBe(expected);
     expect(r.done).toBe(true);
-    const stream = await ollama.generate({ model: 'homecoder', prompt: PREFIX, suffix: SUFFIX, stream: true, options: { num_predict: N, temperature: 0 } });
+    const stream = await ollama.generate({
+      model: 'homecoder',
+      prompt: PREFIX,
+      suffix: SUFFIX,
+      stream: true,
+      options: { num_predict: N, temperature: 0 },
+    });
     let text = '';
-    let last;
+    let last: { done: boolean; eval_count: number } | undefined;
     for await (const part of stream) {
       text += part.response;
       last = part;
@@ -91,16 +104,25 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
   });
 
   it('llama.cpp /infill answers compact JSON that llama.vim parses; raw FIM prompts of any family give the same text', async () => {
-    const res = await fetch(`${serve.url}/infill`, { method: 'POST', body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N, t_max_predict_ms: 60_000, stream: false }) });
+    const res = await fetch(`${serve.url}/infill`, {
+      method: 'POST',
+      body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N, t_max_predict_ms: 60_000, stream: false }),
+    });
     const raw = await res.text();
     expect(raw).toMatch(/^\s*{/);
     expect(raw).toMatch(/"content"\s*:"/);
     expect(raw).not.toMatch(/": /);
     expect((JSON.parse(raw) as { content: string }).content).toBe(expected);
     // llm-vscode templates the prompt itself (StarCoder tokens by default): recognised, re-written for this model.
-    const tgi = await fetch(`${serve.url}/generate`, { method: 'POST', body: JSON.stringify({ inputs: `<fim_prefix>${PREFIX}<fim_suffix>${SUFFIX}<fim_middle>`, parameters: { max_new_tokens: N } }) });
+    const tgi = await fetch(`${serve.url}/generate`, {
+      method: 'POST',
+      body: JSON.stringify({ inputs: `<fim_prefix>${PREFIX}<fim_suffix>${SUFFIX}<fim_middle>`, parameters: { max_new_tokens: N } }),
+    });
     expect(((await tgi.json()) as { generated_text: string }).generated_text).toBe(expected);
-    const tabby = await fetch(`${serve.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ language: 'python', segments: { prefix: PREFIX, suffix: SUFFIX } }) });
+    const tabby = await fetch(`${serve.url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ language: 'python', segments: { prefix: PREFIX, suffix: SUFFIX } }),
+    });
     const tj = (await tabby.json()) as { id: string; choices: Array<{ index: number; text: string }> };
     expect(tj.id).toMatch(/^cmpl-/);
     expect(tj.choices[0].text.startsWith(expected.slice(0, 8))).toBe(true);
@@ -122,7 +144,9 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
         signal: ctl.signal,
       }).then(async (r) => {
         const body = await r.text();
-        const finish = stream ? /"finish_reason":"(\w+)"[^\n]*\n\ndata: \[DONE\]/.exec(body)?.[1] : (JSON.parse(body) as { choices: Array<{ finish_reason: string }> }).choices[0].finish_reason;
+        const finish = stream
+          ? /"finish_reason":"(\w+)"[^\n]*\n\ndata: \[DONE\]/.exec(body)?.[1]
+          : (JSON.parse(body) as { choices: Array<{ finish_reason: string }> }).choices[0].finish_reason;
         return { i, status: r.status, finish, disconnect };
       });
     });
@@ -152,7 +176,10 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     expect(status).toMatchObject({ queued: 0, running: 0, backendActive: 0 });
     expect(status.log.some((e) => e.status === 'cancelled')).toBe(true);
     // Still serving correctly afterwards.
-    const r = await fetch(`${serve.url}/infill`, { method: 'POST', body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N }) });
+    const r = await fetch(`${serve.url}/infill`, {
+      method: 'POST',
+      body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N }),
+    });
     expect(((await r.json()) as { content: string }).content).toBe(expected);
   });
 });

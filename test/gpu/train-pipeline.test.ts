@@ -78,7 +78,12 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
       expect(d.tokens).toBe(ids.length);
     }
     const threshold = [...first.map((d) => d.loss!)].sort((a, b) => a - b)[1] + 1e-6;
-    const second = await lossFilter(engine, engine.tokenizer, files, { modelId: 'tiny', seqLen: 256, threshold, cache: await folderLossCache(folder) });
+    const second = await lossFilter(engine, engine.tokenizer, files, {
+      modelId: 'tiny',
+      seqLen: 256,
+      threshold,
+      cache: await folderLossCache(folder),
+    });
     expect(second.every((d) => d.cached)).toBe(true);
     expect(second.map((d) => d.tokens)).toEqual(first.map((d) => d.tokens));
     expect(second.filter((d) => d.accepted).length).toBe(2);
@@ -88,7 +93,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
   it('picks a held-out line deterministically, never a blank one', () => {
     const text = 'a = 1\n\nb = 2\nc = 3\n';
     const h = heldOutLine('x.py', text, 1)!;
-    expect(h.prefix + h.line + '\n' + h.suffix).toBe(text);
+    expect(`${h.prefix + h.line}\n${h.suffix}`).toBe(text);
     expect(h.line.trim().length).toBeGreaterThan(0);
     expect(heldOutLine('x.py', text, 1)).toEqual(h);
   });
@@ -105,10 +110,41 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n'); // dot-folders are skipped
     const out = join(dir, 'out');
-    const args = ['--model', modelDir, '--source', repo, '--out', out, '--steps', '8', '--seq-len', '48', '--batch-size', '2', '--lr', '3e-3', '--warmup', '1', '--eval-every', '4', '--checkpoint-every', '4', '--lora-r', '4', '--loss-threshold', '20', '--test-files', 'src/{eta,theta}.py', '--json'];
+    const args = [
+      '--model',
+      modelDir,
+      '--source',
+      repo,
+      '--out',
+      out,
+      '--steps',
+      '8',
+      '--seq-len',
+      '48',
+      '--batch-size',
+      '2',
+      '--lr',
+      '3e-3',
+      '--warmup',
+      '1',
+      '--eval-every',
+      '4',
+      '--checkpoint-every',
+      '4',
+      '--lora-r',
+      '4',
+      '--loss-threshold',
+      '20',
+      '--test-files',
+      'src/{eta,theta}.py',
+      '--json',
+    ];
     const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.step).map((l) => l.step.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(lines.find((l) => l.dataset).dataset).toMatchObject({ trainFiles: 6, testFiles: 2, split: 'marked' });
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord;
@@ -144,10 +180,18 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
     });
     const code = await new Promise<number | null>((ok) => child.on('exit', ok));
     expect(code).toBe(130);
-    const stopped = stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.stopped).stopped;
+    const stopped = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.stopped).stopped;
     expect(stopped.step).toBeGreaterThanOrEqual(signalledAt);
     expect(stopped.step).toBeLessThanOrEqual(signalledAt + 1); // within one step
-    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', '--model', args[args.indexOf('--model') + 1], '--out', out, '--resume', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/homecoder.mjs', 'train', '--model', args[args.indexOf('--model') + 1], '--out', out, '--resume', '--json'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord;
     expect(run.status).toBe('done');

@@ -54,9 +54,19 @@ describe.skipIf(!!gpuSkipReason)(`LoRA trainer${skipNote}`, () => {
     const got = await adapter.toHost();
     for (let l = 0; l < config.numLayers; l++)
       for (const t of targets) {
-        for (const [which, g] of [['A', grads[l][t].dA], ['B', grads[l][t].dB]] as const) {
+        for (const [which, g] of [
+          ['A', grads[l][t].dA],
+          ['B', grads[l][t].dB],
+        ] as const) {
           const p = lora.layers[l][t]![which].slice();
-          op.adamw(p, g.map((v) => v * c), new Float64Array(p.length), new Float64Array(p.length), 1, opt);
+          op.adamw(
+            p,
+            g.map((v) => v * c),
+            new Float64Array(p.length),
+            new Float64Array(p.length),
+            1,
+            opt,
+          );
           expect(relErr(got[l][t]![which], p), `${l} ${t} ${which}`).toBeLessThan(1e-4);
         }
       }

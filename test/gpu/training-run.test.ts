@@ -20,7 +20,20 @@ import { packedLoss } from '../../src/train/eval-loss.ts';
 import type { RunRecord } from '../../src/train/run-record.ts';
 import { readRunDataset } from '../../src/train/run.ts';
 
-const SETTINGS: Partial<TrainSettings> = { seqLen: 48, batchSize: 2, steps: 12, evalEvery: 4, checkpointEvery: 4, lr: 3e-3, warmupSteps: 2, loraR: 4, loraAlpha: 8, loraDropout: 0.05, seed: 7, gpuMemoryBudget: 2 ** 30 };
+const SETTINGS: Partial<TrainSettings> = {
+  seqLen: 48,
+  batchSize: 2,
+  steps: 12,
+  evalEvery: 4,
+  checkpointEvery: 4,
+  lr: 3e-3,
+  warmupSteps: 2,
+  loraR: 4,
+  loraAlpha: 8,
+  loraDropout: 0.05,
+  seed: 7,
+  gpuMemoryBudget: 2 ** 30,
+};
 
 describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
   let engine: OpenedRunModel;
@@ -29,7 +42,12 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
 
   async function newRun(id: string, over: Partial<TrainSettings> = {}): Promise<RunFolder> {
     const run = memoryRunFolder();
-    const dataset = await buildDataset(tinyRepo(8), engine.tokenizer, { seqLen: settings.seqLen, seed: settings.seed, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+    const dataset = await buildDataset(tinyRepo(8), engine.tokenizer, {
+      seqLen: settings.seqLen,
+      seed: settings.seed,
+      fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+      testFraction: 0.1,
+    });
     await createRun(run, { id, model: { id: 'tiny', label: 'tiny' }, settings: { ...settings, ...over }, dataset, engine });
     return run;
   }
@@ -45,14 +63,16 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
   it('trains: test loss drops below its start, checkpoints every N steps, best marked', async () => {
     fullRun = await newRun('full');
     const updates: number[] = [];
-    full = await trainRun(engine, fullRun, { onUpdate: (r, live) => updates.push(live.step) });
+    full = await trainRun(engine, fullRun, { onUpdate: (_r, live) => updates.push(live.step) });
     expect(full.status).toBe('done');
     expect(updates).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(full.log.map((l) => l.step)).toEqual(updates);
     expect(full.evals.map((e) => e.step)).toEqual([0, 4, 8, 12]);
     const start = full.evals[0].testLoss;
     const end = full.evals.at(-1)!.testLoss;
-    console.log(`[gpu tests] test loss ${start.toFixed(4)} → ${end.toFixed(4)}; train loss ${full.log[0].loss.toFixed(4)} → ${full.log.at(-1)!.loss.toFixed(4)}`);
+    console.log(
+      `[gpu tests] test loss ${start.toFixed(4)} → ${end.toFixed(4)}; train loss ${full.log[0].loss.toFixed(4)} → ${full.log.at(-1)!.loss.toFixed(4)}`,
+    );
     expect(end).toBeLessThan(start - 0.1);
     expect(await listCheckpoints(fullRun)).toEqual([4, 8, 12]);
     expect(full.best).toBe(full.checkpoints.reduce((b, c) => (c.testLoss! < b.testLoss! ? c : b)).step);
@@ -71,7 +91,9 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
   it('Stop ends within one step and saves where it stopped; Resume after a crash ends with the same loss', async () => {
     const run = await newRun('resumed');
     const ctl = new AbortController();
-    await expect(trainRun(engine, run, { signal: ctl.signal, onUpdate: (_r, live) => live.step === 6 && ctl.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      trainRun(engine, run, { signal: ctl.signal, onUpdate: (_r, live) => live.step === 6 && ctl.abort() }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     const stopped = JSON.parse(new TextDecoder().decode((await run.read('run.json'))!)) as RunRecord;
     expect(stopped.status).toBe('stopped');
     expect(stopped.log.at(-1)!.step).toBe(6); // no step after Stop
@@ -102,7 +124,12 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
 
   it('early stop ends a run whose test loss stops improving, keeping the best checkpoint', async () => {
     const run = memoryRunFolder();
-    const dataset = await buildDataset(tinyRepo(8), engine.tokenizer, { seqLen: settings.seqLen, seed: 7, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+    const dataset = await buildDataset(tinyRepo(8), engine.tokenizer, {
+      seqLen: settings.seqLen,
+      seed: 7,
+      fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+      testFraction: 0.1,
+    });
     // A learning rate far too high: test loss gets worse after the first steps.
     const s = validateSettings({ ...SETTINGS, lr: 0.5, warmupSteps: 0, steps: 30, evalEvery: 1, checkpointEvery: 1, earlyStop: 0.1 });
     await createRun(run, { id: 'early', model: { id: 'tiny', label: 'tiny' }, settings: s, dataset, engine });
@@ -116,10 +143,17 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
   });
 
   it('a run that does not fit is refused before training, with a setting that fits', async () => {
-    const dataset = await buildDataset(tinyRepo(4), engine.tokenizer, { seqLen: 2048, seed: 1, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+    const dataset = await buildDataset(tinyRepo(4), engine.tokenizer, {
+      seqLen: 2048,
+      seed: 1,
+      fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+      testFraction: 0.1,
+    });
     const big = validateSettings({ ...SETTINGS, seqLen: 2048, gpuMemoryBudget: 4 * 2 ** 20 });
     const run = memoryRunFolder();
-    const err = await createRun(run, { id: 'big', model: { id: 'tiny', label: 'tiny' }, settings: big, dataset, engine }).catch((e: unknown) => e);
+    const err = await createRun(run, { id: 'big', model: { id: 'tiny', label: 'tiny' }, settings: big, dataset, engine }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MemoryCheckError);
     const check = (err as MemoryCheckError).check;
     expect((err as MemoryCheckError).message).toMatch(/does not fit.*sequence length of \d+ tokens fits/);

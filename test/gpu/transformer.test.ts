@@ -18,50 +18,52 @@ const ids = [1, 5, 9, 2, 30, 7, 7, 0, 36, 11, 4];
 
 describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote}`, () => {
   const cases = [
-    ...(['llama', 'qwen2'] as const).flatMap((arch) => [undefined, 200].map((maxChunkBytes) => ({ arch, maxChunkBytes, lowMemory: false, over: {} }))),
+    ...(['llama', 'qwen2'] as const).flatMap((arch) =>
+      [undefined, 200].map((maxChunkBytes) => ({ arch, maxChunkBytes, lowMemory: false, over: {} })),
+    ),
     // DeepSeek-Coder style (linear RoPE scaling), and low memory mode with a partial last segment (5 layers, stride 3).
     { arch: 'llama' as const, maxChunkBytes: undefined, lowMemory: true, over: { numLayers: 5, ropeTheta: 100000, ropeLinearFactor: 4 } },
   ];
   for (const { arch, maxChunkBytes, lowMemory, over } of cases) {
-      const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}`;
-      it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}${extra}: logits, losses and LoRA gradients`, async () => {
-        const { device } = await testDevice();
-        const runner = await testRunner();
-        const config = tinyConfig(arch, over);
-        const { tensors, ref } = tinyModel(config, 11);
-        const memory = new GpuMemory(device);
-        const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
-        if (maxChunkBytes) expect(model.embed.chunks.length).toBeGreaterThan(3);
-        const r = 2;
-        const alpha = 4;
-        const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
-        const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
-        const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
-        const counted = tf.setBatch(ids);
-        expect(counted).toBe(ids.length - 1);
-        const logits = memory.buffer('scratch', ids.length * config.vocabSize * 4);
-        await runner.run((pass) => {
-          tf.recordForward(pass);
-          tf.recordLogits(pass, logits);
-          tf.recordBackward(pass, 1 / counted);
-        });
-        const lora = refLora(host, r, alpha);
-        const want = refForward(ref, lora, ids, undefined, { logits: true });
-        expect(relErr(await readF64(logits, ids.length * config.vocabSize), want.logits!)).toBeLessThan(1e-4);
-        expect(relErr(await readF64(tf.tokenLosses, ids.length), want.losses)).toBeLessThan(1e-4);
-        const loss = (await readF64(tf.loss, 1))[0];
-        expect(Math.abs(loss - want.loss) / want.loss).toBeLessThan(1e-4);
-
-        const { grads } = refBackward(ref, lora, ids);
-        const got = await adapter.gradsToHost();
-        for (let l = 0; l < config.numLayers; l++)
-          for (const t of LORA_TARGETS as readonly LoraTarget[]) {
-            expect(relErr(got[l][t]!.dA, grads[l][t]!.dA), `layer ${l} ${t} dA`).toBeLessThan(1e-3);
-            expect(relErr(got[l][t]!.dB, grads[l][t]!.dB), `layer ${l} ${t} dB`).toBeLessThan(1e-3);
-          }
-        memory.destroyAll();
+    const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}`;
+    it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}${extra}: logits, losses and LoRA gradients`, async () => {
+      const { device } = await testDevice();
+      const runner = await testRunner();
+      const config = tinyConfig(arch, over);
+      const { tensors, ref } = tinyModel(config, 11);
+      const memory = new GpuMemory(device);
+      const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
+      if (maxChunkBytes) expect(model.embed.chunks.length).toBeGreaterThan(3);
+      const r = 2;
+      const alpha = 4;
+      const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
+      const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
+      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
+      const counted = tf.setBatch(ids);
+      expect(counted).toBe(ids.length - 1);
+      const logits = memory.buffer('scratch', ids.length * config.vocabSize * 4);
+      await runner.run((pass) => {
+        tf.recordForward(pass);
+        tf.recordLogits(pass, logits);
+        tf.recordBackward(pass, 1 / counted);
       });
-    }
+      const lora = refLora(host, r, alpha);
+      const want = refForward(ref, lora, ids, undefined, { logits: true });
+      expect(relErr(await readF64(logits, ids.length * config.vocabSize), want.logits!)).toBeLessThan(1e-4);
+      expect(relErr(await readF64(tf.tokenLosses, ids.length), want.losses)).toBeLessThan(1e-4);
+      const loss = (await readF64(tf.loss, 1))[0];
+      expect(Math.abs(loss - want.loss) / want.loss).toBeLessThan(1e-4);
+
+      const { grads } = refBackward(ref, lora, ids);
+      const got = await adapter.gradsToHost();
+      for (let l = 0; l < config.numLayers; l++)
+        for (const t of LORA_TARGETS as readonly LoraTarget[]) {
+          expect(relErr(got[l][t]!.dA, grads[l][t]!.dA), `layer ${l} ${t} dA`).toBeLessThan(1e-3);
+          expect(relErr(got[l][t]!.dB, grads[l][t]!.dB), `layer ${l} ${t} dB`).toBeLessThan(1e-3);
+        }
+      memory.destroyAll();
+    });
+  }
 
   it('without an adapter the loss is the base model’s; masked targets are not counted', async () => {
     const { device } = await testDevice();

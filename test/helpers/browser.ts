@@ -4,7 +4,9 @@ import { startServerProcess, type RunningServer } from './process.ts';
 import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const browserSkipReason = existsSync(CHROMIUM) ? '' : `${CHROMIUM} is missing (install Debian's chromium: scripts/setup-test-env.sh)`;
+export const browserSkipReason = existsSync(CHROMIUM)
+  ? ''
+  : `${CHROMIUM} is missing (install Debian's chromium: scripts/setup-test-env.sh)`;
 
 export async function launchBrowser(): Promise<Browser> {
   const { chromium } = await import('playwright-core');

@@ -16,7 +16,10 @@ export interface MockHub {
   close(): Promise<void>;
 }
 
-export async function startMockHub(repos: Map<string, Map<string, Uint8Array>>, opts: { gated?: string[]; token?: string } = {}): Promise<MockHub> {
+export async function startMockHub(
+  repos: Map<string, Map<string, Uint8Array>>,
+  opts: { gated?: string[]; token?: string } = {},
+): Promise<MockHub> {
   const hub: MockHub = { url: '', log: [], throttle: 0, truncateOnce: new Set(), close: async () => {} };
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
@@ -29,7 +32,8 @@ export async function startMockHub(repos: Map<string, Map<string, Uint8Array>>, 
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const files = m && repos.get(m[1]);
     if (!m || !files) return void res.writeHead(404).end('Repository not found');
-    if (opts.gated?.includes(m[1]) && req.headers.authorization !== `Bearer ${opts.token}`) return void res.writeHead(401).end('Access to this model is restricted');
+    if (opts.gated?.includes(m[1]) && req.headers.authorization !== `Bearer ${opts.token}`)
+      return void res.writeHead(401).end('Access to this model is restricted');
     const data = files.get(m[3]);
     if (!data) return void res.writeHead(404).end('Entry not found');
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
@@ -55,6 +59,10 @@ export async function startMockHub(repos: Map<string, Map<string, Uint8Array>>, 
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  hub.close = () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok())));
+  hub.close = () =>
+    new Promise((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    });
   return hub;
 }

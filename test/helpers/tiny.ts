@@ -62,7 +62,8 @@ export function refLora(host: HostAdapter, r: number, alpha: number): RefLora {
     scale: alpha / r,
     layers: host.map((layer) => {
       const out: RefLora['layers'][number] = {};
-      for (const [t, p] of Object.entries(layer) as Array<[LoraTarget, { A: Float32Array; B: Float32Array }]>) out[t] = { A: Float64Array.from(p.A), B: Float64Array.from(p.B) };
+      for (const [t, p] of Object.entries(layer) as Array<[LoraTarget, { A: Float32Array; B: Float32Array }]>)
+        out[t] = { A: Float64Array.from(p.A), B: Float64Array.from(p.B) };
       return out;
     }),
   };

@@ -44,12 +44,20 @@ describe('archives', () => {
   });
 
   it('refuses a zip bomb before expanding it', async () => {
-    await expect(readArchive('bomb.zip', zipBomb())).rejects.toMatchObject({ code: 'ARCHIVE_BOMB', message: expect.stringMatching(/"bomb\.zip" was refused: .*zeros\.txt.*zip bomb/) });
-    await expect(readArchive('big.zip', zipBomb(), { maxTotalBytes: 1024 * 1024 })).rejects.toMatchObject({ code: 'ARCHIVE_BOMB', message: expect.stringContaining('more than 1 MiB') });
+    await expect(readArchive('bomb.zip', zipBomb())).rejects.toMatchObject({
+      code: 'ARCHIVE_BOMB',
+      message: expect.stringMatching(/"bomb\.zip" was refused: .*zeros\.txt.*zip bomb/),
+    });
+    await expect(readArchive('big.zip', zipBomb(), { maxTotalBytes: 1024 * 1024 })).rejects.toMatchObject({
+      code: 'ARCHIVE_BOMB',
+      message: expect.stringContaining('more than 1 MiB'),
+    });
   });
 
   it('refuses a gzip/bzip2 bomb', async () => {
-    const tar = await packTar([{ header: { name: 'zeros.txt', size: 48 * 1024 * 1024, type: 'file' }, body: new Uint8Array(48 * 1024 * 1024) }]);
+    const tar = await packTar([
+      { header: { name: 'zeros.txt', size: 48 * 1024 * 1024, type: 'file' }, body: new Uint8Array(48 * 1024 * 1024) },
+    ]);
     const bz = new Uint8Array(execFileSync('bzip2', ['-c'], { input: tar, maxBuffer: 1 << 30 }));
     await expect(readArchive('zeros.tar.bz2', bz)).rejects.toMatchObject({ code: 'ARCHIVE_BOMB' });
     const { gzipSync } = await import('fflate');
@@ -57,17 +65,33 @@ describe('archives', () => {
   });
 
   it('refuses traversal and absolute entries', async () => {
-    await expect(readArchive('evil.zip', traversalZip())).rejects.toMatchObject({ code: 'ARCHIVE_UNSAFE_ENTRY', message: expect.stringContaining('"evil.zip" has an unsafe entry "../../escape.py"') });
+    await expect(readArchive('evil.zip', traversalZip())).rejects.toMatchObject({
+      code: 'ARCHIVE_UNSAFE_ENTRY',
+      message: expect.stringContaining('"evil.zip" has an unsafe entry "../../escape.py"'),
+    });
     await expect(readArchive('evil.tar', await traversalTar())).rejects.toMatchObject({ code: 'ARCHIVE_UNSAFE_ENTRY' });
     const abs = await packTar([{ header: { name: '/etc/cron.d/x', size: 2, type: 'file' }, body: 'x\n' }]);
-    await expect(readArchive('abs.tar', abs)).rejects.toMatchObject({ code: 'ARCHIVE_UNSAFE_ENTRY', message: expect.stringContaining('absolute') });
+    await expect(readArchive('abs.tar', abs)).rejects.toMatchObject({
+      code: 'ARCHIVE_UNSAFE_ENTRY',
+      message: expect.stringContaining('absolute'),
+    });
   });
 
   it('calls a corrupt archive corrupt, by name', async () => {
-    await expect(readArchive('broken.tar.gz', await corruptTgz(tree))).rejects.toMatchObject({ code: 'ARCHIVE_CORRUPT', message: expect.stringContaining('"broken.tar.gz" is corrupt') });
-    await expect(readArchive('noise.zip', new Uint8Array(4096).map((_, i) => (i * 7) & 0xff))).rejects.toMatchObject({ code: 'ARCHIVE_CORRUPT' });
+    await expect(readArchive('broken.tar.gz', await corruptTgz(tree))).rejects.toMatchObject({
+      code: 'ARCHIVE_CORRUPT',
+      message: expect.stringContaining('"broken.tar.gz" is corrupt'),
+    });
+    await expect(
+      readArchive(
+        'noise.zip',
+        new Uint8Array(4096).map((_, i) => (i * 7) & 0xff),
+      ),
+    ).rejects.toMatchObject({ code: 'ARCHIVE_CORRUPT' });
     await expect(readArchive('noise.tar', new Uint8Array(4096).fill(7))).rejects.toMatchObject({ code: 'ARCHIVE_CORRUPT' });
-    await expect(readArchive('noise.tar.bz2', new TextEncoder().encode('BZh9 not really'))).rejects.toMatchObject({ code: 'ARCHIVE_CORRUPT' });
+    await expect(readArchive('noise.tar.bz2', new TextEncoder().encode('BZh9 not really'))).rejects.toMatchObject({
+      code: 'ARCHIVE_CORRUPT',
+    });
     await expect(readArchive('notes.rar', new Uint8Array(10))).rejects.toMatchObject({ code: 'ARCHIVE_UNSUPPORTED' });
   });
 });

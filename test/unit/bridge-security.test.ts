@@ -51,7 +51,9 @@ afterAll(() => bridge.close());
 describe('bridge security', () => {
   it('rejects a foreign Host on editor routes (DNS rebinding)', async () => {
     for (const path of ['/v1/completions', '/api/generate', '/infill']) {
-      const res = await raw(`POST ${path} HTTP/1.1\r\nHost: evil.example:${port}\r\nAuthorization: Bearer ${KEY}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+      const res = await raw(
+        `POST ${path} HTTP/1.1\r\nHost: evil.example:${port}\r\nAuthorization: Bearer ${KEY}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+      );
       expect(res, path).toMatch(/^HTTP\/1\.1 403/);
     }
   });
@@ -89,7 +91,9 @@ describe('bridge security', () => {
     expect(r.status).toBe(413);
     expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/at most 4096/);
     // Without a Content-Length (chunked), the cap still holds.
-    const chunked = await raw(`POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`);
+    const chunked = await raw(
+      `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`,
+    );
     expect(chunked).toMatch(/^HTTP\/1\.1 413/);
   });
 
@@ -114,7 +118,9 @@ describe('bridge security', () => {
   });
 
   it('sends no CORS headers, and refuses wrong methods with 405', async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${KEY}`, origin: 'https://evil.example' } });
+    const r = await fetch(`http://127.0.0.1:${port}/v1/models`, {
+      headers: { authorization: `Bearer ${KEY}`, origin: 'https://evil.example' },
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('access-control-allow-origin')).toBeNull();
     const pre = await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });

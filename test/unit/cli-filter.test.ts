@@ -50,7 +50,10 @@ describe('homecoder filter', () => {
     const r = await cli('--source', `${server.url}/demo.git`, '--include', PLANTED_INCLUDE, '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const summary = lines.pop();
     checkPlanted(lines as FileDecision[]);
     expect(summary.summary).toMatchObject({ total: tree.size, accepted: 4, byReason: { generated: 4, duplicate: 2, vendored: 1 } });
@@ -60,7 +63,13 @@ describe('homecoder filter', () => {
   it('a folder and an archive give the same decisions; text output names reasons', async () => {
     for (const src of [join(dir, 'tree'), join(dir, 'tree.tar.bz2')]) {
       const r = await cli('--source', src, '--include', PLANTED_INCLUDE, '--json');
-      checkPlanted(r.stdout.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l)));
+      checkPlanted(
+        r.stdout
+          .trim()
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => JSON.parse(l)),
+      );
     }
     const text = await cli('--source', join(dir, 'tree'));
     expect(text.stdout).toMatch(/REJECT {3}src\/app_copy\.py — duplicate: same content as src\/app\.py/);
@@ -80,7 +89,11 @@ describe('homecoder filter', () => {
     const r = await importAndFilter([join(dir, 'tree')], { test: ['src/app_copy.py'] });
     const accepted = new Map(r.accepted.map((f) => [f.path, f]));
     // Marked test, the copy wins over the original, which is now its duplicate.
-    expect(accepted.get('src/app_copy.py')).toMatchObject({ test: true, source: 'tree', text: new TextDecoder().decode(tree.get('src/app.py')) });
+    expect(accepted.get('src/app_copy.py')).toMatchObject({
+      test: true,
+      source: 'tree',
+      text: new TextDecoder().decode(tree.get('src/app.py')),
+    });
     expect(accepted.has('src/app.py')).toBe(false);
     expect([...accepted.keys()].sort()).toEqual(['scripts/release', 'src/app_copy.py', 'src/util.ts']);
   });

@@ -37,13 +37,28 @@ describe('homecoder plan', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
     const config = join(dir, 'config.json');
     // Qwen2.5-Coder-1.5B's config: 1.54 B parameters, so ≈ 3.09 GB of bf16 weights.
-    writeFileSync(config, JSON.stringify({ architectures: ['Qwen2ForCausalLM'], vocab_size: 151936, hidden_size: 1536, intermediate_size: 8960, num_hidden_layers: 28, num_attention_heads: 12, num_key_value_heads: 2, max_position_embeddings: 32768, tie_word_embeddings: true }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        architectures: ['Qwen2ForCausalLM'],
+        vocab_size: 151936,
+        hidden_size: 1536,
+        intermediate_size: 8960,
+        num_hidden_layers: 28,
+        num_attention_heads: 12,
+        num_key_value_heads: 2,
+        max_position_embeddings: 32768,
+        tie_word_embeddings: true,
+      }),
+    );
     const r = run('plan', '--config', config, '--seq-len', '1024', '--gpu-memory', '8', '--json');
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout) as Record<string, number | boolean>;
     expect(p.weights as number).toBeGreaterThan(3.05e9);
     expect(p.weights as number).toBeLessThan(3.15e9);
-    expect(p.total).toBe((p.weights as number) + (p.adapter as number) + (p.optimizer as number) + (p.activations as number) + (p.scratch as number));
+    expect(p.total).toBe(
+      (p.weights as number) + (p.adapter as number) + (p.optimizer as number) + (p.activations as number) + (p.scratch as number),
+    );
     expect(p.fits).toBe(true);
     expect(p.max_seq_len as number).toBeGreaterThan(1024);
     const inf = JSON.parse(run('plan', '--config', config, '--inference', '--json').stdout) as Record<string, number>;

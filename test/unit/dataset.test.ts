@@ -22,6 +22,7 @@ const EOS = tok.eos!;
 
 const TEXTS = [
   'def add(a, b):\n    return a + b\n\n\nclass Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y\n',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source text, not a template
   'function greet(name) {\n  // Grüße — 你好 🌍\n  return `Hello, ${name}!`;\n}\nexport default greet;\n',
   '#include <stdio.h>\nint main(void) {\n    for (int i = 0; i < 10; i++) printf("%d\\n", i);\n    return 0;\n}\n',
   'SELECT id, name FROM users WHERE age > 30 ORDER BY name;\n',
@@ -73,7 +74,7 @@ describe('FIM with the Qwen tokenizer', () => {
       });
       // Mask: 0 exactly on the sentinels, 1 on content and EOS.
       const sentinels = new Set([fim.prefix, fim.suffix, fim.middle]);
-      packed.ids.forEach((id, t) => expect(packed.mask[t]).toBe(sentinels.has(id) ? 0 : 1));
+      for (const [t, id] of packed.ids.entries()) expect(packed.mask[t]).toBe(sentinels.has(id) ? 0 : 1);
     });
   }
 
@@ -100,7 +101,8 @@ describe('FIM with the Qwen tokenizer', () => {
   it('fim_rate 0.5 and fim_spm_rate 0.5 give about a quarter each of PSM and SPM', () => {
     const rng = new Rng(1);
     const kinds = { plain: 0, psm: 0, spm: 0 };
-    for (let k = 0; k < 400; k++) kinds[encodeDocument(tok, TEXTS[k % TEXTS.length], rng, { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }).kind]++;
+    for (let k = 0; k < 400; k++)
+      kinds[encodeDocument(tok, TEXTS[k % TEXTS.length], rng, { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }).kind]++;
     expect(kinds.plain).toBeGreaterThan(160);
     expect(kinds.plain).toBeLessThan(240);
     expect(kinds.psm).toBeGreaterThan(70);
@@ -110,7 +112,12 @@ describe('FIM with the Qwen tokenizer', () => {
 
 describe('packing', () => {
   it('every block is its slice of the stream, no token lost, targets follow the mask', async () => {
-    const d = await buildDataset([...files, ...files.map((f) => ({ ...f, path: f.path + '.copy' }))], tok, { seqLen: 24, seed: 5, fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 }, testFraction: 0.1 });
+    const d = await buildDataset([...files, ...files.map((f) => ({ ...f, path: `${f.path}.copy` }))], tok, {
+      seqLen: 24,
+      seed: 5,
+      fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+      testFraction: 0.1,
+    });
     for (const p of [d.train, d.test]) {
       const joined: number[] = [];
       for (let i = 0; i < blockCount(p); i++) {
@@ -170,7 +177,10 @@ describe('train/test split', () => {
   it('too few files is a clear typed error', () => {
     expect(() => splitFiles(many(1), { testFraction: 0.1, seed: 1 })).toThrow(/at least 2 files/);
     try {
-      splitFiles(many(2).map((f) => ({ ...f, test: true })), { testFraction: 0.1, seed: 1 });
+      splitFiles(
+        many(2).map((f) => ({ ...f, test: true })),
+        { testFraction: 0.1, seed: 1 },
+      );
       expect.unreachable();
     } catch (err) {
       expect((err as DatasetError).code).toBe('NO_TRAIN_FILES');
@@ -184,7 +194,12 @@ describe('chat data', () => {
     const chats = renderChats(chatTemplateOf(tokenizerConfig)!, parseChatJsonl(jsonl));
     expect(chats[0]).toContain('<|im_start|>user\nWhat does add do?<|im_end|>');
     expect(chats[0]).toMatch(/<\|im_start\|>assistant\n(<think>\s*<\/think>\s*)?It adds two numbers.<\|im_end\|>/);
-    const d = await buildDataset(files, tok, { seqLen: 64, seed: 2, fim: { fimRate: 0, spmRate: 0, lineSplitRate: 0.9 }, testFraction: 0.1 }, { chats });
+    const d = await buildDataset(
+      files,
+      tok,
+      { seqLen: 64, seed: 2, fim: { fimRate: 0, spmRate: 0, lineSplitRate: 0.9 }, testFraction: 0.1 },
+      { chats },
+    );
     expect(tok.decode([...d.train.ids])).toContain('It adds two numbers.<|im_end|>');
     expect(d.stats.chats).toBe(1);
     expect(() => parseChatJsonl('{"messages": 3}')).toThrow(/line 1/);

@@ -10,7 +10,7 @@ import { Hub, HubError } from '../../src/model/hub/client.ts';
 import { downloadModel } from '../../src/model/hub/download.ts';
 import { nodeStore } from '../../src/model/storage/node-store.ts';
 import { openModel } from '../../src/model/loader.ts';
-import { ModelError } from '../../src/model/errors.ts';
+import type { ModelError } from '../../src/model/errors.ts';
 import { isAbort, type Progress } from '../../src/progress.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 
@@ -21,7 +21,14 @@ let hub: MockHub;
 let root: string;
 
 beforeAll(async () => {
-  hub = await startMockHub(new Map([['test/tiny-coder', model.files], ['test/mamba', bad], ['test/gated', model.files]]), { gated: ['test/gated'], token: 'hf_secret' });
+  hub = await startMockHub(
+    new Map([
+      ['test/tiny-coder', model.files],
+      ['test/mamba', bad],
+      ['test/gated', model.files],
+    ]),
+    { gated: ['test/gated'], token: 'hf_secret' },
+  );
   root = mkdtempSync(join(tmpdir(), 'hc-store-'));
 });
 afterAll(async () => {
@@ -82,7 +89,9 @@ describe('model download', () => {
 
   it('refuses an unsupported architecture before downloading any weight', async () => {
     const before = hub.log.length;
-    const err = (await downloadModel(new Hub('test/mamba', { endpoint: hub.url }), nodeStore(join(root, 'c'))).catch((e: unknown) => e)) as ModelError;
+    const err = (await downloadModel(new Hub('test/mamba', { endpoint: hub.url }), nodeStore(join(root, 'c'))).catch(
+      (e: unknown) => e,
+    )) as ModelError;
     expect(err.code).toBe('UNSUPPORTED_ARCHITECTURE');
     expect(err.message).toContain('MambaForCausalLM');
     expect(hub.log.slice(before).map((r) => r.path)).toEqual(['/test/mamba/resolve/main/config.json']);
@@ -98,7 +107,9 @@ describe('model download', () => {
   });
 
   it('says a gated repo needs a token, and works with one', async () => {
-    const err = (await downloadModel(new Hub('test/gated', { endpoint: hub.url }), nodeStore(join(root, 'e'))).catch((e: unknown) => e)) as HubError;
+    const err = (await downloadModel(new Hub('test/gated', { endpoint: hub.url }), nodeStore(join(root, 'e'))).catch(
+      (e: unknown) => e,
+    )) as HubError;
     expect(err).toBeInstanceOf(HubError);
     expect(err.code).toBe('GATED');
     expect(err.message).toContain('token');
@@ -107,7 +118,9 @@ describe('model download', () => {
   });
 
   it('says a missing repo is missing', async () => {
-    const err = (await downloadModel(new Hub('test/nope', { endpoint: hub.url }), nodeStore(join(root, 'f'))).catch((e: unknown) => e)) as HubError;
+    const err = (await downloadModel(new Hub('test/nope', { endpoint: hub.url }), nodeStore(join(root, 'f'))).catch(
+      (e: unknown) => e,
+    )) as HubError;
     expect(err.code).toBe('NOT_FOUND');
     expect(() => new Hub('not a repo')).toThrow(/owner\/name/);
   });

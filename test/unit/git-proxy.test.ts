@@ -50,7 +50,11 @@ function rawStatus(base: string, method: string, path: string, headers: Record<s
   });
 }
 
-async function cloneVia(b: Bridge, repo: string, extra: { ref?: string; token?: string; signal?: AbortSignal; onProgress?: () => void } = {}) {
+async function cloneVia(
+  b: Bridge,
+  repo: string,
+  extra: { ref?: string; token?: string; signal?: AbortSignal; onProgress?: () => void } = {},
+) {
   const dir = mkdtempSync(join(tmp, 'clone-'));
   const url = parseRepoUrl(`${server.url}/${repo}.git`);
   const o = { fs, http: fetchHttpClient(extra.signal), dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
@@ -62,22 +66,35 @@ describe('git proxy', () => {
   it('clones a branch and a tag through the bridge, byte for byte', async () => {
     const before = server.log.length;
     const { files } = await cloneVia(bridge, 'demo');
-    expect(new Map(files.map((f) => [f.path, Buffer.from(f.bytes).toString('hex')]))).toEqual(new Map([...tree].map(([p, b]) => [p, Buffer.from(b).toString('hex')])));
-    expect(server.log.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(['GET /demo.git/info/refs?service=git-upload-pack', 'POST /demo.git/git-upload-pack']);
+    expect(new Map(files.map((f) => [f.path, Buffer.from(f.bytes).toString('hex')]))).toEqual(
+      new Map([...tree].map(([p, b]) => [p, Buffer.from(b).toString('hex')])),
+    );
+    expect(server.log.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /demo.git/info/refs?service=git-upload-pack',
+      'POST /demo.git/git-upload-pack',
+    ]);
     const tagged = await cloneVia(bridge, 'demo', { ref: 'v1' });
     expect(tagged.files.length).toBe(tree.size);
   });
 
   it('passes a token for a private repository, and says when one is needed', async () => {
-    await expect(cloneVia(bridge, 'private')).rejects.toMatchObject({ code: 'GIT_AUTH', message: expect.stringContaining('needs a token') });
-    await expect(cloneVia(bridge, 'private', { token: 'wrong' })).rejects.toMatchObject({ code: 'GIT_AUTH', message: expect.stringContaining('refused the token') });
+    await expect(cloneVia(bridge, 'private')).rejects.toMatchObject({
+      code: 'GIT_AUTH',
+      message: expect.stringContaining('needs a token'),
+    });
+    await expect(cloneVia(bridge, 'private', { token: 'wrong' })).rejects.toMatchObject({
+      code: 'GIT_AUTH',
+      message: expect.stringContaining('refused the token'),
+    });
     const { files } = await cloneVia(bridge, 'private', { token: 's3cret' });
     expect(files.map((f) => f.path)).toEqual(['secret.py']);
   });
 
   it('a clone cancelled mid-way stops with an AbortError', async () => {
     const ctl = new AbortController();
-    await expect(cloneVia(bridge, 'demo', { signal: ctl.signal, onProgress: () => ctl.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(cloneVia(bridge, 'demo', { signal: ctl.signal, onProgress: () => ctl.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('says when a repository does not exist', async () => {
@@ -108,9 +125,14 @@ describe('git proxy', () => {
       expect({ path, headers, status }).toEqual({ path, headers, status: 403 });
     }
     expect(server.log.length).toBe(before); // nothing reached the git server
-    expect(await rawStatus(bridge.url, 'GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`, { host: 'evil.example' })).toBe(403);
+    expect(
+      await rawStatus(bridge.url, 'GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`, { host: 'evil.example' }),
+    ).toBe(403);
     expect(await rawStatus(bridge.url, 'GET', `/git-proxy/http/${host}/demo.git/info/refs?service=git-upload-pack`)).toBe(200);
-    expect(proxyTarget('GET', `/git-proxy/https/github.com/o/r.git/info/refs?service=git-upload-pack`)).toEqual({ kind: 'refs', url: 'https://github.com/o/r.git/info/refs?service=git-upload-pack' });
+    expect(proxyTarget('GET', `/git-proxy/https/github.com/o/r.git/info/refs?service=git-upload-pack`)).toEqual({
+      kind: 'refs',
+      url: 'https://github.com/o/r.git/info/refs?service=git-upload-pack',
+    });
   });
 
   it('cuts off a response over the size cap', async () => {

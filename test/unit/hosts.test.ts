@@ -8,8 +8,10 @@ describe('bridge Host check', () => {
     expect(hostName('LocalHost')).toBe('localhost');
   });
   it('accepts loopback names only by default', () => {
-    for (const h of ['127.0.0.1:8008', 'localhost:8008', '[::1]:8008', '127.1.2.3', 'localhost']) expect(hostAllowed(h, '127.0.0.1')).toBe(true);
-    for (const h of ['evil.example:8008', 'localhost.evil.example', '192.168.1.5:8008', '', undefined]) expect(hostAllowed(h, '127.0.0.1')).toBe(false);
+    for (const h of ['127.0.0.1:8008', 'localhost:8008', '[::1]:8008', '127.1.2.3', 'localhost'])
+      expect(hostAllowed(h, '127.0.0.1')).toBe(true);
+    for (const h of ['evil.example:8008', 'localhost.evil.example', '192.168.1.5:8008', '', undefined])
+      expect(hostAllowed(h, '127.0.0.1')).toBe(false);
   });
   it('accepts the explicit listen address, never a wildcard', () => {
     expect(hostAllowed('192.168.1.5:8008', '192.168.1.5')).toBe(true);

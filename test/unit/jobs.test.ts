@@ -28,7 +28,14 @@ function connect(): { remote: Comlink.Remote<Api>; host: JobHost; close: () => v
   const { port1, port2 } = new MessageChannel();
   Comlink.expose(api, port1 as unknown as Comlink.Endpoint);
   const remote = Comlink.wrap<Api>(port2 as unknown as Comlink.Endpoint);
-  return { remote, host, close: () => (port1.close(), port2.close()) };
+  return {
+    remote,
+    host,
+    close: () => {
+      port1.close();
+      port2.close();
+    },
+  };
 }
 
 describe('worker jobs', () => {
@@ -36,7 +43,11 @@ describe('worker jobs', () => {
     const { remote, close } = connect();
     const seen: Progress[] = [];
     const onProgress = (p: Progress) => void seen.push(p);
-    const got = await startJob((id) => remote.cancel(id), (id) => remote.count(id, Comlink.proxy(onProgress), 5), { onProgress });
+    const got = await startJob(
+      (id) => remote.cancel(id),
+      (id) => remote.count(id, Comlink.proxy(onProgress), 5),
+      { onProgress },
+    );
     expect(got).toBe(5);
     expect(seen.map((p) => p.done)).toEqual([0, 1, 2, 3, 4]);
     expect(seen.every((p) => p.total === 5 && p.phase === 'count')).toBe(true);
@@ -50,9 +61,13 @@ describe('worker jobs', () => {
     const onProgress = () => {
       if (++progressCount === 3) ctl.abort();
     };
-    const err = await startJob((id) => remote.cancel(id), (id) => remote.count(id, Comlink.proxy(onProgress), 1000), {
-      signal: ctl.signal,
-    }).catch((e: unknown) => e);
+    const err = await startJob(
+      (id) => remote.cancel(id),
+      (id) => remote.count(id, Comlink.proxy(onProgress), 1000),
+      {
+        signal: ctl.signal,
+      },
+    ).catch((e: unknown) => e);
     expect(isAbort(err)).toBe(true);
     expect(progressCount).toBeLessThan(10); // stopped within a step or two, not after 1000
     expect(host.active).toEqual([]);
@@ -63,7 +78,13 @@ describe('worker jobs', () => {
     let started = false;
     const ctl = new AbortController();
     ctl.abort();
-    await expect(startJob(() => {}, async () => (started = true), { signal: ctl.signal })).rejects.toThrow();
+    await expect(
+      startJob(
+        () => {},
+        async () => (started = true),
+        { signal: ctl.signal },
+      ),
+    ).rejects.toThrow();
     expect(started).toBe(false);
   });
 
@@ -74,8 +95,20 @@ describe('worker jobs', () => {
   it('runForPage maps errors for the page but keeps a cancellation an AbortError', async () => {
     const host = new JobHost();
     const toPage = (err: unknown) => new Error(`page: ${(err as Error).message}`);
-    await expect(host.runForPage('a', async () => { throw new TypeError('boom'); }, toPage)).rejects.toThrow('page: boom');
-    const running = host.runForPage('b', (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), toPage);
+    await expect(
+      host.runForPage(
+        'a',
+        async () => {
+          throw new TypeError('boom');
+        },
+        toPage,
+      ),
+    ).rejects.toThrow('page: boom');
+    const running = host.runForPage(
+      'b',
+      (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      toPage,
+    );
     host.cancel('b');
     const err = await running.catch((e: unknown) => e);
     expect(isAbort(err)).toBe(true);
@@ -85,11 +118,15 @@ describe('worker jobs', () => {
   it('startRemoteJob drops a progress report that arrives after the job settled', async () => {
     const seen: string[] = [];
     let late: ProgressListener | undefined;
-    await startRemoteJob(() => {}, async (_id, onProgress) => {
-      onProgress({ phase: 'working', done: 1, total: 2 });
-      late = onProgress;
-      return 'ok';
-    }, { onProgress: (p) => seen.push(p.phase) });
+    await startRemoteJob(
+      () => {},
+      async (_id, onProgress) => {
+        onProgress({ phase: 'working', done: 1, total: 2 });
+        late = onProgress;
+        return 'ok';
+      },
+      { onProgress: (p) => seen.push(p.phase) },
+    );
     late!({ phase: 'late', done: 2, total: 2 });
     expect(seen).toEqual(['working']);
   });

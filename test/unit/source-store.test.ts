@@ -20,7 +20,9 @@ describe('source store', () => {
     expect(first.changes).toEqual({ added: files.length, changed: 0, removed: 0, unchanged: 0 });
     expect(first.record.fileCount).toBe(files.length);
 
-    const next = files.filter((f) => f.path !== 'README.md').map((f) => (f.path === 'src/util.ts' ? { ...f, bytes: enc.encode('export const z = 3;\n') } : f));
+    const next = files
+      .filter((f) => f.path !== 'README.md')
+      .map((f) => (f.path === 'src/util.ts' ? { ...f, bytes: enc.encode('export const z = 3;\n') } : f));
     next.push({ path: 'src/new.py', bytes: enc.encode('def new():\n    return 1\n') });
     const second = await store.putSource({ ...base, updatedAt: 2 }, next);
     expect(second.changes).toEqual({ added: 1, changed: 1, removed: 1, unchanged: files.length - 2 });
@@ -31,25 +33,45 @@ describe('source store', () => {
 
     const settings = withDefaults({ include: [PLANTED_INCLUDE] });
     const cache = await store.facts(stored.map((f) => f.sha));
-    const r = await filterFiles(stored.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })), settings, { cache });
+    const r = await filterFiles(
+      stored.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })),
+      settings,
+      { cache },
+    );
     await store.saveRun(r.decisions, [...cache.values()], { summary: r.summary, settings, at: 3, analysed: r.analysed, seen: { a: 2 } });
     // A second run reuses every stored fact.
-    const again = await filterFiles(stored.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })), settings, { cache: await store.facts(stored.map((f) => f.sha)) });
+    const again = await filterFiles(
+      stored.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })),
+      settings,
+      { cache: await store.facts(stored.map((f) => f.sha)) },
+    );
     expect(again.analysed).toBe(0);
     expect(again.decisions).toEqual(r.decisions);
     store.close();
 
     const training = [];
     for await (const f of acceptedTrainingFiles('t-store-1')) training.push(f);
-    const want = r.decisions.filter((d) => d.accepted).map((d) => d.path).sort();
+    const want = r.decisions
+      .filter((d) => d.accepted)
+      .map((d) => d.path)
+      .sort();
     expect(training.map((f) => f.path).sort()).toEqual(want);
-    expect(training.find((f) => f.path === 'src/new.py')).toEqual({ path: 'src/new.py', source: 'https://example.test/r.git', text: 'def new():\n    return 1\n', test: true });
+    expect(training.find((f) => f.path === 'src/new.py')).toEqual({
+      path: 'src/new.py',
+      source: 'https://example.test/r.git',
+      text: 'def new():\n    return 1\n',
+      test: true,
+    });
   });
 
   it('removing a source removes its files and decisions, not the others', async () => {
     const store = await SourceStore.open('t-store-2');
-    await store.putSource({ id: 'a', kind: 'files', name: 'a', addedAt: 1, updatedAt: 1 }, [{ path: 'x.py', bytes: enc.encode('x = 1\n') }]);
-    await store.putSource({ id: 'b', kind: 'files', name: 'b', addedAt: 2, updatedAt: 2 }, [{ path: 'y.py', bytes: enc.encode('y = 1\n') }]);
+    await store.putSource({ id: 'a', kind: 'files', name: 'a', addedAt: 1, updatedAt: 1 }, [
+      { path: 'x.py', bytes: enc.encode('x = 1\n') },
+    ]);
+    await store.putSource({ id: 'b', kind: 'files', name: 'b', addedAt: 2, updatedAt: 2 }, [
+      { path: 'y.py', bytes: enc.encode('y = 1\n') },
+    ]);
     await store.removeSource('a');
     expect((await store.sources()).map((s) => s.id)).toEqual(['b']);
     expect((await store.allFiles()).map((f) => f.path)).toEqual(['y.py']);

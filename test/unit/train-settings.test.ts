@@ -10,7 +10,17 @@ import { planMemory } from '../../src/gpu/planner.ts';
 import { BlockSampler } from '../../src/train/sampler.ts';
 import { TokenStream } from '../../src/data/dataset/pack.ts';
 
-const qwen15 = parseConfig({ architectures: ['Qwen2ForCausalLM'], vocab_size: 151936, hidden_size: 1536, intermediate_size: 8960, num_hidden_layers: 28, num_attention_heads: 12, num_key_value_heads: 2, max_position_embeddings: 32768, tie_word_embeddings: true });
+const qwen15 = parseConfig({
+  architectures: ['Qwen2ForCausalLM'],
+  vocab_size: 151936,
+  hidden_size: 1536,
+  intermediate_size: 8960,
+  num_hidden_layers: 28,
+  num_attention_heads: 12,
+  num_key_value_heads: 2,
+  max_position_embeddings: 32768,
+  tie_word_embeddings: true,
+});
 const GiB = 2 ** 30;
 
 describe('settings', () => {
@@ -61,7 +71,12 @@ describe('memory check', () => {
   it('passes a run that fits, with the planner figures', () => {
     const c = checkMemory(qwen15, { ...DEFAULT_SETTINGS, seqLen: 1024, gpuMemoryBudget: 8 * GiB }, limits);
     expect(c.fits).toBe(true);
-    expect(c.plan).toEqual(planMemory({ config: qwen15, seqLen: 1024, lora: { r: 16, targets: DEFAULT_SETTINGS.targets }, training: true }, limits.maxStorageBufferBindingSize));
+    expect(c.plan).toEqual(
+      planMemory(
+        { config: qwen15, seqLen: 1024, lora: { r: 16, targets: DEFAULT_SETTINGS.targets }, training: true },
+        limits.maxStorageBufferBindingSize,
+      ),
+    );
   });
   it('refuses one that does not, suggesting the longest sequence that fits', () => {
     const c = checkMemory(qwen15, { ...DEFAULT_SETTINGS, seqLen: 32768, gpuMemoryBudget: 4 * GiB }, limits);
@@ -71,7 +86,11 @@ describe('memory check', () => {
     expect(fits.fits).toBe(true);
   });
   it("names the GPU's largest-buffer limit when that is what is exceeded", () => {
-    const c = checkMemory(qwen15, { ...DEFAULT_SETTINGS, seqLen: 8192, gpuMemoryBudget: 64 * GiB }, { maxBufferSize: 128 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 });
+    const c = checkMemory(
+      qwen15,
+      { ...DEFAULT_SETTINGS, seqLen: 8192, gpuMemoryBudget: 64 * GiB },
+      { maxBufferSize: 128 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 },
+    );
     expect(c.fits).toBe(false);
     expect(c.message).toMatch(/largest buffer .* over this GPU's limit/);
     expect(c.suggestion!.seqLen!).toBeLessThan(8192);

@@ -20,7 +20,14 @@ export type ErrorShape = 'openai' | 'string' | 'llamacpp';
 
 export function errorBody(shape: ErrorShape, status: number, message: string): unknown {
   if (shape === 'string') return { error: message };
-  const type = status === 401 ? 'authentication_error' : status === 503 ? 'unavailable_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  const type =
+    status === 401
+      ? 'authentication_error'
+      : status === 503
+        ? 'unavailable_error'
+        : status >= 500
+          ? 'server_error'
+          : 'invalid_request_error';
   return shape === 'llamacpp' ? { error: { code: status, message, type } } : { error: { message, type, code: status } };
 }
 
@@ -33,12 +40,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** Reads and parses a JSON object body of at most `limit` bytes. */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw new HttpError(413, `The request body is ${declared} bytes; the bridge accepts at most ${limit}. Send less context.`);
+  if (declared > limit)
+    throw new HttpError(413, `The request body is ${declared} bytes; the bridge accepts at most ${limit}. Send less context.`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > limit) throw new HttpError(413, `The request body is over ${limit} bytes; the bridge accepts at most ${limit}. Send less context.`);
+    if (size > limit)
+      throw new HttpError(413, `The request body is over ${limit} bytes; the bridge accepts at most ${limit}. Send less context.`);
     chunks.push(c);
   }
   const text = Buffer.concat(chunks).toString('utf8');

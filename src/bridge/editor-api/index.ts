@@ -4,7 +4,7 @@
 // are not browsers, so no other web page gets to read an answer.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Relay, RelayError } from '../relay.ts';
+import { type Relay, RelayError } from '../relay.ts';
 import { HttpError, errorBody, readJsonBody, sendJson, type Route, type RouteContext } from './http.ts';
 import { openaiRoutes, tabbyRoutes } from './openai.ts';
 import { ollamaRoutes } from './ollama.ts';
@@ -58,11 +58,15 @@ export function createEditorApi(opts: EditorApiOptions): (req: IncomingMessage, 
       sendJson(res, status, errorBody(shape, status, message), headers);
     };
     if (!route) {
-      fail(405, `${req.method} ${path}: use ${candidates[0].method.replace('|', ' or ')}.`, { allow: candidates[0].method.replace('|', ', ') });
+      fail(405, `${req.method} ${path}: use ${candidates[0].method.replace('|', ' or ')}.`, {
+        allow: candidates[0].method.replace('|', ', '),
+      });
       return true;
     }
     if (opts.apiKey && !route.open && !keyOk(req, opts.apiKey)) {
-      fail(401, 'Missing or wrong API key: send "Authorization: Bearer <key>" with the key the bridge was started with.', { 'www-authenticate': 'Bearer' });
+      fail(401, 'Missing or wrong API key: send "Authorization: Bearer <key>" with the key the bridge was started with.', {
+        'www-authenticate': 'Bearer',
+      });
       return true;
     }
     const client = clientName(req);

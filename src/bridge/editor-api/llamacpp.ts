@@ -3,7 +3,20 @@
 // the cursor, n_predict, t_max_predict_ms), /completion, both JSON or SSE. Answers are
 // compact JSON with "content" first: llama.vim matches `"content"\s*:"` in the raw text.
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
-import { HttpError, MODEL_NAME, bool, clampTokens, int, num, sendJson, startSse, stopList, str, type Route, type RouteContext } from './http.ts';
+import {
+  HttpError,
+  MODEL_NAME,
+  bool,
+  clampTokens,
+  int,
+  num,
+  sendJson,
+  startSse,
+  stopList,
+  str,
+  type Route,
+  type RouteContext,
+} from './http.ts';
 
 function stopType(r: CompletionResult): string {
   return r.finishReason === 'stop' ? 'eos' : r.finishReason === 'cancelled' ? 'none' : 'limit';
@@ -63,7 +76,8 @@ async function infill(ctx: RouteContext): Promise<void> {
   const extraRaw = body.input_extra ?? [];
   if (!Array.isArray(extraRaw)) throw new HttpError(400, '"input_extra" must be a list of {text, filename}.');
   const extra = extraRaw.map((e, i) => {
-    if (!e || typeof e !== 'object' || typeof (e as { text?: unknown }).text !== 'string') throw new HttpError(400, `"input_extra[${i}]" must be an object with a string "text".`);
+    if (!e || typeof e !== 'object' || typeof (e as { text?: unknown }).text !== 'string')
+      throw new HttpError(400, `"input_extra[${i}]" must be an object with a string "text".`);
     const f = (e as { filename?: unknown }).filename;
     return { text: (e as { text: string }).text, filename: typeof f === 'string' ? f : undefined };
   });

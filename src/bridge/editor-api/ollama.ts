@@ -3,7 +3,20 @@
 // done:true line; /api/tags, /api/show (a template with .Suffix and the `insert`
 // capability, so Continue turns FIM on) and /api/version.
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
-import { MODEL_NAME, bool, clampTokens, int, num, obj, sendJson, startNdjson, stopList, str, type Route, type RouteContext } from './http.ts';
+import {
+  MODEL_NAME,
+  bool,
+  clampTokens,
+  int,
+  num,
+  obj,
+  sendJson,
+  startNdjson,
+  stopList,
+  str,
+  type Route,
+  type RouteContext,
+} from './http.ts';
 
 /** The Ollama API version whose shapes these routes follow. */
 export const OLLAMA_API_VERSION = '0.12.0';
@@ -12,7 +25,14 @@ const TEMPLATE = '{{- if .Suffix }}<|fim_prefix|>{{ .Prompt }}<|fim_suffix|>{{ .
 
 function details(ctx: RouteContext) {
   const s = ctx.relay.stats().backend?.serving;
-  return { parent_model: '', format: 'safetensors', family: s?.fim ?? 'homecoder', families: [s?.fim ?? 'homecoder'], parameter_size: s ? `${(s.parameters / 1e9).toFixed(2)}B` : '', quantization_level: 'BF16' };
+  return {
+    parent_model: '',
+    format: 'safetensors',
+    family: s?.fim ?? 'homecoder',
+    families: [s?.fim ?? 'homecoder'],
+    parameter_size: s ? `${(s.parameters / 1e9).toFixed(2)}B` : '',
+    quantization_level: 'BF16',
+  };
 }
 
 function done(r: CompletionResult, started: number) {
@@ -78,7 +98,9 @@ export const ollamaRoutes: Route[] = [
     path: '/api/tags',
     errors: 'string',
     handle: async (ctx) =>
-      sendJson(ctx.res, 200, { models: [{ name: TAG, model: TAG, modified_at: new Date(0).toISOString(), size: 0, digest: '0'.repeat(64), details: details(ctx) }] }),
+      sendJson(ctx.res, 200, {
+        models: [{ name: TAG, model: TAG, modified_at: new Date(0).toISOString(), size: 0, digest: '0'.repeat(64), details: details(ctx) }],
+      }),
   },
   {
     method: 'POST',
@@ -92,11 +114,21 @@ export const ollamaRoutes: Route[] = [
         parameters: '',
         template: TEMPLATE,
         details: details(ctx),
-        model_info: { 'general.architecture': s?.fim ?? 'homecoder', 'general.parameter_count': s?.parameters ?? 0, 'homecoder.context_length': s?.contextLength ?? 0 },
+        model_info: {
+          'general.architecture': s?.fim ?? 'homecoder',
+          'general.parameter_count': s?.parameters ?? 0,
+          'homecoder.context_length': s?.contextLength ?? 0,
+        },
         capabilities: ['completion', 'insert'],
         modified_at: new Date(0).toISOString(),
       });
     },
   },
-  { method: 'GET', path: '/api/version', errors: 'string', open: true, handle: async (ctx) => sendJson(ctx.res, 200, { version: OLLAMA_API_VERSION }) },
+  {
+    method: 'GET',
+    path: '/api/version',
+    errors: 'string',
+    open: true,
+    handle: async (ctx) => sendJson(ctx.res, 200, { version: OLLAMA_API_VERSION }),
+  },
 ];

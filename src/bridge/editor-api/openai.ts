@@ -3,7 +3,21 @@
 // to the same /v1/completions path: told apart by the body (`segments` vs `prompt`).
 import { randomUUID } from 'node:crypto';
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
-import { HttpError, MODEL_NAME, bool, clampTokens, int, num, obj, sendJson, startSse, stopList, str, type Route, type RouteContext } from './http.ts';
+import {
+  HttpError,
+  MODEL_NAME,
+  bool,
+  clampTokens,
+  int,
+  num,
+  obj,
+  sendJson,
+  startSse,
+  stopList,
+  str,
+  type Route,
+  type RouteContext,
+} from './http.ts';
 
 export function finishReason(r: CompletionResult): string {
   return r.finishReason === 'deadline' ? 'length' : r.finishReason;
@@ -42,9 +56,21 @@ function tabbyRequest(body: Record<string, unknown>): CompletionRequest {
   for (const key of ['relevant_snippets_from_changed_files', 'relevant_snippets_from_recently_opened_files']) {
     const list = seg[key];
     if (Array.isArray(list))
-      for (const s of list) if (s && typeof s === 'object' && typeof (s as { body?: unknown }).body === 'string') extra.push({ filename: String((s as { filepath?: unknown }).filepath ?? 'file'), text: (s as { body: string }).body });
+      for (const s of list)
+        if (s && typeof s === 'object' && typeof (s as { body?: unknown }).body === 'string')
+          extra.push({ filename: String((s as { filepath?: unknown }).filepath ?? 'file'), text: (s as { body: string }).body });
   }
-  return { prefix, suffix: suffix ?? '', extra, maxTokens: clampTokens(int(body, 'max_tokens', -1, 1e9)), temperature: num(body, 'temperature', 0, 2) ?? 0, topP: 1, topK: 0, stop: [], seed: int(body, 'seed', -(2 ** 53), 2 ** 53) };
+  return {
+    prefix,
+    suffix: suffix ?? '',
+    extra,
+    maxTokens: clampTokens(int(body, 'max_tokens', -1, 1e9)),
+    temperature: num(body, 'temperature', 0, 2) ?? 0,
+    topP: 1,
+    topK: 0,
+    stop: [],
+    seed: int(body, 'seed', -(2 ** 53), 2 ** 53),
+  };
 }
 
 async function completions(ctx: RouteContext): Promise<void> {
@@ -54,7 +80,13 @@ async function completions(ctx: RouteContext): Promise<void> {
   const id = `cmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const model = typeof body.model === 'string' && body.model ? body.model : MODEL_NAME;
-  const chunk = (text: string, finish: string | null) => ({ id, object: 'text_completion', created, model, choices: [{ text, index: 0, finish_reason: finish, logprobs: null }] });
+  const chunk = (text: string, finish: string | null) => ({
+    id,
+    object: 'text_completion',
+    created,
+    model,
+    choices: [{ text, index: 0, finish_reason: finish, logprobs: null }],
+  });
   if (!tabby && bool(body, 'stream')) {
     let sse: ReturnType<typeof startSse> | undefined;
     const done = ctx.complete(req, (d) => sse?.send(chunk(d, null)));
@@ -85,7 +117,8 @@ export const openaiRoutes: Route[] = [
     method: 'GET',
     path: '/v1/models',
     errors: 'openai',
-    handle: async (ctx) => sendJson(ctx.res, 200, { object: 'list', data: [{ id: MODEL_NAME, object: 'model', created: 0, owned_by: 'homecoder' }] }),
+    handle: async (ctx) =>
+      sendJson(ctx.res, 200, { object: 'list', data: [{ id: MODEL_NAME, object: 'model', created: 0, owned_by: 'homecoder' }] }),
   },
 ];
 
@@ -108,5 +141,13 @@ export const tabbyRoutes: Route[] = [
       });
     },
   },
-  { method: 'POST', path: '/v1/events', errors: 'openai', handle: async (ctx) => void (await ctx.body().catch(() => ({})), sendJson(ctx.res, 200, {})) },
+  {
+    method: 'POST',
+    path: '/v1/events',
+    errors: 'openai',
+    handle: async (ctx) => {
+      await ctx.body().catch(() => ({}));
+      sendJson(ctx.res, 200, {});
+    },
+  },
 ];

@@ -3,5 +3,11 @@
 import { sendJson, type Route } from './http.ts';
 
 export const statusRoutes: Route[] = [
-  { method: 'GET', path: '/bridge/status', errors: 'string', open: true, handle: async (ctx) => sendJson(ctx.res, 200, ctx.relay.stats(), { 'cache-control': 'no-store' }) },
+  {
+    method: 'GET',
+    path: '/bridge/status',
+    errors: 'string',
+    open: true,
+    handle: async (ctx) => sendJson(ctx.res, 200, ctx.relay.stats(), { 'cache-control': 'no-store' }),
+  },
 ];

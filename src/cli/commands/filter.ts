@@ -61,7 +61,7 @@ export async function filterCommand(argv: string[]): Promise<number> {
   if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new Error('--depth: give a positive whole number.');
   const maxKib = values['max-kib'] ? Number(values['max-kib']) : undefined;
   if (maxKib !== undefined && !(maxKib > 0)) throw new Error('--max-kib: give a positive number.');
-  let result;
+  let result: Awaited<ReturnType<typeof importAndFilter>>;
   try {
     result = await importAndFilter(values.source, {
       ref: values.ref,
@@ -88,17 +88,22 @@ export async function filterCommand(argv: string[]): Promise<number> {
   if (values.json) {
     const lines = decisions.map((d) => JSON.stringify(d));
     lines.push(JSON.stringify({ summary, sources }));
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   }
   for (const s of sources) for (const k of s.skipped) console.log(`SKIPPED  ${s.name}: ${k.path} (${k.why})`);
   for (const d of decisions) {
     const where = sources.length > 1 ? `${d.source}: ${d.path}` : d.path;
     const nums = `${d.language ?? '-'}, ${kib(d.bytes)}, ${d.lines} lines${d.test ? ', test' : ''}`;
-    console.log(d.accepted ? `ACCEPT   ${where} (${nums})${d.detail ? ` — ${d.detail}` : ''}` : `REJECT   ${where} — ${REASON_LABELS[d.reason]}: ${d.detail} (${nums})`);
+    console.log(
+      d.accepted
+        ? `ACCEPT   ${where} (${nums})${d.detail ? ` — ${d.detail}` : ''}`
+        : `REJECT   ${where} — ${REASON_LABELS[d.reason]}: ${d.detail} (${nums})`,
+    );
   }
   console.log(`\n${summary.accepted} of ${summary.total} files accepted (${summary.acceptedTest} in the test set).`);
-  for (const [r, n] of Object.entries(summary.byReason)) if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
+  for (const [r, n] of Object.entries(summary.byReason))
+    if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
   if (summary.explanation) console.log(summary.explanation);
   return 0;
 }

@@ -12,12 +12,15 @@ features the engine enables (shader-f16, subgroups) and the limits it got.
 `;
 
 export async function gpuInfoCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(gpuInfoHelp);
     return 0;
   }
-  let ctx;
+  let ctx: Awaited<ReturnType<typeof nodeGpuDevice>>;
   try {
     ctx = await nodeGpuDevice();
   } catch (err) {
@@ -32,7 +35,9 @@ export async function gpuInfoCommand(argv: string[]): Promise<number> {
   if (values.json) {
     console.log(JSON.stringify(info, null, 2));
   } else {
-    console.log(`adapter:   ${[info.vendor, info.architecture, info.device].filter(Boolean).join(' / ')}${info.software ? ' (software)' : ''}`);
+    console.log(
+      `adapter:   ${[info.vendor, info.architecture, info.device].filter(Boolean).join(' / ')}${info.software ? ' (software)' : ''}`,
+    );
     if (info.description) console.log(`driver:    ${info.description}`);
     console.log(`features:  ${info.features.join(', ')}`);
     for (const [k, v] of Object.entries(info.limits)) console.log(`${k.padEnd(36)} ${v}`);

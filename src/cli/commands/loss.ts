@@ -22,22 +22,32 @@ the mean over positions 1..N-1 of -log p(id[i] | id[<i]).
 export async function lossCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, adapter: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      model: { type: 'string' },
+      text: { type: 'string' },
+      ids: { type: 'string' },
+      adapter: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(lossHelp);
     return 0;
   }
-  if (!values.model || (!values.text === !values.ids)) {
+  if (!values.model || !values.text === !values.ids) {
     process.stderr.write(`homecoder loss: give --model and one of --text or --ids.\n\n${lossHelp}`);
     return 2;
   }
   const engine = await loadNodeModel(values.model, { adapterDir: values.adapter });
   try {
     const { config } = engine.opened;
-    const ids = values.text ? engine.tokenizer.encode(await readFile(values.text, 'utf8')) : parseIds(await readFile(values.ids!, 'utf8'), config.vocabSize, values.ids!);
+    const ids = values.text
+      ? engine.tokenizer.encode(await readFile(values.text, 'utf8'))
+      : parseIds(await readFile(values.ids!, 'utf8'), config.vocabSize, values.ids!);
     if (ids.length < 2) throw new Error('the text needs at least two tokens to have a loss');
-    if (ids.length > config.maxPositionEmbeddings) throw new Error(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
+    if (ids.length > config.maxPositionEmbeddings)
+      throw new Error(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
     const tf = await withErrorScopes(engine.gpu.device, `allocating activations for ${ids.length} tokens`, () => {
       const adapter = engine.adapter && new GpuLora(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
       return new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: ids.length });

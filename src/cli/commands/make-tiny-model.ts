@@ -98,6 +98,8 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
   const out = resolve(values.out);
   await mkdir(out, { recursive: true });
   for (const [name, bytes] of files) await writeFile(join(out, name), bytes);
-  console.log(`wrote ${config.architecture} fixture (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}) to ${out}`);
+  console.log(
+    `wrote ${config.architecture} fixture (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}) to ${out}`,
+  );
   return 0;
 }

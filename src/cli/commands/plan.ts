@@ -61,7 +61,12 @@ export async function planCommand(argv: string[]): Promise<number> {
   const bad = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
   if (bad.length) throw new Error(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
   const batch = Math.round(pos(values.batch, 'batch', 1));
-  const input = { config, lora: { r: Math.round(pos(values['lora-r'], 'lora-r', 16)), targets }, training: !values.inference, lowMemory: values['low-memory'] };
+  const input = {
+    config,
+    lora: { r: Math.round(pos(values['lora-r'], 'lora-r', 16)), targets },
+    training: !values.inference,
+    lowMemory: values['low-memory'],
+  };
   const plan = planMemory({ ...input, seqLen });
   const budget = values['gpu-memory'] ? pos(values['gpu-memory'], 'gpu-memory', 0) * 2 ** 30 : undefined;
   const out = {
@@ -84,9 +89,13 @@ export async function planCommand(argv: string[]): Promise<number> {
     console.log(JSON.stringify(out));
   } else {
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    console.log(`${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence, batch ${batch} (micro-batch 1)${input.lowMemory ? ', low memory mode' : ''}`);
-    for (const k of ['weights', 'adapter', 'optimizer', 'activations', 'scratch', 'total'] as const) console.log(`  ${k.padEnd(12)} ${gib(out[k])}`);
-    if (budget !== undefined) console.log(`  ${out.fits ? 'fits' : 'does NOT fit'} in ${gib(budget)}; longest sequence that fits: ${out.max_seq_len} tokens`);
+    console.log(
+      `${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence, batch ${batch} (micro-batch 1)${input.lowMemory ? ', low memory mode' : ''}`,
+    );
+    for (const k of ['weights', 'adapter', 'optimizer', 'activations', 'scratch', 'total'] as const)
+      console.log(`  ${k.padEnd(12)} ${gib(out[k])}`);
+    if (budget !== undefined)
+      console.log(`  ${out.fits ? 'fits' : 'does NOT fit'} in ${gib(budget)}; longest sequence that fits: ${out.max_seq_len} tokens`);
   }
   return 0;
 }

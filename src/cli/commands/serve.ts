@@ -40,7 +40,11 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
 export function parameterCount(c: ModelConfig): number {
   const seen = new Set<string>();
   let n = 0;
-  for (const t of expectedTensors(c)) if (!seen.has(t.name)) (seen.add(t.name), (n += t.shape.reduce((a, b) => a * b, 1)));
+  for (const t of expectedTensors(c)) {
+    if (seen.has(t.name)) continue;
+    seen.add(t.name);
+    n += t.shape.reduce((a, b) => a * b, 1);
+  }
   return n;
 }
 
@@ -86,7 +90,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const a = await readPeftAdapter(nodeFiles(m[1]), config);
     parts.push({ ...a, name: basename(resolve(m[1])), weight: m[2] === undefined ? 1 : Number(m[2]) });
   }
-  const decoder = await withErrorScopes(engine.gpu.device, `allocating the KV cache for ${context} positions`, async () => new Decoder(engine.memory, engine.model, { contextLength: context }));
+  const decoder = await withErrorScopes(
+    engine.gpu.device,
+    `allocating the KV cache for ${context} positions`,
+    async () => new Decoder(engine.memory, engine.model, { contextLength: context }),
+  );
   if (parts.length) {
     const mixed = mixAdapters(config, parts, combination);
     decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
@@ -106,13 +114,30 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (!existsSync(join(appDir, 'index.html'))) {
     console.warn(`Note: no built app in ${appDir} (run npm run build); the editor APIs work without it.`);
     appDir = mkdtempSync(join(tmpdir(), 'homecoder-no-app-'));
-    writeFileSync(join(appDir, 'index.html'), '<!doctype html><title>Homecoder</title><p>The app is not built: run <code>npm run build</code>. Editor APIs are serving.</p>');
+    writeFileSync(
+      join(appDir, 'index.html'),
+      '<!doctype html><title>Homecoder</title><p>The app is not built: run <code>npm run build</code>. Editor APIs are serving.</p>',
+    );
   }
-  const bridge = await startBridge({ host, port, appDir, version, backend, apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY, maxBodyBytes: maxBody });
+  const bridge = await startBridge({
+    host,
+    port,
+    appDir,
+    version,
+    backend,
+    apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY,
+    maxBodyBytes: maxBody,
+  });
   if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
-  console.log(`Homecoder serve (${engine.tokenizer.fim?.family ?? 'no'} FIM, context ${context}${parts.length ? `, adapters ${parts.map((p) => `${p.name}×${p.weight}`).join(' + ')}` : ''}) is running at ${bridge.url}`);
+  console.log(
+    `Homecoder serve (${engine.tokenizer.fim?.family ?? 'no'} FIM, context ${context}${parts.length ? `, adapters ${parts.map((p) => `${p.name}×${p.weight}`).join(' + ')}` : ''}) is running at ${bridge.url}`,
+  );
   await new Promise<void>((done) => {
-    const stop = () => void bridge.close().then(() => (engine.close(), done()));
+    const stop = () =>
+      void bridge.close().then(() => {
+        engine.close();
+        done();
+      });
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

@@ -61,7 +61,8 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
   const num = (v: string | undefined, name: string, dflt: number, integer = false): number => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+      throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
     return n;
   };
   const steps = num(values.steps, 'steps', 0, true);

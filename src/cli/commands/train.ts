@@ -22,13 +22,35 @@ import { abortError, isAbort } from '../../progress.ts';
 
 /** CLI flag → setting. */
 const FLAGS: Array<[string, keyof TrainSettings]> = [
-  ['lora-r', 'loraR'], ['lora-alpha', 'loraAlpha'], ['lora-dropout', 'loraDropout'], ['targets', 'targets'], ['lr', 'lr'], ['batch-size', 'batchSize'],
-  ['warmup', 'warmupSteps'], ['weight-decay', 'weightDecay'], ['steps', 'steps'], ['schedule', 'schedule'], ['decay-steps', 'decaySteps'],
-  ['grad-clip', 'maxGradNorm'], ['seq-len', 'seqLen'], ['seed', 'seed'], ['fim-rate', 'fimRate'], ['fim-spm-rate', 'fimSpmRate'],
-  ['test-fraction', 'testFraction'], ['eval-every', 'evalEvery'], ['checkpoint-every', 'checkpointEvery'], ['early-stop', 'earlyStop'], ['gpu-memory', 'gpuMemoryBudget'],
+  ['lora-r', 'loraR'],
+  ['lora-alpha', 'loraAlpha'],
+  ['lora-dropout', 'loraDropout'],
+  ['targets', 'targets'],
+  ['lr', 'lr'],
+  ['batch-size', 'batchSize'],
+  ['warmup', 'warmupSteps'],
+  ['weight-decay', 'weightDecay'],
+  ['steps', 'steps'],
+  ['schedule', 'schedule'],
+  ['decay-steps', 'decaySteps'],
+  ['grad-clip', 'maxGradNorm'],
+  ['seq-len', 'seqLen'],
+  ['seed', 'seed'],
+  ['fim-rate', 'fimRate'],
+  ['fim-spm-rate', 'fimSpmRate'],
+  ['test-fraction', 'testFraction'],
+  ['eval-every', 'evalEvery'],
+  ['checkpoint-every', 'checkpointEvery'],
+  ['early-stop', 'earlyStop'],
+  ['gpu-memory', 'gpuMemoryBudget'],
 ];
 
-const show = (k: keyof TrainSettings) => (k === 'gpuMemoryBudget' ? `${DEFAULT_SETTINGS[k] / 2 ** 30} GiB` : k === 'targets' ? DEFAULT_SETTINGS.targets.join(',') : String(DEFAULT_SETTINGS[k]));
+const show = (k: keyof TrainSettings) =>
+  k === 'gpuMemoryBudget'
+    ? `${DEFAULT_SETTINGS[k] / 2 ** 30} GiB`
+    : k === 'targets'
+      ? DEFAULT_SETTINGS.targets.join(',')
+      : String(DEFAULT_SETTINGS[k]);
 
 export const trainHelp = `Usage: homecoder train --model DIR --source PATH --out DIR [settings] [--json]
        homecoder train --model DIR --out DIR --resume [--json]
@@ -72,12 +94,27 @@ function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof Tr
   return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
 }
 
-const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`);
+const fmtTime = (s: number) =>
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`
+      : `${Math.round(s)}s`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
-    model: { type: 'string' }, source: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'boolean' }, 'test-files': { type: 'string', multiple: true }, chat: { type: 'string' },
-    'loss-threshold': { type: 'string' }, 'no-loss-filter': { type: 'boolean' }, 'low-memory': { type: 'boolean' }, 'no-eval': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+    model: { type: 'string' },
+    source: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    resume: { type: 'boolean' },
+    'test-files': { type: 'string', multiple: true },
+    chat: { type: 'string' },
+    'loss-threshold': { type: 'string' },
+    'no-loss-filter': { type: 'boolean' },
+    'low-memory': { type: 'boolean' },
+    'no-eval': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   };
   for (const [f] of FLAGS) options[f] = { type: 'string' };
   const { values } = parseArgs({ args: argv, options });
@@ -100,9 +137,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let files: TrainingFile[] = [];
   if (v.source) {
     // Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages.
-    const imported = await importAndFilter(v.source as string[], { test: v['test-files'] as string[] | undefined, token: process.env.HOMECODER_GIT_TOKEN });
+    const imported = await importAndFilter(v.source as string[], {
+      test: v['test-files'] as string[] | undefined,
+      token: process.env.HOMECODER_GIT_TOKEN,
+    });
     const { summary } = imported;
-    say(`stage 1: ${summary.accepted} of ${summary.total} files accepted (${Object.entries(summary.byReason).filter(([r, n]) => n > 0 && r !== 'accepted').map(([r, n]) => `${r} ${n}`).join(', ') || 'none rejected'})`, { stage1: summary });
+    say(
+      `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
+        Object.entries(summary.byReason)
+          .filter(([r, n]) => n > 0 && r !== 'accepted')
+          .map(([r, n]) => `${r} ${n}`)
+          .join(', ') || 'none rejected'
+      })`,
+      { stage1: summary },
+    );
     if (summary.accepted === 0) throw new Error(summary.explanation ?? 'No file was accepted by the filter.');
     files = imported.accepted;
   }
@@ -130,11 +178,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
         runId: basename(out),
         model: { id: resolve(v.model as string), label: modelLabel },
         chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
-        lossFilter: v['no-loss-filter'] ? false : { threshold, cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))) },
+        lossFilter: v['no-loss-filter']
+          ? false
+          : {
+              threshold,
+              cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))),
+            },
         onProgress,
         signal: ctl.signal,
       });
-      for (const d of decisions.filter((x) => !x.accepted)) say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
+      for (const d of decisions.filter((x) => !x.accepted))
+        say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
       const ds = record.dataset;
       say(
         `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
@@ -151,15 +205,26 @@ export async function trainCommand(argv: string[]): Promise<number> {
           { step: l },
         ),
     });
-    if (record.best !== null) for (const [name, bytes] of await checkpointAdapterFiles(run, record.best)) await writeFile(join(out, name), bytes);
+    if (record.best !== null)
+      for (const [name, bytes] of await checkpointAdapterFiles(run, record.best)) await writeFile(join(out, name), bytes);
     const e = record.evaluation;
-    if (e) say(`evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`, { evaluation: e });
-    say(`${record.status}: best checkpoint step ${record.best}; wrote ${join(out, 'adapter_model.safetensors')} and ${join(out, 'run.json')}`, { done: { status: record.status, best: record.best, out } });
+    if (e)
+      say(
+        `evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`,
+        { evaluation: e },
+      );
+    say(
+      `${record.status}: best checkpoint step ${record.best}; wrote ${join(out, 'adapter_model.safetensors')} and ${join(out, 'run.json')}`,
+      { done: { status: record.status, best: record.best, out } },
+    );
     return 0;
   } catch (err) {
     if (!isAbort(err)) throw err;
     const r = await readRun(run);
-    say(`stopped at step ${r?.log.at(-1)?.step ?? 0} of ${r?.steps ?? '?'}; continue with: homecoder train --model ${v.model} --out ${v.out} --resume`, { stopped: { step: r?.log.at(-1)?.step ?? 0, steps: r?.steps } });
+    say(
+      `stopped at step ${r?.log.at(-1)?.step ?? 0} of ${r?.steps ?? '?'}; continue with: homecoder train --model ${v.model} --out ${v.out} --resume`,
+      { stopped: { step: r?.log.at(-1)?.step ?? 0, steps: r?.steps } },
+    );
     return 130;
   } finally {
     process.off('SIGINT', onSigint);

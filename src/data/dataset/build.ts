@@ -54,14 +54,34 @@ function shuffled<T>(items: T[], rng: Rng): T[] {
   return a;
 }
 
-export async function buildDataset(files: TrainingFile[], tok: DocTokenizer, s: DatasetSettings, opts: BuildOptions = {}): Promise<Dataset> {
+export async function buildDataset(
+  files: TrainingFile[],
+  tok: DocTokenizer,
+  s: DatasetSettings,
+  opts: BuildOptions = {},
+): Promise<Dataset> {
   // Sorted first: the dataset depends on the files and the seed, never on the order they came in.
-  const sorted = [...files].sort((a, b) => (a.source + '\0' + a.path < b.source + '\0' + b.path ? -1 : a.source + '\0' + a.path > b.source + '\0' + b.path ? 1 : 0));
+  const sorted = [...files].sort((a, b) =>
+    `${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : `${a.source}\0${a.path}` > `${b.source}\0${b.path}` ? 1 : 0,
+  );
   const split = splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
   const rng = new Rng(s.seed);
-  const trainDocs = shuffled([...split.train.map((f) => ({ text: f.text, chat: false })), ...(opts.chats ?? []).map((text) => ({ text, chat: true }))], rng);
+  const trainDocs = shuffled(
+    [...split.train.map((f) => ({ text: f.text, chat: false })), ...(opts.chats ?? []).map((text) => ({ text, chat: true }))],
+    rng,
+  );
   const testDocs = split.test.map((f) => ({ text: f.text, chat: false }));
-  const stats: DatasetStats = { trainFiles: split.train.length, testFiles: split.test.length, trainTokens: 0, testTokens: 0, plain: 0, psm: 0, spm: 0, chats: opts.chats?.length ?? 0, split: split.how };
+  const stats: DatasetStats = {
+    trainFiles: split.train.length,
+    testFiles: split.test.length,
+    trainTokens: 0,
+    testTokens: 0,
+    plain: 0,
+    psm: 0,
+    spm: 0,
+    chats: opts.chats?.length ?? 0,
+    split: split.how,
+  };
   const total = trainDocs.length + testDocs.length;
   let done = 0;
   const encodeAll = async (docs: Array<{ text: string; chat: boolean }>, docRng: Rng) => {
@@ -83,7 +103,9 @@ export async function buildDataset(files: TrainingFile[], tok: DocTokenizer, s: 
   const test = await encodeAll(testDocs, new Rng(s.seed * 7919 + 2));
   stats.trainTokens = train.ids.length;
   stats.testTokens = test.ids.length;
-  if (!usableBlocks(train).length) throw new DatasetError('NO_TOKENS', 'The training files hold no tokens to train on. Add sources with code in them.');
-  if (!usableBlocks(test).length) throw new DatasetError('NO_TOKENS', 'The test files hold no tokens to measure test loss on. Mark other files as test files.');
+  if (!usableBlocks(train).length)
+    throw new DatasetError('NO_TOKENS', 'The training files hold no tokens to train on. Add sources with code in them.');
+  if (!usableBlocks(test).length)
+    throw new DatasetError('NO_TOKENS', 'The test files hold no tokens to measure test loss on. Mark other files as test files.');
   return { settings: s, train, test, trainPaths: split.train.map((f) => f.path), testPaths: split.test.map((f) => f.path), stats };
 }

@@ -18,7 +18,10 @@ export function parseChatJsonl(text: string, name = 'the chat file'): ChatMessag
     try {
       v = JSON.parse(line);
     } catch (err) {
-      throw new DatasetError('BAD_CHAT', `${name} line ${i + 1} is not JSON (${(err as Error).message}). Each line must be {"messages":[{"role":"user","content":"..."}, ...]}.`);
+      throw new DatasetError(
+        'BAD_CHAT',
+        `${name} line ${i + 1} is not JSON (${(err as Error).message}). Each line must be {"messages":[{"role":"user","content":"..."}, ...]}.`,
+      );
     }
     const msgs = (v as { messages?: unknown }).messages;
     const ok = Array.isArray(msgs) && msgs.length > 0 && msgs.every((m) => typeof m?.role === 'string' && typeof m?.content === 'string');
@@ -43,5 +46,7 @@ export function renderChats(template: string, chats: ChatMessage[][], special: {
   } catch (err) {
     throw new DatasetError('BAD_CHAT', `The model's chat template could not be parsed: ${(err as Error).message}`);
   }
-  return chats.map((messages) => tpl.render({ messages, add_generation_prompt: false, bos_token: special.bos ?? '', eos_token: special.eos ?? '' }));
+  return chats.map((messages) =>
+    tpl.render({ messages, add_generation_prompt: false, bos_token: special.bos ?? '', eos_token: special.eos ?? '' }),
+  );
 }

@@ -9,7 +9,17 @@ const MAGIC = 'homecoder-dataset-1';
 const pad4 = (n: number) => (n + 3) & ~3;
 
 export function encodeDataset(d: Dataset): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({ magic: MAGIC, settings: d.settings, trainPaths: d.trainPaths, testPaths: d.testPaths, stats: d.stats, train: d.train.ids.length, test: d.test.ids.length }));
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      magic: MAGIC,
+      settings: d.settings,
+      trainPaths: d.trainPaths,
+      testPaths: d.testPaths,
+      stats: d.stats,
+      train: d.train.ids.length,
+      test: d.test.ids.length,
+    }),
+  );
   const parts: Uint8Array[] = [new Uint8Array(new Uint32Array([header.length]).buffer), header];
   for (const p of [d.train, d.test]) parts.push(new Uint8Array(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength), p.mask);
   const size = parts.reduce((n, p) => n + pad4(p.length), 0);
@@ -27,7 +37,15 @@ export function decodeDataset(bytes: Uint8Array): Dataset {
   if (bytes.length < 4) throw bad();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen = view.getUint32(0, true);
-  let h: { magic: string; settings: Dataset['settings']; trainPaths: string[]; testPaths: string[]; stats: Dataset['stats']; train: number; test: number };
+  let h: {
+    magic: string;
+    settings: Dataset['settings'];
+    trainPaths: string[];
+    testPaths: string[];
+    stats: Dataset['stats'];
+    train: number;
+    test: number;
+  };
   try {
     h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hlen)));
   } catch {

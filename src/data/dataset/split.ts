@@ -25,13 +25,20 @@ export function splitFiles(files: TrainingFile[], s: SplitSettings): Split {
   const marked = files.filter((f) => f.test);
   if (marked.length) {
     const train = files.filter((f) => !f.test);
-    if (!train.length) throw new DatasetError('NO_TRAIN_FILES', `All ${files.length} files are marked as test files: unmark some so there is something to train on.`);
+    if (!train.length)
+      throw new DatasetError(
+        'NO_TRAIN_FILES',
+        `All ${files.length} files are marked as test files: unmark some so there is something to train on.`,
+      );
     return { train, test: marked, how: 'marked' };
   }
   if (files.length < 2)
-    throw new DatasetError('TOO_FEW_FILES', `Training needs at least 2 files (one to train on, one to measure test loss); there ${files.length === 1 ? 'is 1' : `are ${files.length}`}. Add more sources, or loosen the filter.`);
+    throw new DatasetError(
+      'TOO_FEW_FILES',
+      `Training needs at least 2 files (one to train on, one to measure test loss); there ${files.length === 1 ? 'is 1' : `are ${files.length}`}. Add more sources, or loosen the filter.`,
+    );
   // Sorted first, so the choice depends on the files and the seed only, not their order.
-  const sorted = [...files].sort((a, b) => (a.source + '\0' + a.path < b.source + '\0' + b.path ? -1 : 1));
+  const sorted = [...files].sort((a, b) => (`${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : 1));
   const rng = new Rng(s.seed ^ 0x5eed);
   for (let i = sorted.length - 1; i > 0; i--) {
     const j = Math.floor(rng.next() * (i + 1));

@@ -72,14 +72,24 @@ function pathVerdict(path: string, rules: RepoRules, s: FilterSettings, excluded
   const vendoredAttr = rules.attribute(path, 'linguist-vendored');
   if (vendoredAttr?.value) return { reason: 'vendored', detail: `marked by ${vendoredAttr.origin}` };
   if (vendoredAttr?.value !== false) {
-    const dir = path.split('/').slice(0, -1).find((seg) => VENDORED_DIRS.has(seg));
+    const dir = path
+      .split('/')
+      .slice(0, -1)
+      .find((seg) => VENDORED_DIRS.has(seg));
     if (dir) return { reason: 'vendored', detail: `inside a "${dir}/" folder` };
     if (VENDORED_FILE.test(path)) return { reason: 'vendored', detail: 'a well-known vendored file' };
   }
   return null;
 }
 
-function contentVerdict(path: string, size: number, f: ContentFacts, lang: Language | null, rules: RepoRules, s: FilterSettings): Verdict | null {
+function contentVerdict(
+  path: string,
+  size: number,
+  f: ContentFacts,
+  lang: Language | null,
+  rules: RepoRules,
+  s: FilterSettings,
+): Verdict | null {
   const base = path.slice(path.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   const ext = dot > 0 ? base.slice(dot).toLowerCase() : '';
@@ -95,14 +105,20 @@ function contentVerdict(path: string, size: number, f: ContentFacts, lang: Langu
     const suffix = GENERATED_SUFFIXES.find(([sfx]) => base.endsWith(sfx));
     if (suffix) return { reason: 'generated', detail: `"*${suffix[0]}": made by ${suffix[1]}` };
     if (f.generatedHead) return { reason: 'generated', detail: `its head says "${f.generatedHead}"` };
-    if (f.maxLine > s.minifiedLine) return { reason: 'generated', detail: `minified: a line of ${f.maxLine} characters > ${s.minifiedLine}` };
-    if (f.avgLine > s.minifiedAverage) return { reason: 'generated', detail: `minified: average line length ${f.avgLine.toFixed(0)} > ${s.minifiedAverage}` };
+    if (f.maxLine > s.minifiedLine)
+      return { reason: 'generated', detail: `minified: a line of ${f.maxLine} characters > ${s.minifiedLine}` };
+    if (f.avgLine > s.minifiedAverage)
+      return { reason: 'generated', detail: `minified: average line length ${f.avgLine.toFixed(0)} > ${s.minifiedAverage}` };
     const diffAttr = rules.attribute(path, 'diff');
     if (diffAttr && !diffAttr.value) return { reason: 'generated', detail: `git does not diff it (${diffAttr.origin})` };
   }
   if (!lang) return { reason: 'not_code', detail: `no language for "${base}" (by extension, file name or #! line)` };
   if (!languageEnabled(lang, s.languages)) return { reason: 'type_off', detail: `${lang.name} is switched off` };
-  if (f.digitsRatio > s.maxDigitsRatio) return { reason: 'lots_of_digits', detail: `digits are ${f.digitsRatio.toFixed(2)} of non-whitespace characters > ${s.maxDigitsRatio}` };
+  if (f.digitsRatio > s.maxDigitsRatio)
+    return {
+      reason: 'lots_of_digits',
+      detail: `digits are ${f.digitsRatio.toFixed(2)} of non-whitespace characters > ${s.maxDigitsRatio}`,
+    };
   return null;
 }
 
@@ -111,7 +127,11 @@ function contentVerdict(path: string, size: number, f: ContentFacts, lang: Langu
  * files and settings give the same decisions. Duplicates: test files are seen first (a test
  * file wins over a train file), then sources and paths in the given order.
  */
-export async function filterFiles(files: FilterInput[], settings: Partial<FilterSettings> = {}, opts: FilterOptions = {}): Promise<FilterResult> {
+export async function filterFiles(
+  files: FilterInput[],
+  settings: Partial<FilterSettings> = {},
+  opts: FilterOptions = {},
+): Promise<FilterResult> {
   const s = withDefaults(settings);
   const { signal, onProgress } = opts;
   const cache = opts.cache ?? new Map();
@@ -125,7 +145,8 @@ export async function filterFiles(files: FilterInput[], settings: Partial<Filter
     else bySource.set(f.source, [f]);
   }
   const rules = new Map<string, RepoRules>();
-  for (const [source, list] of bySource) rules.set(source, new RepoRules(list.map((f) => ({ path: f.path, text: () => decodeText(f.bytes) }))));
+  for (const [source, list] of bySource)
+    rules.set(source, new RepoRules(list.map((f) => ({ path: f.path, text: () => decodeText(f.bytes) }))));
   const excluded = globMatcher(s.exclude);
   const included = globMatcher(s.include);
 
@@ -166,7 +187,17 @@ export async function filterFiles(files: FilterInput[], settings: Partial<Filter
       reason = 'accepted';
       detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
     } else if (force && !verdict) detail = `force-included by "${force}"`;
-    decisions[i] = { path: f.path, source: f.source, accepted: reason === 'accepted', reason, detail, language: lang?.name ?? null, bytes: f.bytes.length, lines, test: !!f.test };
+    decisions[i] = {
+      path: f.path,
+      source: f.source,
+      accepted: reason === 'accepted',
+      reason,
+      detail,
+      language: lang?.name ?? null,
+      bytes: f.bytes.length,
+      lines,
+      test: !!f.test,
+    };
     if ((i & 63) === 0) {
       onProgress?.({ phase: 'analysing', done: i, total, detail: f.path });
       await tick();

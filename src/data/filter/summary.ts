@@ -61,7 +61,8 @@ export function summarise(decisions: FileDecision[], settings: FilterSettings): 
   }
   const accepted = byReason.accepted;
   let explanation: string | null = null;
-  if (decisions.length === 0) explanation = 'There are no files yet: add a git repository, an archive, files or a folder on the Sources page.';
+  if (decisions.length === 0)
+    explanation = 'There are no files yet: add a git repository, an archive, files or a folder on the Sources page.';
   else if (accepted === 0) {
     const [top, n] = REJECT_REASONS.map((r) => [r, byReason[r]] as const).sort((a, b) => b[1] - a[1])[0];
     explanation = `All ${decisions.length} files were rejected, most of them (${n}) as ${REASON_LABELS[top]}: ${ADVICE[top](settings, decisions)}.`;

@@ -40,12 +40,17 @@ export class InflationGuard {
     if (this.total > maxTotalBytes) throw this.bomb(`expands to more than ${mib(maxTotalBytes)}`);
     if (entryOut > maxFileBytes) throw this.bomb(`${what} expands to more than ${mib(maxFileBytes)}`);
     if (entryIn > 0 && entryOut > ratioFloor && entryOut / entryIn > maxRatio) {
-      throw this.bomb(`${what} expands more than ${maxRatio}× (${mib(entryOut)} from ${(entryIn / 1024).toFixed(0)} KiB so far): a zip bomb`);
+      throw this.bomb(
+        `${what} expands more than ${maxRatio}× (${mib(entryOut)} from ${(entryIn / 1024).toFixed(0)} KiB so far): a zip bomb`,
+      );
     }
   }
 
   private bomb(what: string): SourceError {
-    return new SourceError('ARCHIVE_BOMB', `"${this.archive}" was refused: it ${what}. Nothing from it was imported; unpack it yourself and add the folder if you trust it.`);
+    return new SourceError(
+      'ARCHIVE_BOMB',
+      `"${this.archive}" was refused: it ${what}. Nothing from it was imported; unpack it yourself and add the folder if you trust it.`,
+    );
   }
 }
 
@@ -67,5 +72,9 @@ function unsafe(archive: string, entry: string, why: string): SourceError {
 }
 
 export function corrupt(archive: string, why: string, cause?: unknown): SourceError {
-  return new SourceError('ARCHIVE_CORRUPT', `"${archive}" is corrupt or not a valid archive (${why}). Nothing from it was imported; check the file or export it again.`, { cause });
+  return new SourceError(
+    'ARCHIVE_CORRUPT',
+    `"${archive}" is corrupt or not a valid archive (${why}). Nothing from it was imported; check the file or export it again.`,
+    { cause },
+  );
 }

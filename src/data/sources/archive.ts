@@ -38,7 +38,7 @@ export function archiveKind(name: string, bytes?: Uint8Array): ArchiveKind | nul
 async function readTar(name: string, tar: Uint8Array, guard: InflationGuard): Promise<ArchiveEntry[]> {
   const out: ArchiveEntry[] = [];
   let count = 0;
-  let entries;
+  let entries: Awaited<ReturnType<typeof unpackTar>>;
   try {
     entries = await unpackTar(tar, {
       strict: true,
@@ -77,7 +77,11 @@ function stripCommonFolder<T extends { path: string }>(entries: T[]): T[] {
 
 export async function readArchive(name: string, bytes: Uint8Array, limits: Partial<ArchiveLimits> = {}): Promise<ArchiveContents> {
   const kind = archiveKind(name, bytes);
-  if (!kind) throw new SourceError('ARCHIVE_UNSUPPORTED', `"${name}" is not an archive Homecoder reads: use .zip, .tar, .tar.gz (.tgz) or .tar.bz2.`);
+  if (!kind)
+    throw new SourceError(
+      'ARCHIVE_UNSUPPORTED',
+      `"${name}" is not an archive Homecoder reads: use .zip, .tar, .tar.gz (.tgz) or .tar.bz2.`,
+    );
   const guard = new InflationGuard(name, { ...DEFAULT_ARCHIVE_LIMITS, ...limits });
   let entries: ArchiveEntry[];
   if (kind === 'zip') entries = readZip(name, bytes, guard);

@@ -11,10 +11,16 @@ export function parseRepoUrl(input: string): URL {
   try {
     url = new URL(input.trim());
   } catch {
-    throw new SourceError('GIT_URL_INVALID', `"${input}" is not a URL: give the repository's https address, e.g. https://github.com/owner/repo.git.`);
+    throw new SourceError(
+      'GIT_URL_INVALID',
+      `"${input}" is not a URL: give the repository's https address, e.g. https://github.com/owner/repo.git.`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new SourceError('GIT_URL_INVALID', `"${input}" uses ${url.protocol.replace(':', '')}: only https (and http) repositories can be cloned in the browser; ssh is not possible there.`);
+    throw new SourceError(
+      'GIT_URL_INVALID',
+      `"${input}" uses ${url.protocol.replace(':', '')}: only https (and http) repositories can be cloned in the browser; ssh is not possible there.`,
+    );
   }
   if (url.username || url.password) {
     throw new SourceError('GIT_URL_INVALID', 'Put the token in the token field, not in the URL (URLs are shown and stored in plain view).');

@@ -89,13 +89,25 @@ function gitError(o: GitFetchOptions, err: unknown): Error {
   const status = e.data?.statusCode;
   const detail = e.data?.response ? `: ${String(e.data.response).slice(0, 200)}` : '';
   if (e.code === 'UserCanceledError' || status === 401 || status === 403) {
-    return new SourceError('GIT_AUTH', o.token
-      ? `${o.shownUrl} refused the token. Check that it is valid and can read this repository.`
-      : `${o.shownUrl} needs a token: it is private (or does not exist). Add a personal access token with read access.`, { cause: err });
+    return new SourceError(
+      'GIT_AUTH',
+      o.token
+        ? `${o.shownUrl} refused the token. Check that it is valid and can read this repository.`
+        : `${o.shownUrl} needs a token: it is private (or does not exist). Add a personal access token with read access.`,
+      { cause: err },
+    );
   }
-  if (status === 404 || e.code === 'NotFoundError') return new SourceError('GIT_NOT_FOUND', `${o.shownUrl}${o.ref ? ` at "${o.ref}"` : ''} was not found. Check the URL${o.ref ? ' and the branch or tag' : ''}.`, { cause: err });
-  if (status === 413 || status === 502) return new SourceError('GIT_FAILED', `Cloning ${o.shownUrl} failed${detail || ` (HTTP ${status})`}.`, { cause: err });
-  return new SourceError('GIT_FAILED', `Cloning ${o.shownUrl} failed: ${e.message ?? String(err)}${status ? ` (HTTP ${status})` : ''}.`, { cause: err });
+  if (status === 404 || e.code === 'NotFoundError')
+    return new SourceError(
+      'GIT_NOT_FOUND',
+      `${o.shownUrl}${o.ref ? ` at "${o.ref}"` : ''} was not found. Check the URL${o.ref ? ' and the branch or tag' : ''}.`,
+      { cause: err },
+    );
+  if (status === 413 || status === 502)
+    return new SourceError('GIT_FAILED', `Cloning ${o.shownUrl} failed${detail || ` (HTTP ${status})`}.`, { cause: err });
+  return new SourceError('GIT_FAILED', `Cloning ${o.shownUrl} failed: ${e.message ?? String(err)}${status ? ` (HTTP ${status})` : ''}.`, {
+    cause: err,
+  });
 }
 
 /**
@@ -112,8 +124,17 @@ export async function gitClone(o: GitFetchOptions): Promise<string> {
 export async function gitFetchLatest(o: GitFetchOptions): Promise<string> {
   try {
     const r = await git.fetch({
-      fs: o.fs, http: o.http, dir: o.dir, remote: 'origin', url: o.url, ref: o.ref || undefined, singleBranch: true, depth: o.depth ?? 1,
-      tags: false, onProgress: progress(o), ...auth(o),
+      fs: o.fs,
+      http: o.http,
+      dir: o.dir,
+      remote: 'origin',
+      url: o.url,
+      ref: o.ref || undefined,
+      singleBranch: true,
+      depth: o.depth ?? 1,
+      tags: false,
+      onProgress: progress(o),
+      ...auth(o),
     });
     o.signal?.throwIfAborted();
     if (!r.fetchHead) throw new SourceError('GIT_NOT_FOUND', `${o.shownUrl} has no branch or tag "${o.ref ?? 'HEAD'}".`);
@@ -132,7 +153,9 @@ export async function readCommitFiles(
 ): Promise<SourceFile[]> {
   const files: SourceFile[] = [];
   await git.walk({
-    fs, dir, trees: [git.TREE({ ref: commit })],
+    fs,
+    dir,
+    trees: [git.TREE({ ref: commit })],
     map: async (path, entries) => {
       opts.signal?.throwIfAborted();
       const e = entries?.[0];

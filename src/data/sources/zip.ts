@@ -2,7 +2,7 @@
 // devices), each entry inflated by fflate through the bomb guard.
 import { Inflate } from 'fflate';
 import { SourceError } from '../errors.ts';
-import { corrupt, InflationGuard, safeEntryPath } from './archive-limits.ts';
+import { corrupt, type InflationGuard, safeEntryPath } from './archive-limits.ts';
 import type { ArchiveEntry } from './archive.ts';
 
 const EOCD = 0x06054b50;
@@ -22,7 +22,8 @@ export function readZip(name: string, bytes: Uint8Array, guard: InflationGuard):
   if (eocd < 0) throw corrupt(name, 'no zip end-of-directory record');
   const count = dv.getUint16(eocd + 10, true);
   const cdOffset = dv.getUint32(eocd + 16, true);
-  if (count === 0xffff || cdOffset === 0xffffffff) throw new SourceError('ARCHIVE_UNSUPPORTED', `"${name}" is a ZIP64 archive, which is not supported: make a .tar.gz instead.`);
+  if (count === 0xffff || cdOffset === 0xffffffff)
+    throw new SourceError('ARCHIVE_UNSUPPORTED', `"${name}" is a ZIP64 archive, which is not supported: make a .tar.gz instead.`);
   if (count > guard.limits.maxEntries) throw corrupt(name, `${count} entries, more than ${guard.limits.maxEntries}`);
   const out: ArchiveEntry[] = [];
   let p = cdOffset;
@@ -63,7 +64,10 @@ export function readZip(name: string, bytes: Uint8Array, guard: InflationGuard):
     } else if (method === 8) {
       out.push({ path, kind: 'file', bytes: inflate(name, path, data, guard) });
     } else {
-      throw new SourceError('ARCHIVE_UNSUPPORTED', `"${name}": entry "${raw}" uses compression method ${method}; only stored and deflate are supported.`);
+      throw new SourceError(
+        'ARCHIVE_UNSUPPORTED',
+        `"${name}": entry "${raw}" uses compression method ${method}; only stored and deflate are supported.`,
+      );
     }
   }
   return out;

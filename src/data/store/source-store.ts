@@ -73,7 +73,11 @@ export class SourceStore {
    * Stores a source with exactly these files (new ones added, changed ones replaced, missing
    * ones removed) in one transaction: a failure leaves the store as it was.
    */
-  async putSource(rec: Omit<SourceRecord, 'fileCount' | 'bytes'>, files: SourceFile[], opts: { merge?: boolean } = {}): Promise<{ record: SourceRecord; changes: FileChanges }> {
+  async putSource(
+    rec: Omit<SourceRecord, 'fileCount' | 'bytes'>,
+    files: SourceFile[],
+    opts: { merge?: boolean } = {},
+  ): Promise<{ record: SourceRecord; changes: FileChanges }> {
     const hashed = files.map((f) => ({ ...f, sha: contentHash(f.bytes) }));
     const tx = this.db.transaction(['sources', 'files'], 'readwrite');
     const fstore = tx.objectStore('files');
@@ -90,7 +94,14 @@ export class SourceStore {
       }
       if (old) changes.changed++;
       else changes.added++;
-      await fstore.put({ source: rec.id, path: f.path, bytes: f.bytes, size: f.bytes.length, sha: f.sha, test: f.test ?? old?.test ?? false });
+      await fstore.put({
+        source: rec.id,
+        path: f.path,
+        bytes: f.bytes,
+        size: f.bytes.length,
+        sha: f.sha,
+        test: f.test ?? old?.test ?? false,
+      });
     }
     if (!opts.merge) {
       for (const path of existing.keys()) {
@@ -135,7 +146,8 @@ export class SourceStore {
   async setTest(source: string, paths: string[] | 'all', test: boolean): Promise<number> {
     const tx = this.db.transaction(['files', 'sources'], 'readwrite');
     const store = tx.objectStore('files');
-    const list = paths === 'all' ? await store.index('by-source').getAll(source) : await Promise.all(paths.map((p) => store.get([source, p])));
+    const list =
+      paths === 'all' ? await store.index('by-source').getAll(source) : await Promise.all(paths.map((p) => store.get([source, p])));
     let n = 0;
     for (const f of list) {
       if (!f || f.test === test) continue;
@@ -152,7 +164,9 @@ export class SourceStore {
   async allFiles(): Promise<StoredFile[]> {
     const order = new Map((await this.sources()).map((s, i) => [s.id, i]));
     const files = await this.db.getAll('files');
-    return files.filter((f) => order.has(f.source)).sort((a, b) => order.get(a.source)! - order.get(b.source)! || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return files
+      .filter((f) => order.has(f.source))
+      .sort((a, b) => order.get(a.source)! - order.get(b.source)! || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   file(source: string, path: string): Promise<StoredFile | undefined> {
@@ -162,10 +176,12 @@ export class SourceStore {
   async facts(shas: Iterable<string>): Promise<Map<string, ContentFacts>> {
     const tx = this.db.transaction('facts');
     const out = new Map<string, ContentFacts>();
-    await Promise.all([...new Set(shas)].map(async (sha) => {
-      const f = await tx.store.get(sha);
-      if (f) out.set(sha, f);
-    }));
+    await Promise.all(
+      [...new Set(shas)].map(async (sha) => {
+        const f = await tx.store.get(sha);
+        if (f) out.set(sha, f);
+      }),
+    );
     await tx.done;
     return out;
   }

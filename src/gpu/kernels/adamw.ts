@@ -32,8 +32,16 @@ ${wgslWorkgroupSum('f32', 256)}
 /**
  * out[0] = ‖all grads‖₂. `partials` needs one float per gradient buffer.
  */
-export function gradNorm(runner: KernelRunner, pass: GPUComputePassEncoder, grads: Array<{ buffer: GPUBuffer; n: number }>, partials: GPUBuffer, out: GPUBuffer): void {
-  grads.forEach((g, slot) => runner.dispatch(pass, runner.pipeline(PARTIAL, 'gradnorm_partial'), [g.buffer, partials], params(u32(g.n), u32(slot)), [1]));
+export function gradNorm(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  grads: Array<{ buffer: GPUBuffer; n: number }>,
+  partials: GPUBuffer,
+  out: GPUBuffer,
+): void {
+  for (const [slot, g] of grads.entries()) {
+    runner.dispatch(pass, runner.pipeline(PARTIAL, 'gradnorm_partial'), [g.buffer, partials], params(u32(g.n), u32(slot)), [1]);
+  }
   runner.dispatch(pass, runner.pipeline(TOTAL, 'gradnorm_total'), [partials, out], params(u32(grads.length)), [1]);
 }
 

@@ -83,5 +83,11 @@ export function attentionCached(
   if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
   let code = cache.get(headDim);
   if (!code) cache.set(headDim, (code = kernel(headDim)));
-  runner.dispatch(pass, runner.pipeline(code, 'attention_cached'), [q, kCache, vCache, out], params(u32(nHeads), u32(nKv), u32(pos0), f32(1 / Math.sqrt(headDim))), [T, nHeads]);
+  runner.dispatch(
+    pass,
+    runner.pipeline(code, 'attention_cached'),
+    [q, kCache, vCache, out],
+    params(u32(nHeads), u32(nKv), u32(pos0), f32(1 / Math.sqrt(headDim))),
+    [T, nHeads],
+  );
 }

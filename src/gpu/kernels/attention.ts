@@ -155,10 +155,13 @@ export function attentionForward(
   headDim: number,
 ): void {
   check(T, nHeads, nKv);
-  runner.dispatch(pass, runner.pipeline(code('fwd', headDim), 'attention'), [q, k, v, out, lse], params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(headDim))), [
-    Math.ceil(T / WG),
-    nHeads,
-  ]);
+  runner.dispatch(
+    pass,
+    runner.pipeline(code('fwd', headDim), 'attention'),
+    [q, k, v, out, lse],
+    params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(headDim))),
+    [Math.ceil(T / WG), nHeads],
+  );
 }
 
 /** dq, dk, dv (written, not accumulated). `delta` is scratch [nHeads, T]. */
@@ -182,6 +185,12 @@ export function attentionBackward(
 ): void {
   check(T, nHeads, nKv);
   const p = params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(headDim)));
-  runner.dispatch(pass, runner.pipeline(code('bq', headDim), 'attention_bwd_q'), [q, k, v, out, lse, dout, dq, delta], p, [Math.ceil(T / WG), nHeads]);
-  runner.dispatch(pass, runner.pipeline(code('bkv', headDim), 'attention_bwd_kv'), [q, k, v, lse, dout, delta, dk, dv], p, [Math.ceil(T / WG), nKv]);
+  runner.dispatch(pass, runner.pipeline(code('bq', headDim), 'attention_bwd_q'), [q, k, v, out, lse, dout, dq, delta], p, [
+    Math.ceil(T / WG),
+    nHeads,
+  ]);
+  runner.dispatch(pass, runner.pipeline(code('bkv', headDim), 'attention_bwd_kv'), [q, k, v, lse, dout, delta, dk, dv], p, [
+    Math.ceil(T / WG),
+    nKv,
+  ]);
 }

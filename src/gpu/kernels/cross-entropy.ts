@@ -98,7 +98,8 @@ ${wgslWorkgroupSum('vec2f', 256)}
 /** Vocabulary tiles: bands of rows inside W's chunks, at most `tile` rows each. */
 function* tiles(W: WeightTensor, tile: number): Generator<{ band: RowBand; col0: number }> {
   for (const c of W.chunks)
-    for (let r = 0; r < c.rows; r += tile) yield { band: { buffer: c.buffer, bufferRow: r, rows: Math.min(tile, c.rows - r) }, col0: c.rowStart + r };
+    for (let r = 0; r < c.rows; r += tile)
+      yield { band: { buffer: c.buffer, bufferRow: r, rows: Math.min(tile, c.rows - r) }, col0: c.rowStart + r };
 }
 
 /** losses[t] = −log softmax(x[t]·Wᵀ)[targets[t]] (0 where targets[t] < 0). */
@@ -115,9 +116,13 @@ export function lmHeadLossForward(
   let first = true;
   for (const { band, col0 } of tiles(W, s.tile)) {
     linearBandForward(runner, pass, x, W, band, undefined, s.logits, band.rows, 0, T, false);
-    runner.dispatch(pass, runner.pipeline(FOLD, 'ce_fold'), [s.logits, targets, s.state], params(u32(T), u32(band.rows), u32(col0), u32(first ? 1 : 0)), [
-      Math.ceil(T / WG),
-    ]);
+    runner.dispatch(
+      pass,
+      runner.pipeline(FOLD, 'ce_fold'),
+      [s.logits, targets, s.state],
+      params(u32(T), u32(band.rows), u32(col0), u32(first ? 1 : 0)),
+      [Math.ceil(T / WG)],
+    );
     first = false;
   }
   runner.dispatch(pass, runner.pipeline(FINISH, 'ce_finish'), [s.state, targets, losses], params(u32(T)), [Math.ceil(T / WG)]);
@@ -138,16 +143,26 @@ export function lmHeadLossBackward(
   let first = true;
   for (const { band, col0 } of tiles(W, s.tile)) {
     linearBandForward(runner, pass, x, W, band, undefined, s.logits, band.rows, 0, T, false);
-    runner.dispatch(pass, runner.pipeline(DLOGITS, 'ce_dlogits'), [s.logits, targets, s.state], params(u32(T), u32(band.rows), u32(col0), f32(gradScale)), [
-      Math.ceil(band.rows / WG),
-      Math.ceil(T / 4),
-    ]);
+    runner.dispatch(
+      pass,
+      runner.pipeline(DLOGITS, 'ce_dlogits'),
+      [s.logits, targets, s.state],
+      params(u32(T), u32(band.rows), u32(col0), f32(gradScale)),
+      [Math.ceil(band.rows / WG), Math.ceil(T / 4)],
+    );
     linearBandBackward(runner, pass, s.logits, band.rows, 0, W, band, dx, T, !first);
     first = false;
   }
 }
 
 /** out[0] = mean of losses over positions with targets ≥ 0 (0 if none). */
-export function sumLosses(runner: KernelRunner, pass: GPUComputePassEncoder, losses: GPUBuffer, targets: GPUBuffer, out: GPUBuffer, T: number): void {
+export function sumLosses(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  losses: GPUBuffer,
+  targets: GPUBuffer,
+  out: GPUBuffer,
+  T: number,
+): void {
   runner.dispatch(pass, runner.pipeline(SUM, 'ce_mean'), [losses, targets, out], params(u32(T)), [1]);
 }

@@ -64,7 +64,14 @@ struct P { n: u32 }
 }`;
 
 /** h = silu(gate) · up. */
-export function siluGateForward(runner: KernelRunner, pass: GPUComputePassEncoder, gate: GPUBuffer, up: GPUBuffer, h: GPUBuffer, n: number): void {
+export function siluGateForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  gate: GPUBuffer,
+  up: GPUBuffer,
+  h: GPUBuffer,
+  n: number,
+): void {
   runner.dispatch(pass, runner.pipeline(SILU_FWD, 'silu_gate'), [gate, up, h], params(u32(n)), grid1d(n, WG));
 }
 

@@ -25,12 +25,22 @@ ${wgslUnpack2(dtype)}
 const GATHER = { bf16: gather('bf16'), f16: gather('f16') };
 
 /** out[t] = table[ids[t]] for t < T (ids: u32 [T]). */
-export function embeddingForward(runner: KernelRunner, pass: GPUComputePassEncoder, ids: GPUBuffer, table: WeightTensor, out: GPUBuffer, T: number): void {
+export function embeddingForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  ids: GPUBuffer,
+  table: WeightTensor,
+  out: GPUBuffer,
+  T: number,
+): void {
   const words = table.cols / 2;
   for (const c of table.chunks) {
-    runner.dispatch(pass, runner.pipeline(GATHER[table.dtype], 'embedding'), [ids, c.buffer, out], params(u32(words), u32(c.rowStart), u32(c.rows)), [
-      Math.ceil(words / WG),
-      T,
-    ]);
+    runner.dispatch(
+      pass,
+      runner.pipeline(GATHER[table.dtype], 'embedding'),
+      [ids, c.buffer, out],
+      params(u32(words), u32(c.rowStart), u32(c.rows)),
+      [Math.ceil(words / WG), T],
+    );
   }
 }

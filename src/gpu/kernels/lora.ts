@@ -69,7 +69,16 @@ function mm(
     pass,
     runner.pipeline(code, `lora_mm_${+variant.transX}${+variant.transY}${mask}`),
     [X, Y, C],
-    params(u32(M), u32(N), u32(K), u32(accumulate ? 1 : 0), f32(alpha), u32(dropout?.seed ?? 0), u32(threshold), f32(p < 1 ? 1 / (1 - p) : 0)),
+    params(
+      u32(M),
+      u32(N),
+      u32(K),
+      u32(accumulate ? 1 : 0),
+      f32(alpha),
+      u32(dropout?.seed ?? 0),
+      u32(threshold),
+      f32(p < 1 ? 1 / (1 - p) : 0),
+    ),
     [Math.ceil(N / 8), Math.ceil(M / 8)],
   );
 }
@@ -111,7 +120,17 @@ export function loraForward(
 }
 
 /** Only xa = drop(x)·Aᵀ: what backward needs when the projection's output is not. */
-export function loraProject(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer, A: GPUBuffer, xa: GPUBuffer, T: number, inF: number, r: number, dropout?: Dropout): void {
+export function loraProject(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  A: GPUBuffer,
+  xa: GPUBuffer,
+  T: number,
+  inF: number,
+  r: number,
+  dropout?: Dropout,
+): void {
   mm(runner, pass, { transX: false, transY: true, mask: 'x' }, x, A, xa, T, r, inF, 1, false, dropout);
 }
 

@@ -50,7 +50,16 @@ ${REDUCE}
 }`;
 
 /** y = rmsnorm(x)·w for T rows of H. */
-export function rmsnormForward(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer, w: GPUBuffer, y: GPUBuffer, T: number, H: number, eps: number): void {
+export function rmsnormForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  w: GPUBuffer,
+  y: GPUBuffer,
+  T: number,
+  H: number,
+  eps: number,
+): void {
   runner.dispatch(pass, runner.pipeline(FWD, 'rmsnorm'), [x, w, y], params(u32(H), f32(eps)), [T]);
 }
 

@@ -16,7 +16,7 @@ export function ropeTableData(positions: number, headDim: number, theta: number,
   const out = new Float32Array(2 * positions * half);
   for (let p = 0; p < positions; p++)
     for (let i = 0; i < half; i++) {
-      const ang = (p / linearFactor) * Math.pow(theta, (-2 * i) / headDim);
+      const ang = (p / linearFactor) * theta ** ((-2 * i) / headDim);
       out[p * half + i] = Math.cos(ang);
       out[positions * half + p * half + i] = Math.sin(ang);
     }
@@ -26,7 +26,11 @@ export function ropeTableData(positions: number, headDim: number, theta: number,
 export function createRopeTable(device: GPUDevice, positions: number, headDim: number, theta: number, linearFactor = 1): RopeTable {
   if (headDim % 2) throw new Error(`RoPE needs an even head dimension, got ${headDim}`);
   const data = ropeTableData(positions, headDim, theta, linearFactor);
-  const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: 'rope.table' });
+  const buffer = device.createBuffer({
+    size: data.byteLength,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    label: 'rope.table',
+  });
   device.queue.writeBuffer(buffer, 0, data);
   return { buffer, positions, half: headDim / 2 };
 }
@@ -59,7 +63,18 @@ fn load(i: u32) -> f32 { return ${inPlace ? 'y' : 'x'}[i]; }
 const IN_PLACE = kernel(true);
 const OUT_OF_PLACE = kernel(false);
 
-function record(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer, y: GPUBuffer, table: RopeTable, T: number, nHeads: number, headDim: number, posOffset: number, sign: 1 | -1): void {
+function record(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  table: RopeTable,
+  T: number,
+  nHeads: number,
+  headDim: number,
+  posOffset: number,
+  sign: 1 | -1,
+): void {
   if (headDim / 2 !== table.half) throw new Error(`RoPE table is for head dim ${table.half * 2}, not ${headDim}`);
   if (T + posOffset > table.positions) throw new RangeError(`RoPE table covers ${table.positions} positions, need ${T + posOffset}`);
   const inPlace = x === y;
@@ -73,11 +88,31 @@ function record(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer,
 }
 
 /** y = RoPE(x) for [T, nHeads·headDim] (y may be x). */
-export function ropeForward(runner: KernelRunner, pass: GPUComputePassEncoder, x: GPUBuffer, y: GPUBuffer, table: RopeTable, T: number, nHeads: number, headDim: number, posOffset: number): void {
+export function ropeForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  table: RopeTable,
+  T: number,
+  nHeads: number,
+  headDim: number,
+  posOffset: number,
+): void {
   record(runner, pass, x, y, table, T, nHeads, headDim, posOffset, 1);
 }
 
 /** dx = RoPEᵀ(dy): the rotation by the opposite angle (dx may be dy). */
-export function ropeBackward(runner: KernelRunner, pass: GPUComputePassEncoder, dy: GPUBuffer, dx: GPUBuffer, table: RopeTable, T: number, nHeads: number, headDim: number, posOffset: number): void {
+export function ropeBackward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  dy: GPUBuffer,
+  dx: GPUBuffer,
+  table: RopeTable,
+  T: number,
+  nHeads: number,
+  headDim: number,
+  posOffset: number,
+): void {
   record(runner, pass, dy, dx, table, T, nHeads, headDim, posOffset, -1);
 }

@@ -78,7 +78,18 @@ export function lora(x: F, A: F, B: F, T: number, inF: number, outF: number, r: 
   return y;
 }
 
-export function loraBackward(x: F, A: F, B: F, dy: F, T: number, inF: number, outF: number, r: number, scale: number, dropMask?: F): { dx: F; dA: F; dB: F } {
+export function loraBackward(
+  x: F,
+  A: F,
+  B: F,
+  dy: F,
+  T: number,
+  inF: number,
+  outF: number,
+  r: number,
+  scale: number,
+  dropMask?: F,
+): { dx: F; dA: F; dB: F } {
   const xd = masked(x, dropMask);
   const xa = linear(xd, A, T, inF, r); // [T, r]
   const dB = new Float64Array(outF * r);
@@ -86,7 +97,8 @@ export function loraBackward(x: F, A: F, B: F, dy: F, T: number, inF: number, ou
     for (let o = 0; o < outF; o++) for (let j = 0; j < r; j++) dB[o * r + j] += scale * dy[t * outF + o] * xa[t * r + j];
   const dxa = linearBackward(dy, B, T, r, outF); // dy B: [T, r]
   const dA = new Float64Array(r * inF);
-  for (let t = 0; t < T; t++) for (let j = 0; j < r; j++) for (let i = 0; i < inF; i++) dA[j * inF + i] += scale * dxa[t * r + j] * xd[t * inF + i];
+  for (let t = 0; t < T; t++)
+    for (let j = 0; j < r; j++) for (let i = 0; i < inF; i++) dA[j * inF + i] += scale * dxa[t * r + j] * xd[t * inF + i];
   const dxd = linearBackward(dxa, A, T, inF, r);
   const dx = new Float64Array(T * inF);
   for (let i = 0; i < dx.length; i++) dx[i] = scale * dxd[i] * (dropMask ? dropMask[i] : 1);
@@ -94,14 +106,23 @@ export function loraBackward(x: F, A: F, B: F, dy: F, T: number, inF: number, ou
 }
 
 /** HF rotate_half RoPE: pairs (i, i + d/2) rotate by (pos / linearFactor)·θ^(−2i/d). */
-function ropeApply(x: F, T: number, nHeads: number, headDim: number, theta: number, posOffset: number, sign: 1 | -1, linearFactor: number): F {
+function ropeApply(
+  x: F,
+  T: number,
+  nHeads: number,
+  headDim: number,
+  theta: number,
+  posOffset: number,
+  sign: 1 | -1,
+  linearFactor: number,
+): F {
   const y = new Float64Array(x.length);
   const half = headDim / 2;
   for (let t = 0; t < T; t++)
     for (let h = 0; h < nHeads; h++) {
       const base = t * nHeads * headDim + h * headDim;
       for (let i = 0; i < half; i++) {
-        const ang = ((t + posOffset) / linearFactor) * Math.pow(theta, (-2 * i) / headDim);
+        const ang = ((t + posOffset) / linearFactor) * theta ** ((-2 * i) / headDim);
         const c = Math.cos(ang);
         const s = sign * Math.sin(ang);
         const a = x[base + i];
@@ -161,7 +182,16 @@ export function attention(q: F, k: F, v: F, T: number, nHeads: number, nKvHeads:
   return out;
 }
 
-export function attentionBackward(q: F, k: F, v: F, dout: F, T: number, nHeads: number, nKvHeads: number, headDim: number): { dq: F; dk: F; dv: F } {
+export function attentionBackward(
+  q: F,
+  k: F,
+  v: F,
+  dout: F,
+  T: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+): { dq: F; dk: F; dv: F } {
   const P = attentionProbs(q, k, T, nHeads, nKvHeads, headDim);
   const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(headDim);
@@ -226,7 +256,14 @@ function logSumExp(logits: F, t: number, V: number): number {
 }
 
 /** Per-token −log softmax(x Wᵀ)[target]; target −1 is masked (loss 0, not counted). */
-export function crossEntropyLmHead(x: F, W: F, targets: ArrayLike<number>, T: number, H: number, V: number): { losses: F; loss: number; count: number } {
+export function crossEntropyLmHead(
+  x: F,
+  W: F,
+  targets: ArrayLike<number>,
+  T: number,
+  H: number,
+  V: number,
+): { losses: F; loss: number; count: number } {
   const logits = linear(x, W, T, H, V);
   const losses = new Float64Array(T);
   let sum = 0;

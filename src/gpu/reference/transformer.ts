@@ -132,7 +132,13 @@ export interface RefForward {
   logits?: F;
 }
 
-export function refForward(w: RefWeights, lora: RefLora | undefined, ids: number[], targets = defaultTargets(ids), opts: { logits?: boolean } = {}): RefForward {
+export function refForward(
+  w: RefWeights,
+  lora: RefLora | undefined,
+  ids: number[],
+  targets = defaultTargets(ids),
+  opts: { logits?: boolean } = {},
+): RefForward {
   const c = w.config;
   const d = dims(c, ids.length);
   let x = op.embedding(ids, w.embed, d.H);
@@ -143,7 +149,18 @@ export function refForward(w: RefWeights, lora: RefLora | undefined, ids: number
 }
 
 /** Gradient of `proj` for its input (frozen path + LoRA) and its LoRA parameters. */
-function projBackward(x: F, dy: F, lin: RefLinear, lora: { A: F; B: F } | undefined, scale: number, r: number, T: number, inF: number, outF: number, grads: { dA: F; dB: F } | undefined): F {
+function projBackward(
+  x: F,
+  dy: F,
+  lin: RefLinear,
+  lora: { A: F; B: F } | undefined,
+  scale: number,
+  r: number,
+  T: number,
+  inF: number,
+  outF: number,
+  grads: { dA: F; dB: F } | undefined,
+): F {
   const dx = op.linearBackward(dy, lin.W, T, inF, outF);
   if (!lora || !grads) return dx;
   const g = op.loraBackward(x, lora.A, lora.B, dy, T, inF, outF, r, scale);
@@ -153,14 +170,20 @@ function projBackward(x: F, dy: F, lin: RefLinear, lora: { A: F; B: F } | undefi
 }
 
 /** Loss and the gradient of the mean loss with respect to every LoRA A and B. */
-export function refBackward(w: RefWeights, lora: RefLora, ids: number[], targets = defaultTargets(ids)): { loss: number; grads: RefLoraGrads } {
+export function refBackward(
+  w: RefWeights,
+  lora: RefLora,
+  ids: number[],
+  targets = defaultTargets(ids),
+): { loss: number; grads: RefLoraGrads } {
   const c = w.config;
   const d = dims(c, ids.length);
   const s = lora.scale;
   const r = lora.r;
   const grads: RefLoraGrads = lora.layers.map((layer) => {
     const g: Partial<Record<LoraTarget, { dA: F; dB: F }>> = {};
-    for (const [t, p] of Object.entries(layer) as Array<[LoraTarget, { A: F; B: F }]>) g[t] = { dA: new Float64Array(p.A.length), dB: new Float64Array(p.B.length) };
+    for (const [t, p] of Object.entries(layer) as Array<[LoraTarget, { A: F; B: F }]>)
+      g[t] = { dA: new Float64Array(p.A.length), dB: new Float64Array(p.B.length) };
     return g;
   });
   const inputs: F[] = [op.embedding(ids, w.embed, d.H)];
@@ -168,7 +191,14 @@ export function refBackward(w: RefWeights, lora: RefLora, ids: number[], targets
   const xL = inputs[c.numLayers];
   const xf = op.rmsnorm(xL, w.finalNorm, d.T, d.H, c.rmsNormEps);
   const ce = op.crossEntropyLmHead(xf, w.lmHead, targets, d.T, d.H, c.vocabSize);
-  let dx = op.rmsnormBackward(xL, w.finalNorm, op.crossEntropyLmHeadBackward(xf, w.lmHead, targets, d.T, d.H, c.vocabSize, 1 / ce.count), d.T, d.H, c.rmsNormEps);
+  let dx = op.rmsnormBackward(
+    xL,
+    w.finalNorm,
+    op.crossEntropyLmHeadBackward(xf, w.lmHead, targets, d.T, d.H, c.vocabSize, 1 / ce.count),
+    d.T,
+    d.H,
+    c.rmsNormEps,
+  );
   for (let l = c.numLayers - 1; l >= 0; l--) {
     const a = layerForward(w, lora, l, inputs[l], d); // recompute, as the GPU does
     const L = w.layers[l];
@@ -176,7 +206,10 @@ export function refBackward(w: RefWeights, lora: RefLora, ids: number[], targets
     const g = grads[l];
     const dAct = projBackward(a.act, dx, L.down, lo.down_proj, s, r, d.T, d.I, d.H, g.down_proj);
     const { dgate, dup } = op.siluGateBackward(a.gate, a.up, dAct);
-    const dxn2 = add(projBackward(a.xn2, dgate, L.gate, lo.gate_proj, s, r, d.T, d.H, d.I, g.gate_proj), projBackward(a.xn2, dup, L.up, lo.up_proj, s, r, d.T, d.H, d.I, g.up_proj));
+    const dxn2 = add(
+      projBackward(a.xn2, dgate, L.gate, lo.gate_proj, s, r, d.T, d.H, d.I, g.gate_proj),
+      projBackward(a.xn2, dup, L.up, lo.up_proj, s, r, d.T, d.H, d.I, g.up_proj),
+    );
     const dh = add(dx, op.rmsnormBackward(a.h, L.postNorm, dxn2, d.T, d.H, c.rmsNormEps));
     const dAttn = projBackward(a.attn, dh, L.o, lo.o_proj, s, r, d.T, d.qd, d.H, g.o_proj);
     const ga = op.attentionBackward(a.q, a.k, a.v, dAttn, d.T, c.numHeads, c.numKvHeads, c.headDim);

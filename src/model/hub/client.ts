@@ -23,7 +23,11 @@ export interface RemoteFile {
 export type HubErrorCode = 'NOT_FOUND' | 'GATED' | 'HTTP' | 'NETWORK';
 
 export class HubError extends Error {
-  constructor(readonly code: HubErrorCode, message: string, readonly status?: number) {
+  constructor(
+    readonly code: HubErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'HubError';
   }
@@ -35,8 +39,12 @@ export class Hub {
   private token?: string;
   private fetchFn: typeof fetch;
 
-  constructor(readonly repo: string, opts: HubOptions = {}) {
-    if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new HubError('NOT_FOUND', `"${repo}" is not a repository id; write it as owner/name, e.g. Qwen/Qwen2.5-Coder-0.5B.`);
+  constructor(
+    readonly repo: string,
+    opts: HubOptions = {},
+  ) {
+    if (!/^[\w.-]+\/[\w.-]+$/.test(repo))
+      throw new HubError('NOT_FOUND', `"${repo}" is not a repository id; write it as owner/name, e.g. Qwen/Qwen2.5-Coder-0.5B.`);
     this.endpoint = (opts.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
     this.revision = opts.revision ?? 'main';
     this.token = opts.token;
@@ -57,15 +65,27 @@ export class Hub {
       res = await this.fetchFn(this.url(file), { headers, signal: opts.signal });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
-      throw new HubError('NETWORK', `Could not reach ${this.endpoint} for ${this.repo}/${file}: ${(err as Error).message}. Check the connection or the hub endpoint setting.`);
+      throw new HubError(
+        'NETWORK',
+        `Could not reach ${this.endpoint} for ${this.repo}/${file}: ${(err as Error).message}. Check the connection or the hub endpoint setting.`,
+      );
     }
     if (res.ok) return res;
     if (res.status === 416 && opts.from) return res; // asked past the end: the caller checks sizes
     if (res.status === 404 && opts.optional) return undefined;
     if (res.status === 401 || res.status === 403) {
-      throw new HubError('GATED', `${this.repo} needs access: ${this.token ? 'the token was refused' : 'it is gated or private'} (HTTP ${res.status}). Accept its licence on the hub and paste an access token (it stays in this browser).`, res.status);
+      throw new HubError(
+        'GATED',
+        `${this.repo} needs access: ${this.token ? 'the token was refused' : 'it is gated or private'} (HTTP ${res.status}). Accept its licence on the hub and paste an access token (it stays in this browser).`,
+        res.status,
+      );
     }
-    if (res.status === 404) throw new HubError('NOT_FOUND', `${this.repo} has no ${file} at revision ${this.revision} (HTTP 404). Check the repository id and revision.`, 404);
+    if (res.status === 404)
+      throw new HubError(
+        'NOT_FOUND',
+        `${this.repo} has no ${file} at revision ${this.revision} (HTTP 404). Check the repository id and revision.`,
+        404,
+      );
     throw new HubError('HTTP', `${this.endpoint} answered HTTP ${res.status} for ${this.repo}/${file}. Try again later.`, res.status);
   }
 

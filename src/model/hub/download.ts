@@ -5,7 +5,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Progress } from '../../progress.ts';
-import { Hub, HubError, publishedSha256, totalSize } from './client.ts';
+import { type Hub, HubError, publishedSha256, totalSize } from './client.ts';
 import { ModelError } from '../errors.ts';
 import { modelId, type Manifest, type ModelFolder, type ModelStore } from '../storage/store.ts';
 
@@ -59,7 +59,12 @@ export async function downloadModel(hub: Hub, store: ModelStore, opts: DownloadO
     const secs = (Date.now() - t0) / 1000;
     const rate = secs > 0 ? fetched / secs : 0;
     const eta = rate > 0 ? (total - done) / rate : undefined;
-    onProgress?.({ phase: 'downloading', done, total, detail: `${file} · ${(rate / 2 ** 20).toFixed(1)} MiB/s${eta !== undefined ? ` · ${Math.ceil(eta)} s left` : ''}` });
+    onProgress?.({
+      phase: 'downloading',
+      done,
+      total,
+      detail: `${file} · ${(rate / 2 ** 20).toFixed(1)} MiB/s${eta !== undefined ? ` · ${Math.ceil(eta)} s left` : ''}`,
+    });
   };
 
   for (const name of names) {
@@ -88,7 +93,12 @@ export async function downloadModel(hub: Hub, store: ModelStore, opts: DownloadO
       // A corrupt or truncated file is fetched again from scratch, once.
       done -= size - before;
       await folder.remove(name);
-      if (attempt >= 1) throw new ModelError('TRUNCATED_FILE', `${hub.repo}/${name} ${bad} after downloading it twice. Try again later, or check the hub mirror.`, { file: name });
+      if (attempt >= 1)
+        throw new ModelError(
+          'TRUNCATED_FILE',
+          `${hub.repo}/${name} ${bad} after downloading it twice. Try again later, or check the hub mirror.`,
+          { file: name },
+        );
     }
     entry.done = true;
     manifest.updatedAt = new Date().toISOString();
@@ -101,7 +111,14 @@ export async function downloadModel(hub: Hub, store: ModelStore, opts: DownloadO
 }
 
 /** Fetches the rest of one file (from what is stored); returns the bytes it had before. */
-async function fetchFile(hub: Hub, folder: ModelFolder, name: string, size: number | undefined, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<number> {
+async function fetchFile(
+  hub: Hub,
+  folder: ModelFolder,
+  name: string,
+  size: number | undefined,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<number> {
   let from = await folder.size(name);
   if (size !== undefined && from > size) {
     await folder.remove(name);

@@ -73,7 +73,16 @@ async function describe(id: string, dir: FileSystemDirectoryHandle): Promise<Sto
     return undefined; // a half-written folder: not listed until it is whole
   }
   const targets = Array.isArray(cfg.target_modules) ? cfg.target_modules : cfg.target_modules ? [cfg.target_modules] : [];
-  return { id, label: meta.label ?? id.split('/').pop()!, r: cfg.r ?? 0, alpha: cfg.lora_alpha ?? cfg.r ?? 0, targets, baseModel: meta.baseModel ?? cfg.base_model_name_or_path ?? '', bytes: weights.size, meta };
+  return {
+    id,
+    label: meta.label ?? id.split('/').pop()!,
+    r: cfg.r ?? 0,
+    alpha: cfg.lora_alpha ?? cfg.r ?? 0,
+    targets,
+    baseModel: meta.baseModel ?? cfg.base_model_name_or_path ?? '',
+    bytes: weights.size,
+    meta,
+  };
 }
 
 async function walk(dir: Dir, prefix: string, depth: number, out: StoredAdapter[]): Promise<void> {
@@ -83,7 +92,8 @@ async function walk(dir: Dir, prefix: string, depth: number, out: StoredAdapter[
     return;
   }
   if (depth === 0) return;
-  for await (const [name, h] of dir.entries()) if (h.kind === 'directory') await walk(h as Dir, prefix ? `${prefix}/${name}` : name, depth - 1, out);
+  for await (const [name, h] of dir.entries())
+    if (h.kind === 'directory') await walk(h as Dir, prefix ? `${prefix}/${name}` : name, depth - 1, out);
 }
 
 async function subdir(root: FileSystemDirectoryHandle, id: string, create: boolean): Promise<FileSystemDirectoryHandle> {
@@ -96,7 +106,12 @@ async function subdir(root: FileSystemDirectoryHandle, id: string, create: boole
 }
 
 export function safeAdapterName(name: string): string {
-  return name.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'adapter';
+  return (
+    name
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .slice(0, 64) || 'adapter'
+  );
 }
 
 export async function opfsAdapterSource(): Promise<AdapterSource> {
@@ -123,7 +138,13 @@ export async function opfsAdapterSource(): Promise<AdapterSource> {
       return blobFiles(`the adapter ${id}`, map);
     },
     async import(name, files) {
-      for (const n of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) if (!files.has(n)) throw new ModelError('MISSING_FILE', `Pick both ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS} (a PEFT adapter folder); ${n} is missing.`, { file: n });
+      for (const n of [ADAPTER_CONFIG, ADAPTER_WEIGHTS])
+        if (!files.has(n))
+          throw new ModelError(
+            'MISSING_FILE',
+            `Pick both ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS} (a PEFT adapter folder); ${n} is missing.`,
+            { file: n },
+          );
       const id = `imported/${safeAdapterName(name)}`;
       const dir = await subdir(root, id, true);
       // Weights first and the config last: a folder is listed only once its config is there.

@@ -25,7 +25,11 @@ export function blobSource(name: string, blob: Blob): ByteSource {
 }
 
 export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
-  return { name, size: bytes.byteLength, read: async (offset, length) => bytes.subarray(offset, Math.min(offset + length, bytes.byteLength)) };
+  return {
+    name,
+    size: bytes.byteLength,
+    read: async (offset, length) => bytes.subarray(offset, Math.min(offset + length, bytes.byteLength)),
+  };
 }
 
 /** Files by name (File objects from a picker or drop, or Blobs from OPFS). */
@@ -57,11 +61,18 @@ export async function readAll(src: ByteSource): Promise<Uint8Array> {
 
 export async function readJson<T>(files: ModelFiles, name: string): Promise<T> {
   const src = await files.open(name);
-  if (!src) throw new ModelError('MISSING_FILE', `${name} is missing from ${files.label}. A Hugging Face model folder holds config.json, tokenizer.json and model.safetensors.`, { file: name });
+  if (!src)
+    throw new ModelError(
+      'MISSING_FILE',
+      `${name} is missing from ${files.label}. A Hugging Face model folder holds config.json, tokenizer.json and model.safetensors.`,
+      { file: name },
+    );
   const text = new TextDecoder().decode(await readAll(src));
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new ModelError('BAD_CONFIG', `${name} in ${files.label} is not valid JSON (${(err as Error).message}). Download it again.`, { file: name });
+    throw new ModelError('BAD_CONFIG', `${name} in ${files.label} is not valid JSON (${(err as Error).message}). Download it again.`, {
+      file: name,
+    });
   }
 }

@@ -26,7 +26,9 @@ function folderAt(dir: FileSystemDirectoryHandle): ModelFolder {
     size: (name) => fileSize(dir, name),
     async writer(name, from): Promise<FileWriter> {
       const fh = await dir.getFileHandle(name, { create: true });
-      const handle = (await (fh as FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle()) as SyncAccessHandle;
+      const handle = (await (
+        fh as FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> }
+      ).createSyncAccessHandle()) as SyncAccessHandle;
       handle.truncate(from);
       let pos = from;
       return {
@@ -64,7 +66,10 @@ function folderAt(dir: FileSystemDirectoryHandle): ModelFolder {
         label: `browser storage (${dir.name})`,
         list: async () => {
           const names: string[] = [];
-          for await (const [n, h] of (dir as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) if (h.kind === 'file') names.push(n);
+          for await (const [n, h] of (
+            dir as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }
+          ).entries())
+            if (h.kind === 'file') names.push(n);
           return names;
         },
         open: async (name) => {
@@ -87,7 +92,9 @@ export async function opfsStore(): Promise<ModelStore> {
     folder: async (id) => folderAt(await models.getDirectoryHandle(id, { create: true })),
     async list() {
       const out: Manifest[] = [];
-      for await (const [, h] of (models as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      for await (const [, h] of (
+        models as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }
+      ).entries()) {
         if (h.kind !== 'directory') continue;
         const m = await folderAt(h as FileSystemDirectoryHandle).readManifest();
         if (m) out.push(m);

@@ -34,7 +34,11 @@ export async function droppedItems(dt: DataTransfer): Promise<Array<{ name: stri
   for (const e of entries) {
     const files: DroppedFile[] = [];
     await walk(e, '', files);
-    out.push({ name: e.name, folder: e.isDirectory, files: e.isDirectory ? files.map((f) => ({ ...f, path: f.path.slice(e.name.length + 1) })) : files });
+    out.push({
+      name: e.name,
+      folder: e.isDirectory,
+      files: e.isDirectory ? files.map((f) => ({ ...f, path: f.path.slice(e.name.length + 1) })) : files,
+    });
   }
   return out;
 }

@@ -33,7 +33,10 @@ const ghostField = StateField.define<Ghost | null>({
     for (const e of tr.effects) if (e.is(setGhost)) return e.value;
     return tr.docChanged || tr.selection ? null : value;
   },
-  provide: (f) => EditorView.decorations.from(f, (g) => (g && g.text ? Decoration.set([Decoration.widget({ widget: new GhostWidget(g.text), side: 1 }).range(g.pos)]) : Decoration.none)),
+  provide: (f) =>
+    EditorView.decorations.from(f, (g) =>
+      g?.text ? Decoration.set([Decoration.widget({ widget: new GhostWidget(g.text), side: 1 }).range(g.pos)]) : Decoration.none,
+    ),
 });
 
 export type CompletionFetcher = (prefix: string, suffix: string, signal: AbortSignal) => Promise<string>;
@@ -58,7 +61,8 @@ export function ghostText(fetchCompletion: CompletionFetcher, opts: { delayMs?: 
         try {
           const text = await fetchCompletion(state.doc.sliceString(0, pos), state.doc.sliceString(pos), ctl.signal);
           // Show it only if nothing changed meanwhile.
-          if (!ctl.signal.aborted && view.state.doc === state.doc && view.state.selection.main.head === pos) view.dispatch({ effects: setGhost.of({ pos, text }) });
+          if (!ctl.signal.aborted && view.state.doc === state.doc && view.state.selection.main.head === pos)
+            view.dispatch({ effects: setGhost.of({ pos, text }) });
         } catch (e) {
           if ((e as Error).name !== 'AbortError') opts.onError?.(e as Error);
         }
@@ -80,7 +84,14 @@ export function ghostText(fetchCompletion: CompletionFetcher, opts: { delayMs?: 
           return true;
         },
       },
-      { key: 'Escape', run: (view) => (view.state.field(ghostField) ? (view.dispatch({ effects: setGhost.of(null) }), true) : false) },
+      {
+        key: 'Escape',
+        run: (view) => {
+          if (!view.state.field(ghostField)) return false;
+          view.dispatch({ effects: setGhost.of(null) });
+          return true;
+        },
+      },
     ]),
   );
   return [ghostField, plugin, accept, EditorView.baseTheme({ '.cm-ghost': { color: '#9aa3b2', whiteSpace: 'pre' } })];
