@@ -1,4 +1,5 @@
-// The bridge's HTTP server: the built app, /health, and (later issues) the editor APIs.
+// The bridge's HTTP server: the built app, /health, the demo model under /hub, the tab's
+// WebSocket, the editor APIs and the git proxy, each behind the Host check.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';

@@ -1,4 +1,5 @@
-// The engine worker: the only place in the app that touches the GPU.
+// The engine worker: its own GPUDevice for models, the memory planner and completions (the
+// training worker has another), reached by the pages through comlink (engine-client.ts).
 import * as Comlink from 'comlink';
 import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { GpuError } from '../gpu/errors.ts';
