@@ -1,4 +1,5 @@
 // Typed errors for model files: each names the file (and tensor) and says what to do.
+import { HomecoderError, registerError } from '../errors.ts';
 export type ModelErrorCode =
   | 'UNSUPPORTED_ARCHITECTURE'
   | 'BAD_CONFIG'
@@ -10,15 +11,16 @@ export type ModelErrorCode =
   | 'BAD_SHAPE'
   | 'BAD_ADAPTER';
 
-export class ModelError extends Error {
-  readonly code: ModelErrorCode;
-  readonly file?: string;
-  readonly tensor?: string;
+export class ModelError extends HomecoderError<ModelErrorCode, { file?: string; tensor?: string }> {
   constructor(code: ModelErrorCode, message: string, where: { file?: string; tensor?: string } = {}) {
-    super(message);
+    super(code, message, { data: { ...where } });
     this.name = 'ModelError';
-    this.code = code;
-    this.file = where.file;
-    this.tensor = where.tensor;
+  }
+  get file(): string | undefined {
+    return this.data.file;
+  }
+  get tensor(): string | undefined {
+    return this.data.tensor;
   }
 }
+registerError('ModelError', ModelError);

@@ -38,12 +38,6 @@ export interface LoadedModelInfo {
   fim?: string;
 }
 
-/** Errors that cross the worker boundary as plain, user-facing messages. */
-export function userMessage(err: unknown): string {
-  if (err instanceof ModelError || err instanceof HubError || err instanceof GpuError) return err.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
 export class ModelService {
   private store?: Promise<ModelStore>;
   private loaded?: { info: LoadedModelInfo; model: GpuModel; memory: GpuMemory; runner: KernelRunner; tokenizer: ModelTokenizer };

@@ -30,13 +30,9 @@ export const DATASET_FILE = 'dataset.bin';
 /** AdamW constants that are not user settings (Refact's betas and epsilon). */
 const ADAM = { beta1: 0.9, beta2: 0.95, eps: 1e-6 };
 
-export class MemoryCheckError extends Error {
-  readonly code = 'WONT_FIT';
-  constructor(readonly check: MemoryCheck) {
-    super(check.message);
-    this.name = 'MemoryCheckError';
-  }
-}
+import { MemoryCheckError } from './errors.ts';
+
+export { MemoryCheckError };
 
 export interface RunModel {
   runner: KernelRunner;
