@@ -9,7 +9,11 @@ export type ModelErrorCode =
   | 'UNKNOWN_DTYPE'
   | 'MISSING_TENSOR'
   | 'BAD_SHAPE'
-  | 'BAD_ADAPTER';
+  | 'BAD_ADAPTER'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INCOMPLETE'
+  | 'NO_MODEL_LOADED'
+  | 'TEXT_TOO_SHORT';
 
 export class ModelError extends HomecoderError<ModelErrorCode, { file?: string; tensor?: string }> {
   constructor(code: ModelErrorCode, message: string, where: { file?: string; tensor?: string } = {}) {
