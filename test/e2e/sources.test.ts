@@ -163,7 +163,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       code: 'GIT_AUTH',
       kind: 'SourceError',
     });
-    expect(await page.textContent('[data-testid="source-error"] [data-testid="error-hint"]')).toContain('personal access token');
+    expect(await page.textContent('[data-testid="source-error"] [data-testid="error-hint"]')).toContain('Create the token on the git host');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('git-token');
     await page.fill('[data-testid="git-token"]', 'tok-123');
     await page.click('[data-testid="git-clone"]');
