@@ -122,7 +122,13 @@ describe('worker jobs', () => {
     };
     const { port1, port2 } = new MessageChannel();
     Comlink.expose(api, port1 as unknown as Comlink.Endpoint);
-    const client = workerClient(Comlink.wrap<TypedApi>(port2 as unknown as Comlink.Endpoint), { count: 2, fail: 1 });
+    const remote = Comlink.wrap<TypedApi>(port2 as unknown as Comlink.Endpoint);
+    const client = workerClient(remote, { count: 2, fail: 1 });
+    // The contract is checked: a job left out of the table, or a wrong arity, fails the type check.
+    // @ts-expect-error fail is missing
+    workerClient(remote, { count: 2 });
+    // @ts-expect-error count takes two arguments
+    workerClient(remote, { count: 1, fail: 1 });
     expect(await client.echo('hi')).toBe('hi');
     const each: number[] = [];
     const seen: number[] = [];
