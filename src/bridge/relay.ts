@@ -3,6 +3,7 @@
 // editor cannot starve another, a newer request from a client cancels its older ones
 // (each keystroke sends a request), and a client that disconnects cancels its own.
 // Keeps a short request log and the list of editors seen, for the app's connection panel.
+import { HomecoderError, registerError, httpErrorCode, type HttpErrorCode } from '../errors.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 
 export interface Backend {
@@ -14,15 +15,17 @@ export interface Backend {
   active?(): number;
 }
 
-export class RelayError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+export class RelayError extends HomecoderError<HttpErrorCode, { status: number }> {
+  constructor(status: number, message: string) {
+    super(httpErrorCode(status), message, { data: { status } });
     this.name = 'RelayError';
   }
+  /** The HTTP status the editor gets. */
+  get status(): number {
+    return this.data.status;
+  }
 }
+registerError('RelayError', RelayError);
 
 export interface LogEntry {
   time: string;

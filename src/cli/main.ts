@@ -7,6 +7,7 @@ import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 import { serveCommand, serveHelp } from './commands/serve.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
+import { HomecoderError } from '../errors.ts';
 
 interface Command {
   summary: string;
@@ -69,8 +70,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
-    // parseArgs and typed errors carry a message meant for the user.
-    process.stderr.write(`homecoder ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    // parseArgs and typed errors carry a message meant for the user (and maybe a hint).
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = err instanceof HomecoderError && !message.includes(err.hint) ? `\n  ${err.hint}` : '';
+    process.stderr.write(`homecoder ${name}: ${message}${hint}\n`);
     return 1;
   }
 }

@@ -9,6 +9,7 @@ import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
 import { withErrorScopes, type GpuContext } from '../gpu/device.ts';
+import { UsageError } from '../errors.ts';
 
 export interface NodeModel {
   gpu: GpuContext;
@@ -60,7 +61,7 @@ export function parseIds(text: string, vocabSize: number, file: string): number[
         .map(Number);
   ids.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize)
-      throw new Error(`${file}: entry ${i} (${String(v)}) is not a token id below ${vocabSize}`);
+      throw new UsageError(`${file}: entry ${i} (${String(v)}) is not a token id below ${vocabSize}`);
   });
   return ids as number[];
 }

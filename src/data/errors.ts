@@ -1,5 +1,6 @@
 // Typed errors a user can meet while adding sources or filtering. Each says what happened
 // and what to do; `code` is stable so the UI, the CLI and tests can branch on it.
+import { HomecoderError, registerError } from '../errors.ts';
 
 export type SourceErrorCode =
   | 'ARCHIVE_CORRUPT'
@@ -15,30 +16,21 @@ export type SourceErrorCode =
   | 'SOURCE_EMPTY'
   | 'PATH_NOT_FOUND';
 
-export class SourceError extends Error {
-  readonly code: SourceErrorCode;
-  constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class SourceError extends HomecoderError<SourceErrorCode> {
+  constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown; hint?: string; data?: object }) {
+    super(code, message, options);
     this.name = 'SourceError';
-    this.code = code;
   }
 }
-
-/** A message fit for the user from anything a source job threw. */
-export function sourceMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
+registerError('SourceError', SourceError);
 
 export type DatasetErrorCode = 'TOO_FEW_FILES' | 'NO_TRAIN_FILES' | 'NO_TOKENS' | 'BAD_CHAT' | 'BAD_DATASET';
 
 /** The training data cannot be built from the accepted files (too few, no tokens, bad chat lines). */
-export class DatasetError extends Error {
-  constructor(
-    readonly code: DatasetErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class DatasetError extends HomecoderError<DatasetErrorCode> {
+  constructor(code: DatasetErrorCode, message: string) {
+    super(code, message);
     this.name = 'DatasetError';
   }
 }
+registerError('DatasetError', DatasetError);

@@ -1,5 +1,6 @@
 // Typed errors the GPU layer can raise. Each says what happened and what to do;
 // `code` is stable so callers (UI, CLI, tests) can branch on it.
+import { HomecoderError, registerError } from '../errors.ts';
 
 export type GpuErrorCode =
   | 'WEBGPU_UNAVAILABLE'
@@ -10,16 +11,14 @@ export type GpuErrorCode =
   | 'VALIDATION'
   | 'INTERNAL';
 
-export class GpuError extends Error {
-  readonly code: GpuErrorCode;
-  readonly hint: string;
+export class GpuError extends HomecoderError<GpuErrorCode> {
+  /** The message ends with the hint (the CLI and logs print the message alone). */
   constructor(code: GpuErrorCode, message: string, hint: string, options?: { cause?: unknown }) {
-    super(hint ? `${message} ${hint}` : message, options);
+    super(code, hint ? `${message} ${hint}` : message, { hint, cause: options?.cause });
     this.name = 'GpuError';
-    this.code = code;
-    this.hint = hint;
   }
 }
+registerError('GpuError', GpuError);
 
 const browserHint =
   'Use Chrome or Edge 113 or newer. On Linux, enable chrome://flags/#enable-unsafe-webgpu and ' +

@@ -6,6 +6,7 @@
 // - 'linear': A = Σ √wᵢ·sᵢ·Aᵢ, B = Σ √wᵢ·Bᵢ (equal ranks; has cross terms between adapters,
 //   exactly what PEFT computes); scale 1. A negative weight keeps its sign on A.
 // sᵢ = alphaᵢ/rᵢ is each adapter's own scale.
+import { HomecoderError, registerError } from '../errors.ts';
 import { LORA_TARGETS, type HostAdapter, type LoraConfig, type LoraTarget, type ModelConfig } from './types.ts';
 import { moduleShape } from './layout.ts';
 
@@ -17,13 +18,13 @@ export interface WeightedAdapter {
 
 export type Combination = 'cat' | 'linear';
 
-export class AdapterMixError extends Error {
-  readonly code = 'BAD_MIX';
+export class AdapterMixError extends HomecoderError<'BAD_MIX'> {
   constructor(message: string) {
-    super(message);
+    super('BAD_MIX', message);
     this.name = 'AdapterMixError';
   }
 }
+registerError('AdapterMixError', AdapterMixError);
 
 export function mixAdapters(
   config: ModelConfig,

@@ -1,4 +1,5 @@
 // Typed errors for model files: each names the file (and tensor) and says what to do.
+import { HomecoderError, registerError } from '../errors.ts';
 export type ModelErrorCode =
   | 'UNSUPPORTED_ARCHITECTURE'
   | 'BAD_CONFIG'
@@ -8,17 +9,22 @@ export type ModelErrorCode =
   | 'UNKNOWN_DTYPE'
   | 'MISSING_TENSOR'
   | 'BAD_SHAPE'
-  | 'BAD_ADAPTER';
+  | 'BAD_ADAPTER'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INCOMPLETE'
+  | 'NO_MODEL_LOADED'
+  | 'TEXT_TOO_SHORT';
 
-export class ModelError extends Error {
-  readonly code: ModelErrorCode;
-  readonly file?: string;
-  readonly tensor?: string;
+export class ModelError extends HomecoderError<ModelErrorCode, { file?: string; tensor?: string }> {
   constructor(code: ModelErrorCode, message: string, where: { file?: string; tensor?: string } = {}) {
-    super(message);
+    super(code, message, { data: { ...where } });
     this.name = 'ModelError';
-    this.code = code;
-    this.file = where.file;
-    this.tensor = where.tensor;
+  }
+  get file(): string | undefined {
+    return this.data.file;
+  }
+  get tensor(): string | undefined {
+    return this.data.tensor;
   }
 }
+registerError('ModelError', ModelError);

@@ -9,15 +9,9 @@ import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ModelConfig } from '../model/types.ts';
 import type { CompletionRequest, CompletionResult } from './types.ts';
 
-export class CompletionError extends Error {
-  constructor(
-    readonly code: 'BAD_REQUEST' | 'NO_MODEL' | 'ENGINE',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CompletionError';
-  }
-}
+import { CompletionError } from './errors.ts';
+
+export { CompletionError };
 
 /** Longest end of `text` that is the start of some stop string (it may still become one). */
 function heldBack(text: string, stops: string[]): number {

@@ -13,6 +13,7 @@ import type { ModelConfig } from '../model/types.ts';
 import type { ModelService } from './model-service.ts';
 import { CompletionService } from './completion-service.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
+import { CompletionError } from './errors.ts';
 
 export interface ServingChoice {
   /** Stored adapter ids with weights; empty = the base model alone. */
@@ -64,7 +65,7 @@ export class InferenceService {
   /** Serves the base model or a weighted mix of stored adapters. */
   async setServing(choice: ServingChoice): Promise<ServingInfo> {
     const cur = this.models.current;
-    if (!cur) throw new Error('Load a model on the Model page first.');
+    if (!cur) throw new CompletionError('NO_MODEL', 'Load a model on the Model page first.');
     const b = this.ensure();
     const source = await this.adapters();
     const parts = [];
@@ -91,7 +92,7 @@ export class InferenceService {
   }
 
   complete(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (d: string) => void }): Promise<CompletionResult> {
-    if (!this.models.current) throw new Error('No model is loaded: load one on the Model page.');
+    if (!this.models.current) throw new CompletionError('NO_MODEL', 'No model is loaded: load one on the Model page.');
     return this.ensure().service.complete(req, opts);
   }
 

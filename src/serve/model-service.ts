@@ -1,7 +1,7 @@
 // The engine worker's model operations: downloads into OPFS, cached models, loading a
 // model (from OPFS or from picked files) onto the GPU, and its loss on a text.
 import { CATALOG } from '../model/catalog.ts';
-import { Hub, HubError } from '../model/hub/client.ts';
+import { Hub } from '../model/hub/client.ts';
 import { downloadModel } from '../model/hub/download.ts';
 import { opfsStore } from '../model/storage/opfs-store.ts';
 import { openModel } from '../model/loader.ts';
@@ -16,7 +16,6 @@ import { Transformer } from '../gpu/transformer.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
 import { planMemory, type MemoryPlan } from '../gpu/planner.ts';
 import { withErrorScopes } from '../gpu/device.ts';
-import { GpuError } from '../gpu/errors.ts';
 import { LORA_TARGETS, type ModelConfig } from '../model/types.ts';
 import type { Progress } from '../progress.ts';
 
@@ -36,12 +35,6 @@ export interface LoadedModelInfo {
   /** What the engine really allocated for the weights. */
   allocated: MemoryReport;
   fim?: string;
-}
-
-/** Errors that cross the worker boundary as plain, user-facing messages. */
-export function userMessage(err: unknown): string {
-  if (err instanceof ModelError || err instanceof HubError || err instanceof GpuError) return err.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class ModelService {
@@ -83,8 +76,8 @@ export class ModelService {
   async loadCached(id: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
     const store = await this.opfs();
     const m = (await store.list()).find((x) => x.id === id);
-    if (!m) throw new Error(`No downloaded model "${id}".`);
-    if (!m.complete) throw new Error(`${m.repo} is not completely downloaded yet: resume the download first.`);
+    if (!m) throw new ModelError('MODEL_NOT_FOUND', `No downloaded model "${id}": download it again.`);
+    if (!m.complete) throw new ModelError('MODEL_INCOMPLETE', `${m.repo} is not completely downloaded yet: resume the download first.`);
     return this.load((await store.folder(id)).files(), id, signal, onProgress);
   }
 
@@ -191,9 +184,9 @@ export class ModelService {
   /** Mean next-token loss of `text` under the loaded model (as `homecoder loss`). */
   async loss(text: string): Promise<{ tokens: number; loss: number }> {
     const l = this.loaded;
-    if (!l) throw new Error('Load a model first.');
+    if (!l) throw new ModelError('NO_MODEL_LOADED', 'Load a model first.');
     const ids = l.tokenizer.encode(text);
-    if (ids.length < 2) throw new Error('The text needs at least two tokens.');
+    if (ids.length < 2) throw new ModelError('TEXT_TOO_SHORT', 'The text needs at least two tokens.');
     const tf = new Transformer(l.runner, l.memory, l.model, undefined, { seqLen: ids.length });
     try {
       tf.setBatch(ids);

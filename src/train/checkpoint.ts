@@ -12,6 +12,7 @@ import type { ModelConfig } from '../model/types.ts';
 import { ADAPTER_META, type AdapterMeta } from '../model/storage/adapter-store.ts';
 import type { RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
+import { RunError } from './errors.ts';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'state.json';
@@ -75,7 +76,7 @@ export async function checkpointAdapterFiles(run: RunFolder, step: number): Prom
   const out = new Map<string, Uint8Array>();
   for (const name of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) {
     const b = await run.read(`${checkpointDir(step)}/${name}`);
-    if (!b) throw new Error(`Checkpoint ${step} is missing ${name}.`);
+    if (!b) throw new RunError('BAD_CHECKPOINT', `Checkpoint ${step} is missing ${name}.`, { step });
     out.set(name, b);
   }
   return out;
@@ -88,7 +89,7 @@ export async function readCheckpointAdapter(run: RunFolder, step: number, config
 /** Puts the saved AdamW moments back into a trainable adapter (same settings, same order). */
 export async function restoreOptimizer(run: RunFolder, step: number, adapter: GpuLora): Promise<void> {
   const bytes = await run.read(`${checkpointDir(step)}/${OPTIMIZER_FILE}`);
-  if (!bytes) throw new Error(`Checkpoint ${step} has no optimizer state.`);
+  if (!bytes) throw new RunError('BAD_CHECKPOINT', `Checkpoint ${step} has no optimizer state.`, { step });
   const src = bytesSource(OPTIMIZER_FILE, bytes);
   const header = await readSafetensorsHeader(src);
   const device = adapter.memory.device;
@@ -100,7 +101,9 @@ export async function restoreOptimizer(run: RunFolder, step: number, adapter: Gp
     ] as const) {
       const info = header.tensors.get(`${i}.${which}`);
       if (!info || info.shape[0] !== p.n)
-        throw new Error(`Checkpoint ${step}: optimizer state does not match this adapter (tensor ${i}.${which}).`);
+        throw new RunError('BAD_CHECKPOINT', `Checkpoint ${step}: optimizer state does not match this adapter (tensor ${i}.${which}).`, {
+          step,
+        });
       const data = (await readTensorBytes(src, info)).slice();
       device.queue.writeBuffer(buf, 0, data);
     }

@@ -15,6 +15,7 @@ import { readCheckpointAdapter } from './checkpoint.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
 import type { OpenedRunModel } from './run-model.ts';
 import type { RunRecord } from './run-record.ts';
+import { RunError } from './errors.ts';
 
 export const TEST_FILES = 'test-files.json';
 
@@ -120,7 +121,7 @@ export async function evaluateRun(
   o: { signal?: AbortSignal; onProgress?: (p: Progress) => void; maxTestBlocks?: number } = {},
 ): Promise<RunRecord> {
   const record = (await readRun(run))!;
-  if (record.best === null) throw new Error('This run has no checkpoint with a test loss yet.');
+  if (record.best === null) throw new RunError('NO_CHECKPOINT', 'This run has no checkpoint with a test loss yet: train it further first.');
   const data = await readRunDataset(run);
   const files = (await readJsonFile<Array<{ path: string; text: string }>>(run, TEST_FILES)) ?? [];
   const peft = await readCheckpointAdapter(run, record.best, engine.model.config);

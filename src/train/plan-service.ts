@@ -8,6 +8,7 @@ import { Hub } from '../model/hub/client.ts';
 import { LORA_TARGETS, type ModelConfig } from '../model/types.ts';
 import { largestSeqLen, planMemory, type MemoryPlan } from '../gpu/planner.ts';
 import type { HubSettings } from '../serve/model-service.ts';
+import { HomecoderError } from '../errors.ts';
 
 export interface PlanRequest {
   /** A catalog or hub repo id; its config comes from the catalog or the hub. */
@@ -38,7 +39,7 @@ export interface PlanReport {
 
 async function resolveConfig(req: Pick<PlanRequest, 'repo' | 'hub' | 'config'>): Promise<ModelConfig> {
   if (req.config) return req.config;
-  if (!req.repo) throw new Error('Choose a model to plan for.');
+  if (!req.repo) throw new HomecoderError('BAD_PLAN_REQUEST', 'Choose a model to plan for.');
   const known = CATALOG.find((m) => m.repo === req.repo)?.config;
   if (known) return parseConfig(known, `${req.repo}/config.json`);
   return parseConfig(await new Hub(req.repo, req.hub).json('config.json'), `${req.repo}/config.json`);
@@ -49,7 +50,7 @@ export async function planModel(
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
 ): Promise<PlanReport> {
   if (!(req.seqLen >= 1) || !(req.loraR >= 1) || !(req.gpuMemory > 0))
-    throw new Error('Sequence length, LoRA rank and GPU memory must be positive numbers.');
+    throw new HomecoderError('BAD_PLAN_REQUEST', 'Sequence length, LoRA rank and GPU memory must be positive numbers.');
   const config = await resolveConfig(req);
   const chunk = limits.maxStorageBufferBindingSize;
   const lora = { r: req.loraR, targets: LORA_TARGETS };

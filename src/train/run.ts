@@ -17,7 +17,7 @@ import type { Dataset } from '../data/dataset/build.ts';
 import { usableBlocks } from '../data/dataset/pack.ts';
 import { autoSteps, type TrainSettings } from './settings.ts';
 import { learningRate } from './schedule.ts';
-import { checkMemory, type DeviceLimits, type MemoryCheck } from './memory-check.ts';
+import { checkMemory, type DeviceLimits } from './memory-check.ts';
 import { BlockSampler } from './sampler.ts';
 import { packedLoss } from './eval-loss.ts';
 import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
@@ -30,13 +30,9 @@ export const DATASET_FILE = 'dataset.bin';
 /** AdamW constants that are not user settings (Refact's betas and epsilon). */
 const ADAM = { beta1: 0.9, beta2: 0.95, eps: 1e-6 };
 
-export class MemoryCheckError extends Error {
-  readonly code = 'WONT_FIT';
-  constructor(readonly check: MemoryCheck) {
-    super(check.message);
-    this.name = 'MemoryCheckError';
-  }
-}
+import { MemoryCheckError, RunError } from './errors.ts';
+
+export { MemoryCheckError };
 
 export interface RunModel {
   runner: KernelRunner;
@@ -110,7 +106,7 @@ export async function readRun(run: RunFolder): Promise<RunRecord | undefined> {
 
 export async function readRunDataset(run: RunFolder): Promise<Dataset> {
   const bytes = await run.read(DATASET_FILE);
-  if (!bytes) throw new Error('This run has lost its dataset; start a new run.');
+  if (!bytes) throw new RunError('RUN_DATASET_LOST', 'This run has lost its dataset; start a new run.');
   return decodeDataset(bytes);
 }
 
@@ -121,7 +117,7 @@ export async function readRunDataset(run: RunFolder): Promise<Dataset> {
  */
 export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOptions = {}): Promise<RunRecord> {
   const record = await readRun(run);
-  if (!record) throw new Error('No such run.');
+  if (!record) throw new RunError('RUN_NOT_FOUND', 'No such run.');
   const s = record.settings;
   const config = engine.model.config;
   const check = checkMemory(config, s, engine.limits);
@@ -207,7 +203,9 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
       const ms = performance.now() - t0;
       stepMs.push(ms);
       if (!Number.isFinite(res.loss))
-        throw new Error(`The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`);
+        throw new RunError('LOSS_DIVERGED', `The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`, {
+          step,
+        });
       record.log.push({ step, loss: res.loss, lr, gradNorm: res.gradNorm, tokens: res.tokens, ms });
       const last = step === record.steps;
       const atCheckpoint = step % s.checkpointEvery === 0 || last;

@@ -1,5 +1,6 @@
 // A training run's settings, their defaults for a browser GPU with one line of help
 // each, and the automatic number of steps (Refact's rule: more epochs for small data).
+import { HomecoderError, registerError } from '../errors.ts';
 import { LORA_TARGETS, type LoraTarget } from '../model/types.ts';
 
 export interface TrainSettings {
@@ -92,16 +93,17 @@ export function autoSteps(trainBlocks: number, batchSize: number): number {
   return Math.ceil(steps / 50) * 50;
 }
 
-export class SettingsError extends Error {
-  readonly code = 'BAD_SETTING';
-  constructor(
-    readonly setting: keyof TrainSettings,
-    message: string,
-  ) {
-    super(message);
+export class SettingsError extends HomecoderError<'BAD_SETTING', { setting: keyof TrainSettings }> {
+  constructor(setting: keyof TrainSettings, message: string) {
+    super('BAD_SETTING', message, { data: { setting }, hint: `Change ${setting} and start again.` });
     this.name = 'SettingsError';
   }
+  /** The setting to change (the form field of the same name). */
+  get setting(): keyof TrainSettings {
+    return this.data.setting;
+  }
 }
+registerError('SettingsError', SettingsError);
 
 /** Checks ranges; returns the settings with defaults filled in. */
 export function validateSettings(over: Partial<TrainSettings>, maxPositions?: number): TrainSettings {

@@ -16,6 +16,7 @@ import { openModel } from '../model/loader.ts';
 import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
 import type { RunSummary, StartRequest, TrainModel } from '../workers/train-api.ts';
+import { RunError } from './errors.ts';
 
 export class TrainService {
   private engine?: { id: string; engine: OpenedRunModel };
@@ -36,7 +37,7 @@ export class TrainService {
   private async modelFiles(id: string) {
     const store = await opfsStore();
     const m = (await store.list()).find((x) => x.id === id && x.complete);
-    if (!m) throw new Error(`The model "${id}" is not downloaded completely: download it on the Model page first.`);
+    if (!m) throw new RunError('NO_MODEL', `The model "${id}" is not downloaded completely: download it on the Model page first.`);
     return { files: (await store.folder(id)).files(), repo: m.repo };
   }
 
@@ -110,7 +111,7 @@ export class TrainService {
   ): Promise<RunRecord> {
     const run = subFolder(await this.root(), runId);
     const record = await readRun(run);
-    if (!record) throw new Error(`No run ${runId}.`);
+    if (!record) throw new RunError('RUN_NOT_FOUND', `No run ${runId}.`);
     const engine = await this.open(record.model.id, signal, onProgress);
     return this.train(runId, run, engine, signal, onProgress, onUpdate);
   }
@@ -123,7 +124,7 @@ export class TrainService {
     onProgress: (p: Progress) => void,
     onUpdate: (r: RunRecord, l: LiveProgress | null) => void,
   ): Promise<RunRecord> {
-    if (this.active.size) throw new Error('A run is already training in this tab; stop it first.');
+    if (this.active.size) throw new RunError('RUN_BUSY', 'A run is already training in this tab; stop it first.');
     this.active.add(id);
     try {
       // Evaluation (greedy decoding) is a separate button here: it can take a while on a big model.
@@ -136,7 +137,7 @@ export class TrainService {
   async evaluate(runId: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<RunRecord> {
     const run = subFolder(await this.root(), runId);
     const record = await readRun(run);
-    if (!record) throw new Error(`No run ${runId}.`);
+    if (!record) throw new RunError('RUN_NOT_FOUND', `No run ${runId}.`);
     return evaluateRun(await this.open(record.model.id, signal, onProgress), run, { signal, onProgress, maxTestBlocks: 64 });
   }
 
@@ -158,7 +159,7 @@ export class TrainService {
   }
 
   async deleteRun(runId: string): Promise<void> {
-    if (this.active.has(runId)) throw new Error('This run is training: stop it before deleting it.');
+    if (this.active.has(runId)) throw new RunError('RUN_BUSY', 'This run is training: stop it before deleting it.');
     await (await this.root()).remove(runId);
   }
 }

@@ -1,7 +1,10 @@
-// The contract between the UI thread and the engine worker (which owns the GPUDevice).
+// The contract between the UI thread and the engine worker (which owns the GPUDevice of
+// inference): the worker implements EngineApi, the page's client is typed from it
+// (WorkerClient in jobs.ts), so a method exists on both sides or the type check fails.
 import type { GpuInfo } from '../gpu/device.ts';
 import type { SelfTestResult } from '../gpu/selftest.ts';
 import type { ProgressListener } from '../progress.ts';
+import type { CancellableApi, JobId } from './jobs.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/storage/store.ts';
 import type { HubSettings, LoadedModelInfo } from '../serve/model-service.ts';
@@ -14,24 +17,23 @@ export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
 export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
-export interface EngineApi {
+export interface EngineApi extends CancellableApi {
   /** Requests the adapter and device once; later calls return the same answer. */
   gpuStatus(): Promise<GpuStatus>;
   /** Runs the GPU check (a real compute shader compared with a CPU reference). */
-  selfTest(jobId: string, onProgress: ProgressListener, size?: number): Promise<SelfTestResult>;
-  cancel(jobId: string): Promise<boolean>;
+  selfTest(jobId: JobId, onProgress: ProgressListener, size?: number): Promise<SelfTestResult>;
 
   catalog(): Promise<CatalogEntry[]>;
   cachedModels(): Promise<Array<Manifest & { bytes: number }>>;
   /** Downloads (or resumes) a hub model into browser storage. */
-  downloadModel(jobId: string, onProgress: ProgressListener, repo: string, hub: HubSettings): Promise<Manifest>;
+  downloadModel(jobId: JobId, onProgress: ProgressListener, repo: string, hub: HubSettings): Promise<Manifest>;
   deleteModel(id: string): Promise<void>;
-  loadCachedModel(jobId: string, onProgress: ProgressListener, id: string): Promise<LoadedModelInfo>;
+  loadCachedModel(jobId: JobId, onProgress: ProgressListener, id: string): Promise<LoadedModelInfo>;
   /** Loads a model from picked files in place; `path` is the file's path in the picked folder. */
-  loadModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
+  loadModelFiles(jobId: JobId, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
   /** Copies a picked model folder into browser storage (listed with the downloaded models). */
-  importModelFiles(jobId: string, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
+  importModelFiles(jobId: JobId, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
   /** GPU memory for training and inference from a model's config and this GPU's limits. */
   planModel(req: PlanRequest): Promise<PlanReport>;
 

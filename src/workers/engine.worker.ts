@@ -1,11 +1,12 @@
-// The engine worker: its own GPUDevice for models, the memory planner and completions (the
-// training worker has another), reached by the pages through comlink (engine-client.ts).
+// The engine worker: models, inference and the planner on the GPU (the training worker has
+// its own device). Errors reach the page as themselves (error-transfer.ts).
 import * as Comlink from 'comlink';
+import './error-transfer.ts';
 import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { runSelfTest } from '../gpu/selftest.ts';
 import { JobHost } from './jobs.ts';
-import { ModelService, userMessage } from '../serve/model-service.ts';
+import { ModelService } from '../serve/model-service.ts';
 import type { EngineApi, GpuStatus } from './engine-api.ts';
 import { planModel } from '../train/plan-service.ts';
 import { InferenceService } from '../serve/inference-service.ts';
@@ -29,7 +30,8 @@ function context(): Promise<GpuContext> {
 
 const models = new ModelService(async () => (await context()).device);
 let adapterSource: Promise<AdapterSource> | undefined;
-const inference = new InferenceService(models, () => (adapterSource ??= opfsAdapterSource()));
+const adapters = () => (adapterSource ??= opfsAdapterSource());
+const inference = new InferenceService(models, adapters);
 // The tab serves editors through the bridge that served it (same origin).
 BridgeLink.forLocation(self.location, inference).start();
 /** A model load changes what serves: tell the bridge. */
@@ -38,20 +40,6 @@ const served = <T>(p: Promise<T>): Promise<T> =>
     inference.changed();
     return v;
   });
-/** Typed errors cross the worker boundary as their messages. */
-const plain = async <T>(work: () => Promise<T>): Promise<T> => {
-  try {
-    return await work();
-  } catch (err) {
-    throw new Error(userMessage(err));
-  }
-};
-
-/** Runs a model job; typed errors become messages the page can show as they are. */
-function modelJob<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.runForPage(id, work, (err) => new Error(userMessage(err)));
-}
-
 const api: EngineApi = {
   async gpuStatus(): Promise<GpuStatus> {
     try {
@@ -82,34 +70,19 @@ const api: EngineApi = {
 
   catalog: async () => models.catalog(),
   cachedModels: () => models.cached(),
-  downloadModel: (jobId, onProgress, repo, hub) => modelJob(jobId, (signal) => models.download(repo, hub, signal, onProgress)),
+  downloadModel: (jobId, onProgress, repo, hub) => jobs.run(jobId, (signal) => models.download(repo, hub, signal, onProgress)),
   deleteModel: (id) => models.remove(id),
-  importModelFiles: (jobId, onProgress, files) => modelJob(jobId, (signal) => models.importFiles(files, signal, onProgress)),
-  planModel: async (req) => {
-    try {
-      const { device } = await context();
-      return await planModel(req, device.limits);
-    } catch (err) {
-      throw new Error(userMessage(err));
-    }
-  },
-  loadCachedModel: (jobId, onProgress, id) => served(modelJob(jobId, (signal) => models.loadCached(id, signal, onProgress))),
-  loadModelFiles: (jobId, onProgress, files) => served(modelJob(jobId, (signal) => models.loadFiles(files, signal, onProgress))),
-  loss: async (text) => {
-    try {
-      return await models.loss(text);
-    } catch (err) {
-      throw new Error(userMessage(err));
-    }
-  },
+  importModelFiles: (jobId, onProgress, files) => jobs.run(jobId, (signal) => models.importFiles(files, signal, onProgress)),
+  planModel: async (req) => planModel(req, (await context()).device.limits),
+  loadCachedModel: (jobId, onProgress, id) => served(jobs.run(jobId, (signal) => models.loadCached(id, signal, onProgress))),
+  loadModelFiles: (jobId, onProgress, files) => served(jobs.run(jobId, (signal) => models.loadFiles(files, signal, onProgress))),
+  loss: (text) => models.loss(text),
   serving: async () => inference.serving(),
-  setServing: (choice) => plain(() => inference.setServing(choice)),
-  listAdapters: () => plain(async () => (await (adapterSource ??= opfsAdapterSource())).list()),
-  importAdapter: (name, files) =>
-    plain(async () =>
-      (await (adapterSource ??= opfsAdapterSource())).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
-    ),
-  removeAdapter: (id) => plain(async () => (await (adapterSource ??= opfsAdapterSource())).remove(id)),
+  setServing: (choice) => inference.setServing(choice),
+  listAdapters: async () => (await adapters()).list(),
+  importAdapter: async (name, files) =>
+    (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
+  removeAdapter: async (id) => (await adapters()).remove(id),
 };
 
 Comlink.expose(api);

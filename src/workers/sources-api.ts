@@ -1,5 +1,7 @@
-// The contract between the pages and the sources worker (sources, filter, storage).
+// The contract between the pages and the sources worker (sources, filter, storage): the
+// worker implements SourcesApi, the page's client is typed from it (WorkerClient in jobs.ts).
 import type { ProgressListener } from '../progress.ts';
+import type { CancellableApi, JobId } from './jobs.ts';
 import type { FilterSettings } from '../data/filter/settings.ts';
 import type { FilterRun, StoredFile } from '../data/store/source-store.ts';
 import type { FileDecision } from '../data/types.ts';
@@ -8,15 +10,14 @@ import type { AddResult, FilterRunResult, GitRequest, PublicSource } from '../da
 export type { AddResult, FilterRunResult, GitRequest, PublicSource, FilterRun };
 export type FileMeta = Omit<StoredFile, 'bytes'>;
 
-export interface SourcesApi {
-  cancel(jobId: string): Promise<boolean>;
+export interface SourcesApi extends CancellableApi {
   list(): Promise<PublicSource[]>;
-  addGit(jobId: string, onProgress: ProgressListener, req: GitRequest): Promise<AddResult>;
-  pull(jobId: string, onProgress: ProgressListener, id: string): Promise<AddResult>;
+  addGit(jobId: JobId, onProgress: ProgressListener, req: GitRequest): Promise<AddResult>;
+  pull(jobId: JobId, onProgress: ProgressListener, id: string): Promise<AddResult>;
   setToken(id: string, token: string): Promise<void>;
-  addArchive(jobId: string, onProgress: ProgressListener, file: File): Promise<AddResult>;
+  addArchive(jobId: JobId, onProgress: ProgressListener, file: File): Promise<AddResult>;
   addFiles(
-    jobId: string,
+    jobId: JobId,
     onProgress: ProgressListener,
     name: string,
     files: Array<{ path: string; file: File }>,
@@ -26,7 +27,7 @@ export interface SourcesApi {
   files(id: string): Promise<FileMeta[]>;
   setTest(id: string, paths: string[] | 'all', test: boolean): Promise<number>;
   settings(): Promise<FilterSettings>;
-  runFilter(jobId: string, onProgress: ProgressListener, settings: Partial<FilterSettings>): Promise<FilterRunResult>;
+  runFilter(jobId: JobId, onProgress: ProgressListener, settings: Partial<FilterSettings>): Promise<FilterRunResult>;
   lastRun(): Promise<FilterRun | null>;
   decisions(): Promise<FileDecision[]>;
   preview(source: string, path: string): Promise<{ text: string; truncated: boolean } | null>;

@@ -1,6 +1,7 @@
 // The sources worker: cloning, unpacking, storing and filtering, off the page's thread.
 import './worker-globals.ts';
 import * as Comlink from 'comlink';
+import './error-transfer.ts';
 import { JobHost } from './jobs.ts';
 import { SourcesService } from '../data/sources-service.ts';
 import type { SourcesApi } from './sources-api.ts';
@@ -8,15 +9,8 @@ import type { SourcesApi } from './sources-api.ts';
 const jobs = new JobHost();
 const service = new SourcesService(self.location.origin);
 
-/** Runs a job; errors cross to the page as plain Errors with the typed code kept in the name. */
-function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.runForPage(id, work, (err) => {
-    const e = new Error(err instanceof Error ? err.message : String(err));
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') e.name = code;
-    return e;
-  });
-}
+/** Runs a job; its errors reach the page as themselves (error-transfer.ts). */
+const job = <T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => jobs.run(id, work);
 
 const api: SourcesApi = {
   cancel: async (id) => jobs.cancel(id),

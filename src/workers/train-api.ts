@@ -1,6 +1,8 @@
-// The contract between the Train page and the training worker (which has its own
-// GPUDevice and runs one training job at a time).
+// The contract between the pages and the training worker (which has its own GPUDevice and
+// runs one training job at a time): the worker implements TrainApi, the page's client is
+// typed from it (WorkerClient in jobs.ts).
 import type { ProgressListener } from '../progress.ts';
+import type { CancellableApi, JobId } from './jobs.ts';
 import type { TrainingFile } from '../data/types.ts';
 import type { TrainSettings } from '../train/settings.ts';
 import type { RunRecord } from '../train/run-record.ts';
@@ -31,24 +33,23 @@ export interface StartRequest {
   lossThreshold: number | null;
 }
 
-export interface TrainApi {
+export interface TrainApi extends CancellableApi {
   /** Downloaded, complete models in browser storage. */
   models(): Promise<TrainModel[]>;
   runs(): Promise<RunSummary[]>;
   /** The memory check for these settings, before anything is built or allocated. */
   checkMemory(modelId: string, settings: Partial<TrainSettings>): Promise<MemoryCheck>;
-  start(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, req: StartRequest): Promise<RunRecord>;
-  resume(jobId: string, onProgress: ProgressListener, onUpdate: UpdateListener, runId: string): Promise<RunRecord>;
-  evaluate(jobId: string, onProgress: ProgressListener, runId: string): Promise<RunRecord>;
+  start(jobId: JobId, onProgress: ProgressListener, req: StartRequest, onUpdate: UpdateListener): Promise<RunRecord>;
+  resume(jobId: JobId, onProgress: ProgressListener, runId: string, onUpdate: UpdateListener): Promise<RunRecord>;
+  evaluate(jobId: JobId, onProgress: ProgressListener, runId: string): Promise<RunRecord>;
   /** Stage-2 filter alone (for the Filter page): each file's mean loss under the base model, cached. */
   filterByLoss(
-    jobId: string,
+    jobId: JobId,
     onProgress: ProgressListener,
     modelId: string,
     files: TrainingFile[],
     threshold: number,
   ): Promise<LossDecision[]>;
-  cancel(jobId: string): Promise<boolean>;
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;
   deleteRun(runId: string): Promise<void>;

@@ -1,10 +1,10 @@
 // The training worker: its own GPUDevice, one training job at a time, reached by the
-// Train page through comlink. Typed errors cross as their user-facing messages.
+// pages through comlink. Errors reach the page as themselves (error-transfer.ts).
 import * as Comlink from 'comlink';
+import './error-transfer.ts';
 import { requestGpuDevice, type GpuContext } from '../gpu/device.ts';
 import { JobHost } from './jobs.ts';
 import { TrainService } from '../train/train-service.ts';
-import { userMessage } from '../serve/model-service.ts';
 import type { TrainApi } from './train-api.ts';
 
 const jobs = new JobHost();
@@ -15,17 +15,15 @@ function device(): Promise<GPUDevice> {
 }
 const service = new TrainService(device);
 
-/** Runs a job; errors the user can act on keep their message, cancellation stays an AbortError. */
-function job<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return jobs.runForPage(id, work, (err) => new Error(userMessage(err)));
-}
+/** Runs a job; its errors reach the page as themselves, a cancellation as an AbortError. */
+const job = <T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => jobs.run(id, work);
 
 const api: TrainApi = {
   models: () => service.models(),
   runs: () => service.runs(),
   checkMemory: (modelId, settings) => service.checkMemory(modelId, settings),
-  start: (jobId, onProgress, onUpdate, req) => job(jobId, (signal) => service.start(req, signal, onProgress, onUpdate)),
-  resume: (jobId, onProgress, onUpdate, runId) => job(jobId, (signal) => service.resume(runId, signal, onProgress, onUpdate)),
+  start: (jobId, onProgress, req, onUpdate) => job(jobId, (signal) => service.start(req, signal, onProgress, onUpdate)),
+  resume: (jobId, onProgress, runId, onUpdate) => job(jobId, (signal) => service.resume(runId, signal, onProgress, onUpdate)),
   evaluate: (jobId, onProgress, runId) => job(jobId, (signal) => service.evaluate(runId, signal, onProgress)),
   filterByLoss: (jobId, onProgress, modelId, files, threshold) =>
     job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),

@@ -151,6 +151,11 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     await page.click('[data-testid="repo-download"]');
     const err = await page.waitForSelector('[data-testid="model-error"]', { timeout: 30_000 });
     expect(await err.textContent()).toContain('RwkvForCausalLM is not supported');
+    // Thrown in the engine worker, it arrives on the page as the same class with the same code.
+    expect({ code: await err.getAttribute('data-code'), kind: await err.getAttribute('data-error') }).toEqual({
+      code: 'UNSUPPORTED_ARCHITECTURE',
+      kind: 'ModelError',
+    });
     expect(hub.log.slice(before).some((r) => r.path.endsWith('.safetensors'))).toBe(false);
   });
 });

@@ -156,9 +156,15 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.fill('[data-testid="git-url"]', `${git.url}/private.git`);
     await page.click('[data-testid="git-clone"]');
-    expect(await (await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 })).textContent()).toContain(
-      'needs a token',
-    );
+    // The worker's SourceError arrives as itself: the page acts on GIT_AUTH by asking for the token.
+    const err = await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 });
+    expect(await err.textContent()).toContain('needs a token');
+    expect({ code: await err.getAttribute('data-code'), kind: await err.getAttribute('data-error') }).toEqual({
+      code: 'GIT_AUTH',
+      kind: 'SourceError',
+    });
+    expect(await page.textContent('[data-testid="source-error"] [data-testid="error-hint"]')).toContain('Create the token on the git host');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('git-token');
     await page.fill('[data-testid="git-token"]', 'tok-123');
     await page.click('[data-testid="git-clone"]');
     const row = await page.waitForSelector(`[data-testid="source-row"][data-name="${git.url}/private.git"]`, { timeout: 60_000 });

@@ -110,6 +110,20 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.fill('[data-setting="gpuMemoryBudget"]', '1');
   });
 
+  it('a setting out of range is refused by the training worker and the page focuses that setting', async () => {
+    await fillSettings({ loraDropout: '0.95' });
+    await page.click('[data-testid="train-start"]');
+    const err = await page.waitForSelector('[data-testid="train-error"]', { timeout: 60_000 });
+    expect(await err.textContent()).toContain('loraDropout must be a number in [0, 0.9]');
+    expect({ code: await err.getAttribute('data-code'), kind: await err.getAttribute('data-error') }).toEqual({
+      code: 'BAD_SETTING',
+      kind: 'SettingsError',
+    });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-setting'))).toBe('loraDropout');
+    expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
+    await page.fill('[data-setting="loraDropout"]', SETTINGS.loraDropout);
+  });
+
   it('when the loss filter leaves too few files, it says which and why, and no run is made', async () => {
     await fillSettings();
     await page.check('[data-setting="lossFilter"]');
@@ -117,6 +131,11 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.click('[data-testid="train-start"]');
     const err = await page.waitForSelector('[data-testid="train-error"]', { timeout: 60_000 });
     expect(await err.textContent()).toMatch(/loss filter rejected 8 of 8 files \(src\/\w+\.py: high loss 7\.\d+.*raise the loss threshold/);
+    // Thrown in the training worker, it arrives on the page as the same class with the same code.
+    expect({ code: await err.getAttribute('data-code'), kind: await err.getAttribute('data-error') }).toEqual({
+      code: 'TOO_FEW_FILES',
+      kind: 'DatasetError',
+    });
     expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
     expect(await page.isEnabled('[data-testid="train-start"]')).toBe(true);
     await page.uncheck('[data-setting="lossFilter"]');

@@ -1,9 +1,12 @@
 // The worker harness through real comlink over a MessageChannel: progress arrives,
-// and aborting the UI-side signal cancels the worker-side job.
+// aborting the UI-side signal cancels the worker-side job, and the typed client wrapper
+// (workerClient) runs jobs with their options last.
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { JobHost, startJob, startRemoteJob } from '../../src/workers/jobs.ts';
+import '../../src/workers/error-transfer.ts';
+import { JobHost, startJob, startRemoteJob, workerClient, type CancellableApi, type JobId } from '../../src/workers/jobs.ts';
+import { SourceError, type SourceErrorCode } from '../../src/data/errors.ts';
 import { isAbort, type Progress, type ProgressListener } from '../../src/progress.ts';
 
 interface Api {
@@ -92,27 +95,56 @@ describe('worker jobs', () => {
     expect(new JobHost().cancel('nope')).toBe(false);
   });
 
-  it('runForPage maps errors for the page but keeps a cancellation an AbortError', async () => {
+  it('workerClient runs job methods with options last, passes listeners, and errors cross typed', async () => {
+    interface TypedApi extends CancellableApi {
+      echo(text: string): Promise<string>;
+      count(id: JobId, onProgress: ProgressListener, n: number, onEach: (i: number) => void): Promise<number>;
+      fail(id: JobId, onProgress: ProgressListener, code: string): Promise<void>;
+    }
     const host = new JobHost();
-    const toPage = (err: unknown) => new Error(`page: ${(err as Error).message}`);
-    await expect(
-      host.runForPage(
-        'a',
-        async () => {
-          throw new TypeError('boom');
-        },
-        toPage,
-      ),
-    ).rejects.toThrow('page: boom');
-    const running = host.runForPage(
-      'b',
-      (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
-      toPage,
-    );
-    host.cancel('b');
-    const err = await running.catch((e: unknown) => e);
-    expect(isAbort(err)).toBe(true);
+    const api: TypedApi = {
+      echo: async (text) => text,
+      count: (id, onProgress, n, onEach) =>
+        host.run(id, async (signal) => {
+          for (let i = 0; i < n; i++) {
+            signal.throwIfAborted();
+            await onEach(i);
+            await onProgress({ phase: 'count', done: i, total: n });
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          return n;
+        }),
+      fail: (id, _p, code) =>
+        host.run(id, async () => {
+          throw new SourceError(code as SourceErrorCode, `failed with ${code}`);
+        }),
+      cancel: async (id) => host.cancel(id),
+    };
+    const { port1, port2 } = new MessageChannel();
+    Comlink.expose(api, port1 as unknown as Comlink.Endpoint);
+    const remote = Comlink.wrap<TypedApi>(port2 as unknown as Comlink.Endpoint);
+    const client = workerClient(remote, { count: 2, fail: 1 });
+    // The contract is checked: a job left out of the table, or a wrong arity, fails the type check.
+    // @ts-expect-error fail is missing
+    workerClient(remote, { count: 2 });
+    // @ts-expect-error count takes two arguments
+    workerClient(remote, { count: 1, fail: 1 });
+    expect(await client.echo('hi')).toBe('hi');
+    const each: number[] = [];
+    const seen: number[] = [];
+    expect(await client.count(3, (i) => void each.push(i), { onProgress: (p) => seen.push(p.done) })).toBe(3);
+    expect(each).toEqual([0, 1, 2]);
+    expect(seen).toEqual([0, 1, 2]);
+    const err = await client.fail('GIT_AUTH').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as SourceError).code).toBe('GIT_AUTH');
+    const ctl = new AbortController();
+    const stopped = client.count(1000, (i) => (i === 2 ? ctl.abort() : undefined), { signal: ctl.signal }).catch((e: unknown) => e);
+    expect(isAbort(await stopped)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
     expect(host.active).toEqual([]);
+    port1.close();
+    port2.close();
   });
 
   it('startRemoteJob drops a progress report that arrives after the job settled', async () => {

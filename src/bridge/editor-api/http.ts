@@ -1,19 +1,22 @@
 // What every editor route shares: bounded JSON bodies, compact JSON answers (llama.vim
 // rejects a space after a colon), typed 4xx errors in each protocol's error shape,
 // streaming (SSE or NDJSON), and cancellation when the client goes away.
+import { HomecoderError, registerError, httpErrorCode, type HttpErrorCode } from '../../errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Relay } from '../relay.ts';
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+export class HttpError extends HomecoderError<HttpErrorCode, { status: number }> {
+  constructor(status: number, message: string) {
+    super(httpErrorCode(status), message, { data: { status } });
     this.name = 'HttpError';
   }
+  /** The HTTP status the editor gets. */
+  get status(): number {
+    return this.data.status;
+  }
 }
+registerError('HttpError', HttpError);
 
 /** How a protocol family writes its errors. */
 export type ErrorShape = 'openai' | 'string' | 'llamacpp';

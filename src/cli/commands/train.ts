@@ -19,6 +19,9 @@ import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort } from '../../progress.ts';
+import { UsageError } from '../../errors.ts';
+import { DatasetError } from '../../data/errors.ts';
+import { RunError } from '../../train/errors.ts';
 
 /** CLI flag → setting. */
 const FLAGS: Array<[string, keyof TrainSettings]> = [
@@ -82,15 +85,15 @@ function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof Tr
   if (k === 'targets') {
     const t = v.split(',').map((x) => x.trim());
     const bad = t.filter((x) => !(LORA_TARGETS as readonly string[]).includes(x));
-    if (bad.length) throw new Error(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+    if (bad.length) throw new UsageError(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
     return t as LoraTarget[];
   }
   if (k === 'schedule') {
-    if (v !== 'linear' && v !== 'cosine') throw new Error(`--schedule must be linear or cosine, got "${v}"`);
+    if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
     return v;
   }
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${FLAGS.find((f) => f[1] === k)![0]} must be a number, got "${v}"`);
+  if (!Number.isFinite(n)) throw new UsageError(`--${FLAGS.find((f) => f[1] === k)![0]} must be a number, got "${v}"`);
   return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
 }
 
@@ -151,7 +154,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       })`,
       { stage1: summary },
     );
-    if (summary.accepted === 0) throw new Error(summary.explanation ?? 'No file was accepted by the filter.');
+    if (summary.accepted === 0) throw new DatasetError('NO_TRAIN_FILES', summary.explanation ?? 'No file was accepted by the filter.');
     files = imported.accepted;
   }
 
@@ -172,7 +175,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const modelLabel = basename(resolve(v.model as string));
     if (!v.resume) {
       const existing = await readRun(run);
-      if (existing) throw new Error(`${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
+      if (existing)
+        throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
       const threshold = v['loss-threshold'] ? Number(v['loss-threshold']) : DEFAULT_LOSS_THRESHOLD;
       const { record, decisions } = await prepareRun(engine, files, over, run, {
         runId: basename(out),

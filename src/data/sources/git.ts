@@ -94,7 +94,11 @@ function gitError(o: GitFetchOptions, err: unknown): Error {
       o.token
         ? `${o.shownUrl} refused the token. Check that it is valid and can read this repository.`
         : `${o.shownUrl} needs a token: it is private (or does not exist). Add a personal access token with read access.`,
-      { cause: err },
+      {
+        cause: err,
+        data: { url: o.shownUrl, tokenGiven: !!o.token },
+        hint: 'Create the token on the git host (read access to repository contents is enough) and give it with this source.',
+      },
     );
   }
   if (status === 404 || e.code === 'NotFoundError')

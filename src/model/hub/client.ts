@@ -1,6 +1,7 @@
 // Reading a model repository from a Hugging Face hub (or a mirror with the same
 // layout: {endpoint}/{repo}/resolve/{revision}/{file}). The token, when given, goes only
 // to that endpoint.
+import { HomecoderError, registerError } from '../../errors.ts';
 import { parseConfig } from '../config.ts';
 import { ModelError } from '../errors.ts';
 import type { ModelConfig } from '../types.ts';
@@ -22,16 +23,17 @@ export interface RemoteFile {
 
 export type HubErrorCode = 'NOT_FOUND' | 'GATED' | 'HTTP' | 'NETWORK';
 
-export class HubError extends Error {
-  constructor(
-    readonly code: HubErrorCode,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
+export class HubError extends HomecoderError<HubErrorCode, { status?: number }> {
+  constructor(code: HubErrorCode, message: string, status?: number) {
+    super(code, message, { data: status === undefined ? {} : { status } });
     this.name = 'HubError';
   }
+  /** The hub's HTTP status, when it answered. */
+  get status(): number | undefined {
+    return this.data.status;
+  }
 }
+registerError('HubError', HubError);
 
 export class Hub {
   readonly endpoint: string;
