@@ -15,8 +15,28 @@ import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
 import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
-import type { RunSummary, StartRequest, TrainModel } from '../workers/train-api.ts';
 import { RunError } from './errors.ts';
+
+export interface TrainModel {
+  id: string;
+  repo: string;
+}
+
+export interface RunSummary extends RunRecord {
+  /** Marked running in storage but not running in this tab: the tab was closed or reloaded mid-run. */
+  interrupted: boolean;
+  /** Step Resume would continue from (its latest checkpoint). */
+  resumeFrom: number;
+}
+
+export interface StartRequest {
+  modelId: string;
+  files: TrainingFile[];
+  settings: Partial<TrainSettings>;
+  chatJsonl?: string;
+  /** Stage-2 loss filter threshold in nats; null skips the filter. */
+  lossThreshold: number | null;
+}
 
 export class TrainService {
   private engine?: { id: string; engine: OpenedRunModel };

@@ -9,29 +9,11 @@ import type { RunRecord } from '../train/run-record.ts';
 import type { LiveProgress } from '../train/run.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
 import type { LossDecision } from '../train/loss-filter.ts';
+import type { RunSummary, StartRequest, TrainModel } from '../train/train-service.ts';
 
-export interface TrainModel {
-  id: string;
-  repo: string;
-}
-
-export interface RunSummary extends RunRecord {
-  /** Marked running in storage but not running in this tab: the tab was closed or reloaded mid-run. */
-  interrupted: boolean;
-  /** Step Resume would continue from (its latest checkpoint). */
-  resumeFrom: number;
-}
+export type { RunSummary, StartRequest, TrainModel };
 
 export type UpdateListener = (record: RunRecord, live: LiveProgress | null) => void;
-
-export interface StartRequest {
-  modelId: string;
-  files: TrainingFile[];
-  settings: Partial<TrainSettings>;
-  chatJsonl?: string;
-  /** Stage-2 loss filter threshold in nats; null skips the filter. */
-  lossThreshold: number | null;
-}
 
 export interface TrainApi extends CancellableApi {
   /** Downloaded, complete models in browser storage. */
