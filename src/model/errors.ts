@@ -8,7 +8,11 @@ export type ModelErrorCode =
   | 'UNKNOWN_DTYPE'
   | 'MISSING_TENSOR'
   | 'BAD_SHAPE'
-  | 'BAD_ADAPTER';
+  | 'BAD_ADAPTER'
+  | 'UNSAFE_PATH'
+  | 'BAD_WEIGHTS'
+  | 'TOKENIZER_MISMATCH'
+  | 'CONTEXT_TOO_LONG';
 
 export class ModelError extends Error {
   readonly code: ModelErrorCode;

@@ -23,6 +23,7 @@ import { packedLoss } from './eval-loss.ts';
 import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
 import { bestCheckpoint, type RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
+import { RunError, TrainingError } from './errors.ts';
 
 export const RUN_FILE = 'run.json';
 export const DATASET_FILE = 'dataset.bin';
@@ -105,7 +106,19 @@ export async function createRun(
 }
 
 export async function readRun(run: RunFolder): Promise<RunRecord | undefined> {
-  return readJsonFile<RunRecord>(run, RUN_FILE);
+  let record: RunRecord | undefined;
+  try {
+    record = await readJsonFile<RunRecord>(run, RUN_FILE);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new RunError(
+      'RUN_CORRUPT',
+      `${RUN_FILE} of this run is damaged (${err.message}), so it cannot be resumed. Start a new run in another folder (the checkpoints in this one stay as they are).`,
+    );
+  }
+  if (record !== undefined && (record === null || typeof record !== 'object' || !record.settings || !Array.isArray(record.log) || !record.model))
+    throw new RunError('RUN_CORRUPT', `${RUN_FILE} of this run is not a Homecoder run record, so it cannot be resumed. Start a new run in another folder.`);
+  return record;
 }
 
 export async function readRunDataset(run: RunFolder): Promise<Dataset> {
@@ -206,8 +219,7 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
       });
       const ms = performance.now() - t0;
       stepMs.push(ms);
-      if (!Number.isFinite(res.loss))
-        throw new Error(`The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`);
+      if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, step);
       record.log.push({ step, loss: res.loss, lr, gradNorm: res.gradNorm, tokens: res.tokens, ms });
       const last = step === record.steps;
       const atCheckpoint = step % s.checkpointEvery === 0 || last;
