@@ -49,7 +49,10 @@ export async function readRegularFile(path: string, limit: number): Promise<Uint
       `${path} is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file'}: give a folder, a regular file, an archive or a git URL.`,
     );
   const tooLarge = () =>
-    new SourceError('SOURCE_TOO_LARGE', `${path} is larger than ${mib(limit)}, the most Homecoder reads from one source file. Give a smaller file or a folder.`);
+    new SourceError(
+      'SOURCE_TOO_LARGE',
+      `${path} is larger than ${mib(limit)}, the most Homecoder reads from one source file. Give a smaller file or a folder.`,
+    );
   if (st.size > limit) throw tooLarge();
   const fh = await open(path, 'r');
   try {
@@ -69,7 +72,13 @@ export async function readRegularFile(path: string, limit: number): Promise<Uint
   }
 }
 
-async function walk(root: string, dir: string, out: SourceFile[], skipped: LoadedSource['skipped'], total: { bytes: number }): Promise<void> {
+async function walk(
+  root: string,
+  dir: string,
+  out: SourceFile[],
+  skipped: LoadedSource['skipped'],
+  total: { bytes: number },
+): Promise<void> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const full = join(dir, e.name);
     const path = relative(root, full).split(sep).join('/');

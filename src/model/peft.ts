@@ -100,7 +100,7 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
   // never ignored, since ignoring them gives a silently different model.
   const alpha = cfg.lora_alpha ?? r;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha))
-    throw bad(`${ADAPTER_CONFIG}: lora_alpha is ${JSON.stringify(cfg.lora_alpha)}; it must be a finite number.`);
+    throw bad(`${ADAPTER_CONFIG}: lora_alpha is ${typeof alpha === 'number' ? alpha : JSON.stringify(alpha)}; it must be a finite number.`);
   const dropout = cfg.lora_dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
     throw bad(`${ADAPTER_CONFIG}: lora_dropout is ${JSON.stringify(cfg.lora_dropout)}; it must be a number from 0 to below 1.`);
@@ -157,7 +157,10 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
         [b, B],
       ] as const)
         if (!v.every(Number.isFinite))
-          throw bad(`${ADAPTER_WEIGHTS}: ${info.name} holds NaN or infinite values; the adapter is damaged. Train or download it again.`, info.name);
+          throw bad(
+            `${ADAPTER_WEIGHTS}: ${info.name} holds NaN or infinite values; the adapter is damaged. Train or download it again.`,
+            info.name,
+          );
       layer[t] = { A, B, inF, outF };
       unused.delete(a.name);
       unused.delete(b.name);
@@ -199,7 +202,12 @@ function toF32(raw: Uint8Array, dtype: string): Float32Array {
  * segment, case-insensitively: "Qwen/Qwen2.5-Coder-0.5B" and a folder of that name agree.
  */
 export function baseModelWarning(adapterBase: string, model: string, adapterLabel = 'The adapter'): string | undefined {
-  const last = (s: string) => s.replace(/[\\/]+$/, '').split(/[\\/]/).at(-1)?.toLowerCase() ?? '';
+  const last = (s: string) =>
+    s
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .at(-1)
+      ?.toLowerCase() ?? '';
   if (!adapterBase || !model || last(adapterBase) === last(model)) return undefined;
   return `${adapterLabel} was trained on ${adapterBase}, not ${model}; it loads (the shapes match) but its completions may be poor. Use it with the model it was trained on.`;
 }

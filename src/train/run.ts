@@ -116,8 +116,14 @@ export async function readRun(run: RunFolder): Promise<RunRecord | undefined> {
       `${RUN_FILE} of this run is damaged (${err.message}), so it cannot be resumed. Start a new run in another folder (the checkpoints in this one stay as they are).`,
     );
   }
-  if (record !== undefined && (record === null || typeof record !== 'object' || !record.settings || !Array.isArray(record.log) || !record.model))
-    throw new RunError('RUN_CORRUPT', `${RUN_FILE} of this run is not a Homecoder run record, so it cannot be resumed. Start a new run in another folder.`);
+  if (
+    record !== undefined &&
+    (record === null || typeof record !== 'object' || !record.settings || !Array.isArray(record.log) || !record.model)
+  )
+    throw new RunError(
+      'RUN_CORRUPT',
+      `${RUN_FILE} of this run is not a Homecoder run record, so it cannot be resumed. Start a new run in another folder.`,
+    );
   return record;
 }
 
