@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { openModel } from '../../src/model/loader.ts';
@@ -320,6 +320,51 @@ describe('sources', { timeout: 120_000 }, () => {
     expect(s.skipped).toEqual([{ path: 'big.py', why: 'larger than 64 MiB' }]);
   });
 });
+
+const hasZip = spawnSync('zip', ['-v']).status === 0;
+
+describe.skipIf(!hasZip)(
+  `zip64 archives${hasZip ? '' : " [skipped: no 'zip' command; scripts/setup-test-env.sh installs it]"}`,
+  { timeout: 120_000 },
+  () => {
+    // Made by Info-ZIP's zip with -fz (zip64 records forced), as Java and Windows write large archives.
+    const zip64 = (name: string, files: Record<string, Uint8Array | string>): string => {
+      const dir = join(root, `z${n++}`);
+      mkdirSync(join(dir, 'proj'), { recursive: true });
+      for (const [p, b] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, 'proj', p)), { recursive: true });
+        writeFileSync(join(dir, 'proj', p), b);
+      }
+      const out = join(root, name);
+      const r = spawnSync('zip', ['-q', '-fz', '-r', out, 'proj'], { cwd: dir });
+      expect(r.status, String(r.stderr)).toBe(0);
+      return out;
+    };
+
+    it('a good zip64 archive imports, through the CLI and the loader', async () => {
+      const file = zip64('good64.zip', { 'a.py': 'def add(a, b):\n    return a + b\n', 'lib/b.py': 'import os\nprint(os.getcwd())\n' });
+      const bytes = readFileSync(file);
+      expect(bytes.readUInt32LE(bytes.length - 22 - 20)).toBe(0x07064b50); // a zip64 locator: really zip64
+      const s = await loadNodeSource(file);
+      expect(s.files.map((f) => [f.path, new TextDecoder().decode(f.bytes)])).toEqual([
+        ['a.py', 'def add(a, b):\n    return a + b\n'],
+        ['lib/b.py', 'import os\nprint(os.getcwd())\n'],
+      ]);
+      const r = cli('filter', '--source', file);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('2 of 2 files accepted');
+    });
+
+    it('a zip64 bomb is called a bomb', async () => {
+      const file = zip64('bomb64.zip', { 'ok.py': 'x = 1\n', 'zeros.py': new Uint8Array(80 * 2 ** 20) });
+      const e = await rejection(loadNodeSource(file));
+      expect(e.code).toBe('ARCHIVE_BOMB');
+      const r = cli('filter', '--source', file);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('bomb64.zip');
+    });
+  },
+);
 
 describe('settings and runs', { timeout: 120_000 }, () => {
   it('train-steps validates like train, before the model is read: no silent clamping', () => {
