@@ -321,6 +321,40 @@ describe('sources', { timeout: 120_000 }, () => {
   });
 });
 
+describe('secrets in sources', { timeout: 120_000 }, () => {
+  it('files holding keys or tokens are rejected as "holds a secret", naming the rule and line, never the secret', () => {
+    const dir = join(root, 'with-secrets');
+    mkdirSync(dir);
+    // Built at run time so this test file holds no secret-shaped string itself.
+    const aws = `AKIA${'Q3EGRT5XMPL7ZV2W'}`;
+    const ghp = `ghp_${'x7Kq2Lm9Rt4Vw8Yz1Bc6Dn3Fg5Hj0Pa2Se9U'}`;
+    const body = 'MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n'.repeat(3);
+    const pem = `-----BEGIN RSA PRIVATE ${'KEY'}-----\n${body}-----END RSA PRIVATE KEY-----\n`;
+    writeFileSync(join(dir, 'deploy.py'), `import boto3\n\nKEY = "${aws}"\n`);
+    writeFileSync(join(dir, 'gh.js'), `const token = '${ghp}';\nfetch(url, { headers: { token } });\n`);
+    writeFileSync(join(dir, 'ssl.py'), `CERT = '''\n${pem}'''\n`);
+    writeFileSync(join(dir, 'docs_example.py'), 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"  # the documented example key\nprint(AWS_KEY)\n');
+    writeFileSync(join(dir, 'clean.py'), 'def add(a, b):\n    return a + b\n');
+    const r = cli('filter', '--source', dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('2 of 5 files accepted');
+    expect(r.stdout).toMatch(/holds a secret\s+3/);
+    expect(r.stdout).toContain('holds a secret: holds an AWS access key (gitleaks rule aws-access-token) on line 3');
+    expect(r.stdout).toContain('gitleaks rule github-pat) on line 1');
+    expect(r.stdout).toContain('gitleaks rule private-key) on line 2');
+    expect(r.stdout).not.toContain(aws);
+    expect(r.stdout).not.toContain(ghp);
+    // A force-include glob does not let a secret in.
+    const forced = cli('filter', '--source', dir, '--include', '*.py', '--json');
+    const deploy = forced.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { path?: string; reason?: string })
+      .find((d) => d.path === 'deploy.py');
+    expect(deploy?.reason).toBe('secrets');
+  });
+});
+
 const hasZip = spawnSync('zip', ['-v']).status === 0;
 
 describe.skipIf(!hasZip)(
