@@ -10,7 +10,7 @@ import { SourceError } from './errors.ts';
 import { archiveKind, readArchive } from './sources/archive.ts';
 import { DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.ts';
 import { concat } from './sources/zip.ts';
-import { fetchHttpClient, gitClone, readCommitFiles } from './sources/git.ts';
+import { DEFAULT_MAX_PACK_BYTES, fetchHttpClient, gitClone, readCommitFiles } from './sources/git.ts';
 import { parseRepoUrl } from './sources/git-url.ts';
 import type { SourceFile, SourceKind } from './types.ts';
 
@@ -103,6 +103,12 @@ async function walk(
   }
 }
 
+/** The pack size cap: HOMECODER_GIT_MAX_MB (MiB), else 1 GiB. */
+function maxPackBytes(): number {
+  const mb = Number(process.env.HOMECODER_GIT_MAX_MB);
+  return mb > 0 ? mb * 2 ** 20 : DEFAULT_MAX_PACK_BYTES;
+}
+
 export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {}): Promise<LoadedSource> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
     const url = parseRepoUrl(spec);
@@ -110,7 +116,7 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
     try {
       const o = {
         fs,
-        http: fetchHttpClient(opts.signal),
+        http: fetchHttpClient(opts.signal, maxPackBytes()),
         dir,
         url: url.href,
         shownUrl: url.href,

@@ -3,7 +3,8 @@
 // temporary folder and runs the real `homecoder` process (or the module that reads the
 // files), and asserts the typed error, before any GPU work and without reading what it must not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { getRandomValues } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ import { readPeftAdapter, writePeftAdapter, peftTensorName, baseModelWarning } f
 import { loadNodeSource } from '../../src/data/node-sources.ts';
 import { SourceError } from '../../src/data/errors.ts';
 import { randomAdapter } from '../helpers/tiny.ts';
+import { startGitServer } from '../helpers/git-server.ts';
 import { LORA_TARGETS } from '../../src/model/types.ts';
 
 const cli = (...args: string[]) =>
@@ -320,6 +322,57 @@ describe('sources', { timeout: 120_000 }, () => {
     expect(s.skipped).toEqual([{ path: 'big.py', why: 'larger than 64 MiB' }]);
   });
 });
+
+describe('git clone', { timeout: 120_000 }, () => {
+  it('a pack past HOMECODER_GIT_MAX_MB stops the clone with a typed error', async () => {
+    const server = await startGitServer();
+    try {
+      // 3 MiB that does not compress: the pack is ≈ 3 MiB.
+      const noise = new Uint8Array(3 * 2 ** 20);
+      for (let i = 0; i < noise.length; i += 65536) getRandomValues(noise.subarray(i, i + 65536));
+      server.commit(
+        'big',
+        new Map([
+          ['a.py', new TextEncoder().encode('def add(a, b):\n    return a + b\n')],
+          ['blob.bin', noise],
+        ]),
+      );
+      const url = `${server.url}/big.git`;
+      // Async: the git server lives in this process.
+      const run = (env: Record<string, string>) =>
+        new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
+          execFile(
+            process.execPath,
+            ['bin/homecoder.mjs', 'filter', '--source', url],
+            { env: { ...process.env, ...env } },
+            (err, stdout, stderr) => done({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+          ),
+        );
+      const r = await run({ HOMECODER_GIT_MAX_MB: '1' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('sends more than 1 MiB: the repository is too large to clone here');
+      const e = await rejection(withEnv('HOMECODER_GIT_MAX_MB', '1', () => loadNodeSource(url)));
+      expect(e.code).toBe('GIT_PACK_TOO_LARGE');
+      // Under the limit the same repository clones.
+      const ok = await run({ HOMECODER_GIT_MAX_MB: '8' });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('1 of 2 files accepted'); // blob.bin is too large for stage 1, a.py passes
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+async function withEnv<T>(key: string, value: string, f: () => Promise<T>): Promise<T> {
+  const old = process.env[key];
+  process.env[key] = value;
+  try {
+    return await f();
+  } finally {
+    if (old === undefined) delete process.env[key];
+    else process.env[key] = old;
+  }
+}
 
 describe('secrets in sources', { timeout: 120_000 }, () => {
   it('files holding keys or tokens are rejected as "holds a secret", naming the rule and line, never the secret', () => {
