@@ -1,0 +1,86 @@
+// Bad input that only shows once the engine runs (issue 11), as a user meets it (real
+// processes, folders on disk, Dawn): a model whose finite weights make the loss NaN stops
+// training with an error naming the step, and a resumed run keeps its --no-eval.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { readSafetensorsHeader } from '../../src/model/safetensors.ts';
+import { bytesSource } from '../../src/model/storage/files.ts';
+import { floatToBf16 } from '../../src/model/dtype.ts';
+import type { RunRecord } from '../../src/train/run-record.ts';
+import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { tinyRepo } from '../helpers/tiny-repo.ts';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 180_000 });
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hc-bad-gpu-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeModel(name: string, files: Map<string, Uint8Array>): string {
+  const d = join(dir, name);
+  mkdirSync(d);
+  for (const [n, b] of files) writeFileSync(join(d, n), b);
+  return d;
+}
+
+describe.skipIf(!!gpuSkipReason)(`bad input on the engine${skipNote}`, { timeout: 300_000 }, () => {
+  it('train-steps: a loss that becomes NaN stops the run with an error naming the step; no adapter is written', async () => {
+    const m = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, seed: 4 });
+    // Finite weights (they pass the load check) whose attention scores overflow f32: NaN.
+    const bytes = m.files.get('model.safetensors')!;
+    const info = (await readSafetensorsHeader(bytesSource('model.safetensors', bytes))).tensors.get(
+      'model.layers.0.input_layernorm.weight',
+    )!;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset);
+    for (let i = 0; i < info.byteLength; i += 2) dv.setUint16(info.offset + i, floatToBf16(1e30), true);
+    const model = writeModel('overflow', m.files);
+    writeFileSync(join(dir, 'text.py'), tinyRepo(2)[0].text);
+    const out = join(dir, 'nan-adapter');
+    const r = cli('train-steps', '--model', model, '--text', join(dir, 'text.py'), '--steps', '3', '--seq-len', '32', '--out', out);
+    expect(r.status, r.stdout).toBe(1);
+    expect(r.stderr).toMatch(/The loss became (NaN|Infinity|-Infinity) at step 1: training stopped there/);
+    expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
+  });
+
+  it('train --resume keeps the --no-eval the run was started with', () => {
+    const model = writeModel(
+      'good',
+      makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, seed: 4 }).files,
+    );
+    const repo = join(dir, 'repo');
+    mkdirSync(join(repo, 'src'), { recursive: true });
+    for (const f of tinyRepo(6)) writeFileSync(join(repo, f.path), f.text);
+    const out = join(dir, 'run');
+    const settings = [
+      '--steps',
+      '2',
+      '--seq-len',
+      '32',
+      '--batch-size',
+      '1',
+      '--warmup',
+      '0',
+      '--eval-every',
+      '2',
+      '--checkpoint-every',
+      '2',
+    ];
+    const first = cli('train', '--model', model, '--source', repo, '--out', out, '--no-loss-filter', '--no-eval', ...settings);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).not.toContain('evaluation on');
+    expect((JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord).evaluate).toBe(false);
+    // Resuming (here: a finished run) without repeating --no-eval still skips the evaluation.
+    const again = cli('train', '--model', model, '--out', out, '--resume');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('evaluation on');
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord;
+    expect(run.status).toBe('done');
+    expect(run.evaluation).toBeUndefined();
+  });
+});
