@@ -202,12 +202,17 @@ function toF32(raw: Uint8Array, dtype: string): Float32Array {
  * segment, case-insensitively: "Qwen/Qwen2.5-Coder-0.5B" and a folder of that name agree.
  */
 export function baseModelWarning(adapterBase: string, model: string, adapterLabel = 'The adapter'): string | undefined {
-  const last = (s: string) =>
-    s
-      .replace(/[\\/]+$/, '')
-      .split(/[\\/]/)
-      .at(-1)
-      ?.toLowerCase() ?? '';
-  if (!adapterBase || !model || last(adapterBase) === last(model)) return undefined;
+  if (!adapterBase || !model || modelName(adapterBase) === modelName(model)) return undefined;
   return `${adapterLabel} was trained on ${adapterBase}, not ${model}; it loads (the shapes match) but its completions may be poor. Use it with the model it was trained on.`;
+}
+
+/** A model's bare name from a hub id, a folder path or a stored id ("folder:x", "Org--Name@rev"). */
+function modelName(s: string): string {
+  const last =
+    s
+      .replace(/^folder:/, '')
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]|--/)
+      .at(-1) ?? '';
+  return last.replace(/@.*$/, '').toLowerCase();
 }

@@ -23,7 +23,7 @@ export interface EngineClient {
   importModelFiles(files: Array<{ path: string; file: File }>, opts?: JobOptions): Promise<Manifest>;
   planModel(req: PlanRequest): Promise<PlanReport>;
   serving(): Promise<ServingInfo | undefined>;
-  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  setServing(choice: ServingChoice): Promise<ServingInfo & { warnings: string[] }>;
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
   removeAdapter(id: string): Promise<void>;

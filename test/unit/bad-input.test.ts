@@ -249,6 +249,10 @@ describe('PEFT adapters', { timeout: 120_000 }, () => {
   it('an adapter trained on another base model is named in a warning the CLI prints', () => {
     expect(baseModelWarning('Qwen/Qwen2.5-Coder-0.5B', 'qwen2.5-coder-0.5b')).toBeUndefined();
     expect(baseModelWarning('', 'anything')).toBeUndefined();
+    // The Use page compares with the loaded model's stored id (hub id "Org--Name", a picked "folder:name").
+    expect(baseModelWarning('Qwen/Qwen2.5-Coder-0.5B', 'Qwen--Qwen2.5-Coder-0.5B@v2')).toBeUndefined();
+    expect(baseModelWarning('tiny-base', 'folder:tiny-base')).toBeUndefined();
+    expect(baseModelWarning('tiny-base', 'folder:other')).toContain('trained on tiny-base, not folder:other');
     expect(baseModelWarning('Qwen/Qwen2.5-Coder-1.5B', 'Qwen2.5-Coder-0.5B')).toMatch(
       /trained on Qwen\/Qwen2.5-Coder-1.5B, not Qwen2.5-Coder-0.5B/,
     );
