@@ -1,6 +1,7 @@
 // Bad input that only shows once the engine runs (issue 11), as a user meets it (real
 // processes, folders on disk, Dawn): a model whose finite weights make the loss NaN stops
-// training with an error naming the step, and a resumed run keeps its --no-eval.
+// training with an error naming the step, an rsLoRA adapter scales as the reference says,
+// and a resumed run keeps its --no-eval.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,12 @@ import { bytesSource } from '../../src/model/storage/files.ts';
 import { floatToBf16 } from '../../src/model/dtype.ts';
 import type { RunRecord } from '../../src/train/run-record.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { randomAdapter, refLora } from '../helpers/tiny.ts';
+import { nodeFiles } from '../../src/model/storage/node-files.ts';
+import { hostTensorToFloat64, openModel } from '../../src/model/loader.ts';
+import { refForward, refWeightsFromTensors } from '../../src/gpu/reference/transformer.ts';
+import { writePeftAdapter } from '../../src/model/peft.ts';
+import { LORA_TARGETS } from '../../src/model/types.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -46,6 +53,30 @@ describe.skipIf(!!gpuSkipReason)(`bad input on the engine${skipNote}`, { timeout
     expect(r.status, r.stdout).toBe(1);
     expect(r.stderr).toMatch(/The loss became (NaN|Infinity|-Infinity) at step 1: training stopped there/);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
+  });
+
+  it('use_rslora: the adapter scales by alpha/√r, as the float64 reference says', async () => {
+    const model = writeModel(
+      'rs',
+      makeTinyModel({ arch: 'llama', layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 48, seed: 6 }).files,
+    );
+    const opened = await openModel(nodeFiles(model));
+    const tensors = new Map<string, Float64Array>();
+    for (const n of opened.tensorNames) tensors.set(n, hostTensorToFloat64(await opened.tensor(n)));
+    const ref = refWeightsFromTensors(opened.config, (n) => tensors.get(n)!);
+    const host = randomAdapter(opened.config, 4, [...LORA_TARGETS], 9, 0.3);
+    const files = writePeftAdapter({ lora: { r: 4, alpha: 8, dropout: 0, targets: [...LORA_TARGETS] }, baseModel: 'rs', layers: host });
+    const cfg = JSON.parse(new TextDecoder().decode(files.get('adapter_config.json')!)) as Record<string, unknown>;
+    files.set('adapter_config.json', new TextEncoder().encode(JSON.stringify({ ...cfg, use_rslora: true })));
+    const adapter = writeModel('rs-adapter', files);
+    writeFileSync(join(dir, 'rs.py'), 'def add(a, b):\n    return a + b\n');
+    const r = cli('loss', '--model', model, '--text', join(dir, 'rs.py'), '--adapter', adapter, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { loss: number; ids: number[] };
+    const rs = refForward(ref, { ...refLora(host, 4, 8), scale: 8 / Math.sqrt(4) }, got.ids).loss;
+    const plain = refForward(ref, refLora(host, 4, 8), got.ids).loss;
+    expect(Math.abs(rs - plain)).toBeGreaterThan(0.01); // the two scales give different models
+    expect(Math.abs(got.loss - rs) / rs).toBeLessThan(1e-4);
   });
 
   it('train --resume keeps the --no-eval the run was started with', () => {
