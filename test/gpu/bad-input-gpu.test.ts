@@ -12,7 +12,15 @@ import { readSafetensorsHeader } from '../../src/model/safetensors.ts';
 import { bytesSource } from '../../src/model/storage/files.ts';
 import { floatToBf16 } from '../../src/model/dtype.ts';
 import type { RunRecord } from '../../src/train/run-record.ts';
-import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { gpuSkipReason, skipNote, testDevice } from '../helpers/gpu.ts';
+import { memoryFiles } from '../../src/model/storage/files.ts';
+import { openRunModel } from '../../src/train/run-model.ts';
+import { buildDataset } from '../../src/data/dataset/build.ts';
+import { createRun, readRun, trainRun } from '../../src/train/run.ts';
+import { memoryRunFolder } from '../../src/train/run-folder.ts';
+import { listCheckpoints, readCheckpointAdapter } from '../../src/train/checkpoint.ts';
+import { validateSettings } from '../../src/train/settings.ts';
+import { TrainingError } from '../../src/train/errors.ts';
 import { randomAdapter, refLora } from '../helpers/tiny.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { hostTensorToFloat64, openModel } from '../../src/model/loader.ts';
@@ -28,6 +36,15 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hc-bad-gpu-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(Error);
+  return e as Error;
+}
 
 function writeModel(name: string, files: Map<string, Uint8Array>): string {
   const d = join(dir, name);
@@ -53,6 +70,54 @@ describe.skipIf(!!gpuSkipReason)(`bad input on the engine${skipNote}`, { timeout
     expect(r.status, r.stdout).toBe(1);
     expect(r.stderr).toMatch(/The loss became (NaN|Infinity|-Infinity) at step 1: training stopped there/);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
+  });
+
+  it('a training run whose loss becomes NaN stops there, naming the step; the last good checkpoint stays the best', async () => {
+    const { device } = await testDevice();
+    const m = makeTinyModel({ arch: 'qwen2', layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, seed: 4 });
+    const engine = await openRunModel(device, memoryFiles('tiny', m.files));
+    try {
+      const settings = validateSettings({
+        seqLen: 32,
+        batchSize: 1,
+        steps: 8,
+        evalEvery: 2,
+        checkpointEvery: 2,
+        warmupSteps: 0,
+        loraR: 4,
+        seed: 3,
+      });
+      const dataset = await buildDataset(tinyRepo(6), engine.tokenizer, {
+        seqLen: settings.seqLen,
+        seed: settings.seed,
+        fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
+        testFraction: 0.2,
+      });
+      const run = memoryRunFolder();
+      await createRun(run, { id: 'nan', model: { id: 'tiny', label: 'tiny' }, settings, dataset, engine });
+      // After step 4 (a checkpoint with a test loss), the final norm's weights become NaN, as a
+      // diverging run's would: step 5's loss is NaN.
+      const e = await rejection(
+        trainRun(engine, run, {
+          onUpdate: (_r, live) => {
+            if (live.step === 4) device.queue.writeBuffer(engine.model.finalNorm, 0, new Float32Array(32).fill(Number.NaN));
+          },
+        }),
+      );
+      expect(e).toBeInstanceOf(TrainingError);
+      expect(e.message).toMatch(/The loss became NaN at step 5: training stopped there/);
+      const record = (await readRun(run))!;
+      expect(record.status).toBe('failed');
+      expect(record.error).toContain('step 5');
+      expect(record.log.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+      expect(record.checkpoints.map((c) => c.step)).toEqual([2, 4]);
+      expect(record.best === 2 || record.best === 4).toBe(true);
+      expect(await listCheckpoints(run)).toEqual([2, 4]);
+      const best = await readCheckpointAdapter(run, record.best!, engine.model.config);
+      expect(best.layers[0].q_proj!.B.every(Number.isFinite)).toBe(true);
+    } finally {
+      engine.close();
+    }
   });
 
   it('use_rslora: the adapter scales by alpha/√r, as the float64 reference says', async () => {
