@@ -39,6 +39,9 @@ if [ $is_debian = 1 ] && [ $is_root = 1 ]; then
     apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null \
       || echo "setup-test-env: could not install chromium"
   fi
+  if ! command -v zip >/dev/null; then
+    apt-get install -y -qq --no-install-recommends zip >/dev/null || echo "setup-test-env: could not install zip"
+  fi
   if ! have_lavapipe; then
     apt-get install -y -qq --no-install-recommends -t "${codename}-backports" mesa-vulkan-drivers libvulkan1 >/dev/null \
       || echo "setup-test-env: could not install mesa-vulkan-drivers from ${codename}-backports"
@@ -46,6 +49,7 @@ if [ $is_debian = 1 ] && [ $is_root = 1 ]; then
 fi
 
 have_chromium || missing+=("chromium (Debian package 'chromium', at /usr/bin/chromium): needed by the end-to-end tests")
+command -v zip >/dev/null || missing+=("zip (Debian package 'zip'): makes the zip64 archives the archive tests read")
 have_lavapipe || missing+=("mesa-vulkan-drivers >= 25 (Debian bookworm-backports): lavapipe for the Node GPU tests; SwiftShader from chromium is used instead when present")
 
 if [ ${#missing[@]} -gt 0 ]; then

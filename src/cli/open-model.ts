@@ -4,7 +4,8 @@ import { nodeGpuDevice } from './dawn.ts';
 import { nodeFiles } from '../model/storage/node-files.ts';
 import { openModel, type OpenModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
-import { readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
+import { baseModelWarning, readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
+import { basename, resolve } from 'node:path';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
@@ -26,8 +27,10 @@ export async function loadNodeModel(modelDir: string, opts: { adapterDir?: strin
   const files = nodeFiles(modelDir);
   // Everything that can be wrong with the files is found before the GPU is touched.
   const opened = await openModel(files);
-  const tokenizer = await ModelTokenizer.load(files);
+  const tokenizer = await ModelTokenizer.load(files, opened.config.vocabSize);
   const adapter = opts.adapterDir ? await readPeftAdapter(nodeFiles(opts.adapterDir), opened.config) : undefined;
+  const warning = adapter && baseModelWarning(adapter.baseModel, basename(resolve(modelDir)), `The adapter in ${opts.adapterDir}`);
+  if (warning) console.warn(`Warning: ${warning}`);
   const gpu = await nodeGpuDevice();
   const runner = new KernelRunner(gpu.device);
   const memory = new GpuMemory(gpu.device);

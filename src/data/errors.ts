@@ -14,7 +14,10 @@ export type SourceErrorCode =
   | 'GIT_FAILED'
   | 'SOURCE_NOT_FOUND'
   | 'SOURCE_EMPTY'
-  | 'PATH_NOT_FOUND';
+  | 'PATH_NOT_FOUND'
+  | 'SOURCE_NOT_REGULAR'
+  | 'SOURCE_TOO_LARGE'
+  | 'GIT_PACK_TOO_LARGE';
 
 export class SourceError extends HomecoderError<SourceErrorCode> {
   constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown; hint?: string; data?: object }) {

@@ -32,6 +32,7 @@ export interface SourceRecord {
 export const REJECT_REASONS = [
   'linguist_error',
   'not_text',
+  'secrets',
   'not_code',
   'too_large',
   'generated',

@@ -24,6 +24,22 @@ interface HfConfig {
   hidden_act?: string;
 }
 
+/**
+ * Largest value accepted for each size in config.json: several times the largest real
+ * models (Llama 3.1 405B: 126 layers, hidden 16384, vocab 128256), yet small enough that
+ * nothing is allocated from a hostile number (num_hidden_layers 1e8 ran Node out of heap).
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 2 ** 21,
+  hidden_size: 65536,
+  intermediate_size: 262144,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 4096,
+  max_position_embeddings: 2 ** 24,
+} as const;
+
 export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   const c = (raw ?? {}) as HfConfig;
   const arch = c.architectures?.[0];
@@ -34,10 +50,29 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
       { file },
     );
   }
-  const need = (key: keyof HfConfig): number => {
+  const need = (key: keyof typeof CONFIG_LIMITS): number => {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
       throw new ModelError('BAD_CONFIG', `${file}: "${key}" is missing or not a positive number.`, { file });
+    return sized(key, v);
+  };
+  const sized = (key: keyof typeof CONFIG_LIMITS, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > CONFIG_LIMITS[key])
+      throw new ModelError(
+        'BAD_CONFIG',
+        `${file}: "${key}" is ${JSON.stringify(v)}; it must be an integer from 1 to ${CONFIG_LIMITS[key]}. The file is damaged or not a model Homecoder can run.`,
+        { file },
+      );
+    return v;
+  };
+  const positive = (key: 'rms_norm_eps' | 'rope_theta', dflt: number, max: number): number => {
+    const v = c[key] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v >= max)
+      throw new ModelError(
+        'BAD_CONFIG',
+        `${file}: "${key}" is ${JSON.stringify(v)}; it must be a number above 0 and below ${max}, or the model computes NaN.`,
+        { file },
+      );
     return v;
   };
   const scaling = c.rope_scaling;
@@ -45,7 +80,7 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   let ropeLinearFactor: number | undefined;
   if (scaling && ropeType === 'linear') {
     // DeepSeek-Coder and CodeLlama-style position interpolation: positions / factor.
-    if (typeof scaling.factor !== 'number' || !(scaling.factor > 0))
+    if (typeof scaling.factor !== 'number' || !(scaling.factor > 0) || !Number.isFinite(scaling.factor))
       throw new ModelError('BAD_CONFIG', `${file}: rope_scaling "linear" needs a positive "factor".`, { file });
     ropeLinearFactor = scaling.factor;
   } else if (scaling && ropeType && ropeType !== 'default') {
@@ -59,8 +94,8 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
     throw new ModelError('BAD_CONFIG', `${file}: hidden_act "${c.hidden_act}" is not supported (Llama-family models use silu).`, { file });
   const numHeads = need('num_attention_heads');
   const hiddenSize = need('hidden_size');
-  const numKvHeads = c.num_key_value_heads ?? numHeads;
-  const headDim = c.head_dim ?? hiddenSize / numHeads;
+  const numKvHeads = c.num_key_value_heads === undefined ? numHeads : sized('num_key_value_heads', c.num_key_value_heads);
+  const headDim = c.head_dim === undefined ? hiddenSize / numHeads : sized('head_dim', c.head_dim);
   if (!Number.isInteger(headDim) || headDim % 2)
     throw new ModelError('BAD_CONFIG', `${file}: head dimension ${headDim} must be an even integer.`, { file });
   if (numHeads % numKvHeads)
@@ -78,10 +113,10 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: c.rms_norm_eps ?? 1e-6,
-    ropeTheta: c.rope_theta ?? 10000,
+    rmsNormEps: positive('rms_norm_eps', 1e-6, 1),
+    ropeTheta: positive('rope_theta', 10000, 1e12),
     ...(ropeLinearFactor !== undefined && ropeLinearFactor !== 1 ? { ropeLinearFactor } : {}),
-    maxPositionEmbeddings: c.max_position_embeddings ?? 4096,
+    maxPositionEmbeddings: c.max_position_embeddings === undefined ? 4096 : sized('max_position_embeddings', c.max_position_embeddings),
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
     // Qwen2 always has q/k/v biases; Llama and Mistral only with attention_bias.
     attentionBias: architecture === 'Qwen2ForCausalLM' ? true : (c.attention_bias ?? false),
@@ -114,4 +149,19 @@ export function toHfConfig(c: ModelConfig): Record<string, unknown> {
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
   };
+}
+
+/**
+ * The serving context length: the flag, else the model's (at most 4096). Checked against the
+ * model's max_position_embeddings before the KV cache is allocated (100M positions never got ready).
+ */
+export function servingContext(flag: string | undefined, c: ModelConfig): number {
+  const context = flag === undefined ? Math.min(c.maxPositionEmbeddings, 4096) : Number(flag);
+  if (!Number.isInteger(context) || context < 16 || context > c.maxPositionEmbeddings)
+    throw new ModelError(
+      'CONTEXT_TOO_LONG',
+      `--context ${flag}: give an integer from 16 to ${c.maxPositionEmbeddings} (this model's max_position_embeddings).`,
+      { file: 'config.json' },
+    );
+  return context;
 }

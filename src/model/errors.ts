@@ -13,7 +13,11 @@ export type ModelErrorCode =
   | 'MODEL_NOT_FOUND'
   | 'MODEL_INCOMPLETE'
   | 'NO_MODEL_LOADED'
-  | 'TEXT_TOO_SHORT';
+  | 'TEXT_TOO_SHORT'
+  | 'UNSAFE_PATH'
+  | 'BAD_WEIGHTS'
+  | 'TOKENIZER_MISMATCH'
+  | 'CONTEXT_TOO_LONG';
 
 export class ModelError extends HomecoderError<ModelErrorCode, { file?: string; tensor?: string }> {
   constructor(code: ModelErrorCode, message: string, where: { file?: string; tensor?: string } = {}) {

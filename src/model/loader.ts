@@ -23,6 +23,21 @@ export interface OpenModel {
 const INDEX = 'model.safetensors.index.json';
 const SINGLE = 'model.safetensors';
 
+/**
+ * A shard named by the index must be a plain .safetensors file in the model folder: a
+ * name such as ../../../etc/passwd would otherwise be opened (and hub downloads written)
+ * outside it.
+ */
+export function checkShardName(name: unknown): string {
+  if (typeof name !== 'string' || !/^[^/\\:\0]+\.safetensors$/.test(name) || name.startsWith('.'))
+    throw new ModelError(
+      'UNSAFE_PATH',
+      `${INDEX}: weight_map names the shard ${JSON.stringify(name)}, which is not a .safetensors file in the model folder; nothing was opened. The index is damaged or hostile: download the model again from a source you trust.`,
+      { file: INDEX },
+    );
+  return name;
+}
+
 export async function openModel(files: ModelFiles): Promise<OpenModel> {
   const config = parseConfig(await readJson(files, 'config.json'));
   const located = new Map<string, { src: ByteSource; info: TensorInfo }>();
@@ -31,7 +46,7 @@ export async function openModel(files: ModelFiles): Promise<OpenModel> {
   if (names.includes(INDEX)) {
     const index = await readJson<{ weight_map?: Record<string, string> }>(files, INDEX);
     if (!index.weight_map) throw new ModelError('BAD_HEADER', `${INDEX} has no weight_map.`, { file: INDEX });
-    shardNames.push(...new Set(Object.values(index.weight_map)));
+    shardNames.push(...new Set(Object.values(index.weight_map).map(checkShardName)));
   } else if (names.includes(SINGLE)) {
     shardNames.push(SINGLE);
   } else {
@@ -91,9 +106,24 @@ export async function openModel(files: ModelFiles): Promise<OpenModel> {
       const found = located.get(name);
       if (!found) throw new ModelError('MISSING_TENSOR', `Tensor ${name} is not in this model.`, { tensor: name });
       const raw = await readTensorBytes(found.src, found.info);
-      return { name, shape: found.info.shape, dtype, data: to16(raw, found.info.dtype, dtype) };
+      const data = to16(raw, found.info.dtype, dtype);
+      const bad = firstNonFinite(data, dtype);
+      if (bad >= 0)
+        throw new ModelError(
+          'BAD_WEIGHTS',
+          `${found.src.name}: tensor ${name} holds ${Number.isNaN((dtype === 'bf16' ? bf16ToFloat : f16ToFloat)(data[bad])) ? 'NaN' : 'an infinite value'} (element ${bad}); the model would compute NaN. The weights are damaged: download them again.`,
+          { file: found.src.name, tensor: name },
+        );
+      return { name, shape: found.info.shape, dtype, data };
     },
   };
+}
+
+/** Index of the first NaN or ±Inf among 16-bit values (all exponent bits set), or -1. */
+export function firstNonFinite(bits: Uint16Array, dtype: WeightDtype): number {
+  const exp = dtype === 'bf16' ? 0x7f80 : 0x7c00;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & exp) === exp) return i;
+  return -1;
 }
 
 /** Stored bytes → 16-bit values of the model's dtype (copying: stored bytes may be unaligned). */

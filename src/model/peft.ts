@@ -84,6 +84,11 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
     target_modules?: string[] | string;
     base_model_name_or_path?: string;
     use_dora?: boolean;
+    use_rslora?: boolean;
+    fan_in_fan_out?: boolean;
+    rank_pattern?: Record<string, number> | null;
+    alpha_pattern?: Record<string, number> | null;
+    modules_to_save?: string[] | null;
   }>(files, ADAPTER_CONFIG);
   const bad = (msg: string, tensor?: string) =>
     new ModelError('BAD_ADAPTER', msg, { file: tensor ? ADAPTER_WEIGHTS : ADAPTER_CONFIG, tensor });
@@ -91,11 +96,35 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
   if (cfg.use_dora) throw bad(`${ADAPTER_CONFIG}: DoRA adapters are not supported.`);
   const r = cfg.r;
   if (!r || !Number.isInteger(r) || r < 1) throw bad(`${ADAPTER_CONFIG}: r must be a positive integer.`);
+  // Options that change what the weights mean: implemented (use_rslora) or refused by name,
+  // never ignored, since ignoring them gives a silently different model.
+  const alpha = cfg.lora_alpha ?? r;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha))
+    throw bad(`${ADAPTER_CONFIG}: lora_alpha is ${typeof alpha === 'number' ? alpha : JSON.stringify(alpha)}; it must be a finite number.`);
+  const dropout = cfg.lora_dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw bad(`${ADAPTER_CONFIG}: lora_dropout is ${JSON.stringify(cfg.lora_dropout)}; it must be a number from 0 to below 1.`);
+  if (cfg.fan_in_fan_out)
+    throw bad(
+      `${ADAPTER_CONFIG}: fan_in_fan_out is true, which is for GPT-2-style Conv1D layers; Llama-family models use Linear layers. Export the adapter again with fan_in_fan_out false.`,
+    );
+  for (const key of ['rank_pattern', 'alpha_pattern'] as const) {
+    const p = cfg[key];
+    if (p && typeof p === 'object' && Object.keys(p).length > 0)
+      throw bad(
+        `${ADAPTER_CONFIG}: ${key} gives some modules their own ${key === 'rank_pattern' ? 'rank' : 'alpha'} (${Object.keys(p).slice(0, 3).join(', ')}); Homecoder loads adapters with one r and lora_alpha for every module.`,
+      );
+  }
+  if (Array.isArray(cfg.modules_to_save) && cfg.modules_to_save.length > 0)
+    throw bad(
+      `${ADAPTER_CONFIG}: modules_to_save lists ${cfg.modules_to_save.join(', ')}: the adapter carries fully trained copies of those modules, which Homecoder cannot load. Use an adapter with LoRA weights only.`,
+    );
   const src = await files.open(ADAPTER_WEIGHTS);
   if (!src) throw new ModelError('MISSING_FILE', `${ADAPTER_WEIGHTS} is missing from ${files.label}.`, { file: ADAPTER_WEIGHTS });
   const header = await readSafetensorsHeader(src);
   // PEFT names carry an optional adapter name (".default") and sometimes lose the prefix.
   const byKey = new Map<string, TensorInfo>();
+  const unused = new Set(header.tensors.keys());
   for (const info of header.tensors.values()) {
     const m = /layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.\w+)?\.weight$/.exec(info.name);
     if (m) byKey.set(`${m[1]}.${m[3]}.${m[4]}`, info);
@@ -121,14 +150,40 @@ export async function readPeftAdapter(files: ModelFiles, model: ModelConfig): Pr
           `${ADAPTER_WEIGHTS}: ${b.name} has shape [${b.shape}], expected [${outF}, ${r}] for this model. Was it trained on another base model?`,
           b.name,
         );
-      layer[t] = { A: toF32(await readTensorBytes(src, a), a.dtype), B: toF32(await readTensorBytes(src, b), b.dtype), inF, outF };
+      const A = toF32(await readTensorBytes(src, a), a.dtype);
+      const B = toF32(await readTensorBytes(src, b), b.dtype);
+      for (const [info, v] of [
+        [a, A],
+        [b, B],
+      ] as const)
+        if (!v.every(Number.isFinite))
+          throw bad(
+            `${ADAPTER_WEIGHTS}: ${info.name} holds NaN or infinite values; the adapter is damaged. Train or download it again.`,
+            info.name,
+          );
+      layer[t] = { A, B, inF, outF };
+      unused.delete(a.name);
+      unused.delete(b.name);
       targets.add(t);
     }
     layers.push(layer);
   }
   if (targets.size === 0) throw bad(`${ADAPTER_WEIGHTS} holds no LoRA weights for this model's layers.`);
+  if (unused.size > 0) {
+    const names = [...unused];
+    throw bad(
+      `${ADAPTER_WEIGHTS}: ${names.length} tensor${names.length > 1 ? 's are' : ' is'} not LoRA weights of this model's ${model.numLayers} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}). Was it trained on another base model, or with modules Homecoder does not adapt?`,
+      names[0],
+    );
+  }
   return {
-    lora: { r, alpha: cfg.lora_alpha ?? r, dropout: cfg.lora_dropout ?? 0, targets: LORA_TARGETS.filter((t) => targets.has(t)) },
+    // rsLoRA scales by alpha/√r; the engine scales by alpha/r, so alpha·√r gives the same update.
+    lora: {
+      r,
+      alpha: cfg.use_rslora ? alpha * Math.sqrt(r) : alpha,
+      dropout,
+      targets: LORA_TARGETS.filter((t) => targets.has(t)),
+    },
     baseModel: cfg.base_model_name_or_path ?? '',
     layers,
   };
@@ -139,4 +194,25 @@ function toF32(raw: Uint8Array, dtype: string): Float32Array {
   if (dtype === 'F32') return new Float32Array(copy.buffer);
   const bits = new Uint16Array(copy.buffer);
   return Float32Array.from(bits, dtype === 'BF16' ? bf16ToFloat : f16ToFloat);
+}
+
+/**
+ * A warning when an adapter names another base model than the one it is loaded on (the
+ * shapes match, so it loads, but its completions would be poor). Compares the last path
+ * segment, case-insensitively: "Qwen/Qwen2.5-Coder-0.5B" and a folder of that name agree.
+ */
+export function baseModelWarning(adapterBase: string, model: string, adapterLabel = 'The adapter'): string | undefined {
+  if (!adapterBase || !model || modelName(adapterBase) === modelName(model)) return undefined;
+  return `${adapterLabel} was trained on ${adapterBase}, not ${model}; it loads (the shapes match) but its completions may be poor. Use it with the model it was trained on.`;
+}
+
+/** A model's bare name from a hub id, a folder path or a stored id ("folder:x", "Org--Name@rev"). */
+function modelName(s: string): string {
+  const last =
+    s
+      .replace(/^folder:/, '')
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]|--/)
+      .at(-1) ?? '';
+  return last.replace(/@.*$/, '').toLowerCase();
 }

@@ -83,6 +83,17 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
     }
     tensors.set(name, { name, dtype, shape, offset: dataStart + off[0], byteLength });
   }
+  // Two tensors sharing bytes would load one tensor's data as another's: refuse the file.
+  const spans = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1];
+    if (spans[i].offset < prev.offset + prev.byteLength)
+      throw new ModelError(
+        'BAD_HEADER',
+        `${file}: tensors ${prev.name} and ${spans[i].name} overlap (their data_offsets share bytes); the file is corrupt. Download it again.`,
+        { file, tensor: spans[i].name },
+      );
+  }
   return { file, tensors, metadata };
 }
 

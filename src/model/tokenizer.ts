@@ -1,6 +1,7 @@
 // Tokenizers from tokenizer.json + tokenizer_config.json through @huggingface/tokenizers,
 // with the special tokens the engine needs: BOS (only where the config adds it), EOS,
 // and the model family's fill-in-the-middle tokens.
+import { ModelError } from './errors.ts';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readJson, type ModelFiles } from './storage/files.ts';
 
@@ -99,12 +100,21 @@ export class ModelTokenizer {
     }
   }
 
-  static async load(files: ModelFiles): Promise<ModelTokenizer> {
+  /** Loads tokenizer.json (+ config); given the model's vocab size, checks the pair fits. */
+  static async load(files: ModelFiles, modelVocabSize?: number): Promise<ModelTokenizer> {
     const [tj, tc] = await Promise.all([
       readJson<object>(files, 'tokenizer.json'),
       readJson<object>(files, 'tokenizer_config.json').catch(() => ({})),
     ]);
-    return new ModelTokenizer(tj, tc);
+    const tok = new ModelTokenizer(tj, tc);
+    // An id past the embedding table would read out of bounds on the GPU (garbage, not an error).
+    if (modelVocabSize !== undefined && tok.vocabSize > modelVocabSize)
+      throw new ModelError(
+        'TOKENIZER_MISMATCH',
+        `tokenizer.json in ${files.label} has token ids up to ${tok.vocabSize - 1}, but config.json's vocab_size is ${modelVocabSize}: the tokenizer belongs to another model. Use the tokenizer that came with these weights.`,
+        { file: 'tokenizer.json' },
+      );
+    return tok;
   }
 
   /** Token ids of `text`; BOS first only when the model's tokenizer config adds it. */

@@ -5,7 +5,7 @@
 import { Decoder } from '../gpu/decoder.ts';
 import { GpuLora } from '../gpu/lora.ts';
 import { withErrorScopes } from '../gpu/device.ts';
-import { readPeftAdapter } from '../model/peft.ts';
+import { baseModelWarning, readPeftAdapter } from '../model/peft.ts';
 import { mixAdapters, type Combination } from '../model/adapter-mix.ts';
 import { expectedTensors } from '../model/layout.ts';
 import type { AdapterSource } from '../model/storage/adapter-store.ts';
@@ -62,15 +62,18 @@ export class InferenceService {
     };
   }
 
-  /** Serves the base model or a weighted mix of stored adapters. */
-  async setServing(choice: ServingChoice): Promise<ServingInfo> {
+  /** Serves the base model or a weighted mix of stored adapters; warns of adapters made for another base. */
+  async setServing(choice: ServingChoice): Promise<ServingInfo & { warnings: string[] }> {
     const cur = this.models.current;
     if (!cur) throw new CompletionError('NO_MODEL', 'Load a model on the Model page first.');
     const b = this.ensure();
     const source = await this.adapters();
     const parts = [];
+    const warnings: string[] = [];
     for (const a of choice.adapters.filter((x) => x.weight !== 0)) {
       const peft = await readPeftAdapter(await source.files(a.id), cur.info.config);
+      const warning = baseModelWarning(peft.baseModel, cur.info.source, `Adapter ${a.id}`);
+      if (warning) warnings.push(warning);
       parts.push({ ...peft, weight: a.weight, name: a.id });
     }
     let next: GpuLora | undefined;
@@ -88,7 +91,7 @@ export class InferenceService {
     this.choice = choice;
     this.labels = parts.map((p) => ({ name: p.name, weight: p.weight }));
     this.changed();
-    return this.serving()!;
+    return { ...this.serving()!, warnings };
   }
 
   complete(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (d: string) => void }): Promise<CompletionResult> {

@@ -142,7 +142,7 @@ export class ModelService {
   private async load(files: ModelFiles, source: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
     onProgress({ phase: 'checking files', done: 0, total: 1 });
     const opened = await openModel(files);
-    const tokenizer = await ModelTokenizer.load(files);
+    const tokenizer = await ModelTokenizer.load(files, opened.config.vocabSize);
     this.unload();
     const device = await this.device();
     const memory = new GpuMemory(device);

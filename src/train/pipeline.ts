@@ -26,6 +26,8 @@ export interface PrepareOptions {
   chatJsonl?: string;
   /** Stage-2 filter: threshold in nats, or false to skip it. */
   lossFilter?: { threshold: number; cache?: LossCache } | false;
+  /** false: the run skips the final evaluation, also when resumed. */
+  evaluate?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
@@ -94,6 +96,7 @@ export async function prepareRun(
   );
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
+  if (o.evaluate === false) record.evaluate = false;
   await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
   await writeJsonFile(
@@ -111,7 +114,9 @@ export async function trainAndEvaluate(
   o: TrainOptions & { evaluate?: boolean } = {},
 ): Promise<RunRecord> {
   let record = await trainRun(engine, run, o);
-  if (o.evaluate !== false && record.best !== null) record = await evaluateRun(engine, run, o);
+  // Unless told, a resumed run evaluates (or not) as it was started.
+  const evaluate = o.evaluate ?? record.evaluate !== false;
+  if (evaluate && record.best !== null) record = await evaluateRun(engine, run, o);
   return record;
 }
 

@@ -23,7 +23,7 @@ export async function openRunModel(
   opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
 ): Promise<OpenedRunModel> {
   const opened = await openModel(files);
-  const tokenizer = await ModelTokenizer.load(files);
+  const tokenizer = await ModelTokenizer.load(files, opened.config.vocabSize);
   const cfgSrc = await files.open('tokenizer_config.json');
   const tokenizerConfig: unknown = cfgSrc ? JSON.parse(new TextDecoder().decode(await cfgSrc.read(0, cfgSrc.size))) : {};
   const memory = new GpuMemory(device);

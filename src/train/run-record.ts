@@ -47,6 +47,8 @@ export interface RunRecord {
   /** Step of the checkpoint with the lowest test loss. */
   best: number | null;
   evaluation?: EvaluationResult;
+  /** false when the run was started without the final evaluation (--no-eval); a resume keeps it. */
+  evaluate?: boolean;
   /** Files the stage-2 loss filter left out, with their loss. */
   rejected?: Array<{ path: string; reason: string; loss: number | null }>;
 }

@@ -23,14 +23,13 @@ import { packedLoss } from './eval-loss.ts';
 import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
 import { bestCheckpoint, type RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
+import { MemoryCheckError, RunError, TrainingError } from './errors.ts';
 
 export const RUN_FILE = 'run.json';
 export const DATASET_FILE = 'dataset.bin';
 
 /** AdamW constants that are not user settings (Refact's betas and epsilon). */
 const ADAM = { beta1: 0.9, beta2: 0.95, eps: 1e-6 };
-
-import { MemoryCheckError, RunError } from './errors.ts';
 
 export { MemoryCheckError };
 
@@ -101,7 +100,25 @@ export async function createRun(
 }
 
 export async function readRun(run: RunFolder): Promise<RunRecord | undefined> {
-  return readJsonFile<RunRecord>(run, RUN_FILE);
+  let record: RunRecord | undefined;
+  try {
+    record = await readJsonFile<RunRecord>(run, RUN_FILE);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new RunError(
+      'RUN_CORRUPT',
+      `${RUN_FILE} of this run is damaged (${err.message}), so it cannot be resumed. Start a new run in another folder (the checkpoints in this one stay as they are).`,
+    );
+  }
+  if (
+    record !== undefined &&
+    (record === null || typeof record !== 'object' || !record.settings || !Array.isArray(record.log) || !record.model)
+  )
+    throw new RunError(
+      'RUN_CORRUPT',
+      `${RUN_FILE} of this run is not a Homecoder run record, so it cannot be resumed. Start a new run in another folder.`,
+    );
+  return record;
 }
 
 export async function readRunDataset(run: RunFolder): Promise<Dataset> {
@@ -202,10 +219,7 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
       });
       const ms = performance.now() - t0;
       stepMs.push(ms);
-      if (!Number.isFinite(res.loss))
-        throw new RunError('LOSS_DIVERGED', `The loss became ${res.loss} at step ${step}. Lower the learning rate and start again.`, {
-          step,
-        });
+      if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, step);
       record.log.push({ step, loss: res.loss, lr, gradNorm: res.gradNorm, tokens: res.tokens, ms });
       const last = step === record.steps;
       const atCheckpoint = step % s.checkpointEvery === 0 || last;

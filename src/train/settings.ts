@@ -93,6 +93,9 @@ export function autoSteps(trainBlocks: number, batchSize: number): number {
   return Math.ceil(steps / 50) * 50;
 }
 
+/** Most steps of any kind (steps, warmup, decay, evaluation interval) a run may ask for. */
+export const MAX_STEPS = 1_000_000;
+
 export class SettingsError extends HomecoderError<'BAD_SETTING', { setting: keyof TrainSettings }> {
   constructor(setting: keyof TrainSettings, message: string) {
     super('BAD_SETTING', message, { data: { setting }, hint: `Change ${setting} and start again.` });
@@ -111,36 +114,40 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   const need = (ok: boolean, k: keyof TrainSettings, what: string) => {
     if (!ok) throw new SettingsError(k, `${k} ${what} (got ${JSON.stringify(s[k])}).`);
   };
-  const int = (k: keyof TrainSettings, min: number) =>
-    need(Number.isInteger(s[k]) && (s[k] as number) >= min, k, `must be an integer ≥ ${min}`);
-  const num = (k: keyof TrainSettings, min: number, max = Infinity) =>
+  // Every number is finite and bounded: an absurd value is refused here, by name, instead of
+  // clamped or run (warmup 1e12 trained at lr 6e-16; r = 0 was silently raised to 1).
+  const int = (k: keyof TrainSettings, min: number, max = MAX_STEPS) =>
+    need(Number.isInteger(s[k]) && (s[k] as number) >= min && (s[k] as number) <= max, k, `must be an integer from ${min} to ${max}`);
+  const num = (k: keyof TrainSettings, min: number, max = 1e6) =>
     need(typeof s[k] === 'number' && (s[k] as number) >= min && (s[k] as number) <= max, k, `must be a number in [${min}, ${max}]`);
-  int('loraR', 1);
-  num('loraAlpha', 0);
+  int('loraR', 1, 1024);
+  num('loraAlpha', 0, 65536);
   num('loraDropout', 0, 0.9);
   need(
-    s.targets.length > 0 && s.targets.every((t) => (LORA_TARGETS as readonly string[]).includes(t)),
+    Array.isArray(s.targets) && s.targets.length > 0 && s.targets.every((t) => (LORA_TARGETS as readonly string[]).includes(t)),
     'targets',
     `must be some of ${LORA_TARGETS.join(', ')}`,
   );
   num('lr', 0, 1);
-  int('batchSize', 1);
+  need(s.lr > 0, 'lr', 'must be above 0');
+  int('batchSize', 1, 4096);
   int('warmupSteps', 0);
   num('weightDecay', 0, 1);
   int('steps', 0);
+  if (s.steps > 0) need(s.warmupSteps <= s.steps, 'warmupSteps', `must be at most the number of steps (${s.steps})`);
   need(s.schedule === 'linear' || s.schedule === 'cosine', 'schedule', 'must be linear or cosine');
   int('decaySteps', 0);
   num('maxGradNorm', 0);
-  int('seqLen', 2);
+  int('seqLen', 2, 2 ** 20);
   if (maxPositions) need(s.seqLen <= maxPositions, 'seqLen', `must be at most ${maxPositions}, the model's context length`);
-  int('seed', 0);
+  int('seed', 0, 2 ** 32 - 1);
   num('fimRate', 0, 1);
   num('fimSpmRate', 0, 1);
   num('testFraction', 0, 0.5);
   int('evalEvery', 1);
   int('checkpointEvery', 1);
   num('earlyStop', 0, 1);
-  num('gpuMemoryBudget', 1);
+  num('gpuMemoryBudget', 1, 2 ** 50);
   need(typeof s.lowMemory === 'boolean', 'lowMemory', 'must be true or false');
   return s;
 }

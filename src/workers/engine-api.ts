@@ -40,7 +40,7 @@ export interface EngineApi extends CancellableApi {
   /** What serves completions (undefined until a model is loaded). */
   serving(): Promise<ServingInfo | undefined>;
   /** Serves the base model, or stored adapters mixed with weights (base weights stay loaded). */
-  setServing(choice: ServingChoice): Promise<ServingInfo>;
+  setServing(choice: ServingChoice): Promise<ServingInfo & { warnings: string[] }>;
   /** Adapters in browser storage (training checkpoints and imported ones). */
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;

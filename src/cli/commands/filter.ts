@@ -16,7 +16,8 @@ per file with its reason and numbers, then a summary by reason.
   --json            one JSON object per line per decision, then {"summary": ...}
   --ref REF         git branch or tag (default: the remote's HEAD)
   --depth N         git history depth (default 1)
-                    a private repository's token is read from HOMECODER_GIT_TOKEN
+                    a private repository's token is read from HOMECODER_GIT_TOKEN; a clone stops
+                    past HOMECODER_GIT_MAX_MB of pack (default 1024)
   --include GLOB    force-include matching paths (repeatable)
   --exclude GLOB    leave matching paths out (repeatable)
   --lang NAME=on|off  switch a language (repeatable), e.g. --lang Markdown=on

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadNodeModel } from '../open-model.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
-import { readPeftAdapter } from '../../model/peft.ts';
+import { baseModelWarning, readPeftAdapter } from '../../model/peft.ts';
+import { parseConfig, servingContext } from '../../model/config.ts';
+import { readJson } from '../../model/storage/files.ts';
 import { mixAdapters, type Combination } from '../../model/adapter-mix.ts';
 import { expectedTensors } from '../../model/layout.ts';
 import { GpuLora } from '../../gpu/lora.ts';
@@ -80,14 +82,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const maxBody = values['max-body'] ? Number(values['max-body']) : undefined;
   if (maxBody !== undefined && !(maxBody > 0)) throw new Error('--max-body must be a positive number of bytes');
 
+  // --context is checked against the model's config before anything is loaded.
+  const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
   const engine = await loadNodeModel(values.model);
   const config = engine.opened.config;
-  const context = values.context ? Number(values.context) : Math.min(config.maxPositionEmbeddings, 4096);
-  if (!Number.isInteger(context) || context < 16) throw new Error('--context must be an integer of at least 16');
   const parts = [];
   for (const spec of values.adapter ?? []) {
     const m = /^(.*?)(?:=(-?[\d.]+))?$/.exec(spec)!;
     const a = await readPeftAdapter(nodeFiles(m[1]), config);
+    const warning = baseModelWarning(a.baseModel, basename(resolve(values.model)), `Adapter ${m[1]}`);
+    if (warning) console.warn(`Warning: ${warning}`);
     parts.push({ ...a, name: basename(resolve(m[1])), weight: m[2] === undefined ? 1 : Number(m[2]) });
   }
   const decoder = await withErrorScopes(

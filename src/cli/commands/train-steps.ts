@@ -11,6 +11,8 @@ import { LoraTrainer, DEFAULT_OPTIMIZER } from '../../gpu/trainer.ts';
 import { writePeftAdapter } from '../../model/peft.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { UsageError } from '../../errors.ts';
+import { TrainingError } from '../../train/errors.ts';
+import { SettingsError, validateSettings, type TrainSettings } from '../../train/settings.ts';
 
 export const trainStepsHelp = `Usage: homecoder train-steps --model DIR --text FILE --steps N --out DIR [options] [--json]
 
@@ -59,23 +61,36 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     process.stderr.write(`homecoder train-steps: --model, --text, --steps and --out are required.\n\n${trainStepsHelp}`);
     return 2;
   }
-  const num = (v: string | undefined, name: string, dflt: number, integer = false): number => {
-    if (v === undefined) return dflt;
+  // The same validator as `homecoder train` and the Train page, before anything is loaded.
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
-      throw new UsageError(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new SettingsError(flagSetting[name], `--${name} must be a number, got "${v}".`);
     return n;
   };
-  const steps = num(values.steps, 'steps', 0, true);
-  const r = Math.max(1, num(values['lora-r'], 'lora-r', 8, true));
-  const alpha = num(values['lora-alpha'], 'lora-alpha', 2 * r);
-  const dropout = num(values['lora-dropout'], 'lora-dropout', 0);
-  const seqLen = Math.max(2, num(values['seq-len'], 'seq-len', 256, true));
-  const seed = num(values.seed, 'seed', 0, true);
-  const lr = num(values.lr, 'lr', DEFAULT_OPTIMIZER.lr);
-  const targets = (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[];
-  const unknown = targets.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
-  if (unknown.length) throw new UsageError(`--targets: unknown module ${unknown.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+  const flagSetting: Record<string, keyof TrainSettings> = {
+    steps: 'steps',
+    'lora-r': 'loraR',
+    'lora-alpha': 'loraAlpha',
+    'lora-dropout': 'loraDropout',
+    'seq-len': 'seqLen',
+    seed: 'seed',
+    lr: 'lr',
+  };
+  const loraR = num(values['lora-r'], 'lora-r') ?? 8;
+  const settings = validateSettings({
+    steps: num(values.steps, 'steps'),
+    loraR,
+    loraAlpha: num(values['lora-alpha'], 'lora-alpha') ?? 2 * loraR,
+    loraDropout: num(values['lora-dropout'], 'lora-dropout') ?? 0,
+    seqLen: num(values['seq-len'], 'seq-len') ?? 256,
+    seed: num(values.seed, 'seed') ?? 0,
+    lr: num(values.lr, 'lr') ?? DEFAULT_OPTIMIZER.lr,
+    warmupSteps: 0,
+    targets: (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[],
+  });
+  const { steps, seqLen, seed, lr, targets } = settings;
+  const [r, alpha, dropout] = [settings.loraR, settings.loraAlpha, settings.loraDropout];
 
   const engine = await loadNodeModel(values.model);
   try {
@@ -100,6 +115,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     let tokens = 0;
     for (let s = 0; s < steps; s++) {
       const res = await trainer.trainStep([{ ids: blocks[s % blocks.length] }], { ...DEFAULT_OPTIMIZER, lr });
+      if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, res.step);
       tokens += res.tokens;
       log.push({ step: res.step, loss: res.loss, grad_norm: res.gradNorm });
       if (!values.json) console.log(`step ${res.step}/${steps}  loss ${res.loss.toFixed(4)}  grad norm ${res.gradNorm.toFixed(3)}`);

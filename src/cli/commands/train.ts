@@ -14,14 +14,15 @@ import { prepareRun, trainAndEvaluate } from '../../train/pipeline.ts';
 import { readRun } from '../../train/run.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
-import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
+import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
+import { RunError } from '../../train/errors.ts';
+import type { RunFolder } from '../../train/run-folder.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort } from '../../progress.ts';
 import { UsageError } from '../../errors.ts';
 import { DatasetError } from '../../data/errors.ts';
-import { RunError } from '../../train/errors.ts';
 
 /** CLI flag → setting. */
 const FLAGS: Array<[string, keyof TrainSettings]> = [
@@ -104,6 +105,23 @@ const fmtTime = (s: number) =>
       ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`
       : `${Math.round(s)}s`;
 
+/** A resume continues the run as it was started: same base model, same settings. */
+async function checkResume(run: RunFolder, out: string, modelLabel: string, over: Partial<TrainSettings>): Promise<void> {
+  const changed = Object.keys(over) as Array<keyof TrainSettings>;
+  if (changed.length)
+    throw new RunError(
+      'RUN_SETTINGS_FIXED',
+      `--resume continues the run with the settings it started with; drop ${changed.map((k) => `--${FLAGS.find((f) => f[1] === k)?.[0] ?? 'low-memory'}`).join(', ')}, or start a new run in another --out.`,
+    );
+  const record = await readRun(run);
+  if (!record) throw new RunError('RUN_CORRUPT', `${out} holds no run to resume (no run.json); start one without --resume.`);
+  if (record.model.label !== modelLabel)
+    throw new RunError(
+      'RUN_OTHER_MODEL',
+      `The run in ${out} was started on ${record.model.label} (${record.model.id}), not ${modelLabel}: resume it with --model ${record.model.id}.`,
+    );
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
     model: { type: 'string' },
@@ -137,6 +155,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (v['low-memory']) over.lowMemory = true;
   const out = resolve(v.out as string);
   const run = nodeRunFolder(out);
+  const modelLabel = basename(resolve(v.model as string));
+  // Settings and the run folder are checked before any source is read or the GPU opened.
+  if (v.resume) await checkResume(run, out, modelLabel, over);
+  else validateSettings(over);
   let files: TrainingFile[] = [];
   if (v.source) {
     // Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages.
@@ -172,7 +194,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   const engine = await openRunModel(gpu.device, nodeFiles(v.model as string), { onProgress });
   try {
-    const modelLabel = basename(resolve(v.model as string));
     if (!v.resume) {
       const existing = await readRun(run);
       if (existing)
@@ -182,6 +203,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         runId: basename(out),
         model: { id: resolve(v.model as string), label: modelLabel },
         chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+        evaluate: !v['no-eval'],
         lossFilter: v['no-loss-filter']
           ? false
           : {
@@ -200,7 +222,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       );
     }
     const record = await trainAndEvaluate(engine, run, {
-      evaluate: !v['no-eval'],
+      evaluate: v['no-eval'] ? false : undefined,
       signal: ctl.signal,
       onProgress,
       onUpdate: (_r, l) =>

@@ -5,6 +5,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { BINARY_SNIFF_BYTES, GENERATED_HEAD, GENERATED_HEAD_LINES } from './rules.ts';
 import { shebangInterpreter } from './languages.ts';
 import { minhashSignature } from './minhash.ts';
+import { findSecret } from './secrets.ts';
 
 export interface ContentFacts {
   sha: string;
@@ -21,6 +22,8 @@ export interface ContentFacts {
   interpreter: string | null;
   /** MinHash over token shingles (null when binary or too short to compare). */
   minhash: Uint32Array | null;
+  /** The first secret found (which kind, which rule, which line; never the secret), or null. */
+  secret: string | null;
 }
 
 export function contentHash(bytes: Uint8Array): string {
@@ -52,7 +55,18 @@ export function decodeText(bytes: Uint8Array): string {
 export function analyseContent(bytes: Uint8Array, sha = contentHash(bytes)): ContentFacts {
   const binary = binaryReason(bytes);
   if (binary) {
-    return { sha, binary, lines: 0, maxLine: 0, avgLine: 0, digitsRatio: 0, generatedHead: null, interpreter: null, minhash: null };
+    return {
+      sha,
+      binary,
+      lines: 0,
+      maxLine: 0,
+      avgLine: 0,
+      digitsRatio: 0,
+      generatedHead: null,
+      interpreter: null,
+      minhash: null,
+      secret: null,
+    };
   }
   const text = decodeText(bytes);
   let lines = 0;
@@ -92,5 +106,6 @@ export function analyseContent(bytes: Uint8Array, sha = contentHash(bytes)): Con
     generatedHead: marker ? marker[0] : null,
     interpreter: text.startsWith('#!') ? shebangInterpreter(firstLine) : null,
     minhash: minhashSignature(text),
+    secret: findSecret(text),
   };
 }

@@ -98,6 +98,7 @@ function contentVerdict(
   if (f.binary) return { reason: 'not_text', detail: f.binary };
   const binAttr = rules.attribute(path, 'binary');
   if (binAttr?.value) return { reason: 'not_text', detail: `marked by ${binAttr.origin}` };
+  if (f.secret) return { reason: 'secrets', detail: `holds ${f.secret}; remove it (and revoke it) to train on this file` };
   const genAttr = rules.attribute(path, 'linguist-generated');
   if (genAttr?.value) return { reason: 'generated', detail: `marked by ${genAttr.origin}` };
   if (genAttr?.value !== false) {
@@ -167,7 +168,8 @@ export async function filterFiles(
       if (!verdict || force) {
         const sha = f.sha ?? contentHash(f.bytes);
         let cf = cache.get(sha);
-        if (!cf) {
+        // Facts cached before the secrets check have no `secret` field: analyse those again.
+        if (!cf || cf.secret === undefined) {
           cf = analyseContent(f.bytes, sha);
           cache.set(sha, cf);
           analysed++;
@@ -177,13 +179,15 @@ export async function filterFiles(
         lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
         verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
         if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
+        else if (force && cf.secret && verdict?.reason !== 'secrets')
+          verdict = { reason: 'secrets', detail: `holds ${cf.secret} (force-include does not apply to secrets)` };
       }
     } catch (err) {
       verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
     }
     let reason: DecisionReason = verdict?.reason ?? 'accepted';
     let detail = verdict?.detail ?? '';
-    if (force && verdict && verdict.reason !== 'not_text' && verdict.reason !== 'linguist_error') {
+    if (force && verdict && verdict.reason !== 'not_text' && verdict.reason !== 'secrets' && verdict.reason !== 'linguist_error') {
       reason = 'accepted';
       detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
     } else if (force && !verdict) detail = `force-included by "${force}"`;

@@ -18,6 +18,7 @@ export const REASON_LABELS: Record<DecisionReason, string> = {
   accepted: 'accepted',
   linguist_error: 'could not be analysed',
   not_text: 'not text',
+  secrets: 'holds a secret',
   not_code: 'not code',
   too_large: 'too large',
   generated: 'generated',
@@ -32,6 +33,7 @@ export const REASON_LABELS: Record<DecisionReason, string> = {
 const ADVICE: Record<RejectReason, (s: FilterSettings, d: FileDecision[]) => string> = {
   linguist_error: () => 'see the details of those files',
   not_text: () => 'add sources with source code: these files are binary',
+  secrets: () => 'remove the keys and tokens from those files (and revoke them): files holding secrets are never trained on',
   not_code: () => 'add source files whose language Homecoder knows (by extension or #! line)',
   too_large: (s) => `raise the size limit above ${Math.round(s.maxBytes / 1024)} KiB`,
   generated: () => 'force-include the generated files you want with a glob',

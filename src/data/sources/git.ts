@@ -23,8 +23,14 @@ export interface GitFetchOptions {
   onProgress?: ProgressListener;
 }
 
-/** fetch-based client for isomorphic-git that honours an AbortSignal (the stock one has none). */
-export function fetchHttpClient(signal?: AbortSignal): HttpClient {
+/** Largest pack a clone or pull may download (isomorphic-git keeps the pack in memory). */
+export const DEFAULT_MAX_PACK_BYTES = 2 ** 30;
+
+/**
+ * fetch-based client for isomorphic-git that honours an AbortSignal (the stock one has none)
+ * and stops a response past `maxBytes` (a pack that would not fit in memory) with a typed error.
+ */
+export function fetchHttpClient(signal?: AbortSignal, maxBytes = DEFAULT_MAX_PACK_BYTES): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       signal?.throwIfAborted();
@@ -43,11 +49,28 @@ export function fetchHttpClient(signal?: AbortSignal): HttpClient {
       delete headers['user-agent']; // browsers refuse to set it
       const res = await fetch(req.url, { method: req.method ?? 'GET', headers, body: body as BodyInit | undefined, signal });
       const reader = res.body?.getReader();
+      const declared = Number(res.headers.get('content-length') ?? 0);
+      let received = 0;
+      const tooLarge = () =>
+        new SourceError(
+          'GIT_PACK_TOO_LARGE',
+          `${req.url.replace(/\/(?:info\/refs|git-upload-pack).*$/, '')} sends more than ${(maxBytes / 2 ** 20).toFixed(0)} MiB: the repository is too large to clone here. Clone a smaller repository or branch (depth 1), or raise the limit (HOMECODER_GIT_MAX_MB for the CLI).`,
+        );
+      if (declared > maxBytes) {
+        await reader?.cancel();
+        throw tooLarge();
+      }
       const iter: AsyncIterableIterator<Uint8Array> = {
         async next() {
           if (!reader) return { done: true, value: undefined };
           const r = await reader.read();
-          return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+          if (r.done) return { done: true, value: undefined };
+          received += r.value.length;
+          if (received > maxBytes) {
+            await reader.cancel();
+            throw tooLarge();
+          }
+          return { done: false, value: r.value };
         },
         [Symbol.asyncIterator]() {
           return this;
@@ -144,7 +167,10 @@ export async function gitFetchLatest(o: GitFetchOptions): Promise<string> {
     if (!r.fetchHead) throw new SourceError('GIT_NOT_FOUND', `${o.shownUrl} has no branch or tag "${o.ref ?? 'HEAD'}".`);
     return r.fetchHead;
   } catch (err) {
-    throw err instanceof SourceError ? err : gitError(o, err);
+    if (err instanceof SourceError) throw err;
+    // isomorphic-git may wrap what the HTTP client threw: keep the typed error.
+    const inner = (err as { caller?: unknown; data?: unknown; cause?: unknown })?.cause;
+    throw inner instanceof SourceError ? inner : gitError(o, err);
   }
 }
 

@@ -3,6 +3,7 @@
 // to that endpoint.
 import { HomecoderError, registerError } from '../../errors.ts';
 import { parseConfig } from '../config.ts';
+import { checkShardName } from '../loader.ts';
 import { ModelError } from '../errors.ts';
 import type { ModelConfig } from '../types.ts';
 
@@ -117,7 +118,7 @@ export class Hub {
     const index = await this.json<{ weight_map?: Record<string, string> }>('model.safetensors.index.json', true);
     if (index?.weight_map) {
       files.push({ name: 'model.safetensors.index.json', required: true });
-      for (const shard of new Set(Object.values(index.weight_map))) files.push({ name: shard, required: true });
+      for (const shard of new Set(Object.values(index.weight_map).map(checkShardName))) files.push({ name: shard, required: true });
     } else {
       files.push({ name: 'model.safetensors', required: true });
     }

@@ -8,6 +8,8 @@ export function nodeFiles(dir: string): ModelFiles {
     label: dir,
     list: async () => (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name),
     open: async (name): Promise<ByteSource | undefined> => {
+      // Only files directly in the folder: a name with a path in it never leaves it.
+      if (/[/\\]/.test(name) || name === '..' || name === '.') return undefined;
       const path = join(dir, name);
       let size: number;
       try {
