@@ -1,10 +1,13 @@
-// Loads a model folder onto the GPU in Node: the shared start of `loss`, `train-steps`
-// and the benchmarks.
+// Loads a model folder onto the GPU in Node, and PEFT adapter folders for it: the shared
+// start of `loss`, `train-steps`, `serve` and the benchmarks.
 import { nodeGpuDevice } from './dawn.ts';
 import { nodeFiles } from '../model/storage/node-files.ts';
 import { openModel, type OpenModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
+import type { ModelConfig } from '../model/types.ts';
+import type { NamedAdapter } from '../serve/serving-adapter.ts';
+import { basename, resolve } from 'node:path';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
@@ -47,6 +50,14 @@ export async function loadNodeModel(modelDir: string, opts: { adapterDir?: strin
       gpu.device.destroy();
     },
   };
+}
+
+/** PEFT adapter folders with their mix weights, each named after its folder. */
+export async function loadAdapterFolders(specs: Array<{ dir: string; weight: number }>, config: ModelConfig): Promise<NamedAdapter[]> {
+  const out: NamedAdapter[] = [];
+  for (const s of specs)
+    out.push({ ...(await readPeftAdapter(nodeFiles(s.dir), config)), name: basename(resolve(s.dir)), weight: s.weight });
+  return out;
 }
 
 /** Reads token ids from a file: a JSON array, or numbers separated by whitespace or commas. */
