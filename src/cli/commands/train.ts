@@ -12,6 +12,7 @@ import { openRunModel } from '../../train/run-model.ts';
 import { nodeRunFolder } from '../../train/node-run-folder.ts';
 import { prepareRun, trainAndEvaluate } from '../../train/pipeline.ts';
 import { readRun } from '../../train/run.ts';
+import { formatDuration } from '../../train/eta.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
@@ -93,13 +94,6 @@ function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof Tr
   if (!Number.isFinite(n)) throw new Error(`--${FLAGS.find((f) => f[1] === k)![0]} must be a number, got "${v}"`);
   return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
 }
-
-const fmtTime = (s: number) =>
-  s >= 3600
-    ? `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`
-      : `${Math.round(s)}s`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
@@ -201,7 +195,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       onProgress,
       onUpdate: (_r, l) =>
         say(
-          `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${fmtTime(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`,
+          `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${formatDuration(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`,
           { step: l },
         ),
     });
