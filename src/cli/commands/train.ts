@@ -18,7 +18,7 @@ import { formatDuration } from '../../train/eta.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../../train/settings.ts';
-import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
+import { parseLoraTargets } from '../args.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
@@ -82,12 +82,7 @@ ${FLAGS.map(([f, k]) => `  --${f.padEnd(18)} ${SETTING_HELP[k]} (default ${show(
 `;
 
 function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
-  if (k === 'targets') {
-    const t = v.split(',').map((x) => x.trim());
-    const bad = t.filter((x) => !(LORA_TARGETS as readonly string[]).includes(x));
-    if (bad.length) throw new Error(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
-    return t as LoraTarget[];
-  }
+  if (k === 'targets') return parseLoraTargets(v);
   if (k === 'schedule') {
     if (v !== 'linear' && v !== 'cosine') throw new Error(`--schedule must be linear or cosine, got "${v}"`);
     return v;
