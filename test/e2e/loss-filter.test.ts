@@ -5,18 +5,17 @@
 // headless in Node (Dawn); a threshold between the smallest and largest loss rejects exactly
 // the files above it, marked "high loss"; the result is still there after leaving the page.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { memoryFiles } from '../../src/model/storage/files.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
 import { chooseVulkanDriver } from '../helpers/vulkan.ts';
-
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 
 interface LossRow {
   path: string;
@@ -92,12 +91,7 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     browser = await launchBrowser();
     page = await browser.newPage();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
   it('says what to do when there are no accepted files and no downloaded model', async () => {
     await goto('#/sources');

@@ -6,7 +6,7 @@
 // .zip is a PEFT adapter that the engine (Node, Dawn) loads and that gives the logged
 // test loss.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
@@ -15,11 +15,11 @@ import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { memoryFiles } from '../../src/model/storage/files.ts';
 import { readPeftAdapter } from '../../src/model/peft.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
 import { chooseVulkanDriver } from '../helpers/vulkan.ts';
 
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const STEPS = 12;
 const SETTINGS: Record<string, string> = {
   steps: String(STEPS),
@@ -92,12 +92,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.waitForSelector('[data-testid="cached-model"][data-complete="true"]', { timeout: 60_000 });
     await openTrainPage();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
   it('a setting too large for the GPU memory budget gives the memory message before anything runs', async () => {
     await fillSettings({ seqLen: '4096' });
