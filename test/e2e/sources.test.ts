@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { PLANTED_EXPECTED, PLANTED_INCLUDE, plantedBytes, pythonModule } from '../helpers/planted.ts';
+import { mixedTree, PLANTED_EXPECTED, PLANTED_INCLUDE, plantedBytes, pythonModule } from '../helpers/planted.ts';
 import { archivesOf, corruptTgz, traversalZip, zipBomb } from '../helpers/archives.ts';
 
 const tree = plantedBytes();
@@ -221,18 +221,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
 
   it('filters 20,000 files in the worker with progress while the page stays responsive', async () => {
     const N = 20_000;
-    const files: Record<string, Uint8Array> = {};
-    const enc = new TextEncoder();
-    for (let i = 0; i < N; i++) {
-      const kind = i % 10;
-      const body =
-        kind === 0
-          ? `# note ${i}\n`
-          : kind === 1
-            ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
-            : pythonModule(`m${i}`, 1 + (i % 4));
-      files[`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`] = enc.encode(body);
-    }
+    const files = Object.fromEntries(mixedTree(N));
     const zip = zipSync(files, { level: 1 });
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.waitForSelector('[data-testid="source-row"]');

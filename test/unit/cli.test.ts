@@ -32,23 +32,8 @@ describe('homecoder CLI', () => {
 
 describe('homecoder plan', () => {
   it('prints the memory plan of a real-size config as JSON', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
-    const config = join(dir, 'config.json');
     // Qwen2.5-Coder-1.5B's config: 1.54 B parameters, so ≈ 3.09 GB of bf16 weights.
-    writeFileSync(
-      config,
-      JSON.stringify({
-        architectures: ['Qwen2ForCausalLM'],
-        vocab_size: 151936,
-        hidden_size: 1536,
-        intermediate_size: 8960,
-        num_hidden_layers: 28,
-        num_attention_heads: 12,
-        num_key_value_heads: 2,
-        max_position_embeddings: 32768,
-        tie_word_embeddings: true,
-      }),
-    );
+    const config = 'src/model/configs/Qwen2.5-Coder-1.5B.json';
     const r = runCli('plan', '--config', config, '--seq-len', '1024', '--gpu-memory', '8', '--json');
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout) as Record<string, number | boolean>;
