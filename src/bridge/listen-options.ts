@@ -43,6 +43,20 @@ export function parseListenOptions(
   return { host, port, apiKey: values['api-key'] ?? env.HOMECODER_API_KEY, maxBodyBytes };
 }
 
+/** The options, or undefined after `report` was given what is wrong (the command then exits with code 2). */
+export function readListenOptions(
+  values: Parameters<typeof parseListenOptions>[0],
+  report: (message: string) => void,
+): ListenOptions | undefined {
+  try {
+    return parseListenOptions(values);
+  } catch (err) {
+    if (!(err instanceof ListenOptionError)) throw err;
+    report(err.message);
+    return undefined;
+  }
+}
+
 /** What to warn about where the bridge listens on more than loopback (undefined: nothing). */
 export function exposureWarning(host: string): string | undefined {
   return isLoopbackAddress(host) ? undefined : `Warning: listening on ${host}, not loopback: other machines can reach this bridge.`;

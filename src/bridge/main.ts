@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureAppBuilt, PACKAGE_ROOT, packageVersion } from './build.ts';
-import { exposureWarning, LISTEN_ARGS, ListenOptionError, type ListenOptions, parseListenOptions } from './listen-options.ts';
+import { exposureWarning, LISTEN_ARGS, readListenOptions } from './listen-options.ts';
 import { startBridge } from './server.ts';
 
 const HELP = `Usage: npm start -- [options]
@@ -38,14 +38,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  let listen: ListenOptions;
-  try {
-    listen = parseListenOptions(values);
-  } catch (err) {
-    if (!(err instanceof ListenOptionError)) throw err;
-    console.error(err.message);
-    return 2;
-  }
+  const listen = readListenOptions(values, (m) => console.error(m));
+  if (!listen) return 2;
   const { host, port } = listen;
   const appDir = resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist'));
   if (!values['no-build'] && !values['app-dir']) await ensureAppBuilt(PACKAGE_ROOT, appDir, (m) => console.log(m));

@@ -9,7 +9,7 @@ import { openHeadlessService } from '../../serve/headless.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
 import { startBridge } from '../../bridge/server.ts';
 import { appDirOrNote, PACKAGE_ROOT, packageVersion } from '../../bridge/build.ts';
-import { exposureWarning, LISTEN_ARGS, ListenOptionError, type ListenOptions, parseListenOptions } from '../../bridge/listen-options.ts';
+import { exposureWarning, LISTEN_ARGS, readListenOptions } from '../../bridge/listen-options.ts';
 
 export const serveHelp = `Usage: homecoder serve --model DIR [--adapter DIR[=WEIGHT]]... [options]
 
@@ -65,14 +65,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const combination = values.combination as Combination;
   if (combination !== 'cat' && combination !== 'linear') throw new Error(`--combination must be cat or linear, not ${combination}`);
-  let listen: ListenOptions;
-  try {
-    listen = parseListenOptions(values);
-  } catch (err) {
-    if (!(err instanceof ListenOptionError)) throw err;
-    process.stderr.write(`homecoder serve: ${err.message}\n`);
-    return 2;
-  }
+  const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
+  if (!listen) return 2;
   const contextLength = values.context ? Number(values.context) : undefined;
   if (contextLength !== undefined && (!Number.isInteger(contextLength) || contextLength < 16))
     throw new Error('--context must be an integer of at least 16');
