@@ -15,10 +15,9 @@ import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { memoryFiles } from '../../src/model/storage/files.ts';
 import { readPeftAdapter } from '../../src/model/peft.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
-import { closeAll, skipNote } from '../helpers/e2e.ts';
+import { closeAll, skipNote, withNodeEngine } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
-import { chooseVulkanDriver } from '../helpers/vulkan.ts';
 
 const STEPS = 12;
 const SETTINGS: Record<string, string> = {
@@ -194,16 +193,11 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
     expect(Object.keys(zip).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     // The engine in Node (Dawn), on the dataset the page built from the same files and seed.
-    chooseVulkanDriver();
-    const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
-    const { openRunModel } = await import('../../src/train/run-model.ts');
-    const { buildDataset } = await import('../../src/data/dataset/build.ts');
-    const { GpuLora } = await import('../../src/gpu/lora.ts');
-    const { Transformer } = await import('../../src/gpu/transformer.ts');
-    const { packedLoss } = await import('../../src/train/eval-loss.ts');
-    const gpu = await nodeGpuDevice();
-    const engine = await openRunModel(gpu.device, memoryFiles('tiny', model.files));
-    try {
+    await withNodeEngine(model.files, async (engine) => {
+      const { buildDataset } = await import('../../src/data/dataset/build.ts');
+      const { GpuLora } = await import('../../src/gpu/lora.ts');
+      const { Transformer } = await import('../../src/gpu/transformer.ts');
+      const { packedLoss } = await import('../../src/train/eval-loss.ts');
       const peft = await readPeftAdapter(memoryFiles('zip', new Map(Object.entries(zip))), engine.model.config);
       const files = tinyRepo(8).map((f) => ({ ...f, source: 'picked files' }));
       const data = await buildDataset(files, engine.tokenizer, {
@@ -218,10 +212,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
       console.log(`[e2e tests] exported adapter: test loss ${loss} in Node vs ${logged} logged in the browser`);
       // Two software GPUs (SwiftShader in Chromium, lavapipe in Node), both f32: 1e-4 relative.
       expect(Math.abs(loss - logged) / logged).toBeLessThan(1e-4);
-    } finally {
-      engine.close();
-      gpu.device.destroy();
-    }
+    });
   });
 
   it('the run’s checkpoints are listed as adapters on the Use page, the best one marked', async () => {
