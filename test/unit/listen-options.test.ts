@@ -33,5 +33,5 @@ describe('listen options', () => {
     });
     expect(start.status).toBe(2);
     expect(start.stderr).toContain('--max-body must be a positive number of bytes');
-  });
+  }, 60_000); // two Node processes that compile TypeScript as they start
 });
