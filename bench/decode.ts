@@ -1,14 +1,10 @@
 // Decoding speed on a fixture model: time to first token (prefill of a prompt + the first
 // token's logits read back) and decode tokens/s (one KV-cache step per token, greedy),
 // with the base model and with a LoRA adapter on all seven modules.
-import { uploadModel } from '../src/gpu/model.ts';
-import { GpuMemory } from '../src/gpu/memory.ts';
 import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Decoder } from '../src/gpu/decoder.ts';
 import { generateTokens } from '../src/serve/generate.ts';
-import { randomTensors } from '../src/model/fixtures/random-weights.ts';
-import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/fixtures/tiny-model.ts';
-import { LORA_TARGETS } from '../src/model/types.ts';
+import { BENCH_LORA, benchModel } from './fixture.ts';
 
 export interface DecodeBench {
   label: string;
@@ -22,14 +18,10 @@ export async function benchDecode(
   device: GPUDevice,
   opts: { promptTokens: number; newTokens: number; reps: number },
 ): Promise<DecodeBench[]> {
-  const fixture = { ...TINY_DEFAULTS, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 };
-  const config = tinyModelConfig(fixture, 1024, 0);
-  const tensors = randomTensors(config, 1);
-  const memory = new GpuMemory(device);
-  const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+  const { config, memory, model } = await benchModel(device);
   const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8 });
   const prompt = Array.from({ length: opts.promptTokens }, (_, i) => (i * 37 + 11) % config.vocabSize);
-  const lora = { r: 16, alpha: 32, dropout: 0, targets: [...LORA_TARGETS] };
+  const lora = BENCH_LORA;
   const host = initHostAdapter(config, lora, 1);
   for (const layer of host) for (const p of Object.values(layer)) p.B.fill(0.01);
   const out: DecodeBench[] = [];

@@ -3,25 +3,14 @@
 // after a `git pull` that changed nothing). Rewrites the filter section of docs/BENCHMARKS.md.
 import { readFile, writeFile } from 'node:fs/promises';
 import { filterFiles, type FilterInput } from '../src/data/filter/stage1.ts';
-import { pythonModule } from '../test/helpers/planted.ts';
+import { mixedTree } from '../test/helpers/planted.ts';
 
 const N = Number(process.argv.find((a) => a.startsWith('--files='))?.slice(8) ?? 20_000);
-const enc = new TextEncoder();
+const _enc = new TextEncoder();
 
-/** The same mix as the browser test: 80% Python modules, 10% Markdown, 10% digit tables. */
+/** The same mix as the browser test (test/helpers/planted.ts). */
 export function benchFiles(n: number): FilterInput[] {
-  const files: FilterInput[] = [];
-  for (let i = 0; i < n; i++) {
-    const kind = i % 10;
-    const body =
-      kind === 0
-        ? `# note ${i}\n`
-        : kind === 1
-          ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
-          : pythonModule(`m${i}`, 1 + (i % 4));
-    files.push({ source: 'bench', path: `pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`, bytes: enc.encode(body) });
-  }
-  return files;
+  return [...mixedTree(n)].map(([path, bytes]) => ({ source: 'bench', path, bytes }));
 }
 
 const files = benchFiles(N);

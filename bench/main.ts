@@ -4,18 +4,14 @@
 import { writeFile, readFile } from 'node:fs/promises';
 import { nodeGpuDevice } from '../src/cli/dawn.ts';
 import { KernelRunner } from '../src/gpu/kernel.ts';
-import { GpuMemory } from '../src/gpu/memory.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
 import { linearBackwardInput, linearForward } from '../src/gpu/kernels/linear.ts';
 import { attentionBackward, attentionForward } from '../src/gpu/kernels/attention.ts';
-import { uploadModel } from '../src/gpu/model.ts';
 import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Transformer } from '../src/gpu/transformer.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../src/gpu/trainer.ts';
-import { randomTensors } from '../src/model/fixtures/random-weights.ts';
-import { tinyModelConfig, TINY_DEFAULTS } from '../src/model/fixtures/tiny-model.ts';
-import { LORA_TARGETS } from '../src/model/types.ts';
 import { benchDecode, decodeSummary } from './decode.ts';
+import { BENCH_FIXTURE, BENCH_LORA, benchModel } from './fixture.ts';
 import { gemvForward } from '../src/gpu/kernels/gemv.ts';
 
 const ctx = await nodeGpuDevice();
@@ -94,12 +90,9 @@ for (const m of MODELS) {
 }
 
 // Training throughput and memory on a fixture model.
-const fixture = { ...TINY_DEFAULTS, layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 704 };
-const config = tinyModelConfig(fixture, 1024, 0);
-const tensors = randomTensors(config, 1);
-const memory = new GpuMemory(device);
-const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
-const lora = { r: 16, alpha: 32, dropout: 0, targets: [...LORA_TARGETS] };
+const fixture = BENCH_FIXTURE;
+const { config, memory, model } = await benchModel(device);
+const lora = BENCH_LORA;
 const seqLen = software ? 128 : 512;
 const ids = Array.from({ length: seqLen }, (_, i) => (i * 37) % config.vocabSize);
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);

@@ -1,9 +1,19 @@
-// Builds the app with Vite when dist/ is missing or older than its sources, so
-// `npm start` works right after `npm ci` and after a `git pull`.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// The app the bridge serves: built with Vite when dist/ is missing or older than its
+// sources, so `npm start` works right after `npm ci` and after a `git pull`; a note page in
+// its place where `homecoder serve` runs without a build.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
+/** The repository (or installed package) root: package.json, dist/. */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/serve', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
 const SOURCE_FILES = ['vite.config.ts', 'package.json', 'src/progress.ts'];
 
 function newestMtime(path: string): number {
@@ -34,4 +44,16 @@ export async function ensureAppBuilt(root: string, appDir: string, log: (msg: st
   const t0 = Date.now();
   await buildApp(root);
   log(`Built in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
+}
+
+/** `appDir` if it holds a built app; otherwise a folder with a page saying to build it. */
+export function appDirOrNote(appDir: string, warn: (msg: string) => void): string {
+  if (existsSync(join(appDir, 'index.html'))) return appDir;
+  warn(`Note: no built app in ${appDir} (run npm run build); the editor APIs work without it.`);
+  const note = mkdtempSync(join(tmpdir(), 'homecoder-no-app-'));
+  writeFileSync(
+    join(note, 'index.html'),
+    '<!doctype html><title>Homecoder</title><p>The app is not built: run <code>npm run build</code>. Editor APIs are serving.</p>',
+  );
+  return note;
 }

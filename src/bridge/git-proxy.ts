@@ -6,6 +6,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { GIT_PROXY_PREFIX, proxyTarget } from '../data/sources/git-url.ts';
+import { sendJson } from './json.ts';
 
 export { GIT_PROXY_PREFIX };
 
@@ -29,9 +30,7 @@ const FORWARD_RESPONSE = ['content-type', 'cache-control', 'expires', 'pragma'];
 
 function fail(res: ServerResponse, status: number, error: string): void {
   if (res.headersSent) return void res.destroy();
-  const text = JSON.stringify({ error });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  sendJson(res, status, { error });
 }
 
 /** Handles a request under /git-proxy/ (the caller has checked the Host header). */

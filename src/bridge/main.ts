@@ -1,10 +1,8 @@
 // `npm start`: one Node process that builds the app if needed and serves it.
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureAppBuilt } from './build.ts';
-import { isLoopbackAddress } from './hosts.ts';
+import { ensureAppBuilt, PACKAGE_ROOT, packageVersion } from './build.ts';
+import { exposureWarning, LISTEN_ARGS, readListenOptions } from './listen-options.ts';
 import { startBridge } from './server.ts';
 
 const HELP = `Usage: npm start -- [options]
@@ -30,12 +28,9 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
+      ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
-      'api-key': { type: 'string' },
-      'max-body': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -43,24 +38,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-  const host = values.host ?? process.env.HOMECODER_HOST ?? '127.0.0.1';
-  const portText = values.port ?? process.env.HOMECODER_PORT ?? '8008';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`Invalid port "${portText}": give a number from 0 to 65535.`);
-    return 2;
-  }
-  const appDir = resolve(values['app-dir'] ?? join(root, 'dist'));
-  if (!values['no-build'] && !values['app-dir']) await ensureAppBuilt(root, appDir, (m) => console.log(m));
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const listen = readListenOptions(values, (m) => console.error(m));
+  if (!listen) return 2;
+  const { host, port } = listen;
+  const appDir = resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist'));
+  if (!values['no-build'] && !values['app-dir']) await ensureAppBuilt(PACKAGE_ROOT, appDir, (m) => console.log(m));
+  const version = packageVersion();
 
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
-    const maxBodyBytes = values['max-body'] ? Number(values['max-body']) : undefined;
-    if (maxBodyBytes !== undefined && !(maxBodyBytes > 0))
-      throw new Error(`--max-body must be a positive number of bytes, not "${values['max-body']}"`);
-    bridge = await startBridge({ host, port, appDir, version, apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY, maxBodyBytes });
+    bridge = await startBridge({ ...listen, appDir, version });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE')
@@ -68,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
     else console.error(`Could not listen on ${host}:${port}: ${e.message}`);
     return 1;
   }
-  if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
+  const warning = exposureWarning(host);
+  if (warning) console.warn(warning);
   console.log(`Homecoder is running at ${bridge.url}`);
   const stop = () => void bridge.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -10,6 +10,7 @@ import { DEMO_ENDPOINT_PATH } from '../model/fixtures/demo-repo.ts';
 import { Relay, type Backend } from './relay.ts';
 import { createEditorApi } from './editor-api/index.ts';
 import { attachTabSocket } from './tab-socket.ts';
+import { sendJson } from './json.ts';
 import { DEFAULT_GIT_PROXY, GIT_PROXY_PREFIX, handleGitProxy, type GitProxyOptions } from './git-proxy.ts';
 
 export interface BridgeOptions {
@@ -31,12 +32,6 @@ export interface Bridge {
   url: string;
   relay: Relay;
   close(): Promise<void>;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {

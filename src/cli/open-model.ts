@@ -1,10 +1,12 @@
-// Loads a model folder onto the GPU in Node: the shared start of `loss`, `train-steps`
-// and the benchmarks.
+// Loads a model folder onto the GPU in Node, and PEFT adapter folders for it: the shared
+// start of `loss`, `train-steps`, `serve` and the benchmarks.
 import { nodeGpuDevice } from './dawn.ts';
 import { nodeFiles } from '../model/storage/node-files.ts';
 import { openModel, type OpenModel } from '../model/loader.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { baseModelWarning, readPeftAdapter, type PeftAdapter } from '../model/peft.ts';
+import type { ModelConfig } from '../model/types.ts';
+import type { NamedAdapter } from '../serve/serving-adapter.ts';
 import { basename, resolve } from 'node:path';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
@@ -51,6 +53,22 @@ export async function loadNodeModel(modelDir: string, opts: { adapterDir?: strin
       gpu.device.destroy();
     },
   };
+}
+
+/** PEFT adapter folders with their mix weights, each named after its folder. */
+export async function loadAdapterFolders(
+  specs: Array<{ dir: string; weight: number }>,
+  config: ModelConfig,
+  modelDir: string,
+): Promise<NamedAdapter[]> {
+  const out: NamedAdapter[] = [];
+  for (const s of specs) {
+    const adapter = await readPeftAdapter(nodeFiles(s.dir), config);
+    const warning = baseModelWarning(adapter.baseModel, basename(resolve(modelDir)), `Adapter ${s.dir}`);
+    if (warning) console.warn(`Warning: ${warning}`);
+    out.push({ ...adapter, name: basename(resolve(s.dir)), weight: s.weight });
+  }
+  return out;
 }
 
 /** Reads token ids from a file: a JSON array, or numbers separated by whitespace or commas. */

@@ -3,13 +3,12 @@
 
 export type MemoryCategory = 'weights' | 'lora' | 'optimizer' | 'activations' | 'scratch';
 
-export interface MemoryReport {
-  weights: number;
-  lora: number;
-  optimizer: number;
-  activations: number;
-  scratch: number;
-  total: number;
+/** Bytes by category and their total: what the engine holds (GpuMemory.report) or will hold (planner.ts). */
+export type MemoryReport = Record<MemoryCategory, number> & { total: number };
+
+export function memoryReport(bytes: Record<MemoryCategory, number>): MemoryReport {
+  const { weights, lora, optimizer, activations, scratch } = bytes;
+  return { weights, lora, optimizer, activations, scratch, total: weights + lora + optimizer + activations + scratch };
 }
 
 export class GpuMemory {
@@ -45,8 +44,7 @@ export class GpuMemory {
   }
 
   report(): MemoryReport {
-    const b = this.bytes;
-    return { ...b, total: b.weights + b.lora + b.optimizer + b.activations + b.scratch };
+    return memoryReport(this.bytes);
   }
 
   destroyAll(): void {

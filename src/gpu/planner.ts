@@ -5,6 +5,7 @@ import type { ModelConfig, LoraTarget } from '../model/types.ts';
 import { expectedTensors, moduleShape } from '../model/layout.ts';
 import { transformerBuffers } from './buffers-plan.ts';
 import { chunkRows } from './weights.ts';
+import { memoryReport, type MemoryReport } from './memory.ts';
 
 export interface PlanInput {
   config: ModelConfig;
@@ -16,13 +17,8 @@ export interface PlanInput {
   lowMemory?: boolean;
 }
 
-export interface MemoryPlan {
-  weights: number;
-  lora: number;
-  optimizer: number;
-  activations: number;
-  scratch: number;
-  total: number;
+/** The engine's allocation by category (as GpuMemory reports it once allocated), and its largest buffer. */
+export interface MemoryPlan extends MemoryReport {
   /** The largest single buffer (must fit maxBufferSize). */
   largestBuffer: number;
 }
@@ -67,15 +63,7 @@ export function planMemory(p: PlanInput, maxChunkBytes = 128 * 1024 * 1024): Mem
   }
   if (p.training && p.lora) scratch += align4(2 * p.lora.targets.length * c.numLayers * 4) + 4; // grad-norm partials + norm
   if (p.lora && !p.training) scratch += 2 * 4 * p.lora.targets.length * c.numLayers; // unused gradient slots
-  return {
-    weights,
-    lora,
-    optimizer,
-    activations,
-    scratch,
-    total: weights + lora + optimizer + activations + scratch,
-    largestBuffer: largest,
-  };
+  return { ...memoryReport({ weights, lora, optimizer, activations, scratch }), largestBuffer: largest };
 }
 
 /** The longest sequence whose plan stays within `budgetBytes` (0 if none), by bisection. */

@@ -3,6 +3,7 @@
 // and compares every output with a float64 CPU reference.
 import { readFloat32, storageBuffer, uploadBuffer } from './buffers.ts';
 import type { Progress } from '../progress.ts';
+import { linear } from './reference/ops.ts';
 
 // minUniformBufferOffsetAlignment is at most 256 on every adapter.
 const UNIFORM_SLOT = 256;
@@ -42,14 +43,11 @@ function inputs(n: number, seed: number): Float32Array {
   return out;
 }
 
-export function matmulReference(a: Float32Array, b: Float32Array, n: number): Float64Array {
-  const c = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let k = 0; k < n; k++) {
-      const aik = a[i * n + k];
-      for (let j = 0; j < n; j++) c[i * n + j] += aik * b[k * n + j];
-    }
-  return c;
+/** A·B for n×n row-major matrices, by the float64 reference of the engine's GEMM (x·Wᵀ with W = Bᵀ). */
+function matmulReference(a: Float32Array, b: Float32Array, n: number): Float64Array {
+  const bT = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) bT[j * n + k] = b[k * n + j];
+  return linear(Float64Array.from(a), bT, n, n, n);
 }
 
 export async function runSelfTest(

@@ -36,6 +36,16 @@ export function expectedTensors(c: ModelConfig): TensorSpec[] {
   return out;
 }
 
+/** Elements of a tensor of this shape. */
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Parameters of the base model (a tied LM head counted once, as the embedding). */
+export function parameterCount(c: ModelConfig): number {
+  return expectedTensors(c).reduce((n, t) => n + elementCount(t.shape), 0);
+}
+
 /** [in, out] of each target module for a config. */
 export function moduleShape(config: ModelConfig, target: LoraTarget): { inF: number; outF: number } {
   const H = config.hiddenSize;

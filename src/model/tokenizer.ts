@@ -5,8 +5,11 @@ import { ModelError } from './errors.ts';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readJson, type ModelFiles } from './storage/files.ts';
 
+/** Model families by their fill-in-the-middle tokens. */
+export type FimFamily = 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
+
 export interface FimTokens {
-  family: 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
+  family: FimFamily;
   prefix: number;
   suffix: number;
   middle: number;
@@ -17,7 +20,7 @@ export interface FimTokens {
 
 /** Each family's FIM token strings (prefix, suffix, middle, pad). */
 const FIM_FAMILIES: Array<{
-  family: FimTokens['family'];
+  family: FimFamily;
   prefix: string;
   suffix: string;
   middle: string;

@@ -2,9 +2,9 @@
 // already carries a family's FIM tokens), and fitting a prompt into the context by
 // dropping the text farthest from the cursor: the start of the prefix, the end of the
 // suffix, then whole extra-context files.
-import type { ModelTokenizer } from '../model/tokenizer.ts';
+import type { FimFamily, ModelTokenizer } from '../model/tokenizer.ts';
 
-export type FimFamily = 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
+export type { FimFamily };
 
 export interface FimFormat {
   family: FimFamily;

@@ -3,15 +3,14 @@
 // for the bridge link. A model change on the Model page rebuilds the decoder; an adapter
 // change keeps the base weights where they are and swaps only the LoRA buffers.
 import { Decoder } from '../gpu/decoder.ts';
-import { GpuLora } from '../gpu/lora.ts';
-import { withErrorScopes } from '../gpu/device.ts';
+import type { GpuLora } from '../gpu/lora.ts';
 import { baseModelWarning, readPeftAdapter } from '../model/peft.ts';
-import { mixAdapters, type Combination } from '../model/adapter-mix.ts';
-import { expectedTensors } from '../model/layout.ts';
+import type { Combination } from '../model/adapter-mix.ts';
+import { parameterCount } from '../model/layout.ts';
 import type { AdapterSource } from '../model/storage/adapter-store.ts';
-import type { ModelConfig } from '../model/types.ts';
 import type { ModelService } from './model-service.ts';
 import { CompletionService } from './completion-service.ts';
+import { adapterLabels, type NamedAdapter, uploadAdapterMix } from './serving-adapter.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
 import { CompletionError } from './errors.ts';
 
@@ -23,10 +22,6 @@ export interface ServingChoice {
 
 /** Most positions the tab's KV cache holds (memory: 2·layers·positions·kv-width floats). */
 const TAB_CONTEXT = 2048;
-
-function parameters(c: ModelConfig): number {
-  return expectedTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-}
 
 export class InferenceService {
   private built?: { loaded: object; decoder: Decoder; service: CompletionService; adapter?: GpuLora };
@@ -58,7 +53,7 @@ export class InferenceService {
       adapters: this.labels,
       fim: cur.tokenizer.fim?.family,
       contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),
-      parameters: parameters(c),
+      parameters: parameterCount(c),
     };
   }
 
@@ -68,7 +63,7 @@ export class InferenceService {
     if (!cur) throw new CompletionError('NO_MODEL', 'Load a model on the Model page first.');
     const b = this.ensure();
     const source = await this.adapters();
-    const parts = [];
+    const parts: NamedAdapter[] = [];
     const warnings: string[] = [];
     for (const a of choice.adapters.filter((x) => x.weight !== 0)) {
       const peft = await readPeftAdapter(await source.files(a.id), cur.info.config);
@@ -76,20 +71,12 @@ export class InferenceService {
       if (warning) warnings.push(warning);
       parts.push({ ...peft, weight: a.weight, name: a.id });
     }
-    let next: GpuLora | undefined;
-    if (parts.length) {
-      const mixed = mixAdapters(cur.info.config, parts, choice.combination);
-      next = await withErrorScopes(
-        cur.memory.device,
-        'uploading the adapter',
-        async () => new GpuLora(cur.memory, mixed.lora, mixed.layers, { trainable: false }),
-      );
-    }
+    const next = await uploadAdapterMix(cur.memory, cur.info.config, parts, choice.combination);
     this.release(b.adapter);
     b.adapter = next;
     b.decoder.setAdapter(next);
     this.choice = choice;
-    this.labels = parts.map((p) => ({ name: p.name, weight: p.weight }));
+    this.labels = adapterLabels(parts);
     this.changed();
     return { ...this.serving()!, warnings };
   }

@@ -1,7 +1,8 @@
 // A training run, DOM-free (the training worker and `homecoder train` both use it):
 // create it (memory check, steps, dataset stored next to it), then train — from the
 // start or from its latest checkpoint — with the schedule, gradient accumulation, test
-// loss every N steps, checkpoints every N steps, early stop, and Stop between steps.
+// loss every N steps, checkpoints every N steps, early stop, and Stop between steps
+// (the step loop is run-loop.ts).
 import { GpuLora, initHostAdapter } from '../gpu/lora.ts';
 import { LoraTrainer } from '../gpu/trainer.ts';
 import { Transformer } from '../gpu/transformer.ts';
@@ -9,27 +10,21 @@ import { withErrorScopes } from '../gpu/device.ts';
 import type { KernelRunner } from '../gpu/kernel.ts';
 import type { GpuMemory } from '../gpu/memory.ts';
 import type { GpuModel } from '../gpu/model.ts';
-import type { LoraConfig } from '../model/types.ts';
+import type { HostAdapter, LoraConfig } from '../model/types.ts';
 import type { Progress } from '../progress.ts';
-import { abortError } from '../progress.ts';
 import { decodeDataset, encodeDataset } from '../data/dataset/codec.ts';
 import type { Dataset } from '../data/dataset/build.ts';
 import { usableBlocks } from '../data/dataset/pack.ts';
 import { autoSteps, type TrainSettings } from './settings.ts';
-import { learningRate } from './schedule.ts';
 import { checkMemory, type DeviceLimits } from './memory-check.ts';
-import { BlockSampler } from './sampler.ts';
-import { packedLoss } from './eval-loss.ts';
-import { listCheckpoints, readCheckpointAdapter, restoreOptimizer, saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
-import { bestCheckpoint, type RunRecord } from './run-record.ts';
+import { listCheckpoints, readCheckpointAdapter, restoreOptimizer } from './checkpoint.ts';
+import type { RunRecord } from './run-record.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
-import { MemoryCheckError, RunError, TrainingError } from './errors.ts';
+import { RunLoop } from './run-loop.ts';
+import { MemoryCheckError, RunError } from './errors.ts';
 
 export const RUN_FILE = 'run.json';
 export const DATASET_FILE = 'dataset.bin';
-
-/** AdamW constants that are not user settings (Refact's betas and epsilon). */
-const ADAM = { beta1: 0.9, beta2: 0.95, eps: 1e-6 };
 
 export { MemoryCheckError };
 
@@ -135,21 +130,52 @@ export async function readRunDataset(run: RunFolder): Promise<Dataset> {
 export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOptions = {}): Promise<RunRecord> {
   const record = await readRun(run);
   if (!record) throw new RunError('RUN_NOT_FOUND', 'No such run.');
-  const s = record.settings;
-  const config = engine.model.config;
-  const check = checkMemory(config, s, engine.limits);
+  const check = checkMemory(engine.model.config, record.settings, engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
   opts.onProgress?.({ phase: 'loading dataset', done: 0, total: 1 });
   const data = await readRunDataset(run);
-  const lora: LoraConfig = { r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targets: s.targets };
   const resumeFrom = (await listCheckpoints(run)).at(-1) ?? 0;
-  const host = resumeFrom ? (await readCheckpointAdapter(run, resumeFrom, config)).layers : initHostAdapter(config, lora, s.seed);
+  const gpu = await allocateTraining(engine, record.settings, data, await startingAdapter(engine, run, record.settings, resumeFrom));
+  try {
+    if (resumeFrom) {
+      await restoreOptimizer(run, resumeFrom, gpu.adapter);
+      gpu.trainer.step = resumeFrom;
+    }
+    rewind(record, resumeFrom);
+    const save = () => writeJsonFile(run, RUN_FILE, record);
+    return await new RunLoop({ engine, run, record, data, ...gpu, opts, save }).run();
+  } catch (err) {
+    await recordFailure(run, record, err as Error);
+    throw err;
+  } finally {
+    gpu.tf.destroy();
+    gpu.adapter.destroy();
+  }
+}
 
+function loraConfig(s: TrainSettings): LoraConfig {
+  return { r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targets: s.targets };
+}
+
+/** The LoRA weights to start from: the checkpoint's, or fresh ones from the run's seed. */
+async function startingAdapter(engine: RunModel, run: RunFolder, s: TrainSettings, resumeFrom: number): Promise<HostAdapter> {
+  const config = engine.model.config;
+  if (resumeFrom) return (await readCheckpointAdapter(run, resumeFrom, config)).layers;
+  return initHostAdapter(config, loraConfig(s), s.seed);
+}
+
+/** The adapter, its optimizer and the activations on the GPU (out of memory: a typed error). */
+async function allocateTraining(
+  engine: RunModel,
+  s: TrainSettings,
+  data: Dataset,
+  host: HostAdapter,
+): Promise<{ adapter: GpuLora; tf: Transformer; trainer: LoraTrainer }> {
   const { adapter, tf } = await withErrorScopes(
     engine.memory.device,
     `allocating the LoRA adapter, optimizer state and activations for ${s.seqLen} tokens`,
     async () => {
-      const adapter = new GpuLora(engine.memory, lora, host, { trainable: true });
+      const adapter = new GpuLora(engine.memory, loraConfig(s), host, { trainable: true });
       return {
         adapter,
         tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, {
@@ -159,118 +185,20 @@ export async function trainRun(engine: RunModel, run: RunFolder, opts: TrainOpti
       };
     },
   );
-  const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, s.seed);
-  const release = () => {
-    tf.destroy();
-    adapter.destroy();
-  };
-  try {
-    if (resumeFrom) {
-      await restoreOptimizer(run, resumeFrom, adapter);
-      trainer.step = resumeFrom;
-      // Steps logged after the checkpoint are done again (identically).
-      record.log = record.log.filter((l) => l.step <= resumeFrom);
-      record.evals = record.evals.filter((e) => e.step <= resumeFrom);
-      record.checkpoints = record.checkpoints.filter((c) => c.step <= resumeFrom);
-    } else {
-      record.log = [];
-      record.evals = [];
-      record.checkpoints = [];
-    }
-    record.status = 'running';
-    delete record.error;
-    const sampler = new BlockSampler(data.train, s.seed);
-    const evalTest = () => packedLoss(tf, engine.runner, data.test, { signal: opts.signal, maxBlocks: opts.maxTestBlocks });
-    const save = () => writeJsonFile(run, RUN_FILE, record);
-    const baseModel = record.model.label;
+  return { adapter, tf, trainer: new LoraTrainer(engine.runner, engine.memory, tf, adapter, s.seed) };
+}
 
-    let evalMs = 0;
-    if (!record.evals.some((e) => e.step === 0)) {
-      opts.onProgress?.({ phase: 'test loss', done: 0, total: record.steps, detail: 'before training' });
-      const t0 = performance.now();
-      record.evals.unshift({ step: 0, testLoss: await evalTest() });
-      evalMs = performance.now() - t0;
-    }
-    await save();
-    const stepMs: number[] = [];
-    const lastTest = () => record.evals.at(-1)?.testLoss ?? null;
-    const checkpoint = async (step: number, trainLoss: number | null, testLoss: number | null) => {
-      await saveCheckpoint(run, adapter, trainer, baseModel, { step, dataPosition: step * s.batchSize, trainLoss, testLoss });
-      record.checkpoints.push({ step, trainLoss, testLoss });
-      record.best = bestCheckpoint(record);
-      await writeAdapterMeta(run, record);
-    };
+/** Keeps what was logged up to the checkpoint resumed from: later steps are done again (identically). */
+function rewind(record: RunRecord, resumeFrom: number): void {
+  const kept = <T extends { step: number }>(xs: T[]) => (resumeFrom ? xs.filter((x) => x.step <= resumeFrom) : []);
+  record.log = kept(record.log);
+  record.evals = kept(record.evals);
+  record.checkpoints = kept(record.checkpoints);
+}
 
-    for (let step = trainer.step + 1; step <= record.steps; step++) {
-      if (opts.signal?.aborted) {
-        const last = record.log.at(-1);
-        if (last && !record.checkpoints.some((c) => c.step === last.step)) await checkpoint(last.step, last.loss, null);
-        record.status = 'stopped';
-        await save();
-        throw abortError(opts.signal.reason);
-      }
-      const lr = learningRate(step, record.steps, s);
-      const t0 = performance.now();
-      const res = await trainer.trainStep(sampler.batch(step, s.batchSize), {
-        lr,
-        ...ADAM,
-        weightDecay: s.weightDecay,
-        maxGradNorm: s.maxGradNorm,
-      });
-      const ms = performance.now() - t0;
-      stepMs.push(ms);
-      if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, step);
-      record.log.push({ step, loss: res.loss, lr, gradNorm: res.gradNorm, tokens: res.tokens, ms });
-      const last = step === record.steps;
-      const atCheckpoint = step % s.checkpointEvery === 0 || last;
-      if (step % s.evalEvery === 0 || atCheckpoint) {
-        opts.onProgress?.({ phase: 'test loss', done: step, total: record.steps });
-        const e0 = performance.now();
-        record.evals.push({ step, testLoss: await evalTest() });
-        evalMs = performance.now() - e0;
-      }
-      if (atCheckpoint) await checkpoint(step, res.loss, record.evals.at(-1)!.step === step ? lastTest() : null);
-      let stopEarly = false;
-      if (s.earlyStop > 0) {
-        const best = record.evals.reduce((b, e) => (e.testLoss < b.testLoss ? e : b), record.evals[0]);
-        stopEarly = step - best.step >= Math.max(1, Math.ceil(s.earlyStop * record.steps)) && !last;
-        if (stopEarly && !atCheckpoint) await checkpoint(step, res.loss, lastTest());
-      }
-      if (last) record.status = 'done';
-      if (stopEarly) record.status = 'early-stopped';
-      await save();
-      const recent = stepMs.slice(-10);
-      const meanMs = recent.reduce((a, b) => a + b, 0) / recent.length;
-      const left = record.steps - step;
-      const evalsLeft = Math.floor(record.steps / s.evalEvery) - Math.floor(step / s.evalEvery);
-      const live: LiveProgress = {
-        step,
-        steps: record.steps,
-        loss: res.loss,
-        testLoss: lastTest(),
-        lr,
-        tokensPerSecond: res.tokens / (ms / 1000),
-        etaSeconds: (left * meanMs + evalsLeft * evalMs) / 1000,
-        gpuMemory: engine.memory.report().total,
-      };
-      opts.onProgress?.({ phase: 'training', done: step, total: record.steps, detail: `loss ${res.loss.toFixed(4)}` });
-      opts.onUpdate?.(record, live);
-      if (stopEarly) break;
-    }
-    if (record.status === 'running') {
-      // Resumed at (or past) its last step: nothing was left to train.
-      record.status = 'done';
-      await save();
-    }
-    return record;
-  } catch (err) {
-    if ((err as Error).name !== 'AbortError') {
-      record.status = 'failed';
-      record.error = (err as Error).message;
-      await writeJsonFile(run, RUN_FILE, record).catch(() => undefined);
-    }
-    throw err;
-  } finally {
-    release();
-  }
+async function recordFailure(run: RunFolder, record: RunRecord, err: Error): Promise<void> {
+  if (err.name === 'AbortError') return;
+  record.status = 'failed';
+  record.error = err.message;
+  await writeJsonFile(run, RUN_FILE, record).catch(() => undefined);
 }

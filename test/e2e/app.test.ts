@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { PAGES } from '../../src/ui/shell/pages.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
-
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 
 describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, () => {
   let bridge: RunningBridge;
@@ -20,10 +19,7 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(bridge.url);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-  });
+  afterAll(() => closeAll({ browser, bridge }));
 
   it('shows every step of the path through the navigation', async () => {
     for (const p of PAGES) {

@@ -5,18 +5,15 @@
 // headless in Node (Dawn); a threshold between the smallest and largest loss rejects exactly
 // the files above it, marked "high loss"; the result is still there after leaving the page.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
-import { memoryFiles } from '../../src/model/storage/files.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote, withNodeEngine } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
-import { chooseVulkanDriver } from '../helpers/vulkan.ts';
-
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 
 interface LossRow {
   path: string;
@@ -92,12 +89,7 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     browser = await launchBrowser();
     page = await browser.newPage();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
   it('says what to do when there are no accepted files and no downloaded model', async () => {
     await goto('#/sources');
@@ -141,13 +133,8 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     // The same files scored headless: the shared lossFilter on Dawn in Node, with the
     // worker's window (2048 tokens, so one window per file here). Two software GPUs, both
     // f32: 1e-4 relative.
-    chooseVulkanDriver();
-    const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
-    const { openRunModel } = await import('../../src/train/run-model.ts');
-    const { lossFilter } = await import('../../src/train/loss-filter.ts');
-    const gpu = await nodeGpuDevice();
-    const engine = await openRunModel(gpu.device, memoryFiles('tiny', model.files));
-    try {
+    await withNodeEngine(model.files, async (engine) => {
+      const { lossFilter } = await import('../../src/train/loss-filter.ts');
       const headless = await lossFilter(engine, engine.tokenizer, files, { modelId: 'tiny', seqLen: 2048, threshold: 100 });
       for (const h of headless) {
         const row = all.find((r) => r.path === h.path)!;
@@ -156,10 +143,7 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
         expect(row.tokens).toBe(h.tokens);
         expect(row.tokens).toBe(engine.tokenizer.encode(files.find((f) => f.path === h.path)!.text).length + 1);
       }
-    } finally {
-      engine.close();
-      gpu.device.destroy();
-    }
+    });
 
     // A threshold in the widest gap between the losses: the files above it are rejected.
     const sorted = [...shown].sort((a, b) => a - b);

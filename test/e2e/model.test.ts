@@ -3,16 +3,16 @@
 // the GPU in the worker, and get the same loss as the headless `homecoder loss`; the
 // same model picked as a folder; an unsupported architecture refused before any weight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { runCli } from '../helpers/cli.ts';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const TEXT = 'def add(a, b):\n    return a + b\n';
 
 describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
@@ -32,9 +32,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     mkdirSync(modelDir);
     for (const [n, b] of model.files) writeFileSync(join(modelDir, n), b);
     writeFileSync(join(dir, 'text.txt'), TEXT);
-    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'loss', '--model', modelDir, '--text', join(dir, 'text.txt'), '--json'], {
-      encoding: 'utf8',
-    });
+    const r = runCli('loss', '--model', modelDir, '--text', join(dir, 'text.txt'), '--json');
     headlessLoss = (JSON.parse(r.stdout) as { loss: number }).loss;
     hub = await startMockHub(
       new Map([
@@ -57,12 +55,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
     const result = await page.waitForSelector('[data-testid="loss-result"]', { timeout: 60_000 });
     return Number(await result.getAttribute('data-loss'));
   }
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
   it('downloads with progress, resumes after a reload, and loads with the headless loss', async () => {
     hub.throttle = 60_000; // bytes/s for the weights: slow enough to reload mid-way
@@ -123,13 +116,9 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
   });
 
   it('plans memory before any download, with the headless planner’s figures', async () => {
-    const planned = JSON.parse(
-      spawnSync(
-        process.execPath,
-        ['bin/homecoder.mjs', 'plan', '--config', 'src/model/configs/Qwen2.5-Coder-1.5B.json', '--seq-len', '2048', '--json'],
-        { encoding: 'utf8' },
-      ).stdout,
-    ) as { total: number };
+    const planned = runCli('plan', '--config', 'src/model/configs/Qwen2.5-Coder-1.5B.json', '--seq-len', '2048', '--json').json() as {
+      total: number;
+    };
     await page.selectOption('[data-testid="plan-model"]', 'Qwen/Qwen2.5-Coder-1.5B');
     await page.fill('[data-testid="plan-gib"]', '3');
     await page.fill('[data-testid="plan-seq"]', '2048');

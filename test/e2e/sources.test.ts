@@ -5,17 +5,17 @@
 // sources intact; a reload keeps sources and decisions; 20,000 files are filtered in the
 // worker with progress while the page stays responsive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
-import { PLANTED_EXPECTED, PLANTED_INCLUDE, plantedBytes, pythonModule } from '../helpers/planted.ts';
+import { mixedTree, PLANTED_EXPECTED, PLANTED_INCLUDE, plantedBytes, pythonModule } from '../helpers/planted.ts';
 import { archivesOf, corruptTgz, traversalZip, zipBomb } from '../helpers/archives.ts';
 
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const tree = plantedBytes();
 
 interface Row {
@@ -49,12 +49,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     page = await browser.newPage();
     await page.goto(new URL('#/sources', bridge.url).href);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await git?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [git], dirs: [dir] }));
 
   async function rows(): Promise<Row[]> {
     const out: Row[] = [];
@@ -232,18 +227,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
 
   it('filters 20,000 files in the worker with progress while the page stays responsive', async () => {
     const N = 20_000;
-    const files: Record<string, Uint8Array> = {};
-    const enc = new TextEncoder();
-    for (let i = 0; i < N; i++) {
-      const kind = i % 10;
-      const body =
-        kind === 0
-          ? `# note ${i}\n`
-          : kind === 1
-            ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
-            : pythonModule(`m${i}`, 1 + (i % 4));
-      files[`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`] = enc.encode(body);
-    }
+    const files = Object.fromEntries(mixedTree(N));
     const zip = zipSync(files, { level: 1 });
     await page.goto(new URL('#/sources', bridge.url).href);
     await page.waitForSelector('[data-testid="source-row"]');

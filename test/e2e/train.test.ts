@@ -6,7 +6,7 @@
 // .zip is a PEFT adapter that the engine (Node, Dawn) loads and that gives the logged
 // test loss.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
@@ -15,11 +15,10 @@ import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { memoryFiles } from '../../src/model/storage/files.ts';
 import { readPeftAdapter } from '../../src/model/peft.ts';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote, withNodeEngine } from '../helpers/e2e.ts';
 import { startMockHub, type MockHub } from '../helpers/mock-hub.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
-import { chooseVulkanDriver } from '../helpers/vulkan.ts';
 
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const STEPS = 12;
 const SETTINGS: Record<string, string> = {
   steps: String(STEPS),
@@ -92,12 +91,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.waitForSelector('[data-testid="cached-model"][data-complete="true"]', { timeout: 60_000 });
     await openTrainPage();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-    await hub?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
   it('a setting too large for the GPU memory budget gives the memory message before anything runs', async () => {
     await fillSettings({ seqLen: '4096' });
@@ -218,16 +212,11 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
     expect(Object.keys(zip).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     // The engine in Node (Dawn), on the dataset the page built from the same files and seed.
-    chooseVulkanDriver();
-    const { nodeGpuDevice } = await import('../../src/cli/dawn.ts');
-    const { openRunModel } = await import('../../src/train/run-model.ts');
-    const { buildDataset } = await import('../../src/data/dataset/build.ts');
-    const { GpuLora } = await import('../../src/gpu/lora.ts');
-    const { Transformer } = await import('../../src/gpu/transformer.ts');
-    const { packedLoss } = await import('../../src/train/eval-loss.ts');
-    const gpu = await nodeGpuDevice();
-    const engine = await openRunModel(gpu.device, memoryFiles('tiny', model.files));
-    try {
+    await withNodeEngine(model.files, async (engine) => {
+      const { buildDataset } = await import('../../src/data/dataset/build.ts');
+      const { GpuLora } = await import('../../src/gpu/lora.ts');
+      const { Transformer } = await import('../../src/gpu/transformer.ts');
+      const { packedLoss } = await import('../../src/train/eval-loss.ts');
       const peft = await readPeftAdapter(memoryFiles('zip', new Map(Object.entries(zip))), engine.model.config);
       const files = tinyRepo(8).map((f) => ({ ...f, source: 'picked files' }));
       const data = await buildDataset(files, engine.tokenizer, {
@@ -242,10 +231,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
       console.log(`[e2e tests] exported adapter: test loss ${loss} in Node vs ${logged} logged in the browser`);
       // Two software GPUs (SwiftShader in Chromium, lavapipe in Node), both f32: 1e-4 relative.
       expect(Math.abs(loss - logged) / logged).toBeLessThan(1e-4);
-    } finally {
-      engine.close();
-      gpu.device.destroy();
-    }
+    });
   });
 
   it('the run’s checkpoints are listed as adapters on the Use page, the best one marked', async () => {

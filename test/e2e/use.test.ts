@@ -8,13 +8,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startServe, writeTinyModel } from '../helpers/serve.ts';
 import { randomAdapter } from '../helpers/tiny.ts';
 import { writePeftAdapter } from '../../src/model/peft.ts';
 import { parseConfig } from '../../src/model/config.ts';
 import { readFileSync } from 'node:fs';
 
-const skipNote = browserSkipReason ? ` [skipped: ${browserSkipReason}]` : '';
 const INFILL = { input_prefix: 'def add(a, b):\n    result = ', input_suffix: '\n    return result\n', n_predict: 16 };
 const TYPED = 'def main():\n';
 
@@ -66,10 +66,7 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     page = await browser.newPage();
     await page.goto(new URL('#/model', bridge.url).href);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await bridge?.stop();
-  });
+  afterAll(() => closeAll({ browser, bridge }));
 
   it('before a model is loaded, editors get 503 saying what to do', async () => {
     const r = await infill(bridge.url, INFILL);

@@ -2,7 +2,6 @@
 // make-tiny-model → loss matches the float64 reference; PEFT adapters change the loss
 // exactly as the reference says and survive a save/load; train-steps halves the loss.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +12,8 @@ import { refForward, refWeightsFromTensors } from '../../src/gpu/reference/trans
 import { readPeftAdapter, writePeftAdapter } from '../../src/model/peft.ts';
 import { LORA_TARGETS } from '../../src/model/types.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { runCli } from '../helpers/cli.ts';
 import { randomAdapter, refLora } from '../helpers/tiny.ts';
-
-const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { ...r, json: () => JSON.parse(r.stdout) };
-};
 
 let dir: string;
 beforeAll(() => {
@@ -38,7 +33,7 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
     it(`${arch}: loss --json equals the float64 reference, with and without a PEFT adapter`, async () => {
       const model = join(dir, arch);
       expect(
-        cli(
+        runCli(
           'make-tiny-model',
           '--arch',
           arch,
@@ -60,7 +55,7 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
       ).toBe(0);
       const text = join(dir, 'text.txt');
       writeFileSync(text, 'def add(a, b):\n    return a + b\n');
-      const r = cli('loss', '--model', model, '--text', text, '--json');
+      const r = runCli('loss', '--model', model, '--text', text, '--json');
       expect(r.status, r.stderr).toBe(0);
       const out = r.json() as { tokens: number; loss: number; ids: number[]; per_token: number[] };
       const { config, ref } = await reference(model);
@@ -78,7 +73,7 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
       const adapterDir = join(dir, `${arch}-adapter`);
       mkdirSync(adapterDir, { recursive: true });
       for (const [name, bytes] of writePeftAdapter({ lora, baseModel: arch, layers: host })) writeFileSync(join(adapterDir, name), bytes);
-      const withAdapter = cli('loss', '--model', model, '--text', text, '--adapter', adapterDir, '--json').json() as { loss: number };
+      const withAdapter = runCli('loss', '--model', model, '--text', text, '--adapter', adapterDir, '--json').json() as { loss: number };
       const wantAdapter = refForward(ref, refLora(host, 4, 8), out.ids);
       expect(Math.abs(wantAdapter.loss - want.loss)).toBeGreaterThan(0.01); // the adapter matters
       expect(Math.abs(withAdapter.loss - wantAdapter.loss) / wantAdapter.loss).toBeLessThan(1e-4);
@@ -90,11 +85,11 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
 
   it('train-steps: 60 steps on a small repeated text cut the loss by more than half, and the adapter loads', () => {
     const model = join(dir, 'train-model');
-    expect(cli('make-tiny-model', '--arch', 'qwen2', '--out', model).status).toBe(0);
+    expect(runCli('make-tiny-model', '--arch', 'qwen2', '--out', model).status).toBe(0);
     const text = join(dir, 'repeat.txt');
     writeFileSync(text, 'for i in range(10):\n    print(i * i)\n'.repeat(4));
     const out = join(dir, 'trained');
-    const r = cli(
+    const r = runCli(
       'train-steps',
       '--model',
       model,
@@ -121,16 +116,16 @@ describe.skipIf(!!gpuSkipReason)(`homecoder loss / train-steps on Dawn${skipNote
     expect(res.steps).toHaveLength(60);
     expect(res.final_loss).toBeLessThan(res.steps[0].loss / 2);
     expect(res.memory.optimizer).toBeGreaterThan(0);
-    const before = cli('loss', '--model', model, '--text', text, '--json').json() as { loss: number };
-    const after = cli('loss', '--model', model, '--text', text, '--adapter', out, '--json').json() as { loss: number };
+    const before = runCli('loss', '--model', model, '--text', text, '--json').json() as { loss: number };
+    const after = runCli('loss', '--model', model, '--text', text, '--adapter', out, '--json').json() as { loss: number };
     expect(after.loss).toBeLessThan(before.loss / 2);
   });
 
   it('bad model files fail with the file and tensor named, before any GPU work', () => {
     const model = join(dir, 'bad');
-    expect(cli('make-tiny-model', '--arch', 'llama', '--out', model).status).toBe(0);
+    expect(runCli('make-tiny-model', '--arch', 'llama', '--out', model).status).toBe(0);
     writeFileSync(join(model, 'config.json'), JSON.stringify({ architectures: ['BloomForCausalLM'] }));
-    const r = cli('loss', '--model', model, '--ids', join(model, 'config.json'));
+    const r = runCli('loss', '--model', model, '--ids', join(model, 'config.json'));
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('BloomForCausalLM is not supported');
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -1,6 +1,6 @@
 // The device helper on a real (software) adapter, and its typed errors.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { runCli } from '../helpers/cli.ts';
 import { requestGpuDevice, withErrorScopes, WANTED_LIMITS } from '../../src/gpu/device.ts';
 import { GpuError } from '../../src/gpu/errors.ts';
 import { runSelfTest } from '../../src/gpu/selftest.ts';
@@ -52,7 +52,7 @@ describe.skipIf(!!gpuSkipReason)(`WebGPU device in Node (Dawn)${skipNote}`, () =
   });
 
   it('homecoder gpu-info --json prints the adapter and limits', () => {
-    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'gpu-info', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = runCli('gpu-info', '--json');
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout) as { vendor: string; description: string; limits: Record<string, number>; features: string[] };
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
 // user runs it (real process, folder on disk): filter, dataset, training, evaluation,
 // best adapter and run.json written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +139,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
       'src/{eta,theta}.py',
       '--json',
     ];
-    const r = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r = runCli('train', ...args);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout
       .trim()
@@ -157,7 +157,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
     expect(run.evaluation!.tuned.testLoss).toBeCloseTo(run.checkpoints.find((c) => c.step === run.best)!.testLoss!, 4);
     expect(existsSync(join(out, 'adapter_model.safetensors')) && existsSync(join(out, 'adapter_config.json'))).toBe(true);
     // A second train into the same folder is refused with what to do.
-    const again = spawnSync(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const again = runCli('train', ...args);
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/already holds a run.*--resume/);
     cliArgs = args;
@@ -167,7 +167,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
   it('homecoder train: Ctrl-C stops after the current step, --resume ends with the same loss', async () => {
     const out = join(dir, 'out-interrupted');
     const args = cliArgs.map((a, i) => (cliArgs[i - 1] === '--out' ? out : a));
-    const child = spawn(process.execPath, ['bin/homecoder.mjs', 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli('train', ...args);
     let stdout = '';
     let signalledAt = 0;
     child.stdout!.on('data', (d) => {
@@ -187,11 +187,7 @@ describe.skipIf(!!gpuSkipReason)(`training pipeline${skipNote}`, () => {
       .find((l) => l.stopped).stopped;
     expect(stopped.step).toBeGreaterThanOrEqual(signalledAt);
     expect(stopped.step).toBeLessThanOrEqual(signalledAt + 1); // within one step
-    const r = spawnSync(
-      process.execPath,
-      ['bin/homecoder.mjs', 'train', '--model', args[args.indexOf('--model') + 1], '--out', out, '--resume', '--json'],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
+    const r = runCli('train', '--model', args[args.indexOf('--model') + 1], '--out', out, '--resume', '--json');
     expect(r.status, r.stderr).toBe(0);
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunRecord;
     expect(run.status).toBe('done');

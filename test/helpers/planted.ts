@@ -18,6 +18,22 @@ export function pythonModule(seed: string, n = 12): string {
   return `${out.join('\n')}\n`;
 }
 
+/** `n` files shaped like a large source tree: 80% Python modules, 10% Markdown notes, 10% digit tables (the filter's throughput load, in the browser test and the benchmark). */
+export function mixedTree(n: number): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (let i = 0; i < n; i++) {
+    const kind = i % 10;
+    const body =
+      kind === 0
+        ? `# note ${i}\n`
+        : kind === 1
+          ? `${Array.from({ length: 40 }, (_, j) => (i * 31 + j) % 997).join(', ')}\n`
+          : pythonModule(`m${i}`, 1 + (i % 4));
+    files.set(`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`, enc.encode(body));
+  }
+  return files;
+}
+
 /** A tiny but valid-looking PNG (signature, IHDR, IDAT with NUL bytes, IEND). */
 export function pngBytes(): Uint8Array {
   const b = new Uint8Array(96);

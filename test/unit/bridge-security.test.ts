@@ -6,24 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { startBridge, type Bridge } from '../../src/bridge/server.ts';
+import { rawRequest } from '../helpers/http.ts';
 import { originAllowed } from '../../src/bridge/tab-socket.ts';
 
 const KEY = 'sesame-1234';
 let bridge: Bridge;
 let port: number;
-
-function raw(request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(request));
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-  });
-}
 
 function openSocket(origin: string | undefined, host = `127.0.0.1:${port}`): Promise<'open' | number> {
   return new Promise((resolve) => {
@@ -51,7 +41,8 @@ afterAll(() => bridge.close());
 describe('bridge security', () => {
   it('rejects a foreign Host on editor routes (DNS rebinding)', async () => {
     for (const path of ['/v1/completions', '/api/generate', '/infill']) {
-      const res = await raw(
+      const res = await rawRequest(
+        bridge.url,
         `POST ${path} HTTP/1.1\r\nHost: evil.example:${port}\r\nAuthorization: Bearer ${KEY}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
       );
       expect(res, path).toMatch(/^HTTP\/1\.1 403/);
@@ -91,7 +82,8 @@ describe('bridge security', () => {
     expect(r.status).toBe(413);
     expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/at most 4096/);
     // Without a Content-Length (chunked), the cap still holds.
-    const chunked = await raw(
+    const chunked = await rawRequest(
+      bridge.url,
       `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`,
     );
     expect(chunked).toMatch(/^HTTP\/1\.1 413/);

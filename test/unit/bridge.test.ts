@@ -3,22 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { startBridge, type Bridge } from '../../src/bridge/server.ts';
+import { rawRequest } from '../helpers/http.ts';
 
 let bridge: Bridge;
 let appDir: string;
-
-function raw(request: string): Promise<string> {
-  const { port } = new URL(bridge.url);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), '127.0.0.1', () => s.write(request));
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-  });
-}
 
 beforeAll(async () => {
   appDir = mkdtempSync(join(tmpdir(), 'hc-app-'));
@@ -46,13 +35,13 @@ describe('bridge', () => {
     expect(await (await fetch(new URL('/train', bridge.url))).text()).toContain('Homecoder test');
   });
   it('does not serve files outside the app folder', async () => {
-    const res = await raw('GET /../../../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const res = await rawRequest(bridge.url, 'GET /../../../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     expect(res).not.toContain('root:');
-    const res2 = await raw('GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const res2 = await rawRequest(bridge.url, 'GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     expect(res2).not.toContain('root:');
   });
   it('rejects a non-loopback Host header (DNS rebinding)', async () => {
-    const res = await raw('GET /health HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n');
+    const res = await rawRequest(bridge.url, 'GET /health HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n');
     expect(res).toMatch(/^HTTP\/1\.1 403/);
     expect(res).toContain('not allowed');
   });
@@ -61,7 +50,7 @@ describe('bridge', () => {
     expect(r.status).toBe(405);
   });
   it('answers a malformed request with 400, and keeps serving', async () => {
-    const res = await raw('THIS IS NOT HTTP\r\n\r\n');
+    const res = await rawRequest(bridge.url, 'THIS IS NOT HTTP\r\n\r\n');
     expect(res).toMatch(/^HTTP\/1\.1 400/);
     expect((await fetch(new URL('/health', bridge.url))).status).toBe(200);
   });

@@ -1,28 +1,19 @@
 // `homecoder filter` as a user runs it: a git URL (real git server on loopback), a folder
 // and an archive give the planted decisions; --json is one decision per line + a summary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FileDecision } from '../../src/data/types.ts';
 import { importAndFilter } from '../../src/data/node-pipeline.ts';
 import { archivesOf } from '../helpers/archives.ts';
+import { runCliAsync } from '../helpers/cli.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { PLANTED_EXPECTED, PLANTED_INCLUDE, plantedBytes } from '../helpers/planted.ts';
 
 let server: GitServer;
 let dir: string;
 const tree = plantedBytes();
-
-/** Async: the git server lives in this process, so the CLI must not block its event loop. */
-function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/homecoder.mjs', 'filter', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
-      resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function checkPlanted(decisions: FileDecision[]) {
   const got = Object.fromEntries(decisions.map((d) => [d.path, d.reason]));
@@ -47,7 +38,7 @@ afterAll(async () => {
 
 describe('homecoder filter', () => {
   it('--json over a git URL: one decision per line, then the summary by reason', async () => {
-    const r = await cli('--source', `${server.url}/demo.git`, '--include', PLANTED_INCLUDE, '--json');
+    const r = await runCliAsync('filter', '--source', `${server.url}/demo.git`, '--include', PLANTED_INCLUDE, '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout
@@ -62,7 +53,7 @@ describe('homecoder filter', () => {
 
   it('a folder and an archive give the same decisions; text output names reasons', async () => {
     for (const src of [join(dir, 'tree'), join(dir, 'tree.tar.bz2')]) {
-      const r = await cli('--source', src, '--include', PLANTED_INCLUDE, '--json');
+      const r = await runCliAsync('filter', '--source', src, '--include', PLANTED_INCLUDE, '--json');
       checkPlanted(
         r.stdout
           .trim()
@@ -71,17 +62,17 @@ describe('homecoder filter', () => {
           .map((l) => JSON.parse(l)),
       );
     }
-    const text = await cli('--source', join(dir, 'tree'));
+    const text = await runCliAsync('filter', '--source', join(dir, 'tree'));
     expect(text.stdout).toMatch(/REJECT {3}src\/app_copy\.py — duplicate: same content as src\/app\.py/);
     expect(text.stdout).toMatch(/3 of 18 files accepted/);
     expect(text.stdout).toMatch(/generated\s+4/);
   });
 
   it('errors are typed and say what to do', async () => {
-    const r = await cli('--source', join(dir, 'nope'));
+    const r = await runCliAsync('filter', '--source', join(dir, 'nope'));
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('does not exist');
-    const g = await cli('--source', 'ssh://host/repo.git');
+    const g = await runCliAsync('filter', '--source', 'ssh://host/repo.git');
     expect(g.stderr).toContain('only https');
   });
 

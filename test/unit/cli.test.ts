@@ -1,31 +1,29 @@
 // The `homecoder` command as a user runs it (a real process through bin/homecoder.mjs).
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { runCli } from '../helpers/cli.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const run = (...args: string[]) => spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
-
 describe('homecoder CLI', () => {
   it('prints help listing its commands', () => {
-    const r = run('--help');
+    const r = runCli('--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: homecoder <command>');
     expect(r.stdout).toContain('gpu-info');
   });
   it('prints a command help', () => {
-    const r = run('gpu-info', '--help');
+    const r = runCli('gpu-info', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('--json');
   });
   it('rejects an unknown command with usage and exit code 2', () => {
-    const r = run('frobnicate');
+    const r = runCli('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('Unknown command "frobnicate"');
   });
   it('rejects an unknown option with a message, not a stack trace', () => {
-    const r = run('gpu-info', '--bogus');
+    const r = runCli('gpu-info', '--bogus');
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("Unknown option '--bogus'");
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -34,24 +32,9 @@ describe('homecoder CLI', () => {
 
 describe('homecoder plan', () => {
   it('prints the memory plan of a real-size config as JSON', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
-    const config = join(dir, 'config.json');
     // Qwen2.5-Coder-1.5B's config: 1.54 B parameters, so ≈ 3.09 GB of bf16 weights.
-    writeFileSync(
-      config,
-      JSON.stringify({
-        architectures: ['Qwen2ForCausalLM'],
-        vocab_size: 151936,
-        hidden_size: 1536,
-        intermediate_size: 8960,
-        num_hidden_layers: 28,
-        num_attention_heads: 12,
-        num_key_value_heads: 2,
-        max_position_embeddings: 32768,
-        tie_word_embeddings: true,
-      }),
-    );
-    const r = run('plan', '--config', config, '--seq-len', '1024', '--gpu-memory', '8', '--json');
+    const config = 'src/model/configs/Qwen2.5-Coder-1.5B.json';
+    const r = runCli('plan', '--config', config, '--seq-len', '1024', '--gpu-memory', '8', '--json');
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout) as Record<string, number | boolean>;
     expect(p.weights as number).toBeGreaterThan(3.05e9);
@@ -61,13 +44,13 @@ describe('homecoder plan', () => {
     );
     expect(p.fits).toBe(true);
     expect(p.max_seq_len as number).toBeGreaterThan(1024);
-    const inf = JSON.parse(run('plan', '--config', config, '--inference', '--json').stdout) as Record<string, number>;
+    const inf = JSON.parse(runCli('plan', '--config', config, '--inference', '--json').stdout) as Record<string, number>;
     expect(inf.optimizer).toBe(0);
   });
   it('refuses an unsupported architecture by name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ architectures: ['GPTNeoXForCausalLM'] }));
-    const r = run('plan', '--config', join(dir, 'config.json'));
+    const r = runCli('plan', '--config', join(dir, 'config.json'));
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('GPTNeoXForCausalLM is not supported');
   });

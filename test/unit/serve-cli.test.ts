@@ -1,28 +1,26 @@
 // `homecoder serve` argument handling as a user meets it (a real process). Serving itself
 // is tested in test/gpu/serve-clients.test.ts.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { runCli } from '../helpers/cli.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
-const run = (...args: string[]) => spawnSync(process.execPath, ['bin/homecoder.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
-
 describe('homecoder serve', () => {
   it('is listed, and its help names the options', () => {
-    expect(run('--help').stdout).toContain('serve');
-    const r = run('serve', '--help');
+    expect(runCli('--help').stdout).toContain('serve');
+    const r = runCli('serve', '--help');
     expect(r.status).toBe(0);
     for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port']) expect(r.stdout).toContain(o);
   });
   it('needs --model (exit 2) and says what is wrong with a folder that is not a model', () => {
-    const none = run('serve');
+    const none = runCli('serve');
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('give --model');
-    const empty = run('serve', '--model', mkdtempSync(`${tmpdir()}/hc-empty-`), '--port', '0');
+    const empty = runCli('serve', '--model', mkdtempSync(`${tmpdir()}/hc-empty-`), '--port', '0');
     expect(empty.status).toBe(1);
     expect(empty.stderr).toMatch(/config\.json/);
     expect(empty.stderr).not.toMatch(/\n\s+at /);
-    const bad = run('serve', '--model', '.', '--combination', 'average');
+    const bad = runCli('serve', '--model', '.', '--combination', 'average');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--combination must be cat or linear');
   });

@@ -3,6 +3,7 @@
 // memory check on a real-size config with the suggestion that fits.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/model/config.ts';
+import qwen15Json from '../../src/model/configs/Qwen2.5-Coder-1.5B.json';
 import { autoSteps, validateSettings, SettingsError, DEFAULT_SETTINGS, SETTING_HELP } from '../../src/train/settings.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { checkMemory } from '../../src/train/memory-check.ts';
@@ -10,17 +11,7 @@ import { planMemory } from '../../src/gpu/planner.ts';
 import { BlockSampler } from '../../src/train/sampler.ts';
 import { TokenStream } from '../../src/data/dataset/pack.ts';
 
-const qwen15 = parseConfig({
-  architectures: ['Qwen2ForCausalLM'],
-  vocab_size: 151936,
-  hidden_size: 1536,
-  intermediate_size: 8960,
-  num_hidden_layers: 28,
-  num_attention_heads: 12,
-  num_key_value_heads: 2,
-  max_position_embeddings: 32768,
-  tie_word_embeddings: true,
-});
+const qwen15 = parseConfig(qwen15Json);
 const GiB = 2 ** 30;
 
 describe('settings', () => {

@@ -1,6 +1,6 @@
-// What every editor route shares: bounded JSON bodies, compact JSON answers (llama.vim
-// rejects a space after a colon), typed 4xx errors in each protocol's error shape,
-// streaming (SSE or NDJSON), and cancellation when the client goes away.
+// What every editor route shares: bounded JSON bodies, JSON answers (../json.ts), typed 4xx
+// errors in each protocol's error shape, streaming (SSE or NDJSON), and cancellation when the
+// client goes away.
 import { HomecoderError, registerError, httpErrorCode, type HttpErrorCode } from '../../errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Relay } from '../relay.ts';
@@ -34,11 +34,7 @@ export function errorBody(shape: ErrorShape, status: number, message: string): u
   return shape === 'llamacpp' ? { error: { code: status, message, type } } : { error: { message, type, code: status } };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
+export { sendJson } from '../json.ts';
 
 /** Reads and parses a JSON object body of at most `limit` bytes. */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {

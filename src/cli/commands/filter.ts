@@ -28,6 +28,44 @@ per file with its reason and numbers, then a summary by reason.
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
+type FilterRun = Awaited<ReturnType<typeof importAndFilter>>;
+
+/** The import and filter settings from the command line. */
+function importOptions(values: {
+  ref?: string;
+  depth?: string;
+  test?: string[];
+  include?: string[];
+  exclude?: string[];
+  lang?: string[];
+  'max-kib'?: string;
+  'no-gitignore'?: boolean;
+}): Parameters<typeof importAndFilter>[1] {
+  const languages: Record<string, boolean> = {};
+  for (const l of values.lang ?? []) {
+    const m = /^(.+)=(on|off)$/.exec(l);
+    if (!m) throw new UsageError(`--lang ${l}: write NAME=on or NAME=off.`);
+    languages[m[1]] = m[2] === 'on';
+  }
+  const depth = values.depth ? Number(values.depth) : undefined;
+  if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new UsageError('--depth: give a positive whole number.');
+  const maxKib = values['max-kib'] ? Number(values['max-kib']) : undefined;
+  if (maxKib !== undefined && !(maxKib > 0)) throw new UsageError('--max-kib: give a positive number.');
+  return {
+    ref: values.ref,
+    depth,
+    token: process.env.HOMECODER_GIT_TOKEN || undefined,
+    test: values.test,
+    settings: {
+      include: values.include ?? [],
+      exclude: values.exclude ?? [],
+      languages,
+      useGitignore: !values['no-gitignore'],
+      ...(maxKib ? { maxBytes: Math.round(maxKib * 1024) } : {}),
+    },
+  };
+}
+
 export async function filterCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -53,31 +91,9 @@ export async function filterCommand(argv: string[]): Promise<number> {
     process.stderr.write(`homecoder filter: give at least one --source.\n\n${filterHelp}`);
     return 2;
   }
-  const languages: Record<string, boolean> = {};
-  for (const l of values.lang ?? []) {
-    const m = /^(.+)=(on|off)$/.exec(l);
-    if (!m) throw new UsageError(`--lang ${l}: write NAME=on or NAME=off.`);
-    languages[m[1]] = m[2] === 'on';
-  }
-  const depth = values.depth ? Number(values.depth) : undefined;
-  if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new UsageError('--depth: give a positive whole number.');
-  const maxKib = values['max-kib'] ? Number(values['max-kib']) : undefined;
-  if (maxKib !== undefined && !(maxKib > 0)) throw new UsageError('--max-kib: give a positive number.');
-  let result: Awaited<ReturnType<typeof importAndFilter>>;
+  let result: FilterRun;
   try {
-    result = await importAndFilter(values.source, {
-      ref: values.ref,
-      depth,
-      token: process.env.HOMECODER_GIT_TOKEN || undefined,
-      test: values.test,
-      settings: {
-        include: values.include ?? [],
-        exclude: values.exclude ?? [],
-        languages,
-        useGitignore: !values['no-gitignore'],
-        ...(maxKib ? { maxBytes: Math.round(maxKib * 1024) } : {}),
-      },
-    });
+    result = await importAndFilter(values.source, importOptions(values));
   } catch (err) {
     if (err instanceof SourceError) {
       if (values.json) console.log(JSON.stringify({ error: { code: err.code, message: err.message } }));
@@ -86,13 +102,18 @@ export async function filterCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const { decisions, summary, sources } = result;
   if (values.json) {
-    const lines = decisions.map((d) => JSON.stringify(d));
-    lines.push(JSON.stringify({ summary, sources }));
+    const lines = result.decisions.map((d) => JSON.stringify(d));
+    lines.push(JSON.stringify({ summary: result.summary, sources: result.sources }));
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   }
+  printText(result);
+  return 0;
+}
+
+/** One line per skipped entry and per decision, then the summary by reason. */
+function printText({ decisions, summary, sources }: FilterRun): void {
   for (const s of sources) for (const k of s.skipped) console.log(`SKIPPED  ${s.name}: ${k.path} (${k.why})`);
   for (const d of decisions) {
     const where = sources.length > 1 ? `${d.source}: ${d.path}` : d.path;
@@ -107,5 +128,4 @@ export async function filterCommand(argv: string[]): Promise<number> {
   for (const [r, n] of Object.entries(summary.byReason))
     if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
   if (summary.explanation) console.log(summary.explanation);
-  return 0;
 }

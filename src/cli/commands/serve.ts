@@ -1,26 +1,18 @@
 // `homecoder serve`: the bridge with a headless backend — the model (and optionally a
 // weighted mix of PEFT adapters) on the GPU through Dawn — so editors get completions
-// without a browser tab.
-import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve, basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// without a browser tab. This command parses and wires; serving is src/serve/headless.ts.
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadNodeModel } from '../open-model.ts';
+import { loadAdapterFolders, loadNodeModel } from '../open-model.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
-import { baseModelWarning, readPeftAdapter } from '../../model/peft.ts';
 import { parseConfig, servingContext } from '../../model/config.ts';
 import { readJson } from '../../model/storage/files.ts';
-import { mixAdapters, type Combination } from '../../model/adapter-mix.ts';
-import { expectedTensors } from '../../model/layout.ts';
-import { GpuLora } from '../../gpu/lora.ts';
-import { Decoder } from '../../gpu/decoder.ts';
-import { withErrorScopes } from '../../gpu/device.ts';
-import { CompletionService } from '../../serve/completion-service.ts';
+import type { Combination } from '../../model/adapter-mix.ts';
+import { openHeadlessService } from '../../serve/headless.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
 import { startBridge } from '../../bridge/server.ts';
-import { isLoopbackAddress } from '../../bridge/hosts.ts';
-import type { ModelConfig } from '../../model/types.ts';
+import { appDirOrNote, PACKAGE_ROOT, packageVersion } from '../../bridge/build.ts';
+import { exposureWarning, LISTEN_ARGS, readListenOptions } from '../../bridge/listen-options.ts';
 
 export const serveHelp = `Usage: homecoder serve --model DIR [--adapter DIR[=WEIGHT]]... [options]
 
@@ -39,15 +31,18 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --app-dir DIR          the built app to serve (default dist/)
 `;
 
-export function parameterCount(c: ModelConfig): number {
-  const seen = new Set<string>();
-  let n = 0;
-  for (const t of expectedTensors(c)) {
-    if (seen.has(t.name)) continue;
-    seen.add(t.name);
-    n += t.shape.reduce((a, b) => a * b, 1);
-  }
-  return n;
+/** `DIR` or `DIR=WEIGHT`. */
+function adapterSpec(spec: string): { dir: string; weight: number } {
+  const m = /^(.*?)(?:=(-?[\d.]+))?$/.exec(spec)!;
+  return { dir: m[1], weight: m[2] === undefined ? 1 : Number(m[2]) };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<void> {
+  return new Promise((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -58,10 +53,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       adapter: { type: 'string', multiple: true },
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'api-key': { type: 'string' },
-      'max-body': { type: 'string' },
+      ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -76,74 +68,26 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const combination = values.combination as Combination;
   if (combination !== 'cat' && combination !== 'linear') throw new Error(`--combination must be cat or linear, not ${combination}`);
-  const port = Number(values.port ?? process.env.HOMECODER_PORT ?? '8008');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a number from 0 to 65535`);
-  const host = values.host ?? process.env.HOMECODER_HOST ?? '127.0.0.1';
-  const maxBody = values['max-body'] ? Number(values['max-body']) : undefined;
-  if (maxBody !== undefined && !(maxBody > 0)) throw new Error('--max-body must be a positive number of bytes');
+  const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
+  if (!listen) return 2;
 
   // --context is checked against the model's config before anything is loaded.
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
   const engine = await loadNodeModel(values.model);
-  const config = engine.opened.config;
-  const parts = [];
-  for (const spec of values.adapter ?? []) {
-    const m = /^(.*?)(?:=(-?[\d.]+))?$/.exec(spec)!;
-    const a = await readPeftAdapter(nodeFiles(m[1]), config);
-    const warning = baseModelWarning(a.baseModel, basename(resolve(values.model)), `Adapter ${m[1]}`);
-    if (warning) console.warn(`Warning: ${warning}`);
-    parts.push({ ...a, name: basename(resolve(m[1])), weight: m[2] === undefined ? 1 : Number(m[2]) });
-  }
-  const decoder = await withErrorScopes(
-    engine.gpu.device,
-    `allocating the KV cache for ${context} positions`,
-    async () => new Decoder(engine.memory, engine.model, { contextLength: context }),
-  );
-  if (parts.length) {
-    const mixed = mixAdapters(config, parts, combination);
-    decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
-  }
-  const service = new CompletionService(decoder, engine.tokenizer, config);
-  const backend = new LocalBackend(service, {
-    model: 'homecoder',
-    base: resolve(values.model),
-    adapters: parts.map((p) => ({ name: p.name, weight: p.weight })),
-    fim: engine.tokenizer.fim?.family,
-    contextLength: context,
-    parameters: parameterCount(config),
-  });
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  let appDir = resolve(values['app-dir'] ?? join(root, 'dist'));
-  if (!existsSync(join(appDir, 'index.html'))) {
-    console.warn(`Note: no built app in ${appDir} (run npm run build); the editor APIs work without it.`);
-    appDir = mkdtempSync(join(tmpdir(), 'homecoder-no-app-'));
-    writeFileSync(
-      join(appDir, 'index.html'),
-      '<!doctype html><title>Homecoder</title><p>The app is not built: run <code>npm run build</code>. Editor APIs are serving.</p>',
-    );
-  }
+  const adapters = await loadAdapterFolders((values.adapter ?? []).map(adapterSpec), engine.opened.config, values.model);
+  const { service, info } = await openHeadlessService(engine, { base: resolve(values.model), adapters, combination, contextLength: context });
   const bridge = await startBridge({
-    host,
-    port,
-    appDir,
-    version,
-    backend,
-    apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY,
-    maxBodyBytes: maxBody,
+    ...listen,
+    appDir: appDirOrNote(resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist')), (m) => console.warn(m)),
+    version: packageVersion(),
+    backend: new LocalBackend(service, info),
   });
-  if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
-  console.log(
-    `Homecoder serve (${engine.tokenizer.fim?.family ?? 'no'} FIM, context ${context}${parts.length ? `, adapters ${parts.map((p) => `${p.name}×${p.weight}`).join(' + ')}` : ''}) is running at ${bridge.url}`,
-  );
-  await new Promise<void>((done) => {
-    const stop = () =>
-      void bridge.close().then(() => {
-        engine.close();
-        done();
-      });
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  const warning = exposureWarning(listen.host);
+  if (warning) console.warn(warning);
+  const mix = info.adapters.length ? `, adapters ${info.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}` : '';
+  console.log(`Homecoder serve (${info.fim ?? 'no'} FIM, context ${info.contextLength}${mix}) is running at ${bridge.url}`);
+  await stopSignal();
+  await bridge.close();
+  engine.close();
   return 0;
 }

@@ -4,12 +4,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withErrorScopes } from '../../gpu/device.ts';
-import { loadNodeModel } from '../open-model.ts';
+import { loadNodeModel, type NodeModel } from '../open-model.ts';
+import { parseLoraTargets } from '../args.ts';
 import { Transformer } from '../../gpu/transformer.ts';
 import { GpuLora, initHostAdapter } from '../../gpu/lora.ts';
 import { LoraTrainer, DEFAULT_OPTIMIZER } from '../../gpu/trainer.ts';
 import { writePeftAdapter } from '../../model/peft.ts';
-import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
+import { LORA_TARGETS, type LoraConfig } from '../../model/types.ts';
+import type { ModelTokenizer } from '../../model/tokenizer.ts';
 import { UsageError } from '../../errors.ts';
 import { TrainingError } from '../../train/errors.ts';
 import { SettingsError, validateSettings, type TrainSettings } from '../../train/settings.ts';
@@ -33,6 +35,89 @@ each step trains on the next sequence.
   --seed N            initialisation and dropout seed (default 0)
   --json              print {"steps": [{"step","loss","grad_norm"}], "final_loss", "out", "memory", "tokens_per_s"}
 `;
+
+interface StepsSettings {
+  steps: number;
+  lora: LoraConfig;
+  seqLen: number;
+  seed: number;
+  lr: number;
+}
+
+/** CLI flag → training setting, for the error that names the setting. */
+const FLAG_SETTING: Record<string, keyof TrainSettings> = {
+  steps: 'steps',
+  'lora-r': 'loraR',
+  'lora-alpha': 'loraAlpha',
+  'lora-dropout': 'loraDropout',
+  'seq-len': 'seqLen',
+  seed: 'seed',
+  lr: 'lr',
+};
+
+/** The flags through the same validator as `homecoder train` and the Train page, before anything is loaded. */
+function parseSettings(values: Record<string, string | boolean | undefined>): StepsSettings {
+  const num = (name: string): number | undefined => {
+    const v = values[name] as string | undefined;
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new SettingsError(FLAG_SETTING[name], `--${name} must be a number, got "${v}".`);
+    return n;
+  };
+  const loraR = num('lora-r') ?? 8;
+  const s = validateSettings({
+    steps: num('steps'),
+    loraR,
+    loraAlpha: num('lora-alpha') ?? 2 * loraR,
+    loraDropout: num('lora-dropout') ?? 0,
+    seqLen: num('seq-len') ?? 256,
+    seed: num('seed') ?? 0,
+    lr: num('lr') ?? DEFAULT_OPTIMIZER.lr,
+    warmupSteps: 0,
+    targets: parseLoraTargets((values.targets as string | undefined) ?? LORA_TARGETS.join(',')),
+  });
+  return { steps: s.steps, lora: { r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targets: s.targets }, seqLen: s.seqLen, seed: s.seed, lr: s.lr };
+}
+
+/** The text's tokens (and EOS) cut into sequences of at most `seqLen` (at least 2) tokens. */
+function textBlocks(tokenizer: ModelTokenizer, text: string, seqLen: number, file: string): number[][] {
+  const ids = tokenizer.encode(text);
+  if (tokenizer.eos !== undefined) ids.push(tokenizer.eos);
+  if (ids.length < 2) throw new UsageError(`${file} has fewer than two tokens`);
+  const blocks: number[][] = [];
+  for (let i = 0; i < ids.length; i += seqLen) {
+    const block = ids.slice(i, i + seqLen);
+    if (block.length >= 2) blocks.push(block);
+  }
+  return blocks;
+}
+
+/** Trains `steps` steps, one block each in turn; the loss log and the tokens per second. */
+async function trainBlocks(
+  engine: NodeModel,
+  blocks: number[][],
+  set: StepsSettings,
+  say: (line: string) => void,
+): Promise<{ adapter: GpuLora; log: Array<{ step: number; loss: number; grad_norm: number }>; tokensPerSecond: number }> {
+  const T = Math.min(set.seqLen, Math.max(...blocks.map((b) => b.length)));
+  const { lora, seed } = set;
+  const { adapter, tf } = await withErrorScopes(engine.gpu.device, `allocating LoRA state and activations for ${T} tokens`, () => {
+    const adapter = new GpuLora(engine.memory, lora, initHostAdapter(engine.opened.config, lora, seed), { trainable: true });
+    return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: T }) };
+  });
+  const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, seed);
+  const log: Array<{ step: number; loss: number; grad_norm: number }> = [];
+  const t0 = performance.now();
+  let tokens = 0;
+  for (let s = 0; s < set.steps; s++) {
+    const res = await trainer.trainStep([{ ids: blocks[s % blocks.length] }], { ...DEFAULT_OPTIMIZER, lr: set.lr });
+    if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, res.step);
+    tokens += res.tokens;
+    log.push({ step: res.step, loss: res.loss, grad_norm: res.gradNorm });
+    say(`step ${res.step}/${set.steps}  loss ${res.loss.toFixed(4)}  grad norm ${res.gradNorm.toFixed(3)}`);
+  }
+  return { adapter, log, tokensPerSecond: tokens / ((performance.now() - t0) / 1000) };
+}
 
 export async function trainStepsCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -61,75 +146,22 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     process.stderr.write(`homecoder train-steps: --model, --text, --steps and --out are required.\n\n${trainStepsHelp}`);
     return 2;
   }
-  // The same validator as `homecoder train` and the Train page, before anything is loaded.
-  const num = (v: string | undefined, name: string): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new SettingsError(flagSetting[name], `--${name} must be a number, got "${v}".`);
-    return n;
-  };
-  const flagSetting: Record<string, keyof TrainSettings> = {
-    steps: 'steps',
-    'lora-r': 'loraR',
-    'lora-alpha': 'loraAlpha',
-    'lora-dropout': 'loraDropout',
-    'seq-len': 'seqLen',
-    seed: 'seed',
-    lr: 'lr',
-  };
-  const loraR = num(values['lora-r'], 'lora-r') ?? 8;
-  const settings = validateSettings({
-    steps: num(values.steps, 'steps'),
-    loraR,
-    loraAlpha: num(values['lora-alpha'], 'lora-alpha') ?? 2 * loraR,
-    loraDropout: num(values['lora-dropout'], 'lora-dropout') ?? 0,
-    seqLen: num(values['seq-len'], 'seq-len') ?? 256,
-    seed: num(values.seed, 'seed') ?? 0,
-    lr: num(values.lr, 'lr') ?? DEFAULT_OPTIMIZER.lr,
-    warmupSteps: 0,
-    targets: (values.targets ?? LORA_TARGETS.join(',')).split(',').map((t) => t.trim()) as LoraTarget[],
-  });
-  const { steps, seqLen, seed, lr, targets } = settings;
-  const [r, alpha, dropout] = [settings.loraR, settings.loraAlpha, settings.loraDropout];
-
+  const set = parseSettings(values);
   const engine = await loadNodeModel(values.model);
   try {
-    const { config } = engine.opened;
-    const ids = engine.tokenizer.encode(await readFile(values.text, 'utf8'));
-    if (engine.tokenizer.eos !== undefined) ids.push(engine.tokenizer.eos);
-    if (ids.length < 2) throw new UsageError(`${values.text} has fewer than two tokens`);
-    const blocks: number[][] = [];
-    for (let i = 0; i < ids.length; i += seqLen) {
-      const block = ids.slice(i, i + seqLen);
-      if (block.length >= 2) blocks.push(block);
-    }
-    const T = Math.min(seqLen, Math.max(...blocks.map((b) => b.length)));
-    const lora = { r, alpha, dropout, targets };
-    const { adapter, tf } = await withErrorScopes(engine.gpu.device, `allocating LoRA state and activations for ${T} tokens`, () => {
-      const adapter = new GpuLora(engine.memory, lora, initHostAdapter(config, lora, seed), { trainable: true });
-      return { adapter, tf: new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: T }) };
+    const blocks = textBlocks(engine.tokenizer, await readFile(values.text, 'utf8'), set.seqLen, values.text);
+    const { adapter, log, tokensPerSecond } = await trainBlocks(engine, blocks, set, (line) => {
+      if (!values.json) console.log(line);
     });
-    const trainer = new LoraTrainer(engine.runner, engine.memory, tf, adapter, seed);
-    const log: Array<{ step: number; loss: number; grad_norm: number }> = [];
-    const t0 = performance.now();
-    let tokens = 0;
-    for (let s = 0; s < steps; s++) {
-      const res = await trainer.trainStep([{ ids: blocks[s % blocks.length] }], { ...DEFAULT_OPTIMIZER, lr });
-      if (!Number.isFinite(res.loss)) throw new TrainingError(res.loss, res.step);
-      tokens += res.tokens;
-      log.push({ step: res.step, loss: res.loss, grad_norm: res.gradNorm });
-      if (!values.json) console.log(`step ${res.step}/${steps}  loss ${res.loss.toFixed(4)}  grad norm ${res.gradNorm.toFixed(3)}`);
-    }
-    const seconds = (performance.now() - t0) / 1000;
     const out = resolve(values.out);
     await mkdir(out, { recursive: true });
-    const files = writePeftAdapter({ lora, baseModel: basename(resolve(values.model)), layers: await adapter.toHost() });
+    const files = writePeftAdapter({ lora: set.lora, baseModel: basename(resolve(values.model)), layers: await adapter.toHost() });
     for (const [name, bytes] of files) await writeFile(join(out, name), bytes);
     const memory = engine.memory.report();
     if (values.json) {
-      console.log(JSON.stringify({ steps: log, final_loss: log.at(-1)?.loss ?? null, out, memory, tokens_per_s: tokens / seconds }));
+      console.log(JSON.stringify({ steps: log, final_loss: log.at(-1)?.loss ?? null, out, memory, tokens_per_s: tokensPerSecond }));
     } else {
-      console.log(`wrote ${out} (${(tokens / seconds).toFixed(0)} tokens/s, GPU memory ${(memory.total / 2 ** 20).toFixed(1)} MiB)`);
+      console.log(`wrote ${out} (${tokensPerSecond.toFixed(0)} tokens/s, GPU memory ${(memory.total / 2 ** 20).toFixed(1)} MiB)`);
     }
     return 0;
   } finally {

@@ -8,19 +8,21 @@ import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { nodeGpuDevice } from '../dawn.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
-import { openRunModel } from '../../train/run-model.ts';
+import { openRunModel, type OpenedRunModel } from '../../train/run-model.ts';
 import { nodeRunFolder } from '../../train/node-run-folder.ts';
 import { prepareRun, trainAndEvaluate } from '../../train/pipeline.ts';
-import { readRun } from '../../train/run.ts';
+import { readRun, type LiveProgress } from '../../train/run.ts';
+import type { RunRecord } from '../../train/run-record.ts';
+import type { RunFolder } from '../../train/run-folder.ts';
+import { formatDuration } from '../../train/eta.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
-import type { RunFolder } from '../../train/run-folder.ts';
-import { LORA_TARGETS, type LoraTarget } from '../../model/types.ts';
+import { parseLoraTargets } from '../args.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
-import { abortError, isAbort } from '../../progress.ts';
+import { abortError, isAbort, type Progress } from '../../progress.ts';
 import { UsageError } from '../../errors.ts';
 import { DatasetError } from '../../data/errors.ts';
 
@@ -83,12 +85,7 @@ ${FLAGS.map(([f, k]) => `  --${f.padEnd(18)} ${SETTING_HELP[k]} (default ${show(
 `;
 
 function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
-  if (k === 'targets') {
-    const t = v.split(',').map((x) => x.trim());
-    const bad = t.filter((x) => !(LORA_TARGETS as readonly string[]).includes(x));
-    if (bad.length) throw new UsageError(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
-    return t as LoraTarget[];
-  }
+  if (k === 'targets') return parseLoraTargets(v);
   if (k === 'schedule') {
     if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
     return v;
@@ -98,12 +95,8 @@ function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof Tr
   return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
 }
 
-const fmtTime = (s: number) =>
-  s >= 3600
-    ? `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`
-      : `${Math.round(s)}s`;
+type Say = (text: string, obj: object) => void;
+type Args = Record<string, string | string[] | boolean | undefined>;
 
 /** A resume continues the run as it was started: same base model, same settings. */
 async function checkResume(run: RunFolder, out: string, modelLabel: string, over: Partial<TrainSettings>): Promise<void> {
@@ -122,7 +115,7 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
     );
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+function parseTrainArgs(argv: string[]): Args {
   const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
     model: { type: 'string' },
     source: { type: 'string', multiple: true },
@@ -138,8 +131,102 @@ export async function trainCommand(argv: string[]): Promise<number> {
     help: { type: 'boolean' },
   };
   for (const [f] of FLAGS) options[f] = { type: 'string' };
-  const { values } = parseArgs({ args: argv, options });
-  const v = values as Record<string, string | string[] | boolean | undefined>;
+  return parseArgs({ args: argv, options }).values as Args;
+}
+
+function settingsFrom(v: Args): Partial<TrainSettings> {
+  const over: Partial<TrainSettings> = {};
+  for (const [f, k] of FLAGS) if (typeof v[f] === 'string') (over as Record<string, unknown>)[k] = parseSetting(k, v[f] as string);
+  if (v['low-memory']) over.lowMemory = true;
+  return over;
+}
+
+/** Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
+async function stage1(sources: string[], testGlobs: string[] | undefined, say: Say): Promise<TrainingFile[]> {
+  const imported = await importAndFilter(sources, { test: testGlobs, token: process.env.HOMECODER_GIT_TOKEN });
+  const { summary } = imported;
+  say(
+    `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
+      Object.entries(summary.byReason)
+        .filter(([r, n]) => n > 0 && r !== 'accepted')
+        .map(([r, n]) => `${r} ${n}`)
+        .join(', ') || 'none rejected'
+    })`,
+    { stage1: summary },
+  );
+  if (summary.accepted === 0) throw new DatasetError('NO_TRAIN_FILES', summary.explanation ?? 'No file was accepted by the filter.');
+  return imported.accepted;
+}
+
+/** Prints each phase once (and its end); steps are printed by onUpdate. */
+function progressPrinter(json: boolean): (p: Progress) => void {
+  let lastPhase = '';
+  return (p) => {
+    if (p.phase === 'training') return;
+    if (json) console.log(JSON.stringify({ progress: p }));
+    else if (p.phase !== lastPhase || p.done === p.total) console.log(`${p.phase} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}`);
+    lastPhase = p.phase;
+  };
+}
+
+/** A new run in `out`: the loss filter, the dataset and the plan, each reported. */
+async function createFromFiles(
+  engine: OpenedRunModel,
+  files: TrainingFile[],
+  v: Args,
+  ctx: { over: Partial<TrainSettings>; out: string; run: RunFolder; say: Say; onProgress: (p: Progress) => void; signal: AbortSignal },
+): Promise<void> {
+  const { out, run, say } = ctx;
+  const existing = await readRun(run);
+  if (existing) throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
+  const threshold = v['loss-threshold'] ? Number(v['loss-threshold']) : DEFAULT_LOSS_THRESHOLD;
+  const { record, decisions } = await prepareRun(engine, files, ctx.over, run, {
+    runId: basename(out),
+    model: { id: resolve(v.model as string), label: basename(resolve(v.model as string)) },
+    chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+    evaluate: !v['no-eval'],
+    lossFilter: v['no-loss-filter']
+      ? false
+      : {
+          threshold,
+          cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))),
+        },
+    onProgress: ctx.onProgress,
+    signal: ctx.signal,
+  });
+  for (const d of decisions.filter((x) => !x.accepted))
+    say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
+  const ds = record.dataset;
+  say(
+    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
+  );
+}
+
+function stepLine(l: LiveProgress): string {
+  return `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${formatDuration(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** The best checkpoint's adapter into `out`, and what the run ended with. */
+async function writeResult(run: RunFolder, out: string, record: RunRecord, say: Say): Promise<void> {
+  if (record.best !== null)
+    for (const [name, bytes] of await checkpointAdapterFiles(run, record.best)) await writeFile(join(out, name), bytes);
+  const e = record.evaluation;
+  if (e)
+    say(
+      `evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`,
+      { evaluation: e },
+    );
+  say(
+    `${record.status}: best checkpoint step ${record.best}; wrote ${join(out, 'adapter_model.safetensors')} and ${join(out, 'run.json')}`,
+    {
+      done: { status: record.status, best: record.best, out },
+    },
+  );
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const v = parseTrainArgs(argv);
   if (v.help) {
     process.stdout.write(trainHelp);
     return 0;
@@ -149,100 +236,32 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const json = !!v.json;
-  const say = (text: string, obj: object) => console.log(json ? JSON.stringify(obj) : text);
-  const over: Partial<TrainSettings> = {};
-  for (const [f, k] of FLAGS) if (typeof v[f] === 'string') (over as Record<string, unknown>)[k] = parseSetting(k, v[f] as string);
-  if (v['low-memory']) over.lowMemory = true;
+  const say: Say = (text, obj) => console.log(json ? JSON.stringify(obj) : text);
+  const over = settingsFrom(v);
   const out = resolve(v.out as string);
   const run = nodeRunFolder(out);
   const modelLabel = basename(resolve(v.model as string));
   // Settings and the run folder are checked before any source is read or the GPU opened.
   if (v.resume) await checkResume(run, out, modelLabel, over);
   else validateSettings(over);
-  let files: TrainingFile[] = [];
-  if (v.source) {
-    // Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages.
-    const imported = await importAndFilter(v.source as string[], {
-      test: v['test-files'] as string[] | undefined,
-      token: process.env.HOMECODER_GIT_TOKEN,
-    });
-    const { summary } = imported;
-    say(
-      `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
-        Object.entries(summary.byReason)
-          .filter(([r, n]) => n > 0 && r !== 'accepted')
-          .map(([r, n]) => `${r} ${n}`)
-          .join(', ') || 'none rejected'
-      })`,
-      { stage1: summary },
-    );
-    if (summary.accepted === 0) throw new DatasetError('NO_TRAIN_FILES', summary.explanation ?? 'No file was accepted by the filter.');
-    files = imported.accepted;
-  }
+  const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
 
   const gpu = await nodeGpuDevice();
-  let lastPhase = '';
-  const onProgress = (p: { phase: string; done: number; total: number; detail?: string }) => {
-    if (p.phase === 'training') return; // steps are printed by onUpdate
-    if (json) console.log(JSON.stringify({ progress: p }));
-    else if (p.phase !== lastPhase || p.done === p.total) console.log(`${p.phase} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}`);
-    lastPhase = p.phase;
-  };
+  const onProgress = progressPrinter(json);
   // Ctrl-C stops between steps and saves a checkpoint there; --resume continues.
   const ctl = new AbortController();
   const onSigint = () => ctl.abort(abortError('Stopped (Ctrl-C).'));
   process.once('SIGINT', onSigint);
   const engine = await openRunModel(gpu.device, nodeFiles(v.model as string), { onProgress });
   try {
-    if (!v.resume) {
-      const existing = await readRun(run);
-      if (existing)
-        throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
-      const threshold = v['loss-threshold'] ? Number(v['loss-threshold']) : DEFAULT_LOSS_THRESHOLD;
-      const { record, decisions } = await prepareRun(engine, files, over, run, {
-        runId: basename(out),
-        model: { id: resolve(v.model as string), label: modelLabel },
-        chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
-        evaluate: !v['no-eval'],
-        lossFilter: v['no-loss-filter']
-          ? false
-          : {
-              threshold,
-              cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))),
-            },
-        onProgress,
-        signal: ctl.signal,
-      });
-      for (const d of decisions.filter((x) => !x.accepted))
-        say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
-      const ds = record.dataset;
-      say(
-        `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
-        { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
-      );
-    }
+    if (!v.resume) await createFromFiles(engine, files, v, { over, out, run, say, onProgress, signal: ctl.signal });
     const record = await trainAndEvaluate(engine, run, {
       evaluate: v['no-eval'] ? false : undefined,
       signal: ctl.signal,
       onProgress,
-      onUpdate: (_r, l) =>
-        say(
-          `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${fmtTime(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`,
-          { step: l },
-        ),
+      onUpdate: (_r, l) => say(stepLine(l), { step: l }),
     });
-    if (record.best !== null)
-      for (const [name, bytes] of await checkpointAdapterFiles(run, record.best)) await writeFile(join(out, name), bytes);
-    const e = record.evaluation;
-    if (e)
-      say(
-        `evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`,
-        { evaluation: e },
-      );
-    say(
-      `${record.status}: best checkpoint step ${record.best}; wrote ${join(out, 'adapter_model.safetensors')} and ${join(out, 'run.json')}`,
-      { done: { status: record.status, best: record.best, out } },
-    );
+    await writeResult(run, out, record, say);
     return 0;
   } catch (err) {
     if (!isAbort(err)) throw err;

@@ -123,22 +123,8 @@ function contentVerdict(
   return null;
 }
 
-/**
- * Decides, for every file, whether stage 1 keeps it and why not. Deterministic: the same
- * files and settings give the same decisions. Duplicates: test files are seen first (a test
- * file wins over a train file), then sources and paths in the given order.
- */
-export async function filterFiles(
-  files: FilterInput[],
-  settings: Partial<FilterSettings> = {},
-  opts: FilterOptions = {},
-): Promise<FilterResult> {
-  const s = withDefaults(settings);
-  const { signal, onProgress } = opts;
-  const cache = opts.cache ?? new Map();
-  const tick = makeYielder(signal);
-  signal?.throwIfAborted();
-
+/** Each source's .gitignore/.gitattributes rules, read from its own files. */
+function rulesBySource(files: FilterInput[]): Map<string, RepoRules> {
   const bySource = new Map<string, FilterInput[]>();
   for (const f of files) {
     const list = bySource.get(f.source);
@@ -148,68 +134,76 @@ export async function filterFiles(
   const rules = new Map<string, RepoRules>();
   for (const [source, list] of bySource)
     rules.set(source, new RepoRules(list.map((f) => ({ path: f.path, text: () => decodeText(f.bytes) }))));
-  const excluded = globMatcher(s.exclude);
-  const included = globMatcher(s.include);
+  return rules;
+}
 
-  const decisions: FileDecision[] = new Array(files.length);
-  const facts: Array<ContentFacts | null> = new Array(files.length).fill(null);
-  let analysed = 0;
-  const total = files.length;
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i];
-    const repo = rules.get(f.source)!;
-    const force = included(f.path);
-    let verdict: Verdict | null = null;
-    let lang: Language | null = null;
-    let lines = 0;
-    try {
-      verdict = pathVerdict(f.path, repo, s, excluded);
-      // Path verdicts need no content: skip the analysis unless a force-include needs it.
-      if (!verdict || force) {
-        const sha = f.sha ?? contentHash(f.bytes);
-        let cf = cache.get(sha);
-        // Facts cached before the secrets check have no `secret` field: analyse those again.
-        if (!cf || cf.secret === undefined) {
-          cf = analyseContent(f.bytes, sha);
-          cache.set(sha, cf);
-          analysed++;
-        }
-        facts[i] = cf;
-        lines = cf.lines;
-        lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
-        verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
-        if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
-        else if (force && cf.secret && verdict?.reason !== 'secrets')
-          verdict = { reason: 'secrets', detail: `holds ${cf.secret} (force-include does not apply to secrets)` };
+interface Judge {
+  s: FilterSettings;
+  excluded: (path: string) => string | null;
+  included: (path: string) => string | null;
+  cache: FactsCache;
+}
+
+/** One file's decision by path and content (duplicates come later), with its content facts. */
+function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: FileDecision; facts: ContentFacts | null; analysed: boolean } {
+  const { s } = j;
+  const force = j.included(f.path);
+  let verdict: Verdict | null = null;
+  let lang: Language | null = null;
+  let lines = 0;
+  let facts: ContentFacts | null = null;
+  let analysed = false;
+  try {
+    verdict = pathVerdict(f.path, repo, s, j.excluded);
+    // Path verdicts need no content: skip the analysis unless a force-include needs it.
+    if (!verdict || force) {
+      const sha = f.sha ?? contentHash(f.bytes);
+      let cf = j.cache.get(sha);
+      // Facts cached before the secrets check have no `secret` field: analyse those again.
+      if (!cf || cf.secret === undefined) {
+        cf = analyseContent(f.bytes, sha);
+        j.cache.set(sha, cf);
+        analysed = true;
       }
-    } catch (err) {
-      verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
+      facts = cf;
+      lines = cf.lines;
+      lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
+      verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
+      if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
+      else if (force && cf.secret && verdict?.reason !== 'secrets')
+        verdict = { reason: 'secrets', detail: `holds ${cf.secret} (force-include does not apply to secrets)` };
     }
-    let reason: DecisionReason = verdict?.reason ?? 'accepted';
-    let detail = verdict?.detail ?? '';
-    if (force && verdict && verdict.reason !== 'not_text' && verdict.reason !== 'secrets' && verdict.reason !== 'linguist_error') {
-      reason = 'accepted';
-      detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
-    } else if (force && !verdict) detail = `force-included by "${force}"`;
-    decisions[i] = {
-      path: f.path,
-      source: f.source,
-      accepted: reason === 'accepted',
-      reason,
-      detail,
-      language: lang?.name ?? null,
-      bytes: f.bytes.length,
-      lines,
-      test: !!f.test,
-    };
-    if ((i & 63) === 0) {
-      onProgress?.({ phase: 'analysing', done: i, total, detail: f.path });
-      await tick();
-    }
+  } catch (err) {
+    verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
   }
-  onProgress?.({ phase: 'analysing', done: total, total });
+  let reason: DecisionReason = verdict?.reason ?? 'accepted';
+  let detail = verdict?.detail ?? '';
+  if (force && verdict && verdict.reason !== 'not_text' && verdict.reason !== 'secrets' && verdict.reason !== 'linguist_error') {
+    reason = 'accepted';
+    detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
+  } else if (force && !verdict) detail = `force-included by "${force}"`;
+  const decision: FileDecision = {
+    path: f.path,
+    source: f.source,
+    accepted: reason === 'accepted',
+    reason,
+    detail,
+    language: lang?.name ?? null,
+    bytes: f.bytes.length,
+    lines,
+    test: !!f.test,
+  };
+  return { decision, facts, analysed };
+}
 
-  // Duplicates among the files still accepted: test files first, then in the given order.
+/** Rejects duplicates among the files still accepted: test files first, then in the given order. */
+async function markDuplicates(
+  decisions: FileDecision[],
+  facts: Array<ContentFacts | null>,
+  s: FilterSettings,
+  onProgress: FilterOptions['onProgress'],
+  tick: () => Promise<void>,
+): Promise<void> {
   const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted);
   order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
   const exact = new Map<string, number>();
@@ -244,5 +238,41 @@ export async function filterFiles(
     }
   }
   onProgress?.({ phase: 'deduplicating', done: order.length, total: order.length });
+}
+
+/**
+ * Decides, for every file, whether stage 1 keeps it and why not. Deterministic: the same
+ * files and settings give the same decisions. Duplicates: test files are seen first (a test
+ * file wins over a train file), then sources and paths in the given order.
+ */
+export async function filterFiles(
+  files: FilterInput[],
+  settings: Partial<FilterSettings> = {},
+  opts: FilterOptions = {},
+): Promise<FilterResult> {
+  const s = withDefaults(settings);
+  const { signal, onProgress } = opts;
+  const tick = makeYielder(signal);
+  signal?.throwIfAborted();
+  const rules = rulesBySource(files);
+  const judge: Judge = { s, excluded: globMatcher(s.exclude), included: globMatcher(s.include), cache: opts.cache ?? new Map() };
+
+  const decisions: FileDecision[] = new Array(files.length);
+  const facts: Array<ContentFacts | null> = new Array(files.length).fill(null);
+  let analysed = 0;
+  const total = files.length;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
+    const one = decideFile(f, rules.get(f.source)!, judge);
+    decisions[i] = one.decision;
+    facts[i] = one.facts;
+    if (one.analysed) analysed++;
+    if ((i & 63) === 0) {
+      onProgress?.({ phase: 'analysing', done: i, total, detail: f.path });
+      await tick();
+    }
+  }
+  onProgress?.({ phase: 'analysing', done: total, total });
+  await markDuplicates(decisions, facts, s, onProgress, tick);
   return { decisions, summary: summarise(decisions, s), analysed };
 }

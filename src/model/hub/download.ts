@@ -18,11 +18,33 @@ export async function downloadModel(hub: Hub, store: ModelStore, opts: DownloadO
   const { signal, onProgress } = opts;
   onProgress?.({ phase: 'checking', done: 0, total: 1, detail: `${hub.repo}: reading config.json` });
   const plan = await hub.plan();
-  const id = modelId(hub.repo, hub.revision);
-  const folder = await store.folder(id);
+  const folder = await store.folder(modelId(hub.repo, hub.revision));
+  const manifest = await startManifest(hub, folder, plan);
+  await readSizes(hub, manifest, plan.files, signal);
+  await folder.writeManifest(manifest);
+  const meter = new DownloadMeter(manifest, onProgress);
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    if (entry.done && (await folder.size(name)) === entry.size) continue;
+    entry.done = false;
+    await downloadFile(hub, folder, name, entry, meter, opts);
+    entry.done = true;
+    manifest.updatedAt = new Date().toISOString();
+    await folder.writeManifest(manifest);
+  }
+  manifest.complete = true;
+  await folder.writeManifest(manifest);
+  onProgress?.({ phase: 'done', done: meter.total, total: meter.total, detail: hub.repo });
+  return manifest;
+}
+
+type Plan = Awaited<ReturnType<Hub['plan']>>;
+type FileEntry = Manifest['files'][string];
+
+/** A fresh manifest for the plan's files that keeps what an earlier download stored. */
+async function startManifest(hub: Hub, folder: ModelFolder, plan: Plan): Promise<Manifest> {
   const old = await folder.readManifest();
   const manifest: Manifest = {
-    id,
+    id: modelId(hub.repo, hub.revision),
     repo: hub.repo,
     revision: hub.revision,
     endpoint: hub.endpoint,
@@ -33,81 +55,99 @@ export async function downloadModel(hub: Hub, store: ModelStore, opts: DownloadO
   };
   for (const f of plan.files) manifest.files[f.name] = old?.files[f.name] ?? { done: false };
   await folder.writeManifest(manifest);
+  return manifest;
+}
 
-  // Sizes up front, so progress has a total and an honest ETA.
-  for (const f of plan.files) {
+/** Sizes (and published hashes) up front, so progress has a total and an honest ETA; absent optional files are dropped. */
+async function readSizes(hub: Hub, manifest: Manifest, files: Plan['files'], signal?: AbortSignal): Promise<void> {
+  for (const f of files) {
     signal?.throwIfAborted();
-    if (manifest.files[f.name].size === undefined) {
-      const res = await hub.get(f.name, { optional: !f.required, from: 0, signal });
-      if (!res) {
-        delete manifest.files[f.name];
-        continue;
-      }
-      manifest.files[f.name].size = totalSize(res, 0);
-      manifest.files[f.name].sha256 = publishedSha256(res);
-      await res.body?.cancel();
+    if (manifest.files[f.name].size !== undefined) continue;
+    const res = await hub.get(f.name, { optional: !f.required, from: 0, signal });
+    if (!res) {
+      delete manifest.files[f.name];
+      continue;
     }
+    manifest.files[f.name].size = totalSize(res, 0);
+    manifest.files[f.name].sha256 = publishedSha256(res);
+    await res.body?.cancel();
   }
-  await folder.writeManifest(manifest);
-  const names = Object.keys(manifest.files);
-  const total = names.reduce((s, n) => s + (manifest.files[n].size ?? 0), 0);
-  let done = 0;
-  for (const n of names) if (manifest.files[n].done) done += manifest.files[n].size ?? 0;
-  const t0 = Date.now();
-  let fetched = 0;
-  const report = (file: string) => {
-    const secs = (Date.now() - t0) / 1000;
-    const rate = secs > 0 ? fetched / secs : 0;
-    const eta = rate > 0 ? (total - done) / rate : undefined;
-    onProgress?.({
+}
+
+/** Bytes stored of the total, and the rate and time left of this session's fetching. */
+class DownloadMeter {
+  readonly total: number;
+  done = 0;
+  private fetched = 0;
+  private readonly t0 = Date.now();
+
+  constructor(
+    manifest: Manifest,
+    private readonly onProgress?: (p: Progress) => void,
+  ) {
+    const entries = Object.values(manifest.files);
+    this.total = entries.reduce((s, e) => s + (e.size ?? 0), 0);
+    for (const e of entries) if (e.done) this.done += e.size ?? 0;
+  }
+
+  fetchedBytes(file: string, n: number): void {
+    this.done += n;
+    this.fetched += n;
+    const secs = (Date.now() - this.t0) / 1000;
+    const rate = secs > 0 ? this.fetched / secs : 0;
+    const eta = rate > 0 ? (this.total - this.done) / rate : undefined;
+    this.onProgress?.({
       phase: 'downloading',
-      done,
-      total,
+      done: this.done,
+      total: this.total,
       detail: `${file} · ${(rate / 2 ** 20).toFixed(1)} MiB/s${eta !== undefined ? ` · ${Math.ceil(eta)} s left` : ''}`,
     });
-  };
-
-  for (const name of names) {
-    const entry = manifest.files[name];
-    if (entry.done && (await folder.size(name)) === entry.size) continue;
-    entry.done = false;
-    for (let attempt = 0; ; attempt++) {
-      const before = await fetchFile(hub, folder, name, entry.size, signal, (n) => {
-        done += n;
-        fetched += n;
-        report(name);
-      });
-      const size = await folder.size(name);
-      let bad = entry.size !== undefined && size !== entry.size ? `is ${size} bytes, expected ${entry.size}` : '';
-      if (!bad && entry.sha256) {
-        onProgress?.({ phase: 'verifying', done, total, detail: `${name}: sha256` });
-        const h = sha256.create();
-        for await (const chunk of folder.chunks(name)) {
-          signal?.throwIfAborted();
-          h.update(chunk);
-        }
-        const got = bytesToHex(h.digest());
-        if (got !== entry.sha256) bad = `has sha256 ${got.slice(0, 12)}…, the hub says ${entry.sha256.slice(0, 12)}…`;
-      }
-      if (!bad) break;
-      // A corrupt or truncated file is fetched again from scratch, once.
-      done -= size - before;
-      await folder.remove(name);
-      if (attempt >= 1)
-        throw new ModelError(
-          'TRUNCATED_FILE',
-          `${hub.repo}/${name} ${bad} after downloading it twice. Try again later, or check the hub mirror.`,
-          { file: name },
-        );
-    }
-    entry.done = true;
-    manifest.updatedAt = new Date().toISOString();
-    await folder.writeManifest(manifest);
   }
-  manifest.complete = true;
-  await folder.writeManifest(manifest);
-  onProgress?.({ phase: 'done', done: total, total, detail: hub.repo });
-  return manifest;
+
+  verifying(file: string): void {
+    this.onProgress?.({ phase: 'verifying', done: this.done, total: this.total, detail: `${file}: sha256` });
+  }
+}
+
+/** One file, fetched until it checks out: a corrupt or truncated file is fetched again from scratch, once. */
+async function downloadFile(hub: Hub, folder: ModelFolder, name: string, entry: FileEntry, meter: DownloadMeter, opts: DownloadOptions) {
+  for (let attempt = 0; ; attempt++) {
+    const before = await fetchFile(hub, folder, name, entry.size, opts.signal, (n) => meter.fetchedBytes(name, n));
+    const size = await folder.size(name);
+    const bad = await fileProblem(folder, name, size, entry, meter, opts.signal);
+    if (!bad) return;
+    meter.done -= size - before;
+    await folder.remove(name);
+    if (attempt >= 1)
+      throw new ModelError(
+        'TRUNCATED_FILE',
+        `${hub.repo}/${name} ${bad} after downloading it twice. Try again later, or check the hub mirror.`,
+        {
+          file: name,
+        },
+      );
+  }
+}
+
+/** What is wrong with a fetched file by its size and published sha256 ('' when nothing). */
+async function fileProblem(
+  folder: ModelFolder,
+  name: string,
+  size: number,
+  entry: FileEntry,
+  meter: DownloadMeter,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (entry.size !== undefined && size !== entry.size) return `is ${size} bytes, expected ${entry.size}`;
+  if (!entry.sha256) return '';
+  meter.verifying(name);
+  const h = sha256.create();
+  for await (const chunk of folder.chunks(name)) {
+    signal?.throwIfAborted();
+    h.update(chunk);
+  }
+  const got = bytesToHex(h.digest());
+  return got !== entry.sha256 ? `has sha256 ${got.slice(0, 12)}…, the hub says ${entry.sha256.slice(0, 12)}…` : '';
 }
 
 /** Fetches the rest of one file (from what is stored); returns the bytes it had before. */
