@@ -75,7 +75,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
   const engine = await loadNodeModel(values.model);
   const adapters = await loadAdapterFolders((values.adapter ?? []).map(adapterSpec), engine.opened.config, values.model);
-  const { service, info } = await openHeadlessService(engine, { base: resolve(values.model), adapters, combination, contextLength: context });
+  const { service, info } = await openHeadlessService(engine, {
+    base: resolve(values.model),
+    adapters,
+    combination,
+    contextLength: context,
+  });
   const bridge = await startBridge({
     ...listen,
     appDir: appDirOrNote(resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist')), (m) => console.warn(m)),

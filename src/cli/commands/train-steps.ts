@@ -76,7 +76,13 @@ function parseSettings(values: Record<string, string | boolean | undefined>): St
     warmupSteps: 0,
     targets: parseLoraTargets((values.targets as string | undefined) ?? LORA_TARGETS.join(',')),
   });
-  return { steps: s.steps, lora: { r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targets: s.targets }, seqLen: s.seqLen, seed: s.seed, lr: s.lr };
+  return {
+    steps: s.steps,
+    lora: { r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targets: s.targets },
+    seqLen: s.seqLen,
+    seed: s.seed,
+    lr: s.lr,
+  };
 }
 
 /** The text's tokens (and EOS) cut into sequences of at most `seqLen` (at least 2) tokens. */

@@ -178,7 +178,8 @@ async function createFromFiles(
 ): Promise<void> {
   const { out, run, say } = ctx;
   const existing = await readRun(run);
-  if (existing) throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
+  if (existing)
+    throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
   const threshold = v['loss-threshold'] ? Number(v['loss-threshold']) : DEFAULT_LOSS_THRESHOLD;
   const { record, decisions } = await prepareRun(engine, files, ctx.over, run, {
     runId: basename(out),
