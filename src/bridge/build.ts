@@ -1,10 +1,13 @@
 // Builds the app with Vite when dist/ is missing or older than its sources, so
 // `npm start` works right after `npm ci` and after a `git pull`.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
-const SOURCE_FILES = ['vite.config.ts', 'package.json', 'src/progress.ts'];
+/** Generated files Vite copies into dist/ (its publicDir; git-ignored): the demo model. */
+export const PUBLIC_DIR = 'generated/public';
+
+const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'src/serve'];
+const SOURCE_FILES = ['vite.config.ts', 'svelte.config.js', 'package.json', 'src/progress.ts', 'src/random.ts'];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -23,7 +26,20 @@ export function appIsStale(root: string, appDir: string): boolean {
   return sources > built;
 }
 
+/** Writes the demo model (random weights, made by the fixture generator) into PUBLIC_DIR. */
+export async function writeDemoModel(root: string): Promise<void> {
+  const { demoFilePath, demoModelFiles } = await import('../model/fixtures/demo.ts');
+  const dir = join(root, PUBLIC_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  for (const [file, source] of demoModelFiles()) {
+    const path = join(dir, demoFilePath(file));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, source);
+  }
+}
+
 export async function buildApp(root: string): Promise<void> {
+  await writeDemoModel(root);
   const vite = await import('vite');
   await vite.build({ root: join(root, 'src/ui'), configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
 }
