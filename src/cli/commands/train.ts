@@ -191,7 +191,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
         say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
       const ds = record.dataset;
       say(
-        `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+        `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ` +
+          `${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
         { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
       );
     }
@@ -201,7 +202,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       onProgress,
       onUpdate: (_r, l) =>
         say(
-          `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${fmtTime(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`,
+          `step ${l.step}/${l.steps}  loss ${l.loss.toFixed(4)}  test ${l.testLoss?.toFixed(4) ?? '-'}  lr ${l.lr.toExponential(2)}  ` +
+            `${l.tokensPerSecond.toFixed(0)} tok/s  ETA ${fmtTime(l.etaSeconds)}  GPU ${(l.gpuMemory / 2 ** 20).toFixed(1)} MiB`,
           { step: l },
         ),
     });
@@ -210,7 +212,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const e = record.evaluation;
     if (e)
       say(
-        `evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`,
+        `evaluation on ${e.files} test files: test loss base ${e.base.testLoss.toFixed(4)} vs step ${e.tuned.step} ${e.tuned.testLoss.toFixed(4)}; ` +
+          `FIM exact match base ${(100 * e.base.exactMatch).toFixed(0)}% vs ${(100 * e.tuned.exactMatch).toFixed(0)}%`,
         { evaluation: e },
       );
     say(

@@ -229,7 +229,8 @@ export async function filterFiles(
       d.detail =
         dupOf.similarity === 1 && same !== undefined
           ? `same content as ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}`
-          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
+          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: ` +
+            `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
       continue;
     }
     if (same === undefined) exact.set(cf.sha, i);
