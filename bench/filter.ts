@@ -41,7 +41,10 @@ console.log(`accepted ${cold.summary.accepted}, duplicates ${cold.summary.byReas
 const MARK = '<!-- bench:filter -->';
 const path = new URL('../docs/BENCHMARKS.md', import.meta.url);
 const doc = await readFile(path, 'utf8');
-const section = `${MARK}\n## Stage-1 filter (latest run, ${new Date().toISOString().slice(0, 10)})\n\n\`npm run bench:filter\`: Node ${process.version}, one thread, ${N.toLocaleString('en')} generated files (${(bytes / 1048576).toFixed(1)} MiB: Python modules, Markdown notes, digit tables).\n\n${table}\n${MARK}`;
+const section =
+  `${MARK}\n## Stage-1 filter (latest run, ${new Date().toISOString().slice(0, 10)})\n\n` +
+  `\`npm run bench:filter\`: Node ${process.version}, one thread, ${N.toLocaleString('en')} generated files ` +
+  `(${(bytes / 1048576).toFixed(1)} MiB: Python modules, Markdown notes, digit tables).\n\n${table}\n${MARK}`;
 const re = new RegExp(`${MARK}[\\s\\S]*?${MARK}`);
 // Above the GPU bench's marker: \`npm run bench\` rewrites everything below its own.
 const gpuMark = '<!-- bench:latest -->';

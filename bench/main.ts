@@ -108,14 +108,19 @@ async function benchTraining(lowMemory: boolean): Promise<{ stepMs: number; line
   for (let s = 0; s < steps; s++) await trainer.trainStep([{ ids }], DEFAULT_OPTIMIZER);
   const stepMs = (performance.now() - t0) / steps;
   const mem = memory.report();
-  const line = `${lowMemory ? 'low memory mode' : 'normal mode'}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
+  const line =
+    `${lowMemory ? 'low memory mode' : 'normal mode'}: ${stepMs.toFixed(0)} ms/step, ${((seqLen / stepMs) * 1000).toFixed(0)} tokens/s; ` +
+    `GPU memory ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, ` +
+    `activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)})`;
   tf.destroy();
   adapter.destroy();
   return { stepMs, line };
 }
 const normal = await benchTraining(false);
 const low = await benchTraining(true);
-const trainLine = `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}; ${normal.line}; ${low.line} (${(low.stepMs / normal.stepMs).toFixed(2)}× the step time, measured in this run)`;
+const trainLine =
+  `fixture model ${fixture.layers} layers, hidden ${fixture.hidden}, vocab ${config.vocabSize}, LoRA r=16 on all 7 modules, seq_len ${seqLen}; ` +
+  `${normal.line}; ${low.line} (${(low.stepMs / normal.stepMs).toFixed(2)}× the step time, measured in this run)`;
 memory.destroyAll();
 
 const decodeLine = decodeSummary(

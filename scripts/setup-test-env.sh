@@ -50,14 +50,17 @@ fi
 
 have_chromium || missing+=("chromium (Debian package 'chromium', at /usr/bin/chromium): needed by the end-to-end tests")
 command -v zip >/dev/null || missing+=("zip (Debian package 'zip'): makes the zip64 archives the archive tests read")
-have_lavapipe || missing+=("mesa-vulkan-drivers >= 25 (Debian bookworm-backports): lavapipe for the Node GPU tests; SwiftShader from chromium is used instead when present")
+have_lavapipe || missing+=("mesa-vulkan-drivers >= 25 (Debian bookworm-backports): lavapipe for the Node GPU tests;"\
+" SwiftShader from chromium is used instead when present")
 
 if [ ${#missing[@]} -gt 0 ]; then
   [ $is_debian = 1 ] || echo "setup-test-env: this is not Debian; install these by hand:"
   [ $is_root = 1 ] || echo "setup-test-env: not root; ask an administrator to install these:"
   for m in "${missing[@]}"; do echo "  missing: $m"; done
-  echo "setup-test-env: tests that need what is missing will be reported as skipped, with the reason."
+  echo "setup-test-env: tests that need what is missing will be reported as skipped, with the reason (with CI=true they fail)."
 else
-  echo "setup-test-env: chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') and lavapipe (mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)) ready"
+  chromium_version=$(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}' || true)
+  mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+  echo "setup-test-env: chromium $chromium_version and lavapipe (mesa-vulkan-drivers $mesa_version) ready"
 fi
 exit 0

@@ -1,7 +1,7 @@
 // The app the bridge serves: built with Vite when dist/ is missing or older than its
 // sources, so `npm start` works right after `npm ci` and after a `git pull`; a note page in
 // its place where `homecoder serve` runs without a build.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +13,11 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/serve', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
-const SOURCE_FILES = ['vite.config.ts', 'package.json', 'src/progress.ts'];
+/** Generated files Vite copies into dist/ (its publicDir; git-ignored): the demo model. */
+export const PUBLIC_DIR = 'generated/public';
+
+const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'src/serve'];
+const SOURCE_FILES = ['vite.config.ts', 'svelte.config.js', 'package.json', 'src/progress.ts', 'src/random.ts', 'src/errors.ts'];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -33,7 +36,20 @@ export function appIsStale(root: string, appDir: string): boolean {
   return sources > built;
 }
 
+/** Writes the demo model (random weights, made by the fixture generator) into PUBLIC_DIR. */
+export async function writeDemoModel(root: string): Promise<void> {
+  const { demoFilePath, demoModelFiles } = await import('../model/fixtures/demo.ts');
+  const dir = join(root, PUBLIC_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  for (const [file, source] of demoModelFiles()) {
+    const path = join(dir, demoFilePath(file));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, source);
+  }
+}
+
 export async function buildApp(root: string): Promise<void> {
+  await writeDemoModel(root);
   const vite = await import('vite');
   await vite.build({ root: join(root, 'src/ui'), configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
 }

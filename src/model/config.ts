@@ -46,7 +46,8 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   if (!arch || !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
     throw new ModelError(
       'UNSUPPORTED_ARCHITECTURE',
-      `${file}: architecture ${arch ?? '(none given)'} is not supported. Homecoder runs ${SUPPORTED_ARCHITECTURES.join(', ')} models (Qwen2.5-Coder, DeepSeek-Coder, CodeLlama class).`,
+      `${file}: architecture ${arch ?? '(none given)'} is not supported. ` +
+        `Homecoder runs ${SUPPORTED_ARCHITECTURES.join(', ')} models (Qwen2.5-Coder, DeepSeek-Coder, CodeLlama class).`,
       { file },
     );
   }

@@ -74,7 +74,8 @@ export async function openModel(files: ModelFiles): Promise<OpenModel> {
     if (!found) {
       throw new ModelError(
         'MISSING_TENSOR',
-        `Tensor ${spec.name} is missing from ${shardNames.join(', ')} (${config.architecture} with ${config.numLayers} layers needs it). The download may be incomplete.`,
+        `Tensor ${spec.name} is missing from ${shardNames.join(', ')} ` +
+          `(${config.architecture} with ${config.numLayers} layers needs it). The download may be incomplete.`,
         {
           file: shardNames[0],
           tensor: spec.name,

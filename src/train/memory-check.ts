@@ -44,13 +44,16 @@ export function checkMemory(
   while (seqLen > 1 && !bufferOk(planMemory(input(seqLen), limits.maxStorageBufferBindingSize))) seqLen = Math.floor(seqLen * 0.9);
   const why = !bufferOk(plan)
     ? `its largest buffer (${mib(plan.largestBuffer)}) is over this GPU's limit of ${mib(Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize))}`
-    : `it needs ${mib(plan.total)} of GPU memory (weights ${mib(plan.weights)}, LoRA + optimizer ${mib(plan.lora + plan.optimizer)}, activations + scratch ${mib(plan.activations + plan.scratch)}), more than the budget of ${mib(budget)}`;
+    : `it needs ${mib(plan.total)} of GPU memory (weights ${mib(plan.weights)}, LoRA + optimizer ${mib(plan.lora + plan.optimizer)}, ` +
+      `activations + scratch ${mib(plan.activations + plan.scratch)}), more than the budget of ${mib(budget)}`;
   if (seqLen >= 16) {
     return {
       fits: false,
       plan,
       budget,
-      message: `This run does not fit: ${why}. A sequence length of ${seqLen} tokens fits; use that${lowMemory ? '' : ', or low memory mode'}, or raise the GPU memory budget if this GPU has more.`,
+      message:
+        `This run does not fit: ${why}. A sequence length of ${seqLen} tokens fits; ` +
+        `use that${lowMemory ? '' : ', or low memory mode'}, or raise the GPU memory budget if this GPU has more.`,
       suggestion: { seqLen },
     };
   }

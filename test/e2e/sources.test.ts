@@ -267,7 +267,8 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     const total = Number(await page.getAttribute('[data-testid="filter-summary"]', 'data-total'));
     expect(total).toBeGreaterThanOrEqual(N);
     console.log(
-      `[e2e tests] filter in the browser worker: ${await page.textContent('[data-testid="filter-rate"]')} longest page-thread gap ${Math.max(...gaps).toFixed(0)} ms`,
+      `[e2e tests] filter in the browser worker: ${await page.textContent('[data-testid="filter-rate"]')} ` +
+        `longest page-thread gap ${Math.max(...gaps).toFixed(0)} ms`,
     );
   });
 });

@@ -17,7 +17,8 @@ describe.skipIf(!!gpuSkipReason)(`memory planner${skipNote}`, () => {
     ['llama', false, ['q_proj', 'down_proj'], undefined, false],
     ['qwen2', true, [...LORA_TARGETS], undefined, true],
   ] as const) {
-    it(`${arch}, ${training ? 'training' : 'inference'}, ${targets.length} targets${chunk ? ', chunked' : ''}${lowMemory ? ', low memory' : ''}: plan = allocation`, async () => {
+    const name = `${arch}, ${training ? 'training' : 'inference'}, ${targets.length} targets${chunk ? ', chunked' : ''}${lowMemory ? ', low memory' : ''}`;
+    it(`${name}: plan = allocation`, async () => {
       const { device } = await testDevice();
       const runner = await testRunner();
       const config = tinyConfig(arch, { numLayers: 5 });

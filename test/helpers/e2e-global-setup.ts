@@ -1,14 +1,12 @@
 // Builds the app once before the browser tests (the same build `npm start` makes).
-import { existsSync } from 'node:fs';
+// Without Chromium the tests are skipped, or the run fails in CI.
 import { resolve } from 'node:path';
 import { ensureAppBuilt } from '../../src/bridge/build.ts';
-import { CHROMIUM } from './browser.ts';
+import { browserSkipReason } from './browser.ts';
+import { skipOrFailInCi } from './ci.ts';
 
 export default async function setup(): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    console.log(`[e2e tests] SKIPPED: ${CHROMIUM} is missing (install Debian's chromium: scripts/setup-test-env.sh)`);
-    return;
-  }
+  if (browserSkipReason) return skipOrFailInCi('e2e', browserSkipReason);
   const root = resolve(import.meta.dirname, '../..');
   await ensureAppBuilt(root, resolve(root, 'dist'), (m) => console.log(`[e2e tests] ${m}`));
 }

@@ -59,7 +59,9 @@ export const PLANTED_FILES: Record<string, string | Uint8Array> = {
   'src/app.py': app,
   'src/app_copy.py': app,
   'src/near_copy.py': nearCopy,
-  'src/util.ts': `export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n\nexport const half = (x: number) => x / 2;\n`,
+  'src/util.ts':
+    'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n\n' +
+    'export const half = (x: number) => x / 2;\n',
   'scripts/release': `#!/usr/bin/env python3\n${pythonModule('release', 3)}`,
   'assets/logo.png': pngBytes(),
   'src/big.py': pythonModule('huge', 30)

@@ -84,7 +84,8 @@ describe('bridge security', () => {
     // Without a Content-Length (chunked), the cap still holds.
     const chunked = await rawRequest(
       bridge.url,
-      `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`,
+      `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+        `2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`,
     );
     expect(chunked).toMatch(/^HTTP\/1\.1 413/);
   });

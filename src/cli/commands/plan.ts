@@ -91,7 +91,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   } else {
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
     console.log(
-      `${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence, batch ${batch} (micro-batch 1)${input.lowMemory ? ', low memory mode' : ''}`,
+      `${config.architecture}, ${input.training ? 'LoRA training' : 'inference'}, ${seqLen} tokens per sequence, ` +
+        `batch ${batch} (micro-batch 1)${input.lowMemory ? ', low memory mode' : ''}`,
     );
     for (const k of ['weights', 'adapter', 'optimizer', 'activations', 'scratch', 'total'] as const)
       console.log(`  ${k.padEnd(12)} ${gib(out[k])}`);

@@ -35,7 +35,8 @@ export function splitFiles(files: TrainingFile[], s: SplitSettings): Split {
   if (files.length < 2)
     throw new DatasetError(
       'TOO_FEW_FILES',
-      `Training needs at least 2 files (one to train on, one to measure test loss); there ${files.length === 1 ? 'is 1' : `are ${files.length}`}. Add more sources, or loosen the filter.`,
+      `Training needs at least 2 files (one to train on, one to measure test loss); ` +
+        `there ${files.length === 1 ? 'is 1' : `are ${files.length}`}. Add more sources, or loosen the filter.`,
     );
   // Sorted first, so the choice depends on the files and the seed only, not their order.
   const sorted = [...files].sort((a, b) => (`${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : 1));

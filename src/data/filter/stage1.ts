@@ -227,7 +227,8 @@ async function markDuplicates(
       d.detail =
         dupOf.similarity === 1 && same !== undefined
           ? `same content as ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}`
-          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
+          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: ` +
+            `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
       continue;
     }
     if (same === undefined) exact.set(cf.sha, i);

@@ -79,7 +79,8 @@ export class Hub {
     if (res.status === 401 || res.status === 403) {
       throw new HubError(
         'GATED',
-        `${this.repo} needs access: ${this.token ? 'the token was refused' : 'it is gated or private'} (HTTP ${res.status}). Accept its licence on the hub and paste an access token (it stays in this browser).`,
+        `${this.repo} needs access: ${this.token ? 'the token was refused' : 'it is gated or private'} (HTTP ${res.status}). ` +
+          'Accept its licence on the hub and paste an access token (it stays in this browser).',
         res.status,
       );
     }

@@ -14,7 +14,9 @@ export function editorSettings(origin: string, apiKey = ''): EditorSetting[] {
       id: 'continue',
       title: 'Continue — VS Code and JetBrains',
       where: '~/.continue/config.yaml (tab autocomplete; Continue asks /api/show and uses server-side FIM)',
-      text: `models:\n  - name: Homecoder\n    provider: ollama\n    model: homecoder\n    apiBase: ${base}\n${apiKey ? `    apiKey: ${key}\n` : ''}    roles:\n      - autocomplete\n`,
+      text:
+        `models:\n  - name: Homecoder\n    provider: ollama\n    model: homecoder\n    apiBase: ${base}\n` +
+        `${apiKey ? `    apiKey: ${key}\n` : ''}    roles:\n      - autocomplete\n`,
     },
     {
       id: 'llm-vscode',
@@ -45,13 +47,18 @@ export function editorSettings(origin: string, apiKey = ''): EditorSetting[] {
       id: 'openai',
       title: 'Any OpenAI-compatible client',
       where: 'base URL and model',
-      text: `base URL: ${base}/v1\nmodel:    homecoder\napi key:  ${apiKey ? key : 'anything'}\n\ncurl ${base}/v1/completions -H 'content-type: application/json'${apiKey ? ` -H 'authorization: Bearer ${key}'` : ''} \\\n  -d '{"prompt": "def add(a, b):\\n    ", "suffix": "\\n", "max_tokens": 32}'\n`,
+      text:
+        `base URL: ${base}/v1\nmodel:    homecoder\napi key:  ${apiKey ? key : 'anything'}\n\n` +
+        `curl ${base}/v1/completions -H 'content-type: application/json'${apiKey ? ` -H 'authorization: Bearer ${key}'` : ''} \\\n` +
+        `  -d '{"prompt": "def add(a, b):\\n    ", "suffix": "\\n", "max_tokens": 32}'\n`,
     },
     {
       id: 'ollama',
       title: 'Any Ollama client',
       where: 'host and model',
-      text: `OLLAMA_HOST=${base}\nmodel: homecoder\n\ncurl ${base}/api/generate -d '{"model": "homecoder", "prompt": "def add(a, b):\\n    ", "suffix": "\\n", "stream": false}'\n`,
+      text:
+        `OLLAMA_HOST=${base}\nmodel: homecoder\n\n` +
+        `curl ${base}/api/generate -d '{"model": "homecoder", "prompt": "def add(a, b):\\n    ", "suffix": "\\n", "stream": false}'\n`,
     },
   ];
 }
