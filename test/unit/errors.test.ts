@@ -10,7 +10,7 @@ import { HubError } from '../../src/model/hub/client.ts';
 import { AdapterMixError } from '../../src/model/adapter-mix.ts';
 import { ModelError } from '../../src/model/errors.ts';
 import { SettingsError } from '../../src/train/settings.ts';
-import { MemoryCheckError, RunError } from '../../src/train/errors.ts';
+import { MemoryCheckError, RunError, TrainingError } from '../../src/train/errors.ts';
 import { DatasetError, SourceError } from '../../src/data/errors.ts';
 import { GpuError, outOfMemory } from '../../src/gpu/errors.ts';
 import { CompletionError } from '../../src/serve/completion-service.ts';
@@ -44,6 +44,7 @@ const cases: Array<[string, () => HomecoderError, (e: HomecoderError) => unknown
   ],
   ['MemoryCheckError', () => new MemoryCheckError(check), (e) => (e as MemoryCheckError).check],
   ['RunError', () => new RunError('RUN_NOT_FOUND', 'No run r1.', { runId: 'r1' }), () => 0],
+  ['TrainingError', () => new TrainingError(Number.NaN, 7), (e) => [(e as TrainingError).step, Number.isNaN((e as TrainingError).loss)]],
   ['DatasetError', () => new DatasetError('TOO_FEW_FILES', 'too few files'), () => 0],
   ['SourceError', () => new SourceError('GIT_AUTH', 'needs a token', { hint: 'make one', data: { url: 'https://x/y.git' } }), () => 0],
   ['GpuError', () => outOfMemory('loading the model'), () => 0],
