@@ -4,8 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureAppBuilt } from './build.ts';
+import { deadlinesFromOptions } from './relay.ts';
+import { DEFAULT_GIT_PROXY } from './git-proxy.ts';
 import { isLoopbackAddress } from './hosts.ts';
 import { startBridge } from './server.ts';
+import { BridgeError } from './errors.ts';
+import { writeRuntimeFile } from './runtime-file.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -18,12 +22,22 @@ Options:
   --port PORT     port (env HOMECODER_PORT; default 8008; 0 picks a free one)
   --app-dir DIR   serve this built app instead of dist/
   --no-build      do not rebuild the app when its sources changed
+                  Anything but loopback needs --api-key.
   --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY)
   --max-body N    largest editor request body in bytes (default 1048576)
+  --first-token-timeout S   seconds a request may wait for its first token (default 120)
+  --request-timeout S       seconds a request may take in all (default 300); then 504
+  --git-allow-host HOST[:PORT]  let the git proxy reach this host although it is on
+                  loopback or a private network (repeat; env HOMECODER_GIT_ALLOW_HOSTS)
+  --hub-origin URL  another model hub the app may download from (repeat)
   -h, --help      show this help
 
-The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only);
-HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
+It prints the app's link with a secret (http://127.0.0.1:8008/?token=…): open that link;
+the secret keeps other programs and web pages from taking over the app's connection.
+\`homecoder url\` prints it again.
+
+The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only,
+public hosts only); HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
       'no-build': { type: 'boolean', default: false },
       'api-key': { type: 'string' },
       'max-body': { type: 'string' },
+      'first-token-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'git-allow-host': { type: 'string', multiple: true },
+      'hub-origin': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -60,16 +78,29 @@ async function main(argv: string[]): Promise<number> {
     const maxBodyBytes = values['max-body'] ? Number(values['max-body']) : undefined;
     if (maxBodyBytes !== undefined && !(maxBodyBytes > 0))
       throw new Error(`--max-body must be a positive number of bytes, not "${values['max-body']}"`);
-    bridge = await startBridge({ host, port, appDir, version, apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY, maxBodyBytes });
+    bridge = await startBridge({
+      host,
+      port,
+      appDir,
+      version,
+      apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY,
+      maxBodyBytes,
+      deadlines: deadlinesFromOptions(values['first-token-timeout'], values['request-timeout']),
+      gitProxy: { allowHosts: [...DEFAULT_GIT_PROXY.allowHosts, ...(values['git-allow-host'] ?? [])] },
+      hubOrigins: values['hub-origin'],
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE')
+    if (err instanceof BridgeError) console.error(err.message);
+    else if (e.code === 'EADDRINUSE')
       console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);
     else console.error(`Could not listen on ${host}:${port}: ${e.message}`);
     return 1;
   }
   if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
-  console.log(`Homecoder is running at ${bridge.url}`);
+  writeRuntimeFile({ url: bridge.appUrl, pid: process.pid, port: Number(new URL(bridge.url).port), host, kind: 'start' });
+  console.log(`Homecoder is running at ${bridge.appUrl}`);
+  console.log('Open that link in Chrome (it carries the secret that lets the app in); `homecoder url` prints it again.');
   const stop = () => void bridge.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

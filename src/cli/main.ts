@@ -7,6 +7,7 @@ import { planCommand, planHelp } from './commands/plan.ts';
 import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 import { serveCommand, serveHelp } from './commands/serve.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
+import { urlCommand, urlHelp } from './commands/url.ts';
 
 interface Command {
   summary: string;
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
     help: trainHelp,
     run: trainCommand,
   },
+  url: { summary: "print the running bridge's app link with its secret (open it in Chrome)", help: urlHelp, run: urlCommand },
 };
 
 function usage(): string {

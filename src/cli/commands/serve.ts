@@ -16,7 +16,10 @@ import { Decoder } from '../../gpu/decoder.ts';
 import { withErrorScopes } from '../../gpu/device.ts';
 import { CompletionService } from '../../serve/completion-service.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
-import { startBridge } from '../../bridge/server.ts';
+import { checkListen, startBridge } from '../../bridge/server.ts';
+import { deadlinesFromOptions } from '../../bridge/relay.ts';
+import { DEFAULT_GIT_PROXY } from '../../bridge/git-proxy.ts';
+import { writeRuntimeFile } from '../../bridge/runtime-file.ts';
 import { isLoopbackAddress } from '../../bridge/hosts.ts';
 import type { ModelConfig } from '../../model/types.ts';
 
@@ -30,11 +33,19 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --adapter DIR[=W]      PEFT LoRA adapter folder, with weight W (default 1); repeat to mix
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
-  --host HOST            address to listen on (default 127.0.0.1; env HOMECODER_HOST)
+  --host HOST            address to listen on (default 127.0.0.1; env HOMECODER_HOST);
+                         anything but loopback needs --api-key
   --port PORT            port (default 8008; env HOMECODER_PORT; 0 picks a free one)
   --api-key KEY          require "Authorization: Bearer KEY" on editor routes (env HOMECODER_API_KEY)
   --max-body BYTES       largest request body (default 1048576)
   --app-dir DIR          the built app to serve (default dist/)
+  --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
+                         without it only this process serves
+  --first-token-timeout S  seconds a request may wait for its first token (default 120)
+  --request-timeout S    seconds a request may take in all (default 300); then 504
+  --git-allow-host H[:P] let the app's git proxy reach this loopback/private host (repeat)
+
+It prints the app's link with a secret (…/?token=…); \`homecoder url\` prints it again.
 `;
 
 export function parameterCount(c: ModelConfig): number {
@@ -61,6 +72,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'api-key': { type: 'string' },
       'max-body': { type: 'string' },
       'app-dir': { type: 'string' },
+      'allow-tab': { type: 'boolean', default: false },
+      'first-token-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'git-allow-host': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,6 +94,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const host = values.host ?? process.env.HOMECODER_HOST ?? '127.0.0.1';
   const maxBody = values['max-body'] ? Number(values['max-body']) : undefined;
   if (maxBody !== undefined && !(maxBody > 0)) throw new Error('--max-body must be a positive number of bytes');
+  const apiKey = values['api-key'] ?? process.env.HOMECODER_API_KEY;
+  checkListen(host, apiKey); // before the model loads: a refusal should not take minutes
+  const deadlines = deadlinesFromOptions(values['first-token-timeout'], values['request-timeout']);
 
   const engine = await loadNodeModel(values.model);
   const config = engine.opened.config;
@@ -125,16 +143,27 @@ export async function serveCommand(argv: string[]): Promise<number> {
     appDir,
     version,
     backend,
-    apiKey: values['api-key'] ?? process.env.HOMECODER_API_KEY,
+    apiKey,
     maxBodyBytes: maxBody,
+    allowTab: values['allow-tab'],
+    deadlines,
+    gitProxy: { allowHosts: [...DEFAULT_GIT_PROXY.allowHosts, ...(values['git-allow-host'] ?? [])] },
   });
   if (!isLoopbackAddress(host)) console.warn(`Warning: listening on ${host}, not loopback: other machines can reach this bridge.`);
+  const removeRuntimeFile = writeRuntimeFile({
+    url: bridge.appUrl,
+    pid: process.pid,
+    port: Number(new URL(bridge.url).port),
+    host,
+    kind: 'serve',
+  });
   console.log(
-    `Homecoder serve (${engine.tokenizer.fim?.family ?? 'no'} FIM, context ${context}${parts.length ? `, adapters ${parts.map((p) => `${p.name}×${p.weight}`).join(' + ')}` : ''}) is running at ${bridge.url}`,
+    `Homecoder serve (${engine.tokenizer.fim?.family ?? 'no'} FIM, context ${context}${parts.length ? `, adapters ${parts.map((p) => `${p.name}×${p.weight}`).join(' + ')}` : ''}) is running at ${bridge.appUrl}`,
   );
   await new Promise<void>((done) => {
     const stop = () =>
       void bridge.close().then(() => {
+        removeRuntimeFile();
         engine.close();
         done();
       });
