@@ -87,7 +87,13 @@ async function main(argv: string[]): Promise<number> {
       maxBodyBytes,
       deadlines: deadlinesFromOptions(values['first-token-timeout'], values['request-timeout']),
       gitProxy: { allowHosts: [...DEFAULT_GIT_PROXY.allowHosts, ...(values['git-allow-host'] ?? [])] },
-      hubOrigins: values['hub-origin'],
+      hubOrigins: (values['hub-origin'] ?? []).map((o) => {
+        try {
+          return new URL(o).origin; // only an origin goes into the CSP header
+        } catch {
+          throw new BridgeError('BRIDGE_BAD_OPTION', `--hub-origin must be a URL such as https://hub.example, not "${o}".`);
+        }
+      }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -225,7 +225,13 @@ export class Relay {
     const expire = (what: string, ms: number) =>
       end(() => {
         job.ctl.abort();
-        this.finishError(job, new RelayError(504, `The model did not answer in time (${what}, ${Math.round(ms / 1000)} s): try again; if it keeps happening, reload the app tab.`));
+        this.finishError(
+          job,
+          new RelayError(
+            504,
+            `The model did not answer in time (${what}, ${Math.round(ms / 1000)} s): try again; if it keeps happening, reload the app tab.`,
+          ),
+        );
       });
     const firstTimer = setTimeout(() => expire('no first token', this.deadlines.firstTokenMs), this.deadlines.firstTokenMs);
     const totalTimer = setTimeout(() => expire('the whole request', this.deadlines.totalMs), this.deadlines.totalMs);

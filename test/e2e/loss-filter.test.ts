@@ -88,7 +88,7 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     mkdirSync(join(dir, 'repo', 'src'), { recursive: true });
     for (const f of files) writeFileSync(join(dir, 'repo', f.path), f.text);
     hub = await startMockHub(new Map([['test/tiny-coder', model.files]]));
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
   });

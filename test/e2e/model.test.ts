@@ -42,7 +42,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
         ['test/rwkv', bad],
       ]),
     );
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
     await page.goto(new URL('#/model', bridge.url).href);

@@ -44,7 +44,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     git.commit('private', new Map([['secret.py', new TextEncoder().encode('KEY = 1\n')]]));
     git.requireToken('/private.git', 'tok-123');
     repoUrl = `${git.url}/demo.git`;
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--git-allow-host', new URL(git.url).host]); // the test git server is on loopback
     browser = await launchBrowser();
     page = await browser.newPage();
     await page.goto(new URL('#/sources', bridge.url).href);

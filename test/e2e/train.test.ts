@@ -80,7 +80,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
       writeFileSync(join(repoDir, f.path), f.text);
     }
     hub = await startMockHub(new Map([['test/tiny-coder', model.files]]));
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

@@ -53,10 +53,13 @@ afterAll(async () => {
 function rawStatus(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const r = request({ host: u.hostname, port: u.port, method, path, headers: { cookie: `homecoder-tab-${u.port}=${SECRET}`, ...headers } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const r = request(
+      { host: u.hostname, port: u.port, method, path, headers: { cookie: `homecoder-tab-${u.port}=${SECRET}`, ...headers } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     r.on('error', reject);
     r.end(method === 'POST' ? '0000' : undefined);
   });
@@ -70,7 +73,9 @@ async function cloneVia(
   const dir = mkdtempSync(join(tmp, 'clone-'));
   const url = parseRepoUrl(`${server.url}/${repo}.git`);
   const base = fetchHttpClient(extra.signal);
-  const http = { request: (r: Parameters<typeof base.request>[0]) => base.request({ ...r, headers: { ...r.headers, cookie: cookieOf(b) } }) };
+  const http = {
+    request: (r: Parameters<typeof base.request>[0]) => base.request({ ...r, headers: { ...r.headers, cookie: cookieOf(b) } }),
+  };
   const o = { fs, http, dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
   const commit = await gitClone(o);
   return { commit, files: await readCommitFiles(fs, dir, commit) };
