@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
+const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/serve', 'src/gpu', 'src/model', 'src/data', 'src/train', 'public'];
 const SOURCE_FILES = ['vite.config.ts', 'package.json', 'src/progress.ts'];
 
 function newestMtime(path: string): number {

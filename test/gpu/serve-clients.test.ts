@@ -11,6 +11,7 @@ import { argmax } from '../../src/serve/sampling.ts';
 import { stopTokenIds } from '../../src/serve/fim.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
 import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
+import { openTab } from '../helpers/tab-client.ts';
 
 const PREFIX = 'def add(a, b):\n    result = ';
 const SUFFIX = '\n    return result\n';
@@ -103,6 +104,11 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     expect(show.capabilities).toContain('insert');
     expect((await ollama.list()).models[0].name).toMatch(/^homecoder/);
     expect((await ollama.version()).version).toMatch(/^\d+\.\d+/);
+  });
+
+  it('no app tab attaches to `homecoder serve` without --allow-tab, even with the cookie', async () => {
+    expect(await openTab(serve.url, { cookie: serve.cookie })).toBe(403);
+    expect(serve.output()).toMatch(/running at http:\/\/127\.0\.0\.1:\d+\/\?token=/);
   });
 
   it('llama.cpp /infill answers compact JSON that llama.vim parses; raw FIM prompts of any family give the same text', async () => {
