@@ -37,7 +37,7 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
       expect(new URL(page.url()).hash).toBe(`#/${p.id}`);
     }
     // A deep link opens its page directly.
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="page-filter"]');
     expect(pageErrors).toEqual([]);
   });
@@ -82,7 +82,7 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
   });
 
   it('the bridge answers /health next to the app', async () => {
-    const r = await page.request.get(new URL('/health', bridge.url).href);
+    const r = await page.request.get(new URL('/health', bridge.origin).href);
     expect(await r.json()).toMatchObject({ status: 'ok' });
   });
 });

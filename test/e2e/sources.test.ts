@@ -47,7 +47,8 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     bridge = await startBridgeProcess(['--git-allow-host', new URL(git.url).host]); // the test git server is on loopback
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
+    await page.goto(new URL('#/sources', bridge.origin).href);
   });
   afterAll(async () => {
     await browser?.close();
@@ -95,7 +96,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       'POST /demo.git/git-upload-pack',
     ]);
 
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="filter-summary"]', { timeout: 60_000 });
     await page.click('[data-testid="filter-settings"] summary');
     await page.fill('[data-testid="include-globs"]', PLANTED_INCLUDE);
@@ -141,19 +142,19 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     next.set('src/util.ts', new TextEncoder().encode('export const three = 1 + 2;\nexport const four = 2 + 2;\n'));
     next.set('src/extra.py', new TextEncoder().encode(pythonModule('extra', 4)));
     git.commit('demo', next, 'second');
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.click('[data-testid="source-row"][data-kind="git"] [data-testid="pull"]');
     expect(await (await page.waitForSelector('[data-testid="source-note"]', { timeout: 60_000 })).textContent()).toContain(
       '1 new, 1 changed, 0 removed',
     );
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     // Stale decisions re-run on arrival; only the two changed files are analysed.
     await page.waitForSelector(`[data-testid="filter-summary"][data-total="${tree.size + 1}"]`, { timeout: 60_000 });
     expect(await page.getAttribute('[data-testid="filter-summary"]', 'data-analysed')).toBe('2');
   });
 
   it('a private repository needs its token, which goes to the host and nowhere else', async () => {
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.fill('[data-testid="git-url"]', `${git.url}/private.git`);
     await page.click('[data-testid="git-clone"]');
     expect(await (await page.waitForSelector('[data-testid="source-error"]', { timeout: 60_000 })).textContent()).toContain(
@@ -169,7 +170,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   });
 
   it('each archive kind imports the same tree; a bomb, a traversal and a corrupt archive are refused', async () => {
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"]');
     for (const [name, bytes] of Object.entries(await archivesOf(tree))) {
       await page.setInputFiles('[data-testid="archive-input"]', { name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
@@ -206,7 +207,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   });
 
   it('a reload keeps sources and decisions', async () => {
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="filter-summary"]', { timeout: 120_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
     const total = await page.getAttribute('[data-testid="filter-summary"]', 'data-total');
@@ -219,7 +220,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(await page.$('[data-testid="progress"]')).toBeNull(); // nothing re-ran
     expect((await rows()).some((r) => r.path === 'src/app_copy.py' && r.reason === 'duplicate')).toBe(true);
     expect(sourcesBefore.some((n) => n?.startsWith('homecoder-git-'))).toBe(true); // the clone lives in lightning-fs
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"][data-kind="git"]');
     expect((await page.$$('[data-testid="source-row"]')).length).toBe(9); // 2 git, 5 archives, a folder, a file
   });
@@ -239,7 +240,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       files[`pkg${i % 50}/mod_${i}.${kind === 0 ? 'md' : 'py'}`] = enc.encode(body);
     }
     const zip = zipSync(files, { level: 1 });
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"]');
     // A heartbeat on the page's thread (hash navigation keeps the document and the timer).
     await page.evaluate(() => {
@@ -260,7 +261,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await page.waitForSelector(`[data-testid="source-row"][data-name="many.zip"][data-files="${N}"]`, { timeout: 120_000 });
     const t1 = Date.now();
     // Arriving on the Filter page with changed sources runs the filter: every new file analysed.
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="progress"][data-phase="analysing"]', { timeout: 60_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
     console.log(

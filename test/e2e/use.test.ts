@@ -64,7 +64,8 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(new URL('#/model', bridge.url).href);
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
+    await page.goto(new URL('#/model', bridge.origin).href);
   });
   afterAll(async () => {
     await browser?.close();

@@ -12,7 +12,8 @@ describe('homecoder serve', () => {
     expect(run('--help').stdout).toContain('serve');
     const r = run('serve', '--help');
     expect(r.status).toBe(0);
-    for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port', '--allow-tab']) expect(r.stdout).toContain(o);
+    for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port', '--allow-tab'])
+      expect(r.stdout).toContain(o);
   });
   it('needs --model (exit 2) and says what is wrong with a folder that is not a model', () => {
     const none = run('serve');
