@@ -43,13 +43,13 @@ export interface Resolved {
   family: 4 | 6;
 }
 
-/** Resolves `hostname`; refuses it (null) when any of its addresses is not public. */
-export async function resolvePublic(hostname: string): Promise<{ ok: Resolved } | { blocked: string }> {
+/** Resolves `hostname` once: the address to connect to, and the first non-public one it has, if any. */
+export async function resolveHost(hostname: string): Promise<Resolved & { blocked?: string }> {
   const name = hostname.replace(/^\[|\]$/g, '');
   const all = await lookup(name, { all: true, verbatim: true });
+  if (all.length === 0) throw new Error('no address');
   const bad = all.find((a) => addressBlocked(a.address));
-  if (bad || all.length === 0) return { blocked: bad?.address ?? name };
-  return { ok: { address: all[0].address, family: all[0].family as 4 | 6 } };
+  return { address: all[0].address, family: all[0].family as 4 | 6, blocked: bad?.address };
 }
 
 /** A `lookup` for http(s).request that answers with an address resolved beforehand. */

@@ -8,10 +8,10 @@
 // host and never logged.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream';
+import type { LookupFunction } from 'node:net';
+import { pipeline, Transform } from 'node:stream';
 import { GIT_PROXY_PREFIX, proxyTarget } from '../data/sources/git-url.ts';
-import { pinnedLookup, resolvePublic, type Resolved } from './address-guard.ts';
+import { pinnedLookup, resolveHost, type Resolved } from './address-guard.ts';
 
 export { GIT_PROXY_PREFIX };
 
@@ -90,15 +90,15 @@ export function handleGitProxy(req: IncomingMessage, res: ServerResponse, opts: 
   const url = new URL(target.url);
   req.pause(); // the body waits (with backpressure) until the upstream is chosen
   const allowed = opts.allowHosts.some((h) => h.toLowerCase() === url.host || h.toLowerCase() === url.hostname);
-  resolvePublic(url.hostname).then(
+  resolveHost(url.hostname).then(
     (r) => {
-      if ('blocked' in r && !allowed)
+      if (r.blocked && !allowed)
         return fail(
           res,
           403,
           `${url.host} resolves to ${r.blocked}, a loopback, private or link-local address: the git proxy reaches public hosts only. To clone from a server on your own network, start the bridge with --git-allow-host ${url.host}.`,
         );
-      forward(req, res, opts, target.kind, url, 'ok' in r ? r.ok : undefined);
+      forward(req, res, opts, target.kind, url, r);
     },
     (err: Error) => fail(res, 502, `Could not resolve ${url.hostname}: ${err.message}.`),
   );
@@ -111,7 +111,7 @@ function forward(
   opts: GitProxyOptions,
   kind: keyof typeof CONTENT_TYPE,
   url: URL,
-  pinned: Resolved | undefined,
+  pinned: Resolved,
 ): void {
   const headers: Record<string, string> = { 'user-agent': 'git/2.0 (homecoder)' };
   for (const h of FORWARD_REQUEST) {
@@ -119,8 +119,8 @@ function forward(
     if (typeof v === 'string') headers[h] = v;
   }
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const lookup = pinned && (pinnedLookup(pinned) as unknown as import('node:net').LookupFunction);
-  const up = send(url, { method: req.method, headers, timeout: opts.idleTimeoutMs, ...(lookup ? { lookup } : {}) }, (upRes) => {
+  const lookup = pinnedLookup(pinned) as unknown as LookupFunction;
+  const up = send(url, { method: req.method, headers, timeout: opts.idleTimeoutMs, lookup }, (upRes) => {
     const status = upRes.statusCode ?? 502;
     const repo = `${url.origin}${url.pathname.replace(/\/(info\/refs|git-upload-pack)$/, '')}`;
     if (status >= 300 && status < 400) {

@@ -56,7 +56,10 @@ const INFILL = JSON.stringify({ input_prefix: 'a', input_suffix: 'b' });
 const JSON_TYPE = { 'content-type': 'application/json' };
 
 let git: GitServer;
+/** A bridge with default options, shared by the tests that need nothing else (fewer processes). */
+let plain: RunningBridge;
 beforeAll(async () => {
+  plain = await bridgeWith();
   git = await startGitServer();
   git.commit('demo', new Map([['a.py', new TextEncoder().encode('x = 1\n')]]));
 });
@@ -67,8 +70,8 @@ afterAll(async () => {
 
 describe('1. the tab proves itself with the printed secret, not its Origin', () => {
   let b: RunningBridge;
-  beforeAll(async () => {
-    b = await bridgeWith();
+  beforeAll(() => {
+    b = plain;
   });
 
   it('prints the app link with a secret; the link sets an HttpOnly SameSite=Strict cookie and redirects to the clean URL', async () => {
@@ -189,7 +192,7 @@ describe('2. the git proxy passes only git content; pages get a strict CSP', () 
 
 describe('3. the git proxy never reaches loopback, private or link-local addresses', () => {
   it('refuses them after DNS resolution, in any spelling, unless the host is allowed by name', async () => {
-    const b = await bridgeWith();
+    const b = plain;
     const port = new URL(git.url).port;
     const hosts = [
       `127.0.0.1:${port}`,
@@ -276,7 +279,7 @@ describe('5. beyond loopback', () => {
 
 describe('6. cross-site requests from web pages are refused', () => {
   it('refuses a foreign Origin, Sec-Fetch-Site cross-site/same-site, and POST bodies that are not JSON', async () => {
-    const b = await bridgeWith();
+    const b = plain;
     const port = Number(new URL(b.url).port);
     const textPlain = { 'content-type': 'text/plain;charset=UTF-8' };
     const cases: Array<[string, Record<string, string>, number]> = [
@@ -303,7 +306,7 @@ describe('6. cross-site requests from web pages are refused', () => {
 
 describe('the tab socket: malformed messages close that socket and nothing else', () => {
   it('survives `null`, junk, and `done` with result null', async () => {
-    const b = await bridgeWith();
+    const b = plain;
     for (const junk of ['null', '"x"', '[]', '{"type":"text","id":0}', '{"type":"serving","info":{"model":1}}', 'not json']) {
       const tab = (await openTab(b.origin, { cookie: b.cookie })) as TabClient;
       tab.ws.send(junk);
@@ -362,7 +365,7 @@ describe('the relay: deadlines per request, a bounded editor list', () => {
   });
 
   it('keeps only the most recent editors in /bridge/status', async () => {
-    const b = await bridgeWith();
+    const b = plain;
     const tab = (await openTab(b.origin, { cookie: b.cookie }, (m, t) => t.send(doneMessage(m.id)))) as TabClient;
     tab.send({ type: 'serving', info: SERVING });
     await new Promise((r) => setTimeout(r, 100));
