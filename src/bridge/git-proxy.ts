@@ -58,7 +58,6 @@ function fail(res: ServerResponse, status: number, error: string): void {
   res.end(text);
 }
 
-/** Handles a request under /git-proxy/ (the caller has checked the Host header). */
 /** Handles a request under /git-proxy/ (the caller has checked the Host header and the tab's access). */
 export function handleGitProxy(req: IncomingMessage, res: ServerResponse, opts: GitProxyOptions = DEFAULT_GIT_PROXY): void {
   for (const [k, v] of Object.entries(SAFE_HEADERS)) res.setHeader(k, v);
