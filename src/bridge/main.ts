@@ -18,12 +18,13 @@ Starts the Homecoder bridge: serves the app, and relays editors' completion requ
 
 Options:
   --host HOST     address to listen on (env HOMECODER_HOST; default 127.0.0.1).
-                  Anything but loopback exposes the bridge to your network.
+                  Anything but loopback exposes the bridge to your network,
+                  and needs --api-key.
   --port PORT     port (env HOMECODER_PORT; default 8008; 0 picks a free one)
   --app-dir DIR   serve this built app instead of dist/
   --no-build      do not rebuild the app when its sources changed
-                  Anything but loopback needs --api-key.
-  --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY)
+  --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY);
+                  every route but the app and /health then needs the key (or the app's cookie)
   --max-body N    largest editor request body in bytes (default 1048576)
   --first-token-timeout S   seconds a request may wait for its first token (default 120)
   --request-timeout S       seconds a request may take in all (default 300); then 504
