@@ -6,7 +6,10 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
-const BLOCKED = new BlockList();
+// Two lists: Node's BlockList counts every IPv4 address as inside ::ffff:0:0/96, so the
+// families are kept apart.
+const BLOCKED_V4 = new BlockList();
+const BLOCKED_V6 = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -20,21 +23,21 @@ for (const [net, bits] of [
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const)
-  BLOCKED.addSubnet(net, bits, 'ipv4');
+  BLOCKED_V4.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
   ['::', 96], // unspecified, loopback (::1) and the old IPv4-compatible form
-  ['::ffff:0:0', 96], // IPv4-mapped: checked as IPv4 below, refused here whatever they hold
+  ['::ffff:0:0', 96], // IPv4-mapped: refused whatever they hold
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
-  BLOCKED.addSubnet(net, bits, 'ipv6');
+  BLOCKED_V6.addSubnet(net, bits, 'ipv6');
 
 export function addressBlocked(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  if (family === 6) return BLOCKED.check(address, 'ipv6');
+  if (family === 4) return BLOCKED_V4.check(address, 'ipv4');
+  if (family === 6) return BLOCKED_V6.check(address, 'ipv6');
   return true;
 }
 
