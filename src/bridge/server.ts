@@ -125,6 +125,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     if (path.startsWith(GIT_PROXY_PREFIX)) {
       if (!tabOk(req) && !(opts.apiKey && keyOk(req, opts.apiKey))) {
         res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader('content-security-policy', 'sandbox');
         sendJson(res, 401, {
           error: 'The git proxy is for the Homecoder app: open it with the link the bridge printed (or run `homecoder url`).',
         });

@@ -111,7 +111,9 @@ describe('1. the tab proves itself with the printed secret, not its Origin', () 
     expect((await http(b.origin, 'GET', '/bridge/status', { cookie: b.cookie })).status).toBe(200);
     const refs = `/git-proxy/http/${new URL(git.url).host}/demo.git/info/refs?service=git-upload-pack`;
     const before = git.log.length;
-    expect((await http(b.origin, 'GET', refs)).status).toBe(401);
+    const refused = await http(b.origin, 'GET', refs);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['content-security-policy']).toBe('sandbox');
     expect(git.log.length).toBe(before);
   });
 
