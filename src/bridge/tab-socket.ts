@@ -25,8 +25,10 @@ class TabBackend implements Backend {
 
   constructor(private ws: WebSocket) {
     ws.on('message', (data) => {
+      if (ws.readyState !== ws.OPEN) return; // closing: nothing more from this tab counts
       const p = parseTabToBridge(String(data));
       if (!p.ok) {
+        this.serving = undefined; // serves nothing more while the socket closes
         ws.close(1008, `invalid message: ${p.reason}`.slice(0, 120));
         return;
       }
@@ -95,6 +97,9 @@ export function attachTabSocket(
     // `homecoder serve` has its own backend: a tab attaches only when asked (--allow-tab).
     if (!opts.allowTab) return refuse(socket, '403 Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // A frame over maxPayload or with bad UTF-8 is an 'error' on the socket, which ws then
+      // closes (1009, 1007): without a listener it would throw and end the bridge.
+      ws.on('error', () => {});
       const backend = new TabBackend(ws);
       const detach = relay.attach(backend);
       ws.on('close', () => {

@@ -316,6 +316,14 @@ describe('the tab socket: malformed messages close that socket and nothing else'
       expect({ junk, code: c.code }).toEqual({ junk, code: 1008 });
       expect(c.reason).toMatch(/invalid message/);
     }
+    // A message over the size limit, and a frame that is not UTF-8: closed by the socket layer.
+    const big = (await openTab(b.origin, { cookie: b.cookie })) as TabClient;
+    big.ws.send('x'.repeat(9 * 1024 * 1024));
+    expect((await big.closed).code).toBe(1009);
+    const binary = (await openTab(b.origin, { cookie: b.cookie })) as TabClient;
+    binary.ws.send(Buffer.from([0xff, 0xfe, 0xfd]), { binary: false });
+    expect((await binary.closed).code).toBe(1007);
+    expect((await http(b.origin, 'GET', '/health')).status).toBe(200);
     // A tab that answers a request with `done` and result null: its socket closes, the editor gets an error.
     const bad = (await openTab(b.origin, { cookie: b.cookie }, (m, t) => t.send({ type: 'done', id: m.id, result: null }))) as TabClient;
     bad.send({ type: 'serving', info: SERVING });
