@@ -185,6 +185,7 @@ function forward(
     }
   });
   req.on('end', () => up.end());
+  req.on('error', () => up.destroy()); // the client went away mid-upload
   req.resume();
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
