@@ -2,8 +2,10 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureAppBuilt, PACKAGE_ROOT, packageVersion } from './build.ts';
-import { exposureWarning, LISTEN_ARGS, readListenOptions } from './listen-options.ts';
+import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from './listen-options.ts';
 import { startBridge } from './server.ts';
+import { BridgeError } from './errors.ts';
+import { writeRuntimeFile } from './runtime-file.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -11,17 +13,16 @@ Starts the Homecoder bridge: serves the app, and relays editors' completion requ
 (OpenAI, Ollama, llama.cpp, TGI, Tabby APIs) to the app tab that has a model loaded.
 
 Options:
-  --host HOST     address to listen on (env HOMECODER_HOST; default 127.0.0.1).
-                  Anything but loopback exposes the bridge to your network.
-  --port PORT     port (env HOMECODER_PORT; default 8008; 0 picks a free one)
-  --app-dir DIR   serve this built app instead of dist/
+${LISTEN_HELP}  --app-dir DIR   serve this built app instead of dist/
   --no-build      do not rebuild the app when its sources changed
-  --api-key KEY   editors must send "Authorization: Bearer KEY" (env HOMECODER_API_KEY)
-  --max-body N    largest editor request body in bytes (default 1048576)
   -h, --help      show this help
 
-The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only);
-HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
+It prints the app's link with a secret (http://127.0.0.1:8008/?token=…): open that link;
+the secret keeps other programs and web pages from taking over the app's connection.
+\`homecoder url\` prints it again.
+
+The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only,
+public hosts only); HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -50,14 +51,17 @@ async function main(argv: string[]): Promise<number> {
     bridge = await startBridge({ ...listen, appDir, version });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE')
+    if (err instanceof BridgeError) console.error(err.message);
+    else if (e.code === 'EADDRINUSE')
       console.error(`Port ${port} on ${host} is in use: is Homecoder already running? Use --port to pick another.`);
     else console.error(`Could not listen on ${host}:${port}: ${e.message}`);
     return 1;
   }
   const warning = exposureWarning(host);
   if (warning) console.warn(warning);
-  console.log(`Homecoder is running at ${bridge.url}`);
+  writeRuntimeFile({ url: bridge.appUrl, pid: process.pid, port: Number(new URL(bridge.url).port), host, kind: 'start' });
+  console.log(`Homecoder is running at ${bridge.appUrl}`);
+  console.log('Open that link in Chrome (it carries the secret that lets the app in); `homecoder url` prints it again.');
   const stop = () => void bridge.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

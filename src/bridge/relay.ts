@@ -2,9 +2,13 @@
 // one generation at a time (one GPU), queues per client served round-robin so one busy
 // editor cannot starve another, a newer request from a client cancels its older ones
 // (each keystroke sends a request), and a client that disconnects cancels its own.
-// Keeps a short request log and the list of editors seen, for the app's connection panel.
+// Every request has deadlines (first token, total): a backend that never answers gets a 504
+// and the queue moves on. Keeps a short request log and the last editors seen, for the
+// app's connection panel.
 import { HomecoderError, registerError, httpErrorCode, type HttpErrorCode } from '../errors.ts';
-import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
+import type { CompletionRequest, CompletionResult, LogEntry, RelayStats, ServingInfo } from '../serve/types.ts';
+
+export type { LogEntry, RelayStats };
 
 export interface Backend {
   readonly kind: 'tab' | 'headless';
@@ -27,29 +31,6 @@ export class RelayError extends HomecoderError<HttpErrorCode, { status: number }
 }
 registerError('RelayError', RelayError);
 
-export interface LogEntry {
-  time: string;
-  client: string;
-  route: string;
-  status: 'ok' | 'cancelled' | 'error';
-  promptTokens: number;
-  completionTokens: number;
-  latencyMs: number;
-  firstTokenMs?: number;
-  finishReason?: string;
-  error?: string;
-}
-
-export interface RelayStats {
-  backend: { kind: Backend['kind']; serving?: ServingInfo } | undefined;
-  queued: number;
-  running: number;
-  /** What the backend reports as in flight (a leak shows here). */
-  backendActive: number;
-  editors: Array<{ client: string; route: string; lastSeen: string; requests: number }>;
-  log: LogEntry[];
-}
-
 interface Job {
   client: string;
   route: string;
@@ -62,6 +43,17 @@ interface Job {
 }
 
 const LOG_SIZE = 200;
+/** Editors listed in the status (the most recent ones): any local process can invent names. */
+export const EDITORS_KEPT = 32;
+
+export interface RelayDeadlines {
+  /** From the start of a request's generation to its first token. */
+  firstTokenMs: number;
+  /** From the start of a request's generation to its end. */
+  totalMs: number;
+}
+
+export const DEFAULT_DEADLINES: RelayDeadlines = { firstTokenMs: 120_000, totalMs: 300_000 };
 
 export class Relay {
   private backends: Backend[] = [];
@@ -72,7 +64,10 @@ export class Relay {
   private log: LogEntry[] = [];
   private editors = new Map<string, { client: string; route: string; lastSeen: string; requests: number }>();
 
-  constructor(private noBackendHint: (backend: Backend | undefined) => string) {}
+  constructor(
+    private noBackendHint: (backend: Backend | undefined) => string,
+    private deadlines: RelayDeadlines = DEFAULT_DEADLINES,
+  ) {}
 
   /** The newest attached backend serves; earlier ones take over when it detaches. */
   attach(b: Backend): () => void {
@@ -137,7 +132,13 @@ export class Relay {
     e.route = route;
     e.lastSeen = new Date().toISOString();
     e.requests++;
+    // Re-inserted, so the map's order is by last use; the oldest beyond the cap go.
+    this.editors.delete(client);
     this.editors.set(client, e);
+    for (const old of this.editors.keys()) {
+      if (this.editors.size <= EDITORS_KEPT) break;
+      this.editors.delete(old);
+    }
   }
 
   /** A cancelled job still waiting is answered at once, without reaching the backend. */
@@ -176,22 +177,51 @@ export class Relay {
     }
     this.running = job;
     let firstTokenMs: number | undefined;
-    backend
-      .complete(job.req, {
+    let settled = false;
+    // Whichever comes first ends the job: the backend's answer, or a deadline (504; the
+    // backend is told to cancel, and a late answer is ignored).
+    const end = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(firstTimer);
+      clearTimeout(totalTimer);
+      f();
+      this.running = undefined;
+      this.pump();
+    };
+    const expire = (what: string, ms: number) =>
+      end(() => {
+        job.ctl.abort();
+        this.finishError(
+          job,
+          new RelayError(
+            504,
+            `The model did not answer in time (${what}, ${Math.round(ms / 1000)} s): try again; if it keeps happening, reload the app tab.`,
+          ),
+        );
+      });
+    const firstTimer = setTimeout(() => expire('no first token', this.deadlines.firstTokenMs), this.deadlines.firstTokenMs);
+    const totalTimer = setTimeout(() => expire('the whole request', this.deadlines.totalMs), this.deadlines.totalMs);
+    let promise: Promise<CompletionResult>;
+    try {
+      promise = backend.complete(job.req, {
         signal: job.ctl.signal,
         onText: (d) => {
-          firstTokenMs ??= performance.now() - job.started;
+          if (settled) return;
+          if (firstTokenMs === undefined) {
+            firstTokenMs = performance.now() - job.started;
+            clearTimeout(firstTimer);
+          }
           job.onText(d);
         },
-      })
-      .then(
-        (r) => this.finish(job, r, firstTokenMs),
-        (e: unknown) => this.finishError(job, e),
-      )
-      .finally(() => {
-        this.running = undefined;
-        this.pump();
       });
+    } catch (e) {
+      promise = Promise.reject(e);
+    }
+    promise.then(
+      (r) => end(() => this.finish(job, r, firstTokenMs)),
+      (e: unknown) => end(() => this.finishError(job, e)),
+    );
   }
 
   private finish(job: Job, r: CompletionResult, firstTokenMs?: number): void {

@@ -1,14 +1,19 @@
-// The bridge's HTTP server: the built app, /health, the demo model under /hub, the tab's
-// WebSocket, the editor APIs and the git proxy, each behind the Host check.
+// The bridge's HTTP server: the built app, /health, the editor APIs, the tab's WebSocket and
+// the git proxy. Who may use what (docs/SECURITY.md): the Host must be loopback (or the
+// listen address) on every request; the app's pages need the tab's cookie, set by the
+// printed link; /bridge/*, /git-proxy and the WebSocket need that cookie (or the API key);
+// editor routes need the API key when there is one; pages get a strict CSP.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import sirv from 'sirv';
-import { hostAllowed } from './hosts.ts';
+import { crossSiteReason, hostAllowed, isLoopbackAddress } from './hosts.ts';
+import { TabAccess, newSecret } from './access.ts';
+import { BridgeError } from './errors.ts';
 import { DEMO_ENDPOINT_PATH } from '../model/fixtures/demo-repo.ts';
-import { Relay, type Backend } from './relay.ts';
-import { createEditorApi } from './editor-api/index.ts';
+import { Relay, type Backend, type RelayDeadlines } from './relay.ts';
+import { createEditorApi, keyOk } from './editor-api/index.ts';
 import { attachTabSocket } from './tab-socket.ts';
 import { sendJson } from './json.ts';
 import { DEFAULT_GIT_PROXY, GIT_PROXY_PREFIX, handleGitProxy, type GitProxyOptions } from './git-proxy.ts';
@@ -25,31 +30,82 @@ export interface BridgeOptions {
   backend?: Backend;
   /** Caps of the git smart-HTTP proxy (src/bridge/git-proxy.ts). */
   gitProxy?: Partial<GitProxyOptions>;
+  /** Whether an app tab may attach as a backend (default true; `homecoder serve` asks for --allow-tab). */
+  allowTab?: boolean;
+  /** Deadlines of each relayed request (default: first token 120 s, total 300 s). */
+  deadlines?: RelayDeadlines;
+  /** Origins besides the Hugging Face hub the app may download models from (its CSP connect-src). */
+  hubOrigins?: string[];
+  /** The tab's secret (default: a new random one per start). */
+  secret?: string;
+}
+
+/** Where the app's pages may connect: itself (and its WebSocket), the hub and its download hosts. */
+const HUB_SOURCES = ['https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co'];
+
+export function appCsp(hubOrigins: string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "worker-src 'self'",
+    `connect-src 'self' ${[...HUB_SOURCES, ...hubOrigins].join(' ')}`,
+    "style-src 'self' 'unsafe-inline'", // CodeMirror and Svelte set styles at run time
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }
 
 export interface Bridge {
   server: Server;
+  /** The app's address (without the secret). */
   url: string;
+  /** The address to open: the app's address with the tab's secret. */
+  appUrl: string;
   relay: Relay;
   close(): Promise<void>;
 }
 
+/** Refuses an address beyond loopback without an API key (BRIDGE_NEEDS_API_KEY). */
+export function checkListen(host: string, apiKey: string | undefined): void {
+  if (!isLoopbackAddress(host) && !apiKey)
+    throw new BridgeError(
+      'BRIDGE_NEEDS_API_KEY',
+      `Refusing to listen on ${host} without an API key: anyone on your network could use the model and the git proxy. Give --api-key KEY (or HOMECODER_API_KEY), or listen on 127.0.0.1.`,
+    );
+}
+
 export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
+  checkListen(opts.host, opts.apiKey);
   const started = Date.now();
-  const relay = new Relay((b) =>
-    b
-      ? 'The app is connected but no model is loaded: load one on the Model page, then choose what serves on the Use page.'
-      : `No model is serving completions: open the app at http://127.0.0.1:${port()}/ in Chrome and load a model, or start a headless backend with \`homecoder serve --model DIR\`.`,
+  const relay = new Relay(
+    (b) =>
+      b
+        ? 'The app is connected but no model is loaded: load one on the Model page, then choose what serves on the Use page.'
+        : `No model is serving completions: open the app with the link the bridge printed (or \`homecoder url\`) in Chrome and load a model, or start a headless backend with \`homecoder serve --model DIR\`.`,
+    opts.deadlines,
   );
   if (opts.backend) relay.attach(opts.backend);
-  const editorApi = createEditorApi({ relay, apiKey: opts.apiKey, maxBodyBytes: opts.maxBodyBytes });
+  const access = new TabAccess(opts.secret ?? newSecret(), port);
+  const tabOk = (req: IncomingMessage) => access.tabSecretOk(req);
+  const editorApi = createEditorApi({
+    relay,
+    apiKey: opts.apiKey,
+    maxBodyBytes: opts.maxBodyBytes,
+    tabOk,
+    crossSite: (req) => crossSiteReason(req, opts.host, port()),
+  });
+  const csp = appCsp(opts.hubOrigins);
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
   // The demo model in the hub's layout: real 404s (no SPA fallback), so the hub client sees missing files.
   const hubDir = join(opts.appDir, DEMO_ENDPOINT_PATH);
   const hub = existsSync(hubDir) ? sirv(hubDir, { dev: false, etag: true, gzip: false, brotli: false }) : undefined;
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (!hostAllowed(req.headers.host, opts.host)) {
+    if (!hostAllowed(req.headers.host, opts.host, req.socket.remoteAddress)) {
       sendJson(res, 403, {
         error: `Host "${req.headers.host ?? ''}" is not allowed. Open the app at http://127.0.0.1:${port()}/ (the bridge answers loopback names only).`,
       });
@@ -61,7 +117,17 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
       return;
     }
-    if (path.startsWith(GIT_PROXY_PREFIX)) return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
+    if (path.startsWith(GIT_PROXY_PREFIX)) {
+      if (!tabOk(req) && !(opts.apiKey && keyOk(req, opts.apiKey))) {
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader('content-security-policy', 'sandbox');
+        sendJson(res, 401, {
+          error: 'The git proxy is for the Homecoder app: open it with the link the bridge printed (or run `homecoder url`).',
+        });
+        return;
+      }
+      return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
       return;
@@ -73,6 +139,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       else notFound();
       return;
     }
+    res.setHeader('content-security-policy', csp);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    if (access.handleToken(req, res)) return;
+    // A page (not an asset) without the cookie: say how to get in, instead of an app that
+    // cannot reach its bridge.
+    const last = path.split('/').pop() ?? '';
+    const isPage = path.endsWith('.html') || !/\.[A-Za-z0-9]+$/.test(last);
+    if (isPage && !tabOk(req)) return access.sendLoginPage(res);
     app(req, res, notFound);
   });
   server.requestTimeout = 60_000;
@@ -85,7 +160,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       resolve();
     });
   });
-  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port });
+  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port, access, allowTab: opts.allowTab ?? true });
   function port(): number {
     return (server.address() as AddressInfo).port;
   }
@@ -93,6 +168,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   return {
     server,
     url: `http://${shownHost}:${port()}/`,
+    appUrl: access.appUrl(`http://${shownHost}:${port()}/`),
     relay,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,30 +1,21 @@
 // The app tab as a completion backend, over a WebSocket on the bridge's own origin
-// (/bridge/tab). The upgrade is refused unless Origin is the app's own origin (WebSockets
-// bypass CORS, so any site could otherwise drive the user's model) and Host is loopback.
-// Each connected tab is a backend; the newest one with a model loaded serves.
+// (/bridge/tab). The upgrade is refused unless it carries the tab's cookie (only the printed
+// link sets it: a local process that forges Origin still lacks it), Origin is the app's own
+// origin (WebSockets bypass CORS) and Host is loopback. Every message is checked; a malformed
+// one closes that socket and nothing else. Each connected tab is a backend; the newest one
+// with a model loaded serves.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend, Relay } from './relay.ts';
 import { cancelledResult } from './relay.ts';
-import { hostAllowed, hostName, isLoopbackAddress } from './hosts.ts';
+import { hostAllowed, originAllowed } from './hosts.ts';
+import type { TabAccess } from './access.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
-import type { BridgeToTab, TabToBridge } from '../serve/tab-protocol.ts';
-import { TAB_SOCKET_PATH } from '../serve/tab-protocol.ts';
+import type { BridgeToTab } from '../serve/tab-protocol.ts';
+import { TAB_SOCKET_PATH, parseTabToBridge } from '../serve/tab-protocol.ts';
 
-/** Whether `origin` is the app served by this bridge (http, loopback or the listen host, same port). */
-export function originAllowed(origin: string | undefined, listenHost: string, port: number): boolean {
-  if (!origin) return false;
-  let u: URL;
-  try {
-    u = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (u.protocol !== 'http:' || Number(u.port || 80) !== port) return false;
-  const name = hostName(u.host);
-  return isLoopbackAddress(name) || hostAllowed(u.host, listenHost);
-}
+export { originAllowed };
 
 class TabBackend implements Backend {
   readonly kind = 'tab' as const;
@@ -34,12 +25,14 @@ class TabBackend implements Backend {
 
   constructor(private ws: WebSocket) {
     ws.on('message', (data) => {
-      let msg: TabToBridge;
-      try {
-        msg = JSON.parse(String(data)) as TabToBridge;
-      } catch {
+      if (ws.readyState !== ws.OPEN) return; // closing: nothing more from this tab counts
+      const p = parseTabToBridge(String(data));
+      if (!p.ok) {
+        this.serving = undefined; // serves nothing more while the socket closes
+        ws.close(1008, `invalid message: ${p.reason}`.slice(0, 120));
         return;
       }
+      const msg = p.msg;
       if (msg.type === 'serving') this.serving = msg.info ?? undefined;
       else if (msg.type === 'text') this.pending.get(msg.id)?.onText(msg.delta);
       else if (msg.type === 'done') this.settle(msg.id)?.resolve(msg.result);
@@ -88,7 +81,7 @@ class TabBackend implements Backend {
 export function attachTabSocket(
   server: Server,
   relay: Relay,
-  opts: { listenHost: string; port: () => number },
+  opts: { listenHost: string; port: () => number; access: TabAccess; allowTab: boolean },
 ): { connected(): number; close(): void } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
   const refuse = (socket: Duplex, status: string) => {
@@ -98,9 +91,15 @@ export function attachTabSocket(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== TAB_SOCKET_PATH) return refuse(socket, '404 Not Found');
-    if (!hostAllowed(req.headers.host, opts.listenHost)) return refuse(socket, '403 Forbidden');
+    if (!hostAllowed(req.headers.host, opts.listenHost, req.socket.remoteAddress)) return refuse(socket, '403 Forbidden');
     if (!originAllowed(req.headers.origin, opts.listenHost, opts.port())) return refuse(socket, '403 Forbidden');
+    if (!opts.access.tabSecretOk(req)) return refuse(socket, '401 Unauthorized');
+    // `homecoder serve` has its own backend: a tab attaches only when asked (--allow-tab).
+    if (!opts.allowTab) return refuse(socket, '403 Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // A frame over maxPayload or with bad UTF-8 is an 'error' on the socket, which ws then
+      // closes (1009, 1007): without a listener it would throw and end the bridge.
+      ws.on('error', () => {});
       const backend = new TabBackend(ws);
       const detach = relay.attach(backend);
       ws.on('close', () => {

@@ -8,6 +8,7 @@ import { trainStepsCommand, trainStepsHelp } from './commands/train-steps.ts';
 import { serveCommand, serveHelp } from './commands/serve.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
 import { HomecoderError } from '../errors.ts';
+import { urlCommand, urlHelp } from './commands/url.ts';
 
 interface Command {
   summary: string;
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
     help: trainHelp,
     run: trainCommand,
   },
+  url: { summary: "print the running bridge's app link with its secret (open it in Chrome)", help: urlHelp, run: urlCommand },
 };
 
 function usage(): string {

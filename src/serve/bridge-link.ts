@@ -1,8 +1,9 @@
 // The tab's end of the bridge WebSocket (same origin, /bridge/tab): tells the bridge what
 // serves, runs the completions it relays, streams text back, and stops a completion when
-// the bridge cancels it. Reconnects with back-off when the bridge restarts.
+// the bridge cancels it. Reconnects with back-off when the bridge restarts. The bridge lets
+// the socket in on the tab's cookie (set by the printed link), which the browser sends itself.
 import type { BridgeToTab, TabToBridge } from './tab-protocol.ts';
-import { TAB_SOCKET_PATH } from './tab-protocol.ts';
+import { TAB_SOCKET_PATH, parseBridgeToTab } from './tab-protocol.ts';
 import type { InferenceService } from './inference-service.ts';
 
 export class BridgeLink {
@@ -29,7 +30,12 @@ export class BridgeLink {
       this.delay = 500;
       this.sendServing();
     };
-    ws.onmessage = (ev) => void this.handle(JSON.parse(String(ev.data)) as BridgeToTab);
+    ws.onmessage = (ev) => {
+      const p = parseBridgeToTab(String(ev.data));
+      // A malformed message means this is not our bridge: drop the connection (and retry).
+      if (!p.ok) ws.close(4000, `invalid message: ${p.reason}`.slice(0, 120));
+      else void this.handle(p.msg);
+    };
     ws.onclose = () => {
       this.connected = false;
       for (const c of this.running.values()) c.abort();

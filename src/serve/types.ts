@@ -61,3 +61,28 @@ export const DEFAULT_REQUEST: Omit<CompletionRequest, 'prompt' | 'prefix' | 'suf
   topK: 0,
   stop: [],
 };
+
+// What GET /bridge/status answers (the Use page's connection panel): the relay's queue, the
+// editors seen and a short request log, no prompt text.
+export interface LogEntry {
+  time: string;
+  client: string;
+  route: string;
+  status: 'ok' | 'cancelled' | 'error';
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  firstTokenMs?: number;
+  finishReason?: string;
+  error?: string;
+}
+
+export interface RelayStats {
+  backend: { kind: 'tab' | 'headless'; serving?: ServingInfo } | undefined;
+  queued: number;
+  running: number;
+  /** What the backend reports as in flight (a leak shows here). */
+  backendActive: number;
+  editors: Array<{ client: string; route: string; lastSeen: string; requests: number }>;
+  log: LogEntry[];
+}

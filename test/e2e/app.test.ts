@@ -11,13 +11,16 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  /** The page's and workers' CSP violations (the app must run under its strict CSP). */
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(bridge.url);
+    page.on('console', (m) => /Content Security Policy|Refused to/.test(m.text()) && cspViolations.push(m.text()));
+    await page.goto(bridge.url); // the printed link, with the secret, as a user opens it
   });
   afterAll(() => closeAll({ browser, bridge }));
 
@@ -30,9 +33,20 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
       expect(new URL(page.url()).hash).toBe(`#/${p.id}`);
     }
     // A deep link opens its page directly.
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="page-filter"]');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('opens by the printed link: the address drops the secret; a browser without it gets the page that says how to get in', async () => {
+    expect(new URL(page.url()).search).toBe('');
+    const stranger = await browser.newPage(); // a new context: no cookie
+    try {
+      await stranger.goto(`${bridge.origin}/`);
+      expect(await stranger.textContent('body')).toContain('homecoder url');
+    } finally {
+      await stranger.close();
+    }
   });
 
   it('reads the WebGPU status from the status bar', async () => {
@@ -55,10 +69,16 @@ describe.skipIf(!!browserSkipReason)(`the app in headless Chromium${skipNote}`, 
     const text = (await result.textContent())!;
     console.log(`[e2e tests] ${text}`);
     expect(text).toContain('GPU check passed');
+    // The engine worker's WebSocket got in with the cookie, and nothing broke the CSP.
+    const status = (await (await fetch(`${bridge.origin}/bridge/status`, { headers: { cookie: bridge.cookie } })).json()) as {
+      backend?: { kind: string };
+    };
+    expect(status.backend?.kind).toBe('tab');
+    expect(cspViolations).toEqual([]);
   });
 
   it('the bridge answers /health next to the app', async () => {
-    const r = await page.request.get(new URL('/health', bridge.url).href);
+    const r = await page.request.get(new URL('/health', bridge.origin).href);
     expect(await r.json()).toMatchObject({ status: 'ok' });
   });
 });

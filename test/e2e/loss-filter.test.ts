@@ -45,7 +45,7 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
   let dir: string;
   let progressSeen: string[] = [];
 
-  const goto = (hash: string) => page.goto(new URL(hash, bridge.url).href);
+  const goto = (hash: string) => page.goto(new URL(hash, bridge.origin).href);
   async function filterPageSettled(accepted: number) {
     await goto('#/filter');
     await page.waitForSelector(`[data-testid="filter-summary"][data-accepted="${accepted}"]`, { timeout: 60_000 });
@@ -85,9 +85,10 @@ describe.skipIf(!!browserSkipReason)(`Filter page, stage 2 (loss filter)${skipNo
     mkdirSync(join(dir, 'repo', 'src'), { recursive: true });
     for (const f of files) writeFileSync(join(dir, 'repo', f.path), f.text);
     hub = await startMockHub(new Map([['test/tiny-coder', model.files]]));
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
   });
   afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 

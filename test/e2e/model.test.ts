@@ -40,10 +40,11 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
         ['test/rwkv', bad],
       ]),
     );
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(new URL('#/model', bridge.url).href);
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
+    await page.goto(new URL('#/model', bridge.origin).href);
     await page.click('details summary');
     await page.fill('[data-testid="hub-endpoint"]', hub.url);
   });

@@ -44,10 +44,11 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     git.commit('private', new Map([['secret.py', new TextEncoder().encode('KEY = 1\n')]]));
     git.requireToken('/private.git', 'tok-123');
     repoUrl = `${git.url}/demo.git`;
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--git-allow-host', new URL(git.url).host]); // the test git server is on loopback
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
+    await page.goto(new URL('#/sources', bridge.origin).href);
   });
   afterAll(() => closeAll({ browser, bridge, servers: [git], dirs: [dir] }));
 
@@ -90,7 +91,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
       'POST /demo.git/git-upload-pack',
     ]);
 
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="filter-summary"]', { timeout: 60_000 });
     await page.click('[data-testid="filter-settings"] summary');
     await page.fill('[data-testid="include-globs"]', PLANTED_INCLUDE);
@@ -136,19 +137,19 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     next.set('src/util.ts', new TextEncoder().encode('export const three = 1 + 2;\nexport const four = 2 + 2;\n'));
     next.set('src/extra.py', new TextEncoder().encode(pythonModule('extra', 4)));
     git.commit('demo', next, 'second');
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.click('[data-testid="source-row"][data-kind="git"] [data-testid="pull"]');
     expect(await (await page.waitForSelector('[data-testid="source-note"]', { timeout: 60_000 })).textContent()).toContain(
       '1 new, 1 changed, 0 removed',
     );
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     // Stale decisions re-run on arrival; only the two changed files are analysed.
     await page.waitForSelector(`[data-testid="filter-summary"][data-total="${tree.size + 1}"]`, { timeout: 60_000 });
     expect(await page.getAttribute('[data-testid="filter-summary"]', 'data-analysed')).toBe('2');
   });
 
   it('a private repository needs its token, which goes to the host and nowhere else', async () => {
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.fill('[data-testid="git-url"]', `${git.url}/private.git`);
     await page.click('[data-testid="git-clone"]');
     // The worker's SourceError arrives as itself: the page acts on GIT_AUTH by asking for the token.
@@ -170,7 +171,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   });
 
   it('each archive kind imports the same tree; a bomb, a traversal and a corrupt archive are refused', async () => {
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"]');
     for (const [name, bytes] of Object.entries(await archivesOf(tree))) {
       await page.setInputFiles('[data-testid="archive-input"]', { name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
@@ -207,7 +208,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
   });
 
   it('a reload keeps sources and decisions', async () => {
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="filter-summary"]', { timeout: 120_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
     const total = await page.getAttribute('[data-testid="filter-summary"]', 'data-total');
@@ -220,7 +221,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     expect(await page.$('[data-testid="progress"]')).toBeNull(); // nothing re-ran
     expect((await rows()).some((r) => r.path === 'src/app_copy.py' && r.reason === 'duplicate')).toBe(true);
     expect(sourcesBefore.some((n) => n?.startsWith('homecoder-git-'))).toBe(true); // the clone lives in lightning-fs
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"][data-kind="git"]');
     expect((await page.$$('[data-testid="source-row"]')).length).toBe(9); // 2 git, 5 archives, a folder, a file
   });
@@ -229,7 +230,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     const N = 20_000;
     const files = Object.fromEntries(mixedTree(N));
     const zip = zipSync(files, { level: 1 });
-    await page.goto(new URL('#/sources', bridge.url).href);
+    await page.goto(new URL('#/sources', bridge.origin).href);
     await page.waitForSelector('[data-testid="source-row"]');
     // A heartbeat on the page's thread (hash navigation keeps the document and the timer).
     await page.evaluate(() => {
@@ -250,7 +251,7 @@ describe.skipIf(!!browserSkipReason)(`Sources and Filter pages${skipNote}`, () =
     await page.waitForSelector(`[data-testid="source-row"][data-name="many.zip"][data-files="${N}"]`, { timeout: 120_000 });
     const t1 = Date.now();
     // Arriving on the Filter page with changed sources runs the filter: every new file analysed.
-    await page.goto(new URL('#/filter', bridge.url).href);
+    await page.goto(new URL('#/filter', bridge.origin).href);
     await page.waitForSelector('[data-testid="progress"][data-phase="analysing"]', { timeout: 60_000 });
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120_000 });
     console.log(

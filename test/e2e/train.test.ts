@@ -46,7 +46,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   let uninterrupted: { id: string; loss: number };
 
   async function openTrainPage() {
-    await page.goto(new URL('#/train', bridge.url).href);
+    await page.goto(new URL('#/train', bridge.origin).href);
     await page.waitForSelector('[data-testid="train-model"] option', { state: 'attached' });
   }
   async function fillSettings(extra: Record<string, string> = {}) {
@@ -79,11 +79,12 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
       writeFileSync(join(repoDir, f.path), f.text);
     }
     hub = await startMockHub(new Map([['test/tiny-coder', model.files]]));
-    bridge = await startBridgeProcess();
+    bridge = await startBridgeProcess(['--hub-origin', hub.url]); // the test hub on loopback: allowed by the page's CSP
     browser = await launchBrowser();
     page = await browser.newPage();
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
     page.on('dialog', (d) => void d.accept());
-    await page.goto(new URL('#/model', bridge.url).href);
+    await page.goto(new URL('#/model', bridge.origin).href);
     await page.click('details summary');
     await page.fill('[data-testid="hub-endpoint"]', hub.url);
     await page.fill('[data-testid="repo-input"]', 'test/tiny-coder');
@@ -237,7 +238,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   it('the run’s checkpoints are listed as adapters on the Use page, the best one marked', async () => {
     const id = uninterrupted.id;
     const best = Number(await page.getAttribute(runRow(id), 'data-best'));
-    await page.goto(new URL('#/use', bridge.url).href);
+    await page.goto(new URL('#/use', bridge.origin).href);
     const row = (step: number) => `[data-testid="adapter"][data-id="runs/${id}/checkpoints/step-${String(step).padStart(6, '0')}"]`;
     for (const step of [4, 8, 12]) await page.waitForSelector(row(step), { timeout: 30_000 });
     expect(await page.textContent(row(best))).toContain('★ best');

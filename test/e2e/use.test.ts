@@ -22,7 +22,7 @@ async function infill(url: string, body: object): Promise<{ status: number; cont
   const r = await fetch(new URL('/infill', url), {
     method: 'POST',
     body: JSON.stringify(body),
-    headers: { 'x-homecoder-client': 'e2e-test' },
+    headers: { 'content-type': 'application/json', 'x-homecoder-client': 'e2e-test' },
   });
   const raw = await r.text();
   return { status: r.status, raw, content: r.ok ? (JSON.parse(raw) as { content: string }).content : undefined };
@@ -64,7 +64,8 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     bridge = await startBridgeProcess();
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(new URL('#/model', bridge.url).href);
+    await page.goto(bridge.url); // the printed link, as a user opens it: sets the tab's cookie
+    await page.goto(new URL('#/model', bridge.origin).href);
   });
   afterAll(() => closeAll({ browser, bridge }));
 
@@ -151,14 +152,14 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
       fetch(new URL('/infill', bridge.url), {
         method: 'POST',
         signal,
-        headers: { 'x-homecoder-client': 'typist' },
+        headers: { 'content-type': 'application/json', 'x-homecoder-client': 'typist' },
         body: JSON.stringify({ ...INFILL, input_prefix: `${INFILL.input_prefix}${i}`, n_predict: 24 }),
       }).then(async (r) => (await r.json()) as { stop_type: string; content: string });
     const gone = new AbortController();
     const hungUp = fetch(new URL('/infill', bridge.url), {
       method: 'POST',
       signal: gone.signal,
-      headers: { 'x-homecoder-client': 'other' },
+      headers: { 'content-type': 'application/json', 'x-homecoder-client': 'other' },
       body: JSON.stringify(INFILL),
     }).catch((e: Error) => e.name);
     const answers = await Promise.all([0, 1, 2, 3].map((i) => send(i).finally(() => i === 0 && gone.abort())));
@@ -167,7 +168,7 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     expect(answers[3].stop_type).not.toBe('none');
     let status = { queued: -1, running: -1, backendActive: -1 };
     for (let t = 0; t < 50; t++) {
-      status = (await (await fetch(new URL('/bridge/status', bridge.url))).json()) as typeof status;
+      status = (await (await fetch(new URL('/bridge/status', bridge.url), { headers: { cookie: bridge.cookie } })).json()) as typeof status;
       if (status.running === 0 && status.backendActive === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }

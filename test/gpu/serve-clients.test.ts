@@ -11,11 +11,14 @@ import { argmax } from '../../src/serve/sampling.ts';
 import { stopTokenIds } from '../../src/serve/fim.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
 import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
+import { openTab } from '../helpers/tab-client.ts';
 
 const PREFIX = 'def add(a, b):\n    result = ';
 const SUFFIX = '\n    return result\n';
 const N = 24;
 
+/** Editors send JSON bodies as application/json (the bridge refuses other types on POST). */
+const JSON_BODY = { 'content-type': 'application/json' };
 describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNote}`, () => {
   let dir: string;
   let serve: RunningServe;
@@ -103,9 +106,15 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     expect((await ollama.version()).version).toMatch(/^\d+\.\d+/);
   });
 
+  it('no app tab attaches to `homecoder serve` without --allow-tab, even with the cookie', async () => {
+    expect(await openTab(serve.url, { cookie: serve.cookie })).toBe(403);
+    expect(serve.output()).toMatch(/running at http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+  });
+
   it('llama.cpp /infill answers compact JSON that llama.vim parses; raw FIM prompts of any family give the same text', async () => {
     const res = await fetch(`${serve.url}/infill`, {
       method: 'POST',
+      headers: JSON_BODY,
       body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N, t_max_predict_ms: 60_000, stream: false }),
     });
     const raw = await res.text();
@@ -116,11 +125,13 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     // llm-vscode templates the prompt itself (StarCoder tokens by default): recognised, re-written for this model.
     const tgi = await fetch(`${serve.url}/generate`, {
       method: 'POST',
+      headers: JSON_BODY,
       body: JSON.stringify({ inputs: `<fim_prefix>${PREFIX}<fim_suffix>${SUFFIX}<fim_middle>`, parameters: { max_new_tokens: N } }),
     });
     expect(((await tgi.json()) as { generated_text: string }).generated_text).toBe(expected);
     const tabby = await fetch(`${serve.url}/v1/completions`, {
       method: 'POST',
+      headers: JSON_BODY,
       body: JSON.stringify({ language: 'python', segments: { prefix: PREFIX, suffix: SUFFIX } }),
     });
     const tj = (await tabby.json()) as { id: string; choices: Array<{ index: number; text: string }> };
@@ -139,7 +150,7 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
       const stream = i % 2 === 0;
       return fetch(`${serve.url}/v1/completions`, {
         method: 'POST',
-        headers: { 'x-homecoder-client': `editor-${i % clients}` },
+        headers: { ...JSON_BODY, 'x-homecoder-client': `editor-${i % clients}` },
         body: JSON.stringify({ prompt: `${PREFIX}${i}`, suffix: SUFFIX, max_tokens: 12, stream }),
         signal: ctl.signal,
       }).then(async (r) => {
@@ -169,7 +180,7 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     // Nothing leaks: the queue, the relay and the backend are idle.
     let status = { queued: -1, running: -1, backendActive: -1, log: [] as Array<{ status: string }> };
     for (let t = 0; t < 100; t++) {
-      status = (await (await fetch(`${serve.url}/bridge/status`)).json()) as typeof status;
+      status = (await (await fetch(`${serve.url}/bridge/status`, { headers: { cookie: serve.cookie } })).json()) as typeof status;
       if (status.queued === 0 && status.running === 0 && status.backendActive === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -178,6 +189,7 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     // Still serving correctly afterwards.
     const r = await fetch(`${serve.url}/infill`, {
       method: 'POST',
+      headers: JSON_BODY,
       body: JSON.stringify({ input_prefix: PREFIX, input_suffix: SUFFIX, n_predict: N }),
     });
     expect(((await r.json()) as { content: string }).content).toBe(expected);

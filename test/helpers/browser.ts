@@ -30,7 +30,10 @@ export async function launchBrowser(): Promise<Browser> {
 
 export type RunningBridge = RunningServer;
 
-/** Starts the bridge as `npm start` does (its own process), on a free port. */
-export function startBridgeProcess(extraArgs: string[] = []): Promise<RunningBridge> {
-  return startServerProcess('bridge', ['--import', 'tsx', 'src/bridge/main.ts', '--port', '0', '--no-build', ...extraArgs], 30_000);
+/**
+ * Starts the bridge as `npm start` does (its own process), on a free port. Its `url` is the
+ * printed link with the secret: pages open it (or `new URL('#/page', url)`) as a user does.
+ */
+export function startBridgeProcess(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<RunningBridge> {
+  return startServerProcess('bridge', ['--import', 'tsx', 'src/bridge/main.ts', '--port', '0', '--no-build', ...extraArgs], 30_000, env);
 }

@@ -14,7 +14,8 @@ export function writeTinyModel(opts: Partial<TinyModelOptions> = {}): string {
 
 export type RunningServe = RunningServer;
 
-export async function startServe(args: string[]): Promise<RunningServe> {
-  const server = await startServerProcess('serve', ['bin/homecoder.mjs', 'serve', '--port', '0', ...args]);
-  return { ...server, url: server.url.replace(/\/$/, '') };
+/** `url` is the bare origin (editors' base URL); the printed link is `server.url` of startServerProcess. */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<RunningServe> {
+  const server = await startServerProcess('serve', ['bin/homecoder.mjs', 'serve', '--port', '0', ...args], 60_000, env);
+  return { ...server, url: server.origin };
 }

@@ -17,7 +17,8 @@ let port: number;
 
 function openSocket(origin: string | undefined, host = `127.0.0.1:${port}`): Promise<'open' | number> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/bridge/tab`, { headers: { ...(origin ? { origin } : {}), host } });
+    const cookie = `homecoder-tab-${port}=tab-secret`;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/bridge/tab`, { headers: { ...(origin ? { origin } : {}), host, cookie } });
     ws.on('open', () => {
       ws.close();
       resolve('open');
@@ -28,12 +29,16 @@ function openSocket(origin: string | undefined, host = `127.0.0.1:${port}`): Pro
 }
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${KEY}`, ...headers } });
+  fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    body,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
+  });
 
 beforeAll(async () => {
   const appDir = mkdtempSync(join(tmpdir(), 'hc-app-'));
   writeFileSync(join(appDir, 'index.html'), '<!doctype html><title>t</title>');
-  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir, version: '0', apiKey: KEY, maxBodyBytes: 4096 });
+  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir, version: '0', apiKey: KEY, maxBodyBytes: 4096, secret: 'tab-secret' });
   port = Number(new URL(bridge.url).port);
 });
 afterAll(() => bridge.close());
@@ -61,7 +66,11 @@ describe('bridge security', () => {
   });
 
   it('needs the API key on editor routes: missing or wrong → 401 JSON', async () => {
-    const none = await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', body: '{"prompt":"x"}' });
+    const none = await fetch(`http://127.0.0.1:${port}/v1/completions`, {
+      method: 'POST',
+      body: '{"prompt":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(none.status).toBe(401);
     expect(((await none.json()) as { error: { message: string } }).error.message).toMatch(/API key/);
     const wrong = await post('/api/generate', '{"prompt":"x"}', { authorization: 'Bearer nope' });
@@ -84,7 +93,7 @@ describe('bridge security', () => {
     // Without a Content-Length (chunked), the cap still holds.
     const chunked = await rawRequest(
       bridge.url,
-      `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+      `POST /completion HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
         `2710\r\n${'y'.repeat(10000)}\r\n0\r\n\r\n`,
     );
     expect(chunked).toMatch(/^HTTP\/1\.1 413/);
@@ -111,11 +120,14 @@ describe('bridge security', () => {
   });
 
   it('sends no CORS headers, and refuses wrong methods with 405', async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/v1/models`, {
-      headers: { authorization: `Bearer ${KEY}`, origin: 'https://evil.example' },
-    });
+    const r = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(r.status).toBe(200);
     expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    const foreign = await fetch(`http://127.0.0.1:${port}/v1/models`, {
+      headers: { authorization: `Bearer ${KEY}`, origin: 'https://evil.example' },
+    });
+    expect(foreign.status).toBe(403); // another site's page: refused outright
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     const pre = await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
     expect(pre.status).toBe(405);
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();

@@ -14,7 +14,7 @@ beforeAll(async () => {
   writeFileSync(join(appDir, 'index.html'), '<!doctype html><title>Homecoder test</title>');
   mkdirSync(join(appDir, 'assets'));
   writeFileSync(join(appDir, 'assets', 'app.js'), 'console.log(1)');
-  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir, version: '9.9.9' });
+  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir, version: '9.9.9', secret: 'tab-secret' });
 });
 afterAll(() => bridge.close());
 
@@ -28,11 +28,12 @@ describe('bridge', () => {
     expect(r.headers.get('content-type')).toBe('application/json');
     expect(await r.json()).toMatchObject({ status: 'ok', name: 'homecoder', version: '9.9.9' });
   });
-  it('serves the app, its assets, and index.html for client routes', async () => {
-    expect(await (await fetch(bridge.url)).text()).toContain('Homecoder test');
+  it('serves the app (with the tab cookie), its assets, and index.html for client routes', async () => {
+    const cookie = { cookie: `homecoder-tab-${new URL(bridge.url).port}=tab-secret` };
+    expect(await (await fetch(bridge.url, { headers: cookie })).text()).toContain('Homecoder test');
     const js = await fetch(new URL('/assets/app.js', bridge.url));
     expect(js.headers.get('content-type')).toMatch(/javascript/);
-    expect(await (await fetch(new URL('/train', bridge.url))).text()).toContain('Homecoder test');
+    expect(await (await fetch(new URL('/train', bridge.url), { headers: cookie })).text()).toContain('Homecoder test');
   });
   it('does not serve files outside the app folder', async () => {
     const res = await rawRequest(bridge.url, 'GET /../../../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');

@@ -18,6 +18,9 @@ let bridge: Bridge;
 let capped: Bridge;
 let tmp: string;
 const tree = plantedBytes();
+const SECRET = 'tab-secret';
+/** The tab's cookie for bridge `b` (the proxy answers only the app). */
+const cookieOf = (b: Bridge) => `homecoder-tab-${new URL(b.url).port}=${SECRET}`;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hc-proxy-'));
@@ -27,8 +30,17 @@ beforeAll(async () => {
   server.tag('demo', 'v1');
   server.commit('private', new Map([['secret.py', new TextEncoder().encode('KEY = 1\n')]]));
   server.requireToken('/private.git', 's3cret');
-  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir: tmp, version: 't' });
-  capped = await startBridge({ host: '127.0.0.1', port: 0, appDir: tmp, version: 't', gitProxy: { maxResponseBytes: 4000 } });
+  // The git server is on loopback: allowed by name, as the tests' own server.
+  const allowHosts = [new URL(server.url).host];
+  bridge = await startBridge({ host: '127.0.0.1', port: 0, appDir: tmp, version: 't', secret: SECRET, gitProxy: { allowHosts } });
+  capped = await startBridge({
+    host: '127.0.0.1',
+    port: 0,
+    appDir: tmp,
+    version: 't',
+    secret: SECRET,
+    gitProxy: { maxResponseBytes: 4000, allowHosts },
+  });
 });
 afterAll(async () => {
   await bridge?.close();
@@ -41,10 +53,13 @@ afterAll(async () => {
 function rawStatus(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const r = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const r = request(
+      { host: u.hostname, port: u.port, method, path, headers: { cookie: `homecoder-tab-${u.port}=${SECRET}`, ...headers } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     r.on('error', reject);
     r.end(method === 'POST' ? '0000' : undefined);
   });
@@ -57,7 +72,11 @@ async function cloneVia(
 ) {
   const dir = mkdtempSync(join(tmp, 'clone-'));
   const url = parseRepoUrl(`${server.url}/${repo}.git`);
-  const o = { fs, http: fetchHttpClient(extra.signal), dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
+  const base = fetchHttpClient(extra.signal);
+  const http = {
+    request: (r: Parameters<typeof base.request>[0]) => base.request({ ...r, headers: { ...r.headers, cookie: cookieOf(b) } }),
+  };
+  const o = { fs, http, dir, url: proxiedRepoUrl(b.url, url), shownUrl: url.href, ...extra };
   const commit = await gitClone(o);
   return { commit, files: await readCommitFiles(fs, dir, commit) };
 }

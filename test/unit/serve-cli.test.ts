@@ -10,7 +10,8 @@ describe('homecoder serve', () => {
     expect(runCli('--help').stdout).toContain('serve');
     const r = runCli('serve', '--help');
     expect(r.status).toBe(0);
-    for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port']) expect(r.stdout).toContain(o);
+    for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port', '--allow-tab'])
+      expect(r.stdout).toContain(o);
   });
   it('needs --model (exit 2) and says what is wrong with a folder that is not a model', () => {
     const none = runCli('serve');

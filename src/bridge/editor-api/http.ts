@@ -133,6 +133,8 @@ export interface Route {
   errors: ErrorShape;
   /** Open routes need no API key (health checks). */
   open?: boolean;
+  /** Routes for the app itself: they need the tab's cookie (or the API key, when there is one). */
+  tab?: boolean;
   handle(ctx: RouteContext): Promise<void>;
 }
 

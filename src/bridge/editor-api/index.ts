@@ -1,7 +1,9 @@
 // The editor routes of every supported protocol, behind one dispatcher: optional API key
 // (Bearer), bounded bodies, errors in the protocol's own shape, and cancellation when the
 // client disconnects. No CORS headers: the app's Playground is same-origin and editors
-// are not browsers, so no other web page gets to read an answer.
+// are not browsers, so no other web page gets to read an answer; and since a page can still
+// *send* (no-cors), requests from another site are refused and POST bodies must be JSON
+// (a no-cors request cannot declare application/json).
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Relay, RelayError } from '../relay.ts';
@@ -18,6 +20,10 @@ export interface EditorApiOptions {
   apiKey?: string;
   /** Largest request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Whether a request carries the app tab's cookie (it stands in for the API key). */
+  tabOk?: (req: IncomingMessage) => boolean;
+  /** Why a request comes from another site's page, or undefined (src/bridge/hosts.ts). */
+  crossSite?: (req: IncomingMessage) => string | undefined;
 }
 
 export const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -37,12 +43,22 @@ export function clientName(req: IncomingMessage): string {
   return (ua.split(' ')[0] || `${req.socket.remoteAddress ?? 'unknown'}`).slice(0, 80);
 }
 
-function keyOk(req: IncomingMessage, key: string): boolean {
+export function keyOk(req: IncomingMessage, key: string): boolean {
   const auth = req.headers.authorization ?? '';
   const given = /^Bearer\s+(.+)$/i.exec(auth)?.[1] ?? (typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : '');
   const a = Buffer.from(given);
   const b = Buffer.from(key);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** application/json or any +json type, with parameters (charset) allowed. */
+function isJson(type: string | undefined): boolean {
+  const t = (type ?? '').split(';')[0].trim().toLowerCase();
+  return t === 'application/json' || /^application\/[\w.-]+\+json$/.test(t);
 }
 
 export function createEditorApi(opts: EditorApiOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
@@ -63,9 +79,28 @@ export function createEditorApi(opts: EditorApiOptions): (req: IncomingMessage, 
       });
       return true;
     }
-    if (opts.apiKey && !route.open && !keyOk(req, opts.apiKey)) {
+    const cross = opts.crossSite?.(req);
+    if (cross) {
+      fail(403, cross);
+      return true;
+    }
+    const tab = opts.tabOk?.(req) ?? false;
+    if (route.tab && !tab && !(opts.apiKey && keyOk(req, opts.apiKey))) {
+      fail(
+        401,
+        `${path} is for the Homecoder app: open it with the link the bridge printed (or run \`homecoder url\`)${opts.apiKey ? ', or send the API key' : ''}.`,
+      );
+      return true;
+    }
+    if (opts.apiKey && !route.open && !route.tab && !tab && !keyOk(req, opts.apiKey)) {
       fail(401, 'Missing or wrong API key: send "Authorization: Bearer <key>" with the key the bridge was started with.', {
         'www-authenticate': 'Bearer',
+      });
+      return true;
+    }
+    if (req.method === 'POST' && hasBody(req) && !isJson(req.headers['content-type'])) {
+      fail(415, `Send the body as JSON with "Content-Type: application/json" (got "${req.headers['content-type'] ?? 'none'}").`, {
+        connection: 'close', // the body is not read
       });
       return true;
     }

@@ -10,9 +10,10 @@ import { readJson } from '../../model/storage/files.ts';
 import type { Combination } from '../../model/adapter-mix.ts';
 import { openHeadlessService } from '../../serve/headless.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
-import { startBridge } from '../../bridge/server.ts';
+import { checkListen, startBridge } from '../../bridge/server.ts';
 import { appDirOrNote, PACKAGE_ROOT, packageVersion } from '../../bridge/build.ts';
-import { exposureWarning, LISTEN_ARGS, readListenOptions } from '../../bridge/listen-options.ts';
+import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from '../../bridge/listen-options.ts';
+import { writeRuntimeFile } from '../../bridge/runtime-file.ts';
 
 export const serveHelp = `Usage: homecoder serve --model DIR [--adapter DIR[=WEIGHT]]... [options]
 
@@ -24,11 +25,11 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --adapter DIR[=W]      PEFT LoRA adapter folder, with weight W (default 1); repeat to mix
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
-  --host HOST            address to listen on (default 127.0.0.1; env HOMECODER_HOST)
-  --port PORT            port (default 8008; env HOMECODER_PORT; 0 picks a free one)
-  --api-key KEY          require "Authorization: Bearer KEY" on editor routes (env HOMECODER_API_KEY)
-  --max-body BYTES       largest request body (default 1048576)
-  --app-dir DIR          the built app to serve (default dist/)
+${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
+  --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
+                         without it only this process serves
+
+It prints the app's link with a secret (…/?token=…); \`homecoder url\` prints it again.
 `;
 
 /** `DIR` or `DIR=WEIGHT`. */
@@ -55,6 +56,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       context: { type: 'string' },
       ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
+      'allow-tab': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,6 +72,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (combination !== 'cat' && combination !== 'linear') throw new Error(`--combination must be cat or linear, not ${combination}`);
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
   if (!listen) return 2;
+  checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
 
   // --context is checked against the model's config before anything is loaded.
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
@@ -86,13 +89,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
     appDir: appDirOrNote(resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist')), (m) => console.warn(m)),
     version: packageVersion(),
     backend: new LocalBackend(service, info),
+    allowTab: values['allow-tab'],
   });
   const warning = exposureWarning(listen.host);
   if (warning) console.warn(warning);
   const mix = info.adapters.length ? `, adapters ${info.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}` : '';
-  console.log(`Homecoder serve (${info.fim ?? 'no'} FIM, context ${info.contextLength}${mix}) is running at ${bridge.url}`);
+  const removeRuntimeFile = writeRuntimeFile({
+    url: bridge.appUrl,
+    pid: process.pid,
+    port: Number(new URL(bridge.url).port),
+    host: listen.host,
+    kind: 'serve',
+  });
+  console.log(`Homecoder serve (${info.fim ?? 'no'} FIM, context ${info.contextLength}${mix}) is running at ${bridge.appUrl}`);
   await stopSignal();
   await bridge.close();
+  removeRuntimeFile();
   engine.close();
   return 0;
 }
