@@ -4,6 +4,10 @@ export interface Progress {
   done: number;
   total: number;
   detail?: string;
+  /** How fast it goes, in its own unit ("120 tokens/s", "0.4 files/s"), once measured. */
+  rate?: string;
+  /** Seconds until the whole job is done (this phase and the ones after it), once estimable. */
+  etaSeconds?: number;
 }
 
 export type ProgressListener = (p: Progress) => void;

@@ -9,7 +9,7 @@ import { DatasetError } from '../data/errors.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { checkMemory } from './memory-check.ts';
 import { createRun, MemoryCheckError, readRun, readRunDataset, trainRun, RUN_FILE, type TrainOptions } from './run.ts';
-import { lossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
+import { LOSS_WINDOW, runLossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
 import { evaluateCheckpoint } from './evaluate.ts';
 import { readCheckpointAdapter } from './checkpoint.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
@@ -24,8 +24,8 @@ export interface PrepareOptions {
   model: { id: string; label: string };
   /** JSONL conversations to mix in (rendered with the model's chat template). */
   chatJsonl?: string;
-  /** Stage-2 filter: threshold in nats, or false to skip it. */
-  lossFilter?: { threshold: number; cache?: LossCache } | false;
+  /** Stage-2 filter: threshold in nats or 'auto' (chosen from the model's losses), or false to skip it. */
+  lossFilter?: { threshold: number | 'auto'; cache?: LossCache } | false;
   /** false: the run skips the final evaluation, also when resumed. */
   evaluate?: boolean;
   signal?: AbortSignal;
@@ -35,6 +35,8 @@ export interface PrepareOptions {
 export interface Prepared {
   record: RunRecord;
   decisions: LossDecision[];
+  /** Files the loss filter measured now (not cached), their tokens and time: the rate for the next estimate. */
+  measured?: { files: number; tokens: number; ms: number };
 }
 
 export async function prepareRun(
@@ -51,17 +53,31 @@ export async function prepareRun(
   if (!check.fits) throw new MemoryCheckError(check);
   let decisions: LossDecision[] = [];
   let accepted = files;
+  let summary: RunRecord['lossFilter'];
+  let measured: Prepared['measured'];
   if (o.lossFilter !== false) {
-    decisions = await lossFilter(engine, engine.tokenizer, files, {
+    const t0 = performance.now();
+    const result = await runLossFilter(engine, engine.tokenizer, files, {
       modelId: o.model.id,
       threshold: o.lossFilter?.threshold,
-      seqLen: Math.min(settings.seqLen, 2048),
+      seqLen: LOSS_WINDOW,
       cache: o.lossFilter?.cache,
       signal: o.signal,
       onProgress: o.onProgress,
     });
+    decisions = result.decisions;
+    measured = result.measured;
     const keep = new Set(decisions.filter((d) => d.accepted).map((d) => `${d.source}\0${d.path}`));
     accepted = files.filter((f) => keep.has(`${f.source}\0${f.path}`));
+    summary = {
+      threshold: result.choice.threshold,
+      why: result.choice.why,
+      files: files.length,
+      kept: accepted.length,
+      measuredFiles: result.measured.files,
+      cachedFiles: decisions.filter((d) => d.cached).length,
+      seconds: (performance.now() - t0) / 1000,
+    };
     if (accepted.length < files.length && accepted.length < 2) {
       const rejected = decisions.filter((d) => !d.accepted);
       throw new DatasetError(
@@ -96,6 +112,7 @@ export async function prepareRun(
   );
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
+  if (summary) record.lossFilter = summary;
   if (o.evaluate === false) record.evaluate = false;
   await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
@@ -104,7 +121,7 @@ export async function prepareRun(
     TEST_FILES,
     accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
   );
-  return { record, decisions };
+  return { record, decisions, measured };
 }
 
 /** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */
