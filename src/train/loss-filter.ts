@@ -33,13 +33,17 @@ export interface ThresholdChoice {
 
 /** Fewest measured files for which a threshold derived from their distribution means anything. */
 const MIN_FILES_TO_DERIVE = 4;
+/** A derived threshold is at least this many nats above the median. */
+const MIN_MARGIN = 1;
 
 /**
  * The automatic threshold. Refact's 3.0 nats fits real code models, whose losses on code sit
  * around 0.5–2 nats. A model whose own median is above that (a random demo model at ~7.5
  * nats, a model that does not know the language) would reject every file, so its threshold
  * is derived from its own losses instead: Tukey's upper fence Q3 + 1.5·IQR, which leaves out
- * only the files that stand out from the rest. With too few files to tell, the filter is off.
+ * only the files that stand out from the rest, and at least 1 nat above the median (a near-
+ * uniform spread, as a random model gives, would otherwise make a few hundredths of a nat an
+ * outlier). With too few files to tell, the filter is off.
  */
 export function chooseThreshold(losses: number[]): ThresholdChoice {
   const xs = losses.filter(Number.isFinite).sort((a, b) => a - b);
@@ -64,11 +68,11 @@ export function chooseThreshold(losses: number[]): ThresholdChoice {
       median,
       why: `Loss filter off: this model's median loss (${m} nats) is above Refact's ${DEFAULT_LOSS_THRESHOLD} (a random or non-code model), and ${xs.length} files are too few to derive a threshold from.`,
     };
-  const fence = q(0.75) + 1.5 * (q(0.75) - q(0.25));
+  const fence = Math.max(q(0.75) + 1.5 * (q(0.75) - q(0.25)), median + MIN_MARGIN);
   return {
     threshold: Math.round(fence * 1000) / 1000,
     median,
-    why: `Threshold ${fence.toFixed(2)} nats, from this model's own losses (upper quartile + 1.5 × interquartile range): its median loss ${m} nats is far above Refact's ${DEFAULT_LOSS_THRESHOLD} for code models (a random or non-code model), which would reject every file.`,
+    why: `Threshold ${fence.toFixed(2)} nats, from this model's own losses (upper quartile + 1.5 × interquartile range, at least ${MIN_MARGIN} nat above the median): its median loss ${m} nats is far above Refact's ${DEFAULT_LOSS_THRESHOLD} for code models (a random or non-code model), which would reject every file.`,
   };
 }
 

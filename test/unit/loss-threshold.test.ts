@@ -14,8 +14,10 @@ describe('loss filter threshold', () => {
   it('a model far above 3 nats (random demo model ~7.5) gets the upper fence of its own losses: only outliers go', () => {
     const losses = [7.48, 7.5, 7.51, 7.52, 7.53, 7.55, 7.56, 9.9];
     const c = chooseThreshold(losses);
-    // Q1 7.5075, Q3 7.5525: fence 7.5525 + 1.5 · 0.045 = 7.62.
-    expect(c.threshold).toBeCloseTo(7.62, 3);
+    // Q1 7.5075, Q3 7.5525: Tukey's fence 7.5525 + 1.5 · 0.045 = 7.62, under median 7.525 + 1 nat.
+    expect(c.threshold).toBeCloseTo(8.525, 3);
+    // A wide spread: the fence is above median + 1.
+    expect(chooseThreshold([4, 5, 6, 7, 8, 9]).threshold).toBeCloseTo(7.75 + 1.5 * 2.5, 3);
     expect(c.why).toMatch(/from this model's own losses .* median loss 7\.5\d nats is far above Refact's 3/);
     const d = decide(
       losses.map((loss, i) => ({ path: `f${i}.py`, source: 's', loss, tokens: 10, cached: false })),
