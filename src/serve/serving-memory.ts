@@ -25,14 +25,39 @@ export type RestoreState =
 
 const FILE = 'homecoder-serving.json';
 
+/** The remembered choice, or undefined for anything else (a damaged or foreign file: nothing is restored). */
+export function parseRemembered(text: string): RememberedServing | undefined {
+  let r: unknown;
+  try {
+    r = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const o = r as RememberedServing;
+  const ok =
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.modelId === 'string' &&
+    o.modelId.length > 0 &&
+    typeof o.choice === 'object' &&
+    o.choice !== null &&
+    (o.choice.combination === 'cat' || o.choice.combination === 'linear') &&
+    Array.isArray(o.choice.adapters) &&
+    o.choice.adapters.every((a) => typeof a?.id === 'string' && typeof a.weight === 'number' && Number.isFinite(a.weight));
+  return ok
+    ? {
+        modelId: o.modelId,
+        choice: { combination: o.choice.combination, adapters: o.choice.adapters.map((a) => ({ id: a.id, weight: a.weight })) },
+      }
+    : undefined;
+}
+
 export function opfsServingMemory(): ServingMemory {
   const root = () => navigator.storage.getDirectory();
   return {
     async read() {
       try {
-        const text = await (await (await (await root()).getFileHandle(FILE)).getFile()).text();
-        const r = JSON.parse(text) as RememberedServing;
-        return typeof r?.modelId === 'string' && Array.isArray(r.choice?.adapters) ? r : undefined;
+        return parseRemembered(await (await (await (await root()).getFileHandle(FILE)).getFile()).text());
       } catch {
         return undefined; // nothing remembered, or a damaged file: start with nothing loaded
       }
