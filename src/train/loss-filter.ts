@@ -135,6 +135,8 @@ export interface LossFilterOptions {
   cache?: LossCache;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Seconds the phases after this one will take, from its forward time per token (added to its ETA). */
+  etaAfter?: (msPerToken: number) => number;
 }
 
 /** A file's measured loss, before a threshold decides. */
@@ -206,7 +208,10 @@ export async function measureLosses(
       total: files.length,
       detail,
       rate: measured.ms ? `${((1000 * measured.tokens) / measured.ms).toFixed(0)} tokens/s` : undefined,
-      etaSeconds: msPerChar !== undefined ? (charsLeft * msPerChar) / 1000 : undefined,
+      etaSeconds:
+        msPerChar !== undefined
+          ? (charsLeft * msPerChar) / 1000 + (o.etaAfter?.(measured.ms / Math.max(1, measured.tokens)) ?? 0)
+          : undefined,
     });
   };
   try {

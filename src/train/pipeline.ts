@@ -6,7 +6,8 @@ import type { TrainingFile } from '../data/types.ts';
 import { buildDataset } from '../data/dataset/build.ts';
 import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
 import { DatasetError } from '../data/errors.ts';
-import { validateSettings, type TrainSettings } from './settings.ts';
+import { autoSteps, validateSettings, type TrainSettings } from './settings.ts';
+import { STEP_FORWARDS } from './eta.ts';
 import { checkMemory } from './memory-check.ts';
 import { createRun, MemoryCheckError, readRun, readRunDataset, trainRun, RUN_FILE, type TrainOptions } from './run.ts';
 import { LOSS_WINDOW, runLossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
@@ -57,6 +58,7 @@ export async function prepareRun(
   let measured: Prepared['measured'];
   if (o.lossFilter !== false) {
     const t0 = performance.now();
+    const chars = files.reduce((a, f) => a + f.text.length, 0);
     const result = await runLossFilter(engine, engine.tokenizer, files, {
       modelId: o.model.id,
       threshold: o.lossFilter?.threshold,
@@ -64,6 +66,7 @@ export async function prepareRun(
       cache: o.lossFilter?.cache,
       signal: o.signal,
       onProgress: o.onProgress,
+      etaAfter: (msPerToken) => estimateTrainingSeconds(settings, chars, msPerToken),
     });
     decisions = result.decisions;
     measured = result.measured;
@@ -122,6 +125,21 @@ export async function prepareRun(
     accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
   );
   return { record, decisions, measured };
+}
+
+/**
+ * Before the dataset exists, the training a run will do, from the loss filter's forward time per
+ * token: ≈4 characters a token, the automatic step count if steps is 0, a step ≈ STEP_FORWARDS
+ * forwards of batch size sequences, and the test losses every evalEvery steps (≤ 64 blocks).
+ */
+export function estimateTrainingSeconds(s: TrainSettings, chars: number, msPerToken: number): number {
+  const tokens = chars / 4;
+  const trainBlocks = Math.max(1, Math.ceil((tokens * (1 - s.testFraction)) / s.seqLen));
+  const testBlocks = Math.min(64, Math.max(1, Math.ceil((tokens * s.testFraction) / s.seqLen)));
+  const steps = s.steps || autoSteps(trainBlocks, s.batchSize);
+  const stepMs = STEP_FORWARDS * s.batchSize * s.seqLen * msPerToken;
+  const evalMs = testBlocks * s.seqLen * msPerToken;
+  return (steps * stepMs + (Math.floor(steps / s.evalEvery) + 1) * evalMs) / 1000;
 }
 
 /** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */

@@ -39,9 +39,13 @@ BridgeLink.forLocation(self.location, inference).start();
 const memory = opfsServingMemory();
 let restore: RestoreState = { state: 'none' };
 let servedModelId: string | undefined;
+let known: () => void;
+/** Settles once the remembered choice has been read: before that, "nothing to restore" would be a guess. */
+const restoreKnown = new Promise<void>((resolve) => (known = resolve));
 const restored = restoreServing(memory, models, inference, (s) => {
   restore = s;
   if (s.state === 'done') servedModelId = s.modelId;
+  known();
 });
 /** A model load changes what serves: tell the bridge. */
 const served = <T>(p: Promise<T>): Promise<T> =>
@@ -97,7 +101,10 @@ const api: EngineApi = {
     await memory.write(undefined);
     return info;
   },
-  restoreState: async () => restore,
+  restoreState: async () => {
+    await restoreKnown;
+    return restore;
+  },
   loadedModel: async () => models.current?.info,
   loss: (text) => models.loss(text),
   serving: async () => inference.serving(),

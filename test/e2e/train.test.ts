@@ -321,6 +321,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
 
   it('after a reload, the model that was loaded and the adapter that was served come back by themselves', async () => {
     const id = uninterrupted.id;
+    await openTrainPage();
     const best = Number(await page.getAttribute(runRow(id), 'data-best'));
     await page.goto(new URL('#/model', bridge.origin).href);
     await page.click('[data-testid="cached-model"] [data-testid="load"]');

@@ -40,3 +40,15 @@ describe('ETA', () => {
     expect(formatDuration(3900)).toBe('1 h 5 min');
   });
 });
+
+describe('ETA during the loss filter', () => {
+  it('adds the training still to come, estimated from the forward time per token', async () => {
+    const { estimateTrainingSeconds } = await import('../../src/train/pipeline.ts');
+    const { DEFAULT_SETTINGS } = await import('../../src/train/settings.ts');
+    const s = { ...DEFAULT_SETTINGS, steps: 10, batchSize: 2, seqLen: 100, evalEvery: 5, testFraction: 0.1 };
+    // 40,000 characters ≈ 10,000 tokens: 10 test blocks; 10 steps × 3 forwards × 2 × 100 tokens, 3 test losses (0, 5, 10) × 10 blocks × 100 tokens.
+    expect(estimateTrainingSeconds(s, 40_000, 1)).toBeCloseTo((10 * STEP_FORWARDS * 2 * 100 + 3 * 10 * 100) / 1000, 9);
+    // Automatic steps (Refact's rule) when steps is 0: 90 train blocks → 50 epochs · 90 / 2 = 2250 steps.
+    expect(estimateTrainingSeconds({ ...s, steps: 0 }, 40_000, 1)).toBeCloseTo((2250 * 600 + 451 * 1000) / 1000, 6);
+  });
+});
