@@ -155,6 +155,9 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const msg = await page.waitForSelector('[data-testid="stop-message"]', { timeout: 120_000 });
     expect(await msg.textContent()).toMatch(/^Stopped at step (\d+); checkpoint step \1 saved \(Resume continues from it\)\.$/);
     await page.waitForSelector(`${runRow(id)}[data-status="stopped"]`);
+    // The losses are kept (the cache the Filter page shares): the next start measures nothing.
+    const again = await page.waitForSelector('[data-testid="loss-step-cost"][data-cached="8"]');
+    expect((await again.textContent())?.replace(/\s+/g, ' ')).toMatch(/all already measured \(Filter page or an earlier run\): no time/);
     await page.click(`${runRow(id)} [data-testid="delete"]`);
     await page.waitForSelector(runRow(id), { state: 'detached' });
   });
