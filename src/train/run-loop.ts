@@ -45,8 +45,12 @@ export class RunLoop {
   /** When the last checkpoint was written (or the loop started), for checkpoints by time. */
   private lastCheckpointAt = performance.now();
 
+  /** Test blocks measured per test loss (for the ETA). */
+  private readonly testBlocks: number;
+
   constructor(private readonly p: RunParts) {
     this.s = p.record.settings;
+    this.testBlocks = Math.min(usableBlocks(p.data.test).length, p.opts.maxTestBlocks ?? Infinity);
     this.sampler = new BlockSampler(p.data.train, this.s.seed);
   }
 
@@ -125,7 +129,7 @@ export class RunLoop {
         rate: done ? `${((1000 * done) / (performance.now() - t0)).toFixed(1)} blocks/s` : undefined,
         etaSeconds: this.secondsLeft(step, (performance.now() - t0) * ((total - done) / Math.max(done, 1))),
       });
-    report(0, this.shape(step).testBlocks);
+    report(0, this.testBlocks);
     const loss = await packedLoss(tf, engine.runner, data.test, {
       signal: opts.signal,
       maxBlocks: opts.maxTestBlocks,
@@ -139,14 +143,13 @@ export class RunLoop {
   }
 
   private shape(step: number): RunShape {
-    const { record, data, opts } = this.p;
     return {
       step,
-      steps: record.steps,
+      steps: this.p.record.steps,
       evalEvery: this.s.evalEvery,
       checkpointEvery: this.s.checkpointEvery,
       batchSize: this.s.batchSize,
-      testBlocks: Math.min(usableBlocks(data.test).length, opts.maxTestBlocks ?? Infinity),
+      testBlocks: this.testBlocks,
     };
   }
 
