@@ -4,7 +4,7 @@
 import { GpuLora } from '../gpu/lora.ts';
 import { Transformer } from '../gpu/transformer.ts';
 import { Rng } from '../random.ts';
-import type { Progress } from '../progress.ts';
+import { withEta, type Progress } from '../progress.ts';
 import type { DocTokenizer } from '../data/dataset/fim.ts';
 import type { PackedTokens } from '../data/dataset/pack.ts';
 import type { HostAdapter, LoraConfig } from '../model/types.ts';
@@ -73,7 +73,8 @@ export async function evaluateCheckpoint(
   const maxTokens = Math.max(2, ...prompts.map((p) => p.ids.length + p.maxNew));
   const total = 2 * (holes.length + 1);
   let done = 0;
-  const progress = (detail: string) => o.onProgress?.({ phase: 'evaluating', done: done++, total, detail });
+  const onProgress = withEta(o.onProgress, 'parts');
+  const progress = (detail: string) => onProgress?.({ phase: 'evaluating', done: done++, total, detail });
   const stopIds = new Set([tok.eos, fim?.prefix, fim?.suffix, fim?.middle].filter((x): x is number => x !== undefined));
   const decodeText = (ids: number[]) => tok.decode(ids.filter((i) => !stopIds.has(i)));
 

@@ -6,10 +6,11 @@ import type { TrainingFile } from '../data/types.ts';
 import { buildDataset } from '../data/dataset/build.ts';
 import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
 import { DatasetError } from '../data/errors.ts';
-import { validateSettings, type TrainSettings } from './settings.ts';
+import { autoSteps, validateSettings, type TrainSettings } from './settings.ts';
+import { STEP_FORWARDS } from './eta.ts';
 import { checkMemory } from './memory-check.ts';
 import { createRun, MemoryCheckError, readRun, readRunDataset, trainRun, RUN_FILE, type TrainOptions } from './run.ts';
-import { lossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
+import { LOSS_WINDOW, runLossFilter, type LossCache, type LossDecision } from './loss-filter.ts';
 import { evaluateCheckpoint } from './evaluate.ts';
 import { readCheckpointAdapter } from './checkpoint.ts';
 import { readJsonFile, writeJsonFile, type RunFolder } from './run-folder.ts';
@@ -24,8 +25,8 @@ export interface PrepareOptions {
   model: { id: string; label: string };
   /** JSONL conversations to mix in (rendered with the model's chat template). */
   chatJsonl?: string;
-  /** Stage-2 filter: threshold in nats, or false to skip it. */
-  lossFilter?: { threshold: number; cache?: LossCache } | false;
+  /** Stage-2 filter: threshold in nats or 'auto' (chosen from the model's losses), or false to skip it. */
+  lossFilter?: { threshold: number | 'auto'; cache?: LossCache } | false;
   /** false: the run skips the final evaluation, also when resumed. */
   evaluate?: boolean;
   signal?: AbortSignal;
@@ -35,6 +36,8 @@ export interface PrepareOptions {
 export interface Prepared {
   record: RunRecord;
   decisions: LossDecision[];
+  /** Files the loss filter measured now (not cached), their tokens and time: the rate for the next estimate. */
+  measured?: { files: number; tokens: number; ms: number };
 }
 
 export async function prepareRun(
@@ -51,17 +54,33 @@ export async function prepareRun(
   if (!check.fits) throw new MemoryCheckError(check);
   let decisions: LossDecision[] = [];
   let accepted = files;
+  let summary: RunRecord['lossFilter'];
+  let measured: Prepared['measured'];
   if (o.lossFilter !== false) {
-    decisions = await lossFilter(engine, engine.tokenizer, files, {
+    const t0 = performance.now();
+    const chars = files.reduce((a, f) => a + f.text.length, 0);
+    const result = await runLossFilter(engine, engine.tokenizer, files, {
       modelId: o.model.id,
       threshold: o.lossFilter?.threshold,
-      seqLen: Math.min(settings.seqLen, 2048),
+      seqLen: LOSS_WINDOW,
       cache: o.lossFilter?.cache,
       signal: o.signal,
       onProgress: o.onProgress,
+      etaAfter: (msPerToken) => estimateTrainingSeconds(settings, chars, msPerToken),
     });
+    decisions = result.decisions;
+    measured = result.measured;
     const keep = new Set(decisions.filter((d) => d.accepted).map((d) => `${d.source}\0${d.path}`));
     accepted = files.filter((f) => keep.has(`${f.source}\0${f.path}`));
+    summary = {
+      threshold: result.choice.threshold,
+      why: result.choice.why,
+      files: files.length,
+      kept: accepted.length,
+      measuredFiles: result.measured.files,
+      cachedFiles: decisions.filter((d) => d.cached).length,
+      seconds: (performance.now() - t0) / 1000,
+    };
     if (accepted.length < files.length && accepted.length < 2) {
       const rejected = decisions.filter((d) => !d.accepted);
       throw new DatasetError(
@@ -96,6 +115,7 @@ export async function prepareRun(
   );
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
+  if (summary) record.lossFilter = summary;
   if (o.evaluate === false) record.evaluate = false;
   await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
@@ -104,7 +124,22 @@ export async function prepareRun(
     TEST_FILES,
     accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
   );
-  return { record, decisions };
+  return { record, decisions, measured };
+}
+
+/**
+ * Before the dataset exists, the training a run will do, from the loss filter's forward time per
+ * token: ≈4 characters a token, the automatic step count if steps is 0, a step ≈ STEP_FORWARDS
+ * forwards of batch size sequences, and the test losses every evalEvery steps (≤ 64 blocks).
+ */
+export function estimateTrainingSeconds(s: TrainSettings, chars: number, msPerToken: number): number {
+  const tokens = chars / 4;
+  const trainBlocks = Math.max(1, Math.ceil((tokens * (1 - s.testFraction)) / s.seqLen));
+  const testBlocks = Math.min(64, Math.max(1, Math.ceil((tokens * s.testFraction) / s.seqLen)));
+  const steps = s.steps || autoSteps(trainBlocks, s.batchSize);
+  const stepMs = STEP_FORWARDS * s.batchSize * s.seqLen * msPerToken;
+  const evalMs = testBlocks * s.seqLen * msPerToken;
+  return (steps * stepMs + (Math.floor(steps / s.evalEvery) + 1) * evalMs) / 1000;
 }
 
 /** Trains (or resumes) the run, then evaluates its best checkpoint against the base model. */

@@ -1,9 +1,12 @@
 // The step loop of a training run (run.ts sets it up on the GPU): the schedule, test loss
-// every N steps, checkpoints, early stop, Stop between steps, and live figures with an ETA.
+// every N steps, checkpoints every N steps and every M minutes (and when asked, e.g. as the
+// tab is hidden), early stop, Stop between steps or test blocks with a checkpoint where it
+// stopped, and live figures with an ETA. A checkpoint only reads the GPU's state, so when and
+// how often one is written never changes the data order or the losses.
 import type { GpuLora } from '../gpu/lora.ts';
 import type { LoraTrainer, StepResult } from '../gpu/trainer.ts';
 import type { Transformer } from '../gpu/transformer.ts';
-import { abortError } from '../progress.ts';
+import { abortError, isAbort } from '../progress.ts';
 import type { Dataset } from '../data/dataset/build.ts';
 import type { TrainSettings } from './settings.ts';
 import { learningRate } from './schedule.ts';
@@ -12,7 +15,8 @@ import { packedLoss } from './eval-loss.ts';
 import { saveCheckpoint, writeAdapterMeta } from './checkpoint.ts';
 import { bestCheckpoint, type RunRecord } from './run-record.ts';
 import type { RunFolder } from './run-folder.ts';
-import { EtaClock } from './eta.ts';
+import { EtaClock, type RunShape } from './eta.ts';
+import { usableBlocks } from '../data/dataset/pack.ts';
 import { TrainingError } from './errors.ts';
 import type { LiveProgress, RunModel, TrainOptions } from './run.ts';
 
@@ -38,9 +42,15 @@ export class RunLoop {
   private readonly s: TrainSettings;
   private readonly sampler: BlockSampler;
   private readonly eta = new EtaClock();
+  /** When the last checkpoint was written (or the loop started), for checkpoints by time. */
+  private lastCheckpointAt = performance.now();
+
+  /** Test blocks measured per test loss (for the ETA). */
+  private readonly testBlocks: number;
 
   constructor(private readonly p: RunParts) {
     this.s = p.record.settings;
+    this.testBlocks = Math.min(usableBlocks(p.data.test).length, p.opts.maxTestBlocks ?? Infinity);
     this.sampler = new BlockSampler(p.data.train, this.s.seed);
   }
 
@@ -49,14 +59,17 @@ export class RunLoop {
     const { record, trainer } = this.p;
     record.status = 'running';
     delete record.error;
-    if (!record.evals.some((e) => e.step === 0)) {
-      this.p.opts.onProgress?.({ phase: 'test loss', done: 0, total: record.steps, detail: 'before training' });
-      record.evals.unshift({ step: 0, testLoss: await this.testLoss() });
-    }
-    await this.p.save();
-    for (let step = trainer.step + 1; step <= record.steps; step++) {
-      await this.stopIfAborted();
-      if (await this.step(step)) break;
+    try {
+      if (!record.evals.some((e) => e.step === 0)) record.evals.unshift({ step: 0, testLoss: await this.testLoss(0, 'before training') });
+      await this.p.save();
+      for (let step = trainer.step + 1; step <= record.steps; step++) {
+        await this.stopIfAborted();
+        if (await this.step(step)) break;
+      }
+    } catch (err) {
+      // A Stop seen inside a step's test loss: keep what was trained, as between steps.
+      if (isAbort(err) && this.p.opts.signal?.aborted) await this.stopIfAborted();
+      throw err;
     }
     if (record.status === 'running') {
       // Resumed at (or past) its last step: nothing was left to train.
@@ -72,13 +85,13 @@ export class RunLoop {
     const { res, lr, ms } = await this.train(step);
     const last = step === record.steps;
     const atCheckpoint = step % this.s.checkpointEvery === 0 || last;
-    if (step % this.s.evalEvery === 0 || atCheckpoint) {
-      this.p.opts.onProgress?.({ phase: 'test loss', done: step, total: record.steps });
-      record.evals.push({ step, testLoss: await this.testLoss() });
-    }
-    if (atCheckpoint) await this.checkpoint(step, res.loss, record.evals.at(-1)!.step === step ? this.lastTest() : null);
+    if (step % this.s.evalEvery === 0 || atCheckpoint)
+      record.evals.push({ step, testLoss: await this.testLoss(step, `after step ${step}`) });
+    const byTime = (this.s.checkpointMinutes ?? 0) > 0 && performance.now() - this.lastCheckpointAt >= this.s.checkpointMinutes * 60_000;
+    const asked = this.p.opts.checkpointRequested?.() ?? false;
     const stopEarly = this.earlyStopDue(step, last);
-    if (stopEarly && !atCheckpoint) await this.checkpoint(step, res.loss, this.lastTest());
+    if (atCheckpoint || byTime || asked || stopEarly)
+      await this.checkpoint(step, res.loss, record.evals.at(-1)!.step === step ? this.lastTest() : null);
     if (last) record.status = 'done';
     if (stopEarly) record.status = 'early-stopped';
     await this.p.save();
@@ -103,13 +116,47 @@ export class RunLoop {
     return { res, lr, ms };
   }
 
-  /** The test-set loss now, timed for the ETA. */
-  private async testLoss(): Promise<number> {
+  /** The test-set loss after `step`, timed for the ETA, with progress per block. */
+  private async testLoss(step: number, detail: string): Promise<number> {
     const t0 = performance.now();
     const { tf, engine, data, opts } = this.p;
-    const loss = await packedLoss(tf, engine.runner, data.test, { signal: opts.signal, maxBlocks: opts.maxTestBlocks });
+    const report = (done: number, total: number) =>
+      opts.onProgress?.({
+        phase: 'test loss',
+        done,
+        total,
+        detail,
+        rate: done ? `${((1000 * done) / (performance.now() - t0)).toFixed(1)} blocks/s` : undefined,
+        etaSeconds: this.secondsLeft(step, (performance.now() - t0) * ((total - done) / Math.max(done, 1))),
+      });
+    report(0, this.testBlocks);
+    const loss = await packedLoss(tf, engine.runner, data.test, {
+      signal: opts.signal,
+      maxBlocks: opts.maxTestBlocks,
+      onBlock: (done, total, ms) => {
+        this.eta.block(ms);
+        report(done, total);
+      },
+    });
     this.eta.evaluation(performance.now() - t0);
     return loss;
+  }
+
+  private shape(step: number): RunShape {
+    return {
+      step,
+      steps: this.p.record.steps,
+      evalEvery: this.s.evalEvery,
+      checkpointEvery: this.s.checkpointEvery,
+      batchSize: this.s.batchSize,
+      testBlocks: this.testBlocks,
+    };
+  }
+
+  /** Seconds until the run ends: what the clock predicts after `step`, plus `extraMs` of the current phase. */
+  private secondsLeft(step: number, extraMs = 0): number | undefined {
+    const rest = this.eta.secondsLeft(this.shape(step));
+    return rest === undefined ? undefined : rest + extraMs / 1000;
   }
 
   private lastTest(): number | null {
@@ -118,10 +165,13 @@ export class RunLoop {
 
   private async checkpoint(step: number, trainLoss: number | null, testLoss: number | null): Promise<void> {
     const { run, adapter, trainer, record } = this.p;
+    const t0 = performance.now();
     await saveCheckpoint(run, adapter, trainer, record.model.label, { step, dataPosition: step * this.s.batchSize, trainLoss, testLoss });
     record.checkpoints.push({ step, trainLoss, testLoss });
     record.best = bestCheckpoint(record);
     await writeAdapterMeta(run, record);
+    this.lastCheckpointAt = performance.now();
+    this.eta.checkpoint(this.lastCheckpointAt - t0);
   }
 
   /** Early stop: no better test loss for the configured share of the steps (never at the last step). */
@@ -152,10 +202,17 @@ export class RunLoop {
       testLoss: this.lastTest(),
       lr,
       tokensPerSecond: res.tokens / (ms / 1000),
-      etaSeconds: this.eta.secondsLeft(step, record.steps, this.s.evalEvery),
+      etaSeconds: this.secondsLeft(step) ?? 0,
       gpuMemory: engine.memory.report().total,
     };
-    opts.onProgress?.({ phase: 'training', done: step, total: record.steps, detail: `loss ${res.loss.toFixed(4)}` });
+    opts.onProgress?.({
+      phase: 'training',
+      done: step,
+      total: record.steps,
+      detail: `loss ${res.loss.toFixed(4)}`,
+      rate: `${live.tokensPerSecond.toFixed(0)} tokens/s`,
+      etaSeconds: live.etaSeconds,
+    });
     opts.onUpdate?.(record, live);
   }
 }

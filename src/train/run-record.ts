@@ -51,6 +51,17 @@ export interface RunRecord {
   evaluate?: boolean;
   /** Files the stage-2 loss filter left out, with their loss. */
   rejected?: Array<{ path: string; reason: string; loss: number | null }>;
+  /** What the stage-2 loss filter did (absent when it was off). */
+  lossFilter?: {
+    /** Nats; null: the filter kept every file (the reason is in `why`). */
+    threshold: number | null;
+    why: string;
+    files: number;
+    kept: number;
+    measuredFiles: number;
+    cachedFiles: number;
+    seconds: number;
+  };
 }
 
 export function bestCheckpoint(r: Pick<RunRecord, 'checkpoints'>): number | null {

@@ -54,6 +54,8 @@ export interface TrainOptions {
   onUpdate?: (record: RunRecord, live: LiveProgress) => void;
   /** Most test blocks measured per evaluation (the rest are skipped to keep evaluations short). */
   maxTestBlocks?: number;
+  /** Asked after every step: true writes a checkpoint there (the tab is being hidden or closed). */
+  checkpointRequested?: () => boolean;
 }
 
 export function resolveSteps(s: TrainSettings, d: Dataset): { steps: number; auto: boolean } {

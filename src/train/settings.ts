@@ -27,6 +27,8 @@ export interface TrainSettings {
   testFraction: number;
   evalEvery: number;
   checkpointEvery: number;
+  /** Also save a checkpoint when this many minutes passed since the last one (0 = by steps only). */
+  checkpointMinutes: number;
   /** Stop when test loss has not improved for this share of the steps (0 = never). */
   earlyStop: number;
   /** GPU memory the run may use, in bytes (the browser does not tell how much there is). */
@@ -55,6 +57,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   testFraction: 0.1,
   evalEvery: 10,
   checkpointEvery: 20,
+  checkpointMinutes: 2,
   earlyStop: 0,
   gpuMemoryBudget: 4 * 2 ** 30,
   lowMemory: false,
@@ -68,7 +71,7 @@ export const SETTING_HELP: Record<keyof TrainSettings, string> = {
   targets: 'Which projections get LoRA weights.',
   lr: 'Peak learning rate (AdamW).',
   batchSize: 'Sequences per optimizer step (accumulated one at a time).',
-  warmupSteps: 'Steps over which the learning rate rises from 0 to its peak.',
+  warmupSteps: 'Steps over which the learning rate rises from 0 to its peak (at most 10% of the steps).',
   weightDecay: 'AdamW weight decay on the LoRA weights.',
   steps: 'Optimizer steps; 0 chooses from the dataset size (shown before start).',
   schedule: 'How the learning rate decays after warmup: linear or cosine.',
@@ -81,6 +84,7 @@ export const SETTING_HELP: Record<keyof TrainSettings, string> = {
   testFraction: 'Share of files held out for test loss when none is marked.',
   evalEvery: 'Measure test loss every this many steps.',
   checkpointEvery: 'Save a checkpoint (adapter + optimizer) every this many steps.',
+  checkpointMinutes: 'Also save one when this many minutes passed since the last (0 = by steps only): a reload loses little.',
   earlyStop: 'Stop when test loss has not improved for this share of the steps (0 = off).',
   gpuMemoryBudget: 'GPU memory the run may use; the run is checked against it before start.',
   lowMemory: 'Low memory mode: keep fewer activations and recompute them (about 1/3 more compute).',
@@ -146,6 +150,7 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   num('testFraction', 0, 0.5);
   int('evalEvery', 1);
   int('checkpointEvery', 1);
+  num('checkpointMinutes', 0, 24 * 60);
   num('earlyStop', 0, 1);
   num('gpuMemoryBudget', 1, 2 ** 50);
   need(typeof s.lowMemory === 'boolean', 'lowMemory', 'must be true or false');

@@ -4,11 +4,19 @@ import { zipSync } from 'fflate';
 import { opfsStore } from '../model/storage/opfs-store.ts';
 import { openRunModel, type OpenedRunModel } from './run-model.ts';
 import { opfsRunFolder } from './opfs-run-folder.ts';
-import { subFolder, type RunFolder } from './run-folder.ts';
+import { readJsonFile, subFolder, writeJsonFile, type RunFolder } from './run-folder.ts';
 import { prepareRun, trainAndEvaluate, evaluateRun } from './pipeline.ts';
 import { readRun, type LiveProgress } from './run.ts';
-import { listCheckpoints, checkpointAdapterFiles } from './checkpoint.ts';
-import { folderLossCache, lossFilter, type LossDecision } from './loss-filter.ts';
+import { listCheckpoints, checkpointAdapterFiles, readCheckpointState } from './checkpoint.ts';
+import {
+  folderLossCache,
+  LOSS_WINDOW,
+  lossFilterCost,
+  runLossFilter,
+  type LossDecision,
+  type LossFilterCost,
+  type LossThresholdSetting,
+} from './loss-filter.ts';
 import type { TrainingFile } from '../data/types.ts';
 import { checkMemory, type MemoryCheck } from './memory-check.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
@@ -27,6 +35,8 @@ export interface RunSummary extends RunRecord {
   interrupted: boolean;
   /** Step Resume would continue from (its latest checkpoint). */
   resumeFrom: number;
+  /** When that checkpoint was written (ISO time), if there is one. */
+  resumeSavedAt?: string;
 }
 
 export interface StartRequest {
@@ -34,13 +44,18 @@ export interface StartRequest {
   files: TrainingFile[];
   settings: Partial<TrainSettings>;
   chatJsonl?: string;
-  /** Stage-2 loss filter threshold in nats; null skips the filter. */
-  lossThreshold: number | null;
+  /** Stage-2 loss filter: a threshold in nats, 'auto' (chosen from the model's losses) or 'off'. */
+  lossThreshold: LossThresholdSetting;
 }
+
+const LOSS_CACHE = 'loss-cache.json';
+const LOSS_RATE = 'loss-rate.json';
 
 export class TrainService {
   private engine?: { id: string; engine: OpenedRunModel };
   private active = new Set<string>();
+  /** Set by requestCheckpoint (the page is being hidden): the running loop checkpoints after its step. */
+  private checkpointAsked = false;
   private runsRoot?: Promise<RunFolder>;
 
   constructor(private device: () => Promise<GPUDevice>) {}
@@ -85,10 +100,12 @@ export class TrainService {
       const run = subFolder(root, id);
       const r = await readRun(run).catch(() => undefined);
       if (!r) continue;
+      const resumeFrom = (await listCheckpoints(run)).at(-1) ?? 0;
       out.push({
         ...r,
         interrupted: (r.status === 'running' || r.status === 'created') && !this.active.has(id),
-        resumeFrom: (await listCheckpoints(run)).at(-1) ?? 0,
+        resumeFrom,
+        resumeSavedAt: resumeFrom ? (await readCheckpointState(run, resumeFrom))?.savedAt : undefined,
       });
     }
     return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
@@ -106,15 +123,15 @@ export class TrainService {
     const id = `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const run = subFolder(root, id);
     try {
-      const { record } = await prepareRun(engine, req.files, req.settings, run, {
+      const { record, measured } = await prepareRun(engine, req.files, req.settings, run, {
         runId: id,
         model: { id: req.modelId, label: repo },
         chatJsonl: req.chatJsonl,
-        lossFilter:
-          req.lossThreshold === null ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, 'loss-cache.json') },
+        lossFilter: req.lossThreshold === 'off' ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, LOSS_CACHE) },
         signal,
         onProgress,
       });
+      if (measured) await this.rememberRate(req.modelId, measured);
       onUpdate(record, null); // the planned steps are shown before the first step
     } catch (err) {
       await root.remove(id); // nothing half-made is left in the run list
@@ -148,7 +165,13 @@ export class TrainService {
     this.active.add(id);
     try {
       // Evaluation (greedy decoding) is a separate button here: it can take a while on a big model.
-      return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false });
+      this.checkpointAsked = false;
+      const checkpointRequested = () => {
+        const asked = this.checkpointAsked;
+        this.checkpointAsked = false;
+        return asked;
+      };
+      return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false, checkpointRequested });
     } finally {
       this.active.delete(id);
     }
@@ -169,8 +192,31 @@ export class TrainService {
     onProgress: (p: Progress) => void,
   ): Promise<LossDecision[]> {
     const engine = await this.open(modelId, signal, onProgress);
-    const cache = await folderLossCache(await this.root(), 'loss-cache.json');
-    return lossFilter(engine, engine.tokenizer, files, { modelId, threshold, seqLen: 2048, cache, signal, onProgress });
+    const cache = await folderLossCache(await this.root(), LOSS_CACHE);
+    const r = await runLossFilter(engine, engine.tokenizer, files, { modelId, threshold, seqLen: LOSS_WINDOW, cache, signal, onProgress });
+    await this.rememberRate(modelId, r.measured);
+    return r.decisions;
+  }
+
+  /** What stage 2 will cost for these files: from the shared cache and the rate measured before. */
+  async lossFilterCost(modelId: string, files: TrainingFile[]): Promise<LossFilterCost> {
+    const root = await this.root();
+    const rates = (await readJsonFile<Record<string, number>>(root, LOSS_RATE)) ?? {};
+    return lossFilterCost(files, modelId, await folderLossCache(root, LOSS_CACHE), rates[modelId]);
+  }
+
+  /** Milliseconds per token of the loss filter, per model, for the next cost estimate. */
+  private async rememberRate(modelId: string, m: { tokens: number; ms: number }): Promise<void> {
+    if (!m.tokens) return;
+    const root = await this.root();
+    const rates = (await readJsonFile<Record<string, number>>(root, LOSS_RATE)) ?? {};
+    rates[modelId] = m.ms / m.tokens;
+    await writeJsonFile(root, LOSS_RATE, rates);
+  }
+
+  /** Best effort before the tab goes away: the running run writes a checkpoint after its current step. */
+  requestCheckpoint(): void {
+    if (this.active.size) this.checkpointAsked = true;
   }
 
   async exportAdapter(runId: string, step: number): Promise<Uint8Array> {

@@ -12,6 +12,7 @@ import type { PlanReport, PlanRequest } from '../train/plan-service.ts';
 import type { ServingInfo } from '../serve/types.ts';
 import type { ServingChoice } from '../serve/inference-service.ts';
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
+import type { RestoreState } from '../serve/serving-memory.ts';
 
 export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
@@ -32,6 +33,10 @@ export interface EngineApi extends CancellableApi {
   /** Loads a model from picked files in place; `path` is the file's path in the picked folder. */
   loadModelFiles(jobId: JobId, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<LoadedModelInfo>;
   loss(text: string): Promise<{ tokens: number; loss: number }>;
+  /** Whether the model and adapters served before a reload are coming back (they load by themselves). */
+  restoreState(): Promise<RestoreState>;
+  /** The model loaded now (also one brought back after a reload), if any. */
+  loadedModel(): Promise<LoadedModelInfo | undefined>;
   /** Copies a picked model folder into browser storage (listed with the downloaded models). */
   importModelFiles(jobId: JobId, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
   /** GPU memory for training and inference from a model's config and this GPU's limits. */

@@ -12,6 +12,7 @@ import { planModel } from '../train/plan-service.ts';
 import { InferenceService } from '../serve/inference-service.ts';
 import { BridgeLink } from '../serve/bridge-link.ts';
 import { opfsAdapterSource, type AdapterSource } from '../model/storage/adapter-store.ts';
+import { opfsServingMemory, restoreServing, type RestoreState } from '../serve/serving-memory.ts';
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;
@@ -34,6 +35,18 @@ const adapters = () => (adapterSource ??= opfsAdapterSource());
 const inference = new InferenceService(models, adapters);
 // The tab serves editors through the bridge that served it (same origin).
 BridgeLink.forLocation(self.location, inference).start();
+// What served before a reload comes back by itself; each change of it is remembered.
+const memory = opfsServingMemory();
+let restore: RestoreState = { state: 'none' };
+let servedModelId: string | undefined;
+let known: () => void;
+/** Settles once the remembered choice has been read: before that, "nothing to restore" would be a guess. */
+const restoreKnown = new Promise<void>((resolve) => (known = resolve));
+const restored = restoreServing(memory, models, inference, (s) => {
+  restore = s;
+  if (s.state === 'done') servedModelId = s.modelId;
+  known();
+});
 /** A model load changes what serves: tell the bridge. */
 const served = <T>(p: Promise<T>): Promise<T> =>
   p.then((v) => {
@@ -74,11 +87,32 @@ const api: EngineApi = {
   deleteModel: (id) => models.remove(id),
   importModelFiles: (jobId, onProgress, files) => jobs.run(jobId, (signal) => models.importFiles(files, signal, onProgress)),
   planModel: async (req) => planModel(req, (await context()).device.limits),
-  loadCachedModel: (jobId, onProgress, id) => served(jobs.run(jobId, (signal) => models.loadCached(id, signal, onProgress))),
-  loadModelFiles: (jobId, onProgress, files) => served(jobs.run(jobId, (signal) => models.loadFiles(files, signal, onProgress))),
+  loadCachedModel: async (jobId, onProgress, id) => {
+    await restored; // one load at a time: a restore under way finishes first
+    const info = await served(jobs.run(jobId, (signal) => models.loadCached(id, signal, onProgress)));
+    servedModelId = id;
+    await memory.write({ modelId: id, choice: { adapters: [], combination: 'cat' } });
+    return info;
+  },
+  loadModelFiles: async (jobId, onProgress, files) => {
+    await restored;
+    const info = await served(jobs.run(jobId, (signal) => models.loadFiles(files, signal, onProgress)));
+    servedModelId = undefined; // picked files are not in browser storage: nothing to bring back
+    await memory.write(undefined);
+    return info;
+  },
+  restoreState: async () => {
+    await restoreKnown;
+    return restore;
+  },
+  loadedModel: async () => models.current?.info,
   loss: (text) => models.loss(text),
   serving: async () => inference.serving(),
-  setServing: (choice) => inference.setServing(choice),
+  setServing: async (choice) => {
+    const r = await inference.setServing(choice);
+    if (servedModelId) await memory.write({ modelId: servedModelId, choice });
+    return r;
+  },
   listAdapters: async () => (await adapters()).list(),
   importAdapter: async (name, files) =>
     (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),

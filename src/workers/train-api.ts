@@ -8,7 +8,7 @@ import type { TrainSettings } from '../train/settings.ts';
 import type { RunRecord } from '../train/run-record.ts';
 import type { LiveProgress } from '../train/run.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
-import type { LossDecision } from '../train/loss-filter.ts';
+import type { LossDecision, LossFilterCost } from '../train/loss-filter.ts';
 import type { RunSummary, StartRequest, TrainModel } from '../train/train-service.ts';
 
 export type { RunSummary, StartRequest, TrainModel };
@@ -32,6 +32,10 @@ export interface TrainApi extends CancellableApi {
     files: TrainingFile[],
     threshold: number,
   ): Promise<LossDecision[]>;
+  /** The running run writes a checkpoint after its current step (best effort, as the tab is hidden or closed). */
+  requestCheckpoint(): Promise<void>;
+  /** What the stage-2 filter will cost on these files (cached files cost nothing), before it runs. */
+  lossFilterCost(modelId: string, files: TrainingFile[]): Promise<LossFilterCost>;
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;
   deleteRun(runId: string): Promise<void>;

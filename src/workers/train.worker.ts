@@ -27,6 +27,8 @@ const api: TrainApi = {
   evaluate: (jobId, onProgress, runId) => job(jobId, (signal) => service.evaluate(runId, signal, onProgress)),
   filterByLoss: (jobId, onProgress, modelId, files, threshold) =>
     job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),
+  requestCheckpoint: async () => service.requestCheckpoint(),
+  lossFilterCost: (modelId, files) => service.lossFilterCost(modelId, files),
   cancel: async (jobId) => jobs.cancel(jobId, 'Stopped by the user.'),
   exportAdapter: async (runId, step) => {
     const zip = await service.exportAdapter(runId, step);

@@ -1,8 +1,11 @@
 // The Train page in headless Chromium (SwiftShader WebGPU) with a tiny generated model
-// downloaded from a hub-shaped server: a too-large setting gives the memory message
+// downloaded from a hub-shaped server: with the default settings the stage-2 step shows its
+// cost and how it chooses the threshold, the run starts training (the random model's
+// ~7.6-nat losses get a threshold from their own distribution), every long phase shows an
+// ETA, Stop says "Stopping…" at once and then what was kept; a too-large setting gives the memory message
 // before anything runs; a run over a small repository trains with a live chart and its
-// test loss drops; a run reloaded mid-way resumes and ends at the planned step with the
-// same final loss as the uninterrupted one; Stop ends within one step; the exported
+// test loss drops; a run reloaded mid-way resumes from its latest checkpoint
+// written by time and ends at the planned step with the same final loss as the uninterrupted one; Stop ends within one step; the exported
 // .zip is a PEFT adapter that the engine (Node, Dawn) loads and that gives the logged
 // test loss.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +34,7 @@ const SETTINGS: Record<string, string> = {
   warmupSteps: '2',
   evalEvery: '4',
   checkpointEvery: '4',
+  checkpointMinutes: '0', // by steps only: the checkpoints below are [4, 8, 12]
   seed: '7',
 };
 
@@ -54,7 +58,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.waitForSelector('[data-testid="picked-note"]');
     if (!(await page.isVisible('[data-setting="seed"]'))) await page.click('details.advanced summary');
     for (const [k, v] of Object.entries({ ...SETTINGS, ...extra })) await page.fill(`[data-setting="${k}"]`, v);
-    if (await page.isChecked('[data-setting="lossFilter"]')) await page.uncheck('[data-setting="lossFilter"]');
+    await page.selectOption('[data-setting="lossFilter"]', 'off');
   }
   async function startRun(): Promise<string> {
     const before = await page.$$eval('[data-testid="run"]', (rows) => rows.map((r) => r.getAttribute('data-run-id')));
@@ -94,6 +98,75 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
   });
   afterAll(() => closeAll({ browser, bridge, servers: [hub], dirs: [dir] }));
 
+  it('default settings: stage 2 shows its cost and threshold reasoning, training starts, ETAs in every long phase, Stop says what was kept', async () => {
+    await page.setInputFiles('[data-testid="train-files-input"]', repoDir);
+    await page.waitForSelector('[data-testid="picked-note"]');
+    // The stage-2 step is on the page (not under Advanced), automatic, with its cost before it runs.
+    expect(await page.inputValue('[data-setting="lossFilter"]')).toBe('auto');
+    expect((await page.textContent('[data-testid="loss-step-why"]'))?.replace(/\s+/g, ' ')).toMatch(
+      /Refact does.*derived from its own losses/,
+    );
+    const cost = await page.waitForSelector('[data-testid="loss-step-cost"]');
+    expect((await cost.textContent())?.replace(/\s+/g, ' ')).toMatch(/Cost: 8 files, ≈[\d,]+ tokens; 8 to measure/);
+    expect((await page.textContent('[data-testid="schedule-preview"]'))?.replace(/\s+/g, ' ')).toMatch(
+      /warmup is at most 10% of the steps/,
+    );
+    // Every progress text and ETA the page shows while the run goes, recorded in the page.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        for (const el of document.querySelectorAll('[data-testid="progress"], [data-testid="train-eta"]'))
+          seen.push((el.textContent ?? '').replace(/\s+/g, ' ').trim());
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    const id = await startRun();
+    const result = await page.waitForSelector('[data-testid="loss-filter-result"]');
+    const kept = Number(await result.getAttribute('data-kept'));
+    console.log(`[e2e tests] default loss filter: ${await result.textContent()}`);
+    expect(kept).toBeGreaterThanOrEqual(6); // only outliers of the model's own losses go
+    expect((await result.textContent())?.replace(/\s+/g, ' ')).toMatch(
+      /kept \d of 8 files .*from this model's own losses.*far above Refact's 3/s,
+    );
+    expect((await page.textContent('[data-testid="schedule"]'))?.replace(/\s+/g, ' ')).toMatch(
+      /warmup \d+ steps? \(capped from 20: at most 10% of \d+ steps\) to a peak lr of 3\.0e-4, then linear decay to 0/,
+    );
+    // Stop once the test loss before training is done, while the first step (8 sequences of 1024
+    // tokens by default: slow on SwiftShader) runs: the run stops after it.
+    await page.waitForSelector('[data-testid="progress"][data-phase="test loss"]', { timeout: 120_000 });
+    await page.waitForFunction(
+      () => {
+        const p = document.querySelector('[data-testid="progress"]');
+        return !p || (p.getAttribute('data-phase') === 'test loss' && p.getAttribute('data-done') === p.getAttribute('data-total'));
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    // Stop: acknowledged at once, then the run says where it stopped and what it kept.
+    const t0 = Date.now();
+    await page.click('[data-testid="train-stop"]');
+    await page.waitForFunction(() => {
+      const b = document.querySelector<HTMLButtonElement>('[data-testid="train-stop"]');
+      return b?.disabled && b.textContent === 'Stopping…';
+    });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const msg = await page.waitForSelector('[data-testid="stop-message"]', { timeout: 240_000 });
+    expect(await msg.textContent()).toMatch(/^Stopped at step (\d+); checkpoint step \1 saved \(Resume continues from it\)\.$/);
+    // Every long phase showed its ETA: the loss filter (with rate), the test loss, and training.
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    const withEta = (phase: string) => seen.filter((t) => t.startsWith(phase) && /ETA \d/.test(t));
+    expect(withEta('loss filter').length, seen.join('\n')).toBeGreaterThan(0);
+    expect(withEta('loss filter')[0]).toMatch(/loss filter \d+% \(\d\/8\) .* · \d+ tokens\/s · ETA/);
+    expect(withEta('test loss').length, seen.join('\n')).toBeGreaterThan(0);
+    expect(withEta('ETA').length, seen.join('\n')).toBeGreaterThan(0); // the training figures' ETA
+    await page.waitForSelector(`${runRow(id)}[data-status="stopped"]`);
+    // The losses are kept (the cache the Filter page shares): the next start measures nothing.
+    const again = await page.waitForSelector('[data-testid="loss-step-cost"][data-cached="8"]');
+    expect((await again.textContent())?.replace(/\s+/g, ' ')).toMatch(/all already measured \(Filter page or an earlier run\): no time/);
+    await page.click(`${runRow(id)} [data-testid="delete"]`);
+    await page.waitForSelector(runRow(id), { state: 'detached' });
+  }, 420_000); // a default step is 8 sequences of 1024 tokens: minutes on SwiftShader under load
+
   it('a setting too large for the GPU memory budget gives the memory message before anything runs', async () => {
     await fillSettings({ seqLen: '4096' });
     await page.fill('[data-setting="gpuMemoryBudget"]', '0.01');
@@ -121,7 +194,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
 
   it('when the loss filter leaves too few files, it says which and why, and no run is made', async () => {
     await fillSettings();
-    await page.check('[data-setting="lossFilter"]');
+    await page.selectOption('[data-setting="lossFilter"]', 'manual');
     await page.fill('[data-setting="lossThreshold"]', '3'); // a random model's loss is ~7.6 nats
     await page.click('[data-testid="train-start"]');
     const err = await page.waitForSelector('[data-testid="train-error"]', { timeout: 60_000 });
@@ -133,7 +206,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     });
     expect(await page.$$('[data-testid="run"]')).toHaveLength(0);
     expect(await page.isEnabled('[data-testid="train-start"]')).toBe(true);
-    await page.uncheck('[data-setting="lossFilter"]');
+    await page.selectOption('[data-setting="lossFilter"]', 'off');
   });
 
   it('trains over a small repository: the chart updates live and test loss drops below its start', async () => {
@@ -162,8 +235,9 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     ).toEqual([4, 8, 12]);
   });
 
-  it('a run reloaded mid-way resumes from its checkpoint and ends with the same loss as the uninterrupted run', async () => {
-    await fillSettings();
+  it('a run reloaded mid-way resumes from its checkpoint written by time and ends with the same loss as the uninterrupted run', async () => {
+    // Checkpoints by time only (every 0.001 min: after every step), none by step count before the end.
+    await fillSettings({ checkpointEvery: '100', checkpointMinutes: '0.001' });
     const id = await startRun();
     await page.waitForFunction(
       () => Number(document.querySelector('[data-testid="train-status"]')?.getAttribute('data-step')) >= 5,
@@ -174,6 +248,11 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const row = await page.waitForSelector(`${runRow(id)}[data-status="interrupted"]`);
     const at = Number(await row.getAttribute('data-step'));
     expect(at).toBeLessThan(STEPS);
+    // Resume continues from the latest checkpoint written by time, and says when it was saved.
+    const from = Number(await page.getAttribute(`${runRow(id)} [data-testid="resume"]`, 'data-from'));
+    expect(from).toBeGreaterThanOrEqual(4);
+    expect(await page.textContent(`${runRow(id)} [data-testid="resume"]`)).toBe(`Resume from step ${from}`);
+    expect(await page.textContent(`${runRow(id)} [data-testid="resume-note"]`)).toMatch(/^checkpoint saved (just now|\d+ min ago)/);
     await page.click(`${runRow(id)} [data-testid="resume"]`);
     await page.waitForSelector(`${runRow(id)}[data-status="done"]`, { timeout: 120_000 });
     expect(Number(await page.getAttribute(runRow(id), 'data-step'))).toBe(STEPS);
@@ -196,6 +275,9 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const last = Number(await page.getAttribute(runRow(id), 'data-step'));
     expect(last).toBeGreaterThanOrEqual(atClick);
     expect(last).toBeLessThanOrEqual(atClick + 1);
+    expect(await page.textContent('[data-testid="stop-message"]')).toBe(
+      `Stopped at step ${last}; checkpoint step ${last} saved (Resume continues from it).`,
+    );
     expect(await page.isVisible(`${runRow(id)} [data-testid="resume"]`)).toBe(true);
     // Delete (after a confirmation) removes the run and its checkpoints from browser storage.
     await page.click(`${runRow(id)} [data-testid="delete"]`);
@@ -243,5 +325,27 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     for (const step of [4, 8, 12]) await page.waitForSelector(row(step), { timeout: 30_000 });
     expect(await page.textContent(row(best))).toContain('★ best');
     for (const step of [4, 8, 12].filter((x) => x !== best)) expect(await page.textContent(row(step))).not.toContain('★ best');
+  });
+
+  it('after a reload, the model that was loaded and the adapter that was served come back by themselves', async () => {
+    const id = uninterrupted.id;
+    await openTrainPage();
+    const best = Number(await page.getAttribute(runRow(id), 'data-best'));
+    await page.goto(new URL('#/model', bridge.origin).href);
+    await page.click('[data-testid="cached-model"] [data-testid="load"]');
+    await page.waitForSelector('[data-testid="loaded-model"]', { timeout: 60_000 });
+    await page.goto(new URL('#/use', bridge.origin).href);
+    const row = `[data-testid="adapter"][data-id="runs/${id}/checkpoints/step-${String(best).padStart(6, '0')}"]`;
+    await page.check(`${row} [data-testid="adapter-use"]`);
+    await page.click('[data-testid="serve-adapters"]');
+    await page.waitForSelector('[data-testid="serving"][data-adapters="1"]', { timeout: 60_000 });
+    await page.reload();
+    // The page says it is bringing them back, then serves them without a click.
+    const note = await page.waitForSelector('[data-testid="restore"]', { timeout: 30_000 });
+    expect(await note.textContent()).toMatch(/test--tiny-coder with runs\/run-[^ ]+\/checkpoints\/step-0+\d+/);
+    await page.waitForSelector('[data-testid="restore"][data-state="done"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="serving"][data-adapters="1"]', { timeout: 30_000 });
+    await page.goto(new URL('#/model', bridge.origin).href);
+    expect(await (await page.waitForSelector('[data-testid="loaded-model"]')).textContent()).toContain('test--tiny-coder');
   });
 });

@@ -26,6 +26,7 @@ const SETTINGS: Partial<TrainSettings> = {
   steps: 12,
   evalEvery: 4,
   checkpointEvery: 4,
+  checkpointMinutes: 0, // by steps only here; the test below checkpoints by time
   lr: 3e-3,
   warmupSteps: 2,
   loraR: 4,
@@ -108,6 +109,25 @@ describe.skipIf(!!gpuSkipReason)(`training runs${skipNote}`, () => {
     console.log(`[gpu tests] final loss uninterrupted ${a} vs resumed ${b}`);
     expect(Math.abs(a - b)).toBeLessThan(1e-4);
     expect(Math.abs(full.evals.at(-1)!.testLoss - resumed.evals.at(-1)!.testLoss)).toBeLessThan(1e-4);
+  });
+
+  it('checkpoints by time and on request change no loss, and a resume from one is bit-identical', async () => {
+    // 1e-6 minutes: a checkpoint after every step, as a long run gets one every few minutes.
+    const run = await newRun('by-time', { checkpointMinutes: 1e-6 });
+    let asked = false;
+    const timed = await trainRun(engine, run, { checkpointRequested: () => !asked && (asked = true) });
+    expect(timed.log.map((l) => l.loss)).toEqual(full.log.map((l) => l.loss));
+    expect(timed.evals.map((e) => e.testLoss)).toEqual(full.evals.map((e) => e.testLoss));
+    expect(await listCheckpoints(run)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // A reload after step 6 with the last checkpoint written by time at step 5 (not a multiple of 4).
+    for (const step of [6, 7, 8, 9, 10, 11, 12]) await run.remove(checkpointDir(step));
+    const record = JSON.parse(new TextDecoder().decode((await run.read('run.json'))!)) as RunRecord;
+    record.status = 'running';
+    record.log = record.log.filter((l) => l.step <= 6);
+    await run.write('run.json', new TextEncoder().encode(JSON.stringify(record)));
+    const resumed = await trainRun(engine, run);
+    expect(resumed.log.map((l) => l.loss)).toEqual(full.log.map((l) => l.loss));
+    expect(resumed.evals.at(-1)!.testLoss).toBe(full.evals.at(-1)!.testLoss);
   });
 
   it("the best checkpoint's adapter loads back and gives the logged test loss", async () => {

@@ -481,6 +481,8 @@ describe('settings and runs', { timeout: 120_000 }, () => {
       [['--steps', '10', '--warmup', '20'], /warmupSteps must be at most the number of steps \(10\)/],
       [['--lora-r', '0'], /loraR must be an integer/],
       [['--lora-alpha', '1e999'], /must be a number/],
+      [['--checkpoint-minutes=-1'], /checkpointMinutes must be a number in \[0, 1440\] \(got -1\)/],
+      [['--checkpoint-minutes', '1e9'], /checkpointMinutes must be a number in \[0, 1440\]/],
     ] as const) {
       const r = cli('train', '--model', dir, '--source', join(root, 'no-such-folder'), '--out', join(root, `t-out-${n++}`), ...flags);
       expect(r.status).toBe(1);

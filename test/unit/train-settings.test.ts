@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/model/config.ts';
 import qwen15Json from '../../src/model/configs/Qwen2.5-Coder-1.5B.json';
 import { autoSteps, validateSettings, SettingsError, DEFAULT_SETTINGS, SETTING_HELP } from '../../src/train/settings.ts';
-import { learningRate } from '../../src/train/schedule.ts';
+import { describeSchedule, effectiveSchedule, learningRate } from '../../src/train/schedule.ts';
 import { checkMemory } from '../../src/train/memory-check.ts';
 import { planMemory } from '../../src/gpu/planner.ts';
 import { BlockSampler } from '../../src/train/sampler.ts';
@@ -40,6 +40,19 @@ describe('settings', () => {
     const c = { ...s, schedule: 'cosine' as const };
     expect(learningRate(53, 100, c)).toBeCloseTo(5e-4, 12);
     expect(learningRate(30, 100, { ...s, decaySteps: 20 })).toBe(0); // decayed fully by step 21
+  });
+  it('warmup is capped to 10% of the steps (rounded up), so a short run reaches its peak rate', () => {
+    const s = { lr: 3e-4, warmupSteps: 20, decaySteps: 0, schedule: 'linear' as const };
+    expect(effectiveSchedule(3, s)).toEqual({ warmupSteps: 1, warmupCapped: true, peakLr: 3e-4, decaySteps: 2, schedule: 'linear' });
+    expect(learningRate(1, 3, s)).toBeCloseTo(1.5e-4, 12);
+    expect(learningRate(2, 3, s)).toBeCloseTo(3e-4, 12); // the peak, which warmup 20 never reached (4e-5 at step 3)
+    expect(learningRate(3, 3, s)).toBeCloseTo(1.5e-4, 12);
+    expect(effectiveSchedule(1000, s).warmupSteps).toBe(20); // a long run keeps its warmup
+    expect(effectiveSchedule(12, { ...s, warmupSteps: 2 }).warmupCapped).toBe(false); // ceil(1.2) = 2
+    expect(effectiveSchedule(12, { ...s, warmupSteps: 0 }).warmupSteps).toBe(0);
+    expect(describeSchedule(3, s)).toBe(
+      'warmup 1 step (capped from 20: at most 10% of 3 steps) to a peak lr of 3.0e-4, then linear decay to 0 over 2 steps',
+    );
   });
 });
 

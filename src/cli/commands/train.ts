@@ -47,6 +47,7 @@ const FLAGS: Array<[string, keyof TrainSettings]> = [
   ['test-fraction', 'testFraction'],
   ['eval-every', 'evalEvery'],
   ['checkpoint-every', 'checkpointEvery'],
+  ['checkpoint-minutes', 'checkpointMinutes'],
   ['early-stop', 'earlyStop'],
   ['gpu-memory', 'gpuMemoryBudget'],
 ];
