@@ -37,6 +37,9 @@ export interface LoadedModelInfo {
   fim?: string;
 }
 
+/** A stored model, its bytes in storage, and the files its manifest lists as done that are gone. */
+export type CachedModel = Manifest & { bytes: number; missing: string[] };
+
 export class ModelService {
   private store?: Promise<ModelStore>;
   private loaded?: { info: LoadedModelInfo; model: GpuModel; memory: GpuMemory; runner: KernelRunner; tokenizer: ModelTokenizer };
@@ -52,14 +55,23 @@ export class ModelService {
     return CATALOG;
   }
 
-  async cached(): Promise<Array<Manifest & { bytes: number }>> {
+  /**
+   * The stored models; a model whose manifest says a file is done while the file is gone or
+   * shorter (browser storage evicted it) is reported incomplete, with the files to fetch again.
+   */
+  async cached(): Promise<CachedModel[]> {
     const store = await this.opfs();
-    const out: Array<Manifest & { bytes: number }> = [];
+    const out: CachedModel[] = [];
     for (const m of await store.list()) {
       const folder = await store.folder(m.id);
       let bytes = 0;
-      for (const f of Object.keys(m.files)) bytes += await folder.size(f);
-      out.push({ ...m, bytes });
+      const missing: string[] = [];
+      for (const [name, f] of Object.entries(m.files)) {
+        const size = await folder.size(name);
+        bytes += size;
+        if (f.done && (f.size !== undefined ? size !== f.size : size === 0)) missing.push(name);
+      }
+      out.push({ ...m, complete: m.complete && missing.length === 0, bytes, missing });
     }
     return out.sort((a, b) => a.repo.localeCompare(b.repo));
   }
@@ -75,8 +87,16 @@ export class ModelService {
 
   async loadCached(id: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
     const store = await this.opfs();
-    const m = (await store.list()).find((x) => x.id === id);
+    const m = (await this.cached()).find((x) => x.id === id);
     if (!m) throw new ModelError('MODEL_NOT_FOUND', `No downloaded model "${id}": download it again.`);
+    if (m.missing.length)
+      throw new ModelError(
+        'MODEL_INCOMPLETE',
+        `${m.repo} is missing ${m.missing.join(', ')} in browser storage: fetch the missing files first.`,
+        {
+          file: m.missing[0],
+        },
+      );
     if (!m.complete) throw new ModelError('MODEL_INCOMPLETE', `${m.repo} is not completely downloaded yet: resume the download first.`);
     return this.load((await store.folder(id)).files(), id, signal, onProgress);
   }
