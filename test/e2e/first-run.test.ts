@@ -23,7 +23,10 @@ const DEMO_ID = 'homecoder--demo-coder-random';
 const enc = new TextEncoder();
 /** Five small, distinct Python files: the archive a user adds (twice). */
 const tree = Object.fromEntries(
-  [0, 1, 2, 3, 4].map((i) => [`project/pkg/mod${i}.py`, enc.encode(`def f${i}(x):\n    return x * ${i + 2} + ${i * 7}\n\n\nprint(f${i}(${i}))\n`)]),
+  [0, 1, 2, 3, 4].map((i) => [
+    `project/pkg/mod${i}.py`,
+    enc.encode(`def f${i}(x):\n    return x * ${i + 2} + ${i * 7}\n\n\nprint(f${i}(${i}))\n`),
+  ]),
 );
 
 describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}`, () => {
@@ -65,7 +68,9 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
       w.bars = [];
       new MutationObserver(() => {
         for (const b of document.querySelectorAll('[role="progressbar"]'))
-          w.bars.push(Object.fromEntries(['aria-valuemin', 'aria-valuemax', 'aria-valuenow', 'aria-valuetext'].map((a) => [a, b.getAttribute(a)])));
+          w.bars.push(
+            Object.fromEntries(['aria-valuemin', 'aria-valuemax', 'aria-valuenow', 'aria-valuetext'].map((a) => [a, b.getAttribute(a)])),
+          );
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
     await page.click(`[data-testid="download-${DEMO_REPO}"]`);
@@ -143,28 +148,50 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
       for (const id of ids) expect(d).not.toContain(id);
     }
     // Filter settings with units, and which languages are off.
-    const summary = (await page.textContent('[data-testid="filter-settings"] summary')) ?? '';
+    const summary = ((await page.textContent('[data-testid="filter-settings"] summary')) ?? '').replace(/\s+/g, ' ');
     expect(summary).toMatch(/digits at most \d+% of the characters/);
     expect(summary).toMatch(/near-duplicates from \d+% similar/);
     expect(await page.textContent('[data-testid="languages-off"]')).toMatch(/^(all languages on|languages off: \w)/);
+    // An archive of the same name with other content: offered too, and Cancel adds nothing.
+    await page.click('nav a[data-page="sources"]');
+    const changed = { ...tree, 'project/pkg/mod0.py': enc.encode('x = 1\n') };
+    await page.setInputFiles('[data-testid="archive-input"]', { ...file, buffer: Buffer.from(zipSync(changed)) });
+    const other = await page.waitForSelector('[data-testid="source-exists"]', { timeout: 60_000 });
+    expect(await other.textContent()).toContain('"src.zip" is already a source, with different content');
+    await page.click('[data-testid="source-keep"]');
+    await page.waitForSelector('[data-testid="source-exists"]', { state: 'detached' });
+    expect(await page.$$('[data-testid="source-row"]')).toHaveLength(2);
   });
 
   it('the Use page exports a checkpoint as a PEFT zip; the served best checkpoint is checked and named by run and step', async () => {
     const config = parseConfig(JSON.parse(new TextDecoder().decode(demoModelFiles().get('config.json')!)));
     const targets = ['q_proj', 'v_proj'] as const;
     const peft = Object.fromEntries(
-      [...writePeftAdapter({ lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] }, baseModel: DEMO_REPO, layers: randomAdapter(config, 2, [...targets], 7) })].map(
-        ([n, b]) => [n, [...b]],
-      ),
+      [
+        ...writePeftAdapter({
+          lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
+          baseModel: DEMO_REPO,
+          layers: randomAdapter(config, 2, [...targets], 7),
+        }),
+      ].map(([n, b]) => [n, [...b]]),
     );
     // A checkpoint where training writes one: adapters/runs/<run>/checkpoints/step-NNNNNN.
     await page.evaluate(async (files) => {
       let dir = await navigator.storage.getDirectory();
-      for (const part of ['adapters', 'runs', 'run-1', 'checkpoints', 'step-000003']) dir = await dir.getDirectoryHandle(part, { create: true });
-      const meta = { label: 'demo · run run-1 · step 3', run: 'run-1', step: 3, testLoss: 7.5, best: true, createdAt: '2026-01-01T00:00:00Z' };
-      for (const [name, bytes] of [...Object.entries(files), ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]]] as Array<
-        [string, number[]]
-      >) {
+      for (const part of ['adapters', 'runs', 'run-1', 'checkpoints', 'step-000003'])
+        dir = await dir.getDirectoryHandle(part, { create: true });
+      const meta = {
+        label: 'demo · run run-1 · step 3',
+        run: 'run-1',
+        step: 3,
+        testLoss: 7.5,
+        best: true,
+        createdAt: '2026-01-01T00:00:00Z',
+      };
+      for (const [name, bytes] of [
+        ...Object.entries(files),
+        ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]],
+      ] as Array<[string, number[]]>) {
         const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
         await w.write(new Uint8Array(bytes));
         await w.close();
