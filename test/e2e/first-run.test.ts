@@ -57,6 +57,15 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
     expect(await shown.textContent()).toMatch(persisted ? /persistent/ : /not persistent/);
   });
 
+  it('the planner remembers the chosen model after a reload', async () => {
+    await page.selectOption('[data-testid="plan-model"]', 'Qwen/Qwen2.5-Coder-1.5B');
+    await page.click('[data-testid="plan-run"]');
+    await page.waitForSelector('[data-testid="plan-result"]', { timeout: 60_000 });
+    await page.reload();
+    await page.waitForSelector('[data-testid="plan-model"] option[value="Qwen/Qwen2.5-Coder-1.5B"]', { state: 'attached' });
+    expect(await page.inputValue('[data-testid="plan-model"]')).toBe('Qwen/Qwen2.5-Coder-1.5B');
+  });
+
   it('the demo model: its size in parameters, progress as a progressbar, the storage figure updated, a loaded state', async () => {
     const params = await page.textContent(`tr:has([data-testid="download-${DEMO_REPO}"]) td:nth-child(2)`);
     expect(params).not.toMatch(/^0\.00/);
