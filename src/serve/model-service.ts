@@ -26,7 +26,10 @@ export interface HubSettings {
 }
 
 export interface LoadedModelInfo {
+  /** The stored model's id (a folder name in browser storage) or `folder:<name>`. */
   source: string;
+  /** How the user knows it: the repository id (`owner/name`), or `folder:<name>`. */
+  name: string;
   config: ModelConfig;
   dtype: string;
   fileBytes: number;
@@ -98,7 +101,8 @@ export class ModelService {
         },
       );
     if (!m.complete) throw new ModelError('MODEL_INCOMPLETE', `${m.repo} is not completely downloaded yet: resume the download first.`);
-    return this.load((await store.folder(id)).files(), id, signal, onProgress);
+    const name = m.revision === 'main' ? m.repo : `${m.repo}@${m.revision}`;
+    return this.load((await store.folder(id)).files(), id, signal, onProgress, name);
   }
 
   /**
@@ -159,7 +163,13 @@ export class ModelService {
     return this.load(blobFiles(`the folder ${folder}`, byName), `folder:${folder}`, signal, onProgress);
   }
 
-  private async load(files: ModelFiles, source: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+  private async load(
+    files: ModelFiles,
+    source: string,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+    name = source,
+  ): Promise<LoadedModelInfo> {
     onProgress({ phase: 'checking files', done: 0, total: 1 });
     const opened = await openModel(files);
     const tokenizer = await ModelTokenizer.load(files, opened.config.vocabSize);
@@ -177,6 +187,7 @@ export class ModelService {
     });
     const info: LoadedModelInfo = {
       source,
+      name,
       config: opened.config,
       dtype: opened.dtype,
       fileBytes: opened.bytes,

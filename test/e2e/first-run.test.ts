@@ -221,6 +221,9 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
     await page.waitForSelector('[data-testid="serving"][data-adapters="1"]', { timeout: 60_000 });
     expect(await page.textContent('[data-testid="serving"]')).toContain('with run-1 · step 3 × 1');
     expect(await page.textContent('[data-testid="serving"]')).not.toContain('runs/');
+    expect(await page.textContent('[data-testid="serving"]')).toContain(DEMO_REPO); // one spelling of the model's id
+    await page.waitForSelector('[data-testid="bridge-status"][data-state="serving"]', { timeout: 30_000 });
+    expect(await page.textContent('[data-testid="use-content"]')).not.toContain(DEMO_ID);
     await page.waitForSelector(`[data-testid="adapter"][data-id="${id}"][data-serving="true"]`);
     expect(await page.isChecked(`[data-testid="adapter"][data-id="${id}"] [data-testid="adapter-use"]`)).toBe(true);
     // "Copy" says it copied.
