@@ -170,6 +170,12 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
     await page.click('[data-testid="source-keep"]');
     await page.waitForSelector('[data-testid="source-exists"]', { state: 'detached' });
     expect(await page.$$('[data-testid="source-row"]')).toHaveLength(2);
+    // Or kept beside the first, when the user says so.
+    await page.setInputFiles('[data-testid="archive-input"]', { ...file, buffer: Buffer.from(zipSync(changed)) });
+    await page.click('[data-testid="source-add-another"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="source-row"]:nth-child(3)', { timeout: 60_000 });
+    expect(await page.$$('[data-testid="source-row"][data-name="src.zip"]')).toHaveLength(2);
+    expect(await page.$('[data-testid="source-exists"]')).toBeNull();
   });
 
   it('the Use page exports a checkpoint as a PEFT zip; the served best checkpoint is checked and named by run and step', async () => {
