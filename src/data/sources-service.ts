@@ -10,9 +10,8 @@ import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './so
 import { parseRepoUrl, proxiedRepoUrl } from './sources/git-url.ts';
 import { filterFiles } from './filter/stage1.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
-import type { ContentFacts } from './filter/content.ts';
+import { contentHash, type ContentFacts } from './filter/content.ts';
 import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
-import { contentHash } from './filter/content.ts';
 import type { FileDecision, SourceFile, SourceRecord } from './types.ts';
 
 export interface GitRequest {
