@@ -147,16 +147,26 @@ export class SourcesService {
   ): Promise<Omit<SourceRecord, 'fileCount' | 'bytes'>> {
     const store = await this.store();
     const now = Date.now();
+    const sameContent = async (id: string) => {
+      const stored = new Map((await store.fileList(id)).map((f) => [f.path, f]));
+      return (
+        stored.size === files.length &&
+        files.every((f) => {
+          const old = stored.get(f.path);
+          return old?.sha === contentHash(f.bytes) && (f.test === undefined || f.test === old.test);
+        })
+      );
+    };
     if (typeof existing === 'object') {
       const old = await store.source(existing.replace);
       if (!old) throw new SourceError('SOURCE_NOT_FOUND', 'The source to replace is no longer in the list: add the files again.');
-      return { id: old.id, kind, name, addedAt: old.addedAt, updatedAt: now };
+      // The same content keeps its stamp: the filter's decisions stay current.
+      return { id: old.id, kind, name, addedAt: old.addedAt, updatedAt: (await sameContent(old.id)) ? old.updatedAt : now };
     }
     if (existing === 'ask') {
       const old = (await store.sources()).find((s) => s.kind === kind && s.name === name);
       if (old) {
-        const stored = new Map((await store.fileList(old.id)).map((f) => [f.path, f.sha]));
-        const same = stored.size === files.length && files.every((f) => stored.get(f.path) === contentHash(f.bytes));
+        const same = await sameContent(old.id);
         throw new SourceError(
           'SOURCE_EXISTS',
           same
