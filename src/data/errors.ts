@@ -17,7 +17,8 @@ export type SourceErrorCode =
   | 'PATH_NOT_FOUND'
   | 'SOURCE_NOT_REGULAR'
   | 'SOURCE_TOO_LARGE'
-  | 'GIT_PACK_TOO_LARGE';
+  | 'GIT_PACK_TOO_LARGE'
+  | 'SOURCE_EXISTS';
 
 export class SourceError extends HomecoderError<SourceErrorCode> {
   constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown; hint?: string; data?: object }) {

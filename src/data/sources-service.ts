@@ -10,7 +10,7 @@ import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './so
 import { parseRepoUrl, proxiedRepoUrl } from './sources/git-url.ts';
 import { filterFiles } from './filter/stage1.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
-import type { ContentFacts } from './filter/content.ts';
+import { contentHash, type ContentFacts } from './filter/content.ts';
 import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
 import type { FileDecision, SourceFile, SourceRecord } from './types.ts';
 
@@ -31,6 +31,13 @@ export interface AddResult {
 export interface FilterRunResult extends FilterRun {
   total: number;
 }
+
+/**
+ * What to do when a source of the same kind and name is already stored: 'ask' fails with
+ * SOURCE_EXISTS (the page offers the choice), 'add' stores another one, `{ replace: id }`
+ * stores these files in place of that source's (same id, so the filter sees changes only).
+ */
+export type ExistingChoice = 'ask' | 'add' | { replace: string };
 
 export type PublicSource = Omit<SourceRecord, 'token'> & { hasToken: boolean };
 
@@ -127,19 +134,61 @@ export class SourcesService {
     if (rec) await store.updateSource({ ...rec, token: token || undefined });
   }
 
-  async addArchive(file: File, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
+  /**
+   * The record these files are stored under: a new one, or (replacing) the existing one's id
+   * and added date. With 'ask', a source of the same kind and name fails with SOURCE_EXISTS,
+   * saying whether its content is the same, so the page can offer to replace it.
+   */
+  private async target(
+    kind: 'archive' | 'files',
+    name: string,
+    files: SourceFile[],
+    existing: ExistingChoice,
+  ): Promise<Omit<SourceRecord, 'fileCount' | 'bytes'>> {
+    const store = await this.store();
+    const now = Date.now();
+    const sameContent = async (id: string) => {
+      const stored = new Map((await store.fileList(id)).map((f) => [f.path, f]));
+      return (
+        stored.size === files.length &&
+        files.every((f) => {
+          const old = stored.get(f.path);
+          return old?.sha === contentHash(f.bytes) && (f.test === undefined || f.test === old.test);
+        })
+      );
+    };
+    if (typeof existing === 'object') {
+      const old = await store.source(existing.replace);
+      if (!old) throw new SourceError('SOURCE_NOT_FOUND', 'The source to replace is no longer in the list: add the files again.');
+      // The same content keeps its stamp: the filter's decisions stay current.
+      return { id: old.id, kind, name, addedAt: old.addedAt, updatedAt: (await sameContent(old.id)) ? old.updatedAt : now };
+    }
+    if (existing === 'ask') {
+      const old = (await store.sources()).find((s) => s.kind === kind && s.name === name);
+      if (old) {
+        const same = await sameContent(old.id);
+        throw new SourceError(
+          'SOURCE_EXISTS',
+          same
+            ? `"${name}" is already a source, with the same content: replace it (nothing changes), or add it again as another source.`
+            : `"${name}" is already a source, with different content: replace it with this one, or add this one as another source.`,
+          { data: { id: old.id, name, sameContent: same } },
+        );
+      }
+    }
+    return { id: newId(), kind, name, addedAt: now, updatedAt: now };
+  }
+
+  async addArchive(file: File, existing: ExistingChoice, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
     onProgress({ phase: 'reading', done: 0, total: file.size, detail: file.name });
     const bytes = new Uint8Array(await file.arrayBuffer());
     signal.throwIfAborted();
     onProgress({ phase: 'unpacking', done: 0, total: bytes.length, detail: file.name });
     const a = await readArchive(file.name, bytes);
     signal.throwIfAborted();
+    const rec = await this.target('archive', file.name, a.files, existing);
     onProgress({ phase: 'storing', done: 0, total: a.files.length, detail: file.name });
-    const now = Date.now();
-    const { record, changes } = await (await this.store()).putSource(
-      { id: newId(), kind: 'archive', name: file.name, addedAt: now, updatedAt: now },
-      a.files,
-    );
+    const { record, changes } = await (await this.store()).putSource(rec, a.files);
     return { source: record, changes, skipped: a.skipped };
   }
 
@@ -148,6 +197,7 @@ export class SourcesService {
     name: string,
     files: Array<{ path: string; file: File }>,
     test: boolean,
+    existing: ExistingChoice,
     signal: AbortSignal,
     onProgress: ProgressListener,
   ): Promise<AddResult> {
@@ -158,11 +208,8 @@ export class SourcesService {
       read.push({ path: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()), test });
       if (i % 100 === 0) onProgress({ phase: 'reading', done: i, total: files.length, detail: f.path });
     }
-    const now = Date.now();
-    const { record, changes } = await (await this.store()).putSource(
-      { id: newId(), kind: 'files', name, addedAt: now, updatedAt: now },
-      read,
-    );
+    const rec = await this.target('files', name, read, existing);
+    const { record, changes } = await (await this.store()).putSource(rec, read);
     return { source: record, changes, skipped: [] };
   }
 
@@ -192,10 +239,11 @@ export class SourcesService {
     const files = await store.allFiles();
     const cache = await store.facts(files.map((f) => f.sha));
     const known = new Set(cache.keys());
+    const names = new Map((await store.sources()).map((x) => [x.id, x.name]));
     const result = await filterFiles(
       files.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })),
       s,
-      { signal, onProgress, cache },
+      { signal, onProgress, cache, sourceName: (id) => names.get(id) ?? 'a removed source' },
     );
     const fresh: ContentFacts[] = [];
     for (const [sha, f] of cache) if (!known.has(sha)) fresh.push(f);

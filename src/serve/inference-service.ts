@@ -49,7 +49,7 @@ export class InferenceService {
     const c = cur.info.config;
     return {
       model: 'homecoder',
-      base: cur.info.source,
+      base: cur.info.name,
       adapters: this.labels,
       fim: cur.tokenizer.fim?.family,
       contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),

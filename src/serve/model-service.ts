@@ -26,7 +26,10 @@ export interface HubSettings {
 }
 
 export interface LoadedModelInfo {
+  /** The stored model's id (a folder name in browser storage) or `folder:<name>`. */
   source: string;
+  /** How the user knows it: the repository id (`owner/name`), or `folder:<name>`. */
+  name: string;
   config: ModelConfig;
   dtype: string;
   fileBytes: number;
@@ -36,6 +39,9 @@ export interface LoadedModelInfo {
   allocated: MemoryReport;
   fim?: string;
 }
+
+/** A stored model, its bytes in storage, and the files its manifest lists as done that are gone. */
+export type CachedModel = Manifest & { bytes: number; missing: string[] };
 
 export class ModelService {
   private store?: Promise<ModelStore>;
@@ -52,14 +58,23 @@ export class ModelService {
     return CATALOG;
   }
 
-  async cached(): Promise<Array<Manifest & { bytes: number }>> {
+  /**
+   * The stored models; a model whose manifest says a file is done while the file is gone or
+   * shorter (browser storage evicted it) is reported incomplete, with the files to fetch again.
+   */
+  async cached(): Promise<CachedModel[]> {
     const store = await this.opfs();
-    const out: Array<Manifest & { bytes: number }> = [];
+    const out: CachedModel[] = [];
     for (const m of await store.list()) {
       const folder = await store.folder(m.id);
       let bytes = 0;
-      for (const f of Object.keys(m.files)) bytes += await folder.size(f);
-      out.push({ ...m, bytes });
+      const missing: string[] = [];
+      for (const [name, f] of Object.entries(m.files)) {
+        const size = await folder.size(name);
+        bytes += size;
+        if (f.done && (f.size !== undefined ? size !== f.size : size === 0)) missing.push(name);
+      }
+      out.push({ ...m, complete: m.complete && missing.length === 0, bytes, missing });
     }
     return out.sort((a, b) => a.repo.localeCompare(b.repo));
   }
@@ -75,10 +90,19 @@ export class ModelService {
 
   async loadCached(id: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
     const store = await this.opfs();
-    const m = (await store.list()).find((x) => x.id === id);
+    const m = (await this.cached()).find((x) => x.id === id);
     if (!m) throw new ModelError('MODEL_NOT_FOUND', `No downloaded model "${id}": download it again.`);
+    if (m.missing.length)
+      throw new ModelError(
+        'MODEL_INCOMPLETE',
+        `${m.repo} is missing ${m.missing.join(', ')} in browser storage: fetch the missing files first.`,
+        {
+          file: m.missing[0],
+        },
+      );
     if (!m.complete) throw new ModelError('MODEL_INCOMPLETE', `${m.repo} is not completely downloaded yet: resume the download first.`);
-    return this.load((await store.folder(id)).files(), id, signal, onProgress);
+    const name = m.revision === 'main' ? m.repo : `${m.repo}@${m.revision}`;
+    return this.load((await store.folder(id)).files(), id, signal, onProgress, name);
   }
 
   /**
@@ -139,7 +163,13 @@ export class ModelService {
     return this.load(blobFiles(`the folder ${folder}`, byName), `folder:${folder}`, signal, onProgress);
   }
 
-  private async load(files: ModelFiles, source: string, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<LoadedModelInfo> {
+  private async load(
+    files: ModelFiles,
+    source: string,
+    signal: AbortSignal,
+    onProgress: (p: Progress) => void,
+    name = source,
+  ): Promise<LoadedModelInfo> {
     onProgress({ phase: 'checking files', done: 0, total: 1 });
     const opened = await openModel(files);
     const tokenizer = await ModelTokenizer.load(files, opened.config.vocabSize);
@@ -157,6 +187,7 @@ export class ModelService {
     });
     const info: LoadedModelInfo = {
       source,
+      name,
       config: opened.config,
       dtype: opened.dtype,
       fileBytes: opened.bytes,

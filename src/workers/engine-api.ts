@@ -7,14 +7,14 @@ import type { ProgressListener } from '../progress.ts';
 import type { CancellableApi, JobId } from './jobs.ts';
 import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/storage/store.ts';
-import type { HubSettings, LoadedModelInfo } from '../serve/model-service.ts';
+import type { CachedModel, HubSettings, LoadedModelInfo } from '../serve/model-service.ts';
 import type { PlanReport, PlanRequest } from '../train/plan-service.ts';
 import type { ServingInfo } from '../serve/types.ts';
 import type { ServingChoice } from '../serve/inference-service.ts';
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 import type { RestoreState } from '../serve/serving-memory.ts';
 
-export type { HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
+export type { CachedModel, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
 export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
@@ -25,7 +25,7 @@ export interface EngineApi extends CancellableApi {
   selfTest(jobId: JobId, onProgress: ProgressListener, size?: number): Promise<SelfTestResult>;
 
   catalog(): Promise<CatalogEntry[]>;
-  cachedModels(): Promise<Array<Manifest & { bytes: number }>>;
+  cachedModels(): Promise<CachedModel[]>;
   /** Downloads (or resumes) a hub model into browser storage. */
   downloadModel(jobId: JobId, onProgress: ProgressListener, repo: string, hub: HubSettings): Promise<Manifest>;
   deleteModel(id: string): Promise<void>;

@@ -5,9 +5,9 @@ import type { CancellableApi, JobId } from './jobs.ts';
 import type { FilterSettings } from '../data/filter/settings.ts';
 import type { FilterRun, StoredFile } from '../data/store/source-store.ts';
 import type { FileDecision } from '../data/types.ts';
-import type { AddResult, FilterRunResult, GitRequest, PublicSource } from '../data/sources-service.ts';
+import type { AddResult, ExistingChoice, FilterRunResult, GitRequest, PublicSource } from '../data/sources-service.ts';
 
-export type { AddResult, FilterRunResult, GitRequest, PublicSource, FilterRun };
+export type { AddResult, ExistingChoice, FilterRunResult, GitRequest, PublicSource, FilterRun };
 export type FileMeta = Omit<StoredFile, 'bytes'>;
 
 export interface SourcesApi extends CancellableApi {
@@ -15,13 +15,14 @@ export interface SourcesApi extends CancellableApi {
   addGit(jobId: JobId, onProgress: ProgressListener, req: GitRequest): Promise<AddResult>;
   pull(jobId: JobId, onProgress: ProgressListener, id: string): Promise<AddResult>;
   setToken(id: string, token: string): Promise<void>;
-  addArchive(jobId: JobId, onProgress: ProgressListener, file: File): Promise<AddResult>;
+  addArchive(jobId: JobId, onProgress: ProgressListener, file: File, existing: ExistingChoice): Promise<AddResult>;
   addFiles(
     jobId: JobId,
     onProgress: ProgressListener,
     name: string,
     files: Array<{ path: string; file: File }>,
     test: boolean,
+    existing: ExistingChoice,
   ): Promise<AddResult>;
   remove(id: string): Promise<void>;
   files(id: string): Promise<FileMeta[]>;

@@ -8,5 +8,5 @@ export type SourcesClient = WorkerClient<SourcesApi>;
 
 export function createSourcesClient(): SourcesClient {
   const worker = new Worker(new URL('./sources.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-sources' });
-  return workerClient(Comlink.wrap<SourcesApi>(worker), { addGit: 1, pull: 1, addArchive: 1, addFiles: 3, runFilter: 1 });
+  return workerClient(Comlink.wrap<SourcesApi>(worker), { addGit: 1, pull: 1, addArchive: 2, addFiles: 4, runFilter: 1 });
 }

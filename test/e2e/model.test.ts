@@ -100,7 +100,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
       timeout: 60_000,
     });
     await (await row.$('[data-testid="load"]'))!.click();
-    const loss = await lossOfLoaded('local--tiny-coder');
+    const loss = await lossOfLoaded('local/tiny-coder'); // shown by its repository id, as listed
     expect(Math.abs(loss - headlessLoss) / headlessLoss).toBeLessThan(1e-4);
   });
 
@@ -110,7 +110,7 @@ describe.skipIf(!!browserSkipReason)(`Model page${skipNote}`, () => {
       timeout: 60_000,
     });
     await (await row.$('[data-testid="load"]'))!.click();
-    const loss = await lossOfLoaded('homecoder--demo-coder-random');
+    const loss = await lossOfLoaded('homecoder/demo-coder-random');
     // Random weights: the loss is near log(vocabulary), far from a trained model's.
     expect(loss).toBeGreaterThan(2);
     expect(Number.isFinite(loss)).toBe(true);

@@ -141,7 +141,8 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     expect(await row.textContent()).toContain('1.2340');
     await page.click('[data-testid="serve-best"]');
     await page.waitForSelector('[data-testid="serving"][data-adapters="1"]');
-    expect(await page.textContent('[data-testid="serving"]')).toContain('runs/run-1/checkpoint-200 × 1');
+    expect(await page.textContent('[data-testid="serving"]')).toContain('run-1 · step 200 × 1'); // by run and step, not its folder
+    expect(await page.isChecked('[data-testid="adapter"][data-id="runs/run-1/checkpoint-200"] [data-testid="adapter-use"]')).toBe(true);
     expect((await infill(bridge.url, INFILL)).content).toBe(expected.full);
     await page.click('[data-testid="serve-base"]');
     await page.waitForSelector('[data-testid="serving"][data-adapters="0"]');

@@ -69,6 +69,17 @@ describe('stage-1 filter', () => {
     expect(decisions[1]).toMatchObject({ reason: 'accepted', test: true });
   });
 
+  it("a duplicate's reason names the other file's source by the name it is given", async () => {
+    const code = enc.encode(pythonModule('shared'));
+    const files = [
+      { source: 's1abc', path: 'x.py', bytes: code },
+      { source: 's2def', path: 'y.py', bytes: code },
+    ];
+    const named = await filterFiles(files, {}, { sourceName: (id) => ({ s1abc: 'src.zip', s2def: 'copy.zip' })[id] ?? id });
+    expect(named.decisions[1].detail).toBe('same content as x.py in src.zip');
+    expect((await filterFiles(files)).decisions[1].detail).toBe('same content as x.py in s1abc'); // the CLI's sources are names
+  });
+
   it('nearly identical but different modules are not duplicates', async () => {
     const { decisions } = await filterFiles([
       { source: 'a', path: 'x.py', bytes: enc.encode(pythonModule('alpha')) },

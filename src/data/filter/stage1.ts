@@ -28,6 +28,8 @@ export interface FilterOptions {
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   cache?: FactsCache;
+  /** A source's readable name for reasons (the page's sources have internal ids); the id itself by default. */
+  sourceName?: (source: string) => string;
 }
 
 export interface FilterResult {
@@ -203,6 +205,7 @@ async function markDuplicates(
   s: FilterSettings,
   onProgress: FilterOptions['onProgress'],
   tick: () => Promise<void>,
+  sourceName: (source: string) => string,
 ): Promise<void> {
   const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted);
   order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
@@ -224,11 +227,11 @@ async function markDuplicates(
       d.accepted = false;
       d.reason = 'duplicate';
       d.duplicateOf = { source: o.source, path: o.path, similarity: dupOf.similarity };
+      const where = o.source !== d.source ? ` in ${sourceName(o.source)}` : '';
       d.detail =
         dupOf.similarity === 1 && same !== undefined
-          ? `same content as ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}`
-          : `near-duplicate of ${o.path}${o.source !== d.source ? ` (${o.source})` : ''}: ` +
-            `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
+          ? `same content as ${o.path}${where}`
+          : `near-duplicate of ${o.path}${where}: ` + `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
       continue;
     }
     if (same === undefined) exact.set(cf.sha, i);
@@ -274,6 +277,6 @@ export async function filterFiles(
     }
   }
   onProgress?.({ phase: 'analysing', done: total, total });
-  await markDuplicates(decisions, facts, s, onProgress, tick);
+  await markDuplicates(decisions, facts, s, onProgress, tick, opts.sourceName ?? ((id) => id));
   return { decisions, summary: summarise(decisions, s), analysed };
 }
