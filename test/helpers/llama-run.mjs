@@ -20,6 +20,7 @@ for (const req of requests) {
   if (req.text !== undefined) out.tokens = Array.from(model.tokenize(req.text, false, 'trimLeadingSpace'));
   const context = await model.createContext({
     contextSize: 256,
+    threads: 1, // many threads spin-wait on a shared, busy machine (minutes instead of seconds)
     batchSize: 256,
     ...(req.lora ? { lora: { adapters: [{ filePath: req.lora, scale: 1 }] } } : {}),
   });
@@ -28,7 +29,9 @@ for (const req of requests) {
   // Probabilities of the next token after `input` (temperature 0 would make them one-hot).
   const next = async (input) => {
     const items = input.map((t, i) =>
-      i === input.length - 1 ? [t, { generateNext: { probabilities: true, options: { temperature: 1, topK: vocab, topP: 1, minP: 0 } } }] : t,
+      i === input.length - 1
+        ? [t, { generateNext: { probabilities: true, options: { temperature: 1, topK: vocab, topP: 1, minP: 0 } } }]
+        : t,
     );
     const res = await seq.controlledEvaluate(items);
     const lp = new Array(vocab).fill(-1e30);

