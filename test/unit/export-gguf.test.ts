@@ -31,7 +31,7 @@ const STEPS = 16;
 const Q8_KL = 0.06;
 const Q8_LOGP = 0.75;
 const CODE =
-  'def fib(n: int) -> int:\n    """Fibonacci, slowly."""\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nconsole.log(`${x}`); // ünïcode → ok\n';
+  'def fib(n: int) -> int:\n    """Fibonacci, slowly."""\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nconsole.log(`x = `, x); // ünïcode → ok\n';
 
 let dir: string;
 const refs = new Map<string, RefWeights>();
