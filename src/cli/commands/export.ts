@@ -2,7 +2,7 @@
 // folder or GGUF for llama.cpp / Ollama / LM Studio, or the adapters as a GGUF LoRA. No GPU:
 // the merge runs on the CPU, one tensor at a time, and every file is streamed to disk.
 import { open as openFile, mkdir } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Combination } from '../../model/adapter-mix.ts';
 import { openModel } from '../../model/loader.ts';
@@ -10,9 +10,12 @@ import { baseModelWarning, readPeftAdapter } from '../../model/peft.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
 import { EXPORT_FORMATS, exportModel, parseExportFormat, type NamedWeightedAdapter } from '../../model/export/export-model.ts';
 import type { ByteSink } from '../../model/export/sink.ts';
+import { exportJob } from '../../train/job-export.ts';
+import { nodeRunFolder } from '../../train/node-run-folder.ts';
 import { UsageError } from '../../errors.ts';
 
 export const exportHelp = `Usage: homecoder export --model DIR [--adapter DIR[=W]]... --format F --out DIR
+       homecoder export --model DIR --run DIR --format job --out DIR
 
 Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and LM Studio):
 
@@ -24,6 +27,10 @@ Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and L
                         gguf-f16   GGUF (F16) of the base or merged model, with an Ollama Modelfile
                         gguf-q8_0  the same, 8-bit quantised (Q8_0)
                         gguf-lora  the adapters alone as a llama.cpp LoRA adapter (--lora)
+                        job        a training run (--run: the folder \`homecoder train --out\` wrote) as a
+                                   GPU-cluster job: its dataset as JSONL, settings, train.py for
+                                   PEFT + Transformers on accelerate (FSDP, DeepSpeed ZeRO-3)
+  --run DIR           the run folder (--format job)
   --out DIR           output folder (created)
   --quiet             no progress lines
 `;
@@ -38,6 +45,7 @@ function adapterSpec(spec: string): { dir: string; weight: number } {
 
 /** A file written in order through one handle. */
 async function fileSink(path: string): Promise<ByteSink> {
+  await mkdir(dirname(path), { recursive: true });
   const fh = await openFile(path, 'w');
   return {
     write: async (chunk) => {
@@ -56,6 +64,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       adapter: { type: 'string', multiple: true },
       combination: { type: 'string', default: 'cat' },
       format: { type: 'string' },
+      run: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -68,6 +77,15 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!values.model || !values.out || !values.format) {
     process.stderr.write(`homecoder export: --model, --format and --out are required.\n\n${exportHelp}`);
     return 2;
+  }
+  const out = resolve(values.out);
+  if (values.format === 'job') {
+    if (!values.run) throw new UsageError('--format job needs --run DIR: the folder `homecoder train --out` wrote');
+    const written = await exportJob(nodeRunFolder(values.run), nodeFiles(values.model), basename(resolve(values.model)), (name) =>
+      fileSink(join(out, name)),
+    );
+    for (const f of written) console.log(join(out, f));
+    return 0;
   }
   const format = parseExportFormat(values.format);
   const combination = values.combination as Combination;
@@ -82,7 +100,6 @@ export async function exportCommand(argv: string[]): Promise<number> {
     if (warning) console.warn(`Warning: ${warning}`);
     adapters.push({ name: basename(resolve(s.dir)), weight: s.weight, lora: a.lora, layers: a.layers });
   }
-  const out = resolve(values.out);
   await mkdir(out, { recursive: true });
   let lastPct = -1;
   const written = await exportModel({
