@@ -10,8 +10,6 @@ import { baseModelWarning, readPeftAdapter } from '../../model/peft.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
 import { EXPORT_FORMATS, exportModel, parseExportFormat, type NamedWeightedAdapter } from '../../model/export/export-model.ts';
 import type { ByteSink } from '../../model/export/sink.ts';
-import { exportJob } from '../../train/job-export.ts';
-import { nodeRunFolder } from '../../train/node-run-folder.ts';
 import { UsageError } from '../../errors.ts';
 
 export const exportHelp = `Usage: homecoder export --model DIR [--adapter DIR[=W]]... --format F --out DIR
@@ -81,6 +79,11 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const out = resolve(values.out);
   if (values.format === 'job') {
     if (!values.run) throw new UsageError('--format job needs --run DIR: the folder `homecoder train --out` wrote');
+    // Loaded only here: the training modules would slow every other command's start.
+    const [{ exportJob }, { nodeRunFolder }] = await Promise.all([
+      import('../../train/job-export.ts'),
+      import('../../train/node-run-folder.ts'),
+    ]);
     const written = await exportJob(nodeRunFolder(values.run), nodeFiles(values.model), basename(resolve(values.model)), (name) =>
       fileSink(join(out, name)),
     );

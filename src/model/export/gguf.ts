@@ -187,18 +187,24 @@ export async function writeGguf(
 ): Promise<number> {
   const { header } = ggufHeader(metadata, tensors);
   const total = header.length + tensorBytes(tensors);
-  await sink.write(header);
-  let done = header.length;
-  progress?.(done, total, 'header');
-  for (const t of tensors) {
-    const data = await t.data();
-    const want = ggmlBytes(t.type, elements(t.dims));
-    if (data.byteLength !== want) throw new Error(`${t.name}: ${data.byteLength} bytes produced, ${want} expected`);
-    await sink.write(data);
-    const pad = (GGUF_ALIGNMENT - (want % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT;
-    if (pad) await sink.write(new Uint8Array(pad));
-    done += want + pad;
-    progress?.(done, total, t.name);
+  try {
+    await sink.write(header);
+    let done = header.length;
+    progress?.(done, total, 'header');
+    for (const t of tensors) {
+      const data = await t.data();
+      const want = ggmlBytes(t.type, elements(t.dims));
+      if (data.byteLength !== want) throw new Error(`${t.name}: ${data.byteLength} bytes produced, ${want} expected`);
+      await sink.write(data);
+      const pad = (GGUF_ALIGNMENT - (want % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT;
+      if (pad) await sink.write(new Uint8Array(pad));
+      done += want + pad;
+      progress?.(done, total, t.name);
+    }
+  } catch (err) {
+    // Cancelled or failed: the file handle is released (the partial file stays, named as the export).
+    await sink.close().catch(() => {});
+    throw err;
   }
   await sink.close();
   return total;
