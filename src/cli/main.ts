@@ -1,4 +1,5 @@
 // `homecoder <command>`: the engine and pipeline without a browser (Node + Dawn).
+import { exportCommand, exportHelp } from './commands/export.ts';
 import { filterCommand, filterHelp } from './commands/filter.ts';
 import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
 import { lossCommand, lossHelp } from './commands/loss.ts';
@@ -17,6 +18,11 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  export: {
+    summary: 'the model (with adapters merged) as a Hugging Face folder or GGUF, or adapters as a GGUF LoRA',
+    help: exportHelp,
+    run: exportCommand,
+  },
   filter: {
     summary: 'stage-1 filter over folders, files, archives or git URLs: a decision per file (--json)',
     help: filterHelp,

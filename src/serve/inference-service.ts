@@ -81,6 +81,11 @@ export class InferenceService {
     return { ...this.serving()!, warnings };
   }
 
+  /** The adapters and weights serving now (what the Use page's export merges). */
+  get currentChoice(): ServingChoice {
+    return this.choice;
+  }
+
   complete(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (d: string) => void }): Promise<CompletionResult> {
     if (!this.models.current) throw new CompletionError('NO_MODEL', 'No model is loaded: load one on the Model page.');
     return this.ensure().service.complete(req, opts);

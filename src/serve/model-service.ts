@@ -45,7 +45,15 @@ export type CachedModel = Manifest & { bytes: number; missing: string[] };
 
 export class ModelService {
   private store?: Promise<ModelStore>;
-  private loaded?: { info: LoadedModelInfo; model: GpuModel; memory: GpuMemory; runner: KernelRunner; tokenizer: ModelTokenizer };
+  private loaded?: {
+    info: LoadedModelInfo;
+    model: GpuModel;
+    memory: GpuMemory;
+    runner: KernelRunner;
+    tokenizer: ModelTokenizer;
+    /** Its files (the export reads the weights again from them, one tensor at a time). */
+    files: ModelFiles;
+  };
 
   constructor(private device: () => Promise<GPUDevice>) {}
 
@@ -198,7 +206,7 @@ export class ModelService {
       allocated: memory.report(),
       fim: tokenizer.fim?.family,
     };
-    this.loaded = { info, model, memory, runner: new KernelRunner(device), tokenizer };
+    this.loaded = { info, model, memory, runner: new KernelRunner(device), tokenizer, files };
     return info;
   }
 

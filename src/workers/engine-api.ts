@@ -13,8 +13,9 @@ import type { ServingInfo } from '../serve/types.ts';
 import type { ServingChoice } from '../serve/inference-service.ts';
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 import type { RestoreState } from '../serve/serving-memory.ts';
+import type { ExportedFiles } from '../serve/export-service.ts';
 
-export type { CachedModel, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
+export type { CachedModel, ExportedFiles, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
 export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
@@ -50,4 +51,6 @@ export interface EngineApi extends CancellableApi {
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
   removeAdapter(id: string): Promise<void>;
+  /** Writes what serves now (base + adapter mix) as hf | gguf-f16 | gguf-q8_0 | gguf-lora into OPFS exports/. */
+  exportServing(jobId: JobId, onProgress: ProgressListener, format: string): Promise<ExportedFiles>;
 }

@@ -14,5 +14,6 @@ export function createEngineClient(): EngineClient {
     loadCachedModel: 1,
     loadModelFiles: 1,
     importModelFiles: 1,
+    exportServing: 1,
   });
 }

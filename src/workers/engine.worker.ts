@@ -13,6 +13,7 @@ import { InferenceService } from '../serve/inference-service.ts';
 import { BridgeLink } from '../serve/bridge-link.ts';
 import { opfsAdapterSource, type AdapterSource } from '../model/storage/adapter-store.ts';
 import { opfsServingMemory, restoreServing, type RestoreState } from '../serve/serving-memory.ts';
+import { exportServing } from '../serve/export-service.ts';
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;
@@ -117,6 +118,8 @@ const api: EngineApi = {
   importAdapter: async (name, files) =>
     (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
   removeAdapter: async (id) => (await adapters()).remove(id),
+  exportServing: (jobId, onProgress, format) =>
+    jobs.run(jobId, async (signal) => exportServing(models, inference, await adapters(), format, signal, onProgress)),
 };
 
 Comlink.expose(api);

@@ -8,6 +8,7 @@ import { HomecoderError, type SerializedError } from '../errors.ts';
 import '../data/errors.ts';
 import '../gpu/errors.ts';
 import '../model/errors.ts';
+import '../model/export/errors.ts';
 import '../model/adapter-mix.ts';
 import '../model/hub/client.ts';
 import '../serve/errors.ts';

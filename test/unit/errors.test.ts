@@ -9,6 +9,7 @@ import { HomecoderError, UsageError } from '../../src/errors.ts';
 import { HubError } from '../../src/model/hub/client.ts';
 import { AdapterMixError } from '../../src/model/adapter-mix.ts';
 import { ModelError } from '../../src/model/errors.ts';
+import { ExportError } from '../../src/model/export/errors.ts';
 import { SettingsError } from '../../src/train/settings.ts';
 import { MemoryCheckError, RunError, TrainingError } from '../../src/train/errors.ts';
 import { DatasetError, SourceError } from '../../src/data/errors.ts';
@@ -51,6 +52,7 @@ const cases: Array<[string, () => HomecoderError, (e: HomecoderError) => unknown
   ['CompletionError', () => new CompletionError('NO_MODEL', 'Load a model first.'), () => 0],
   ['RelayError', () => new RelayError(503, 'No tab is serving.'), (e) => (e as RelayError).status],
   ['HttpError', () => new HttpError(413, 'The body is too large.'), (e) => (e as HttpError).status],
+  ['ExportError', () => new ExportError('EXPORT_BAD_FORMAT', 'give gguf-f16', { format: 'x' }), (e) => (e as ExportError).data.format],
 ];
 
 let close = () => {};

@@ -1,0 +1,34 @@
+// Exports in browser storage: OPFS exports/<folder>/<file>, written through
+// FileSystemWritableFileStream (on disk as it is written) and read back as disk-backed File
+// objects for download.
+import type { SinkFactory } from '../export/sink.ts';
+
+export const EXPORTS_DIR = 'exports';
+
+/** A folder of files in OPFS, each written through a FileSystemWritableFileStream. */
+export async function opfsExportFolder(folder: string): Promise<{ open: SinkFactory; sizes: Map<string, number> }> {
+  const root = await navigator.storage.getDirectory();
+  const dir = await (await root.getDirectoryHandle(EXPORTS_DIR, { create: true })).getDirectoryHandle(folder, { create: true });
+  const sizes = new Map<string, number>();
+  return {
+    sizes,
+    open: async (name) => {
+      const stream = await (await dir.getFileHandle(name, { create: true })).createWritable();
+      sizes.set(name, 0);
+      return {
+        write: async (chunk) => {
+          await stream.write(chunk as Uint8Array<ArrayBuffer>);
+          sizes.set(name, (sizes.get(name) ?? 0) + chunk.byteLength);
+        },
+        close: () => stream.close(),
+      };
+    },
+  };
+}
+
+/** An exported file as a File (disk-backed: a download does not read it into memory). */
+export async function exportedFile(folder: string, name: string): Promise<File> {
+  const root = await navigator.storage.getDirectory();
+  const dir = await (await root.getDirectoryHandle(EXPORTS_DIR)).getDirectoryHandle(folder);
+  return (await dir.getFileHandle(name)).getFile();
+}
