@@ -143,7 +143,7 @@ describe('what cannot be exported: typed errors', () => {
     try {
       const r = runCli('export', '--model', dir, '--format', 'gguf-q4', '--out', join(dir, 'out'));
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain('--format gguf-q4: give one of hf, gguf-f16, gguf-q8_0, gguf-lora');
+      expect(r.stderr).toContain('--format gguf-q4: give one of hf, gguf-f16, gguf-q8_0, gguf-q4_k, gguf-lora');
       const missing = runCli('export', '--model', join(dir, 'nothing'), '--format', 'hf', '--out', join(dir, 'out'));
       expect(missing.status).toBe(1);
       expect(missing.stderr).toMatch(/config\.json/);

@@ -24,6 +24,7 @@ Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and L
                         hf         merged Hugging Face folder (safetensors in the base's dtype)
                         gguf-f16   GGUF (F16) of the base or merged model, with an Ollama Modelfile
                         gguf-q8_0  the same, 8-bit quantised (Q8_0)
+                        gguf-q4_k  the same, 4-bit (Q4_K; weights whose rows are not a multiple of 256 as Q8_0)
                         gguf-lora  the adapters alone as a llama.cpp LoRA adapter (--lora)
                         job        a training run (--run: the folder \`homecoder train --out\` wrote) as a
                                    GPU-cluster job: its dataset as JSONL, settings, train.py for

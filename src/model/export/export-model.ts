@@ -1,7 +1,7 @@
 // One export, DOM-free (the CLI and the page share it): a base model and weighted PEFT
 // adapters in, the chosen format's files out through a SinkFactory:
 // - hf:        the merged Hugging Face folder
-// - gguf-f16, gguf-q8_0: <name>-<quant>.gguf of the base or merged model + an Ollama Modelfile
+// - gguf-f16, gguf-q8_0, gguf-q4_k: <name>-<quant>.gguf of the base or merged model + an Ollama Modelfile
 // - gguf-lora: <name>-lora.gguf, the adapters (mixed into one) as a llama.cpp LoRA adapter
 import { mixAdapters, type Combination, type WeightedAdapter } from '../adapter-mix.ts';
 import type { OpenModel } from '../loader.ts';
@@ -16,7 +16,7 @@ import { exportWeights, type MergeAdapter } from './merge.ts';
 import { ollamaModelfile } from './modelfile.ts';
 import type { ExportProgress, SinkFactory } from './sink.ts';
 
-export const EXPORT_FORMATS = ['hf', 'gguf-f16', 'gguf-q8_0', 'gguf-lora'] as const;
+export const EXPORT_FORMATS = ['hf', 'gguf-f16', 'gguf-q8_0', 'gguf-q4_k', 'gguf-lora'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface NamedWeightedAdapter extends WeightedAdapter {
@@ -86,7 +86,7 @@ export async function exportModel(req: ExportRequest): Promise<string[]> {
       { progress: req.progress },
     );
   }
-  const quant = req.format === 'gguf-f16' ? 'f16' : 'q8_0';
+  const quant = req.format === 'gguf-f16' ? 'f16' : req.format === 'gguf-q8_0' ? 'q8_0' : 'q4_k';
   const [tokenizerJson, tokenizerConfig] = await Promise.all([
     readJson<object>(req.files, 'tokenizer.json'),
     readJson<object>(req.files, 'tokenizer_config.json').catch(() => ({})),

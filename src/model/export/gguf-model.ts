@@ -9,9 +9,9 @@ import { ExportError } from './errors.ts';
 import { f32, FILE_TYPE, GGML_TYPE, str, u32, type GgmlType, type GgufTensor, type GgufValue } from './gguf.ts';
 import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 import type { ExportWeights } from './merge.ts';
-import { encodeF16, encodeF32, encodeQ8_0, Q8_0_BLOCK } from './quantize.ts';
+import { encodeF16, encodeF32, encodeQ4_K, encodeQ8_0, Q8_0_BLOCK, QK_K } from './quantize.ts';
 
-export type GgufQuant = 'f16' | 'q8_0';
+export type GgufQuant = 'f16' | 'q8_0' | 'q4_k';
 
 /** llama.cpp's architecture name for a HF architecture. */
 export function ggufArchitecture(c: ModelConfig): 'llama' | 'qwen2' {
@@ -117,8 +117,9 @@ export interface GgufModelPlan {
 }
 
 /**
- * Metadata and tensors (data produced on demand) of a model's GGUF. 2-D weights are F16 or
- * Q8_0 (a tensor whose rows are not a multiple of 32 stays F16, as convert_hf_to_gguf does).
+ * Metadata and tensors (data produced on demand) of a model's GGUF. 2-D weights are F16, Q8_0
+ * or Q4_K (a row length that is not a multiple of the block falls back to Q8_0, then F16, as
+ * llama.cpp's quantizer does).
  */
 export function ggufModelPlan(
   w: ExportWeights,
@@ -128,7 +129,10 @@ export function ggufModelPlan(
 ): GgufModelPlan {
   const c = w.config;
   const metadata = ggufModelMetadata(c, name);
-  metadata.set('general.file_type', u32(quant === 'f16' ? FILE_TYPE.MOSTLY_F16 : FILE_TYPE.MOSTLY_Q8_0));
+  metadata.set(
+    'general.file_type',
+    u32(quant === 'f16' ? FILE_TYPE.MOSTLY_F16 : quant === 'q8_0' ? FILE_TYPE.MOSTLY_Q8_0 : FILE_TYPE.MOSTLY_Q4_K_S),
+  );
   metadata.set('general.quantization_version', u32(2));
   for (const [k, v] of ggufTokenizerMetadata(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, c.vocabSize)) metadata.set(k, v);
   const shapes = new Map(expectedTensors(c).map((t) => [t.name, t.shape]));
@@ -136,7 +140,13 @@ export function ggufModelPlan(
     const shape = shapes.get(hf)!;
     const dims = [...shape].reverse();
     const type: GgmlType =
-      dims.length === 1 ? GGML_TYPE.F32 : quant === 'q8_0' && dims[0] % Q8_0_BLOCK === 0 ? GGML_TYPE.Q8_0 : GGML_TYPE.F16;
+      dims.length === 1
+        ? GGML_TYPE.F32
+        : quant === 'q4_k' && dims[0] % QK_K === 0
+          ? GGML_TYPE.Q4_K
+          : quant !== 'f16' && dims[0] % Q8_0_BLOCK === 0
+            ? GGML_TYPE.Q8_0
+            : GGML_TYPE.F16;
     return {
       name: ggufTensorName(hf),
       dims,
@@ -145,7 +155,9 @@ export function ggufModelPlan(
         let { values } = await w.tensor(hf);
         const heads = ropePermuteHeads(c, hf);
         if (heads) values = permuteRope(values, heads, shape.length === 2 ? shape[1] : 1);
-        return type === GGML_TYPE.F32 ? encodeF32(values) : type === GGML_TYPE.F16 ? encodeF16(values) : encodeQ8_0(values);
+        if (type === GGML_TYPE.F32) return encodeF32(values);
+        if (type === GGML_TYPE.F16) return encodeF16(values);
+        return type === GGML_TYPE.Q4_K ? encodeQ4_K(values) : encodeQ8_0(values);
       },
     };
   });

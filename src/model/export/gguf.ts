@@ -6,18 +6,19 @@
 import type { ByteSink, ExportProgress } from './sink.ts';
 
 /** ggml tensor types written here (ggml.h numbering). */
-export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8 } as const;
+export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8, Q4_K: 12 } as const;
 export type GgmlType = (typeof GGML_TYPE)[keyof typeof GGML_TYPE];
 
-/** Bytes of `n` elements of a type (Q8_0: blocks of 32 values, an f16 scale + 32 int8). */
+/** Bytes of `n` elements of a type (Q8_0: blocks of 32 values, an f16 scale + 32 int8; Q4_K: 144 bytes per 256). */
 export function ggmlBytes(type: GgmlType, n: number): number {
   if (type === GGML_TYPE.F32) return n * 4;
   if (type === GGML_TYPE.F16) return n * 2;
+  if (type === GGML_TYPE.Q4_K) return (n / 256) * 144;
   return (n / 32) * 34;
 }
 
 /** llama_ftype values for general.file_type. */
-export const FILE_TYPE = { ALL_F32: 0, MOSTLY_F16: 1, MOSTLY_Q8_0: 7 } as const;
+export const FILE_TYPE = { ALL_F32: 0, MOSTLY_F16: 1, MOSTLY_Q8_0: 7, MOSTLY_Q4_K_S: 14 } as const;
 
 export const GGUF_ALIGNMENT = 32;
 
