@@ -226,6 +226,10 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     const end = Number(await status('data-test-loss'));
     console.log(`[e2e tests] test loss ${start} → ${end}`);
     expect(end).toBeLessThan(start);
+    // The chart's text alternative names the last step and the best test loss.
+    const summary = await page.getAttribute('[data-testid="loss-chart"]', 'aria-label');
+    expect(summary).toContain(`step ${STEPS}, train loss`);
+    expect(summary).toMatch(/best test loss \d+\.\d{3} at step \d+/);
     uninterrupted = { id, loss: Number(await status('data-loss')) };
     // Checkpoints with the best marked. (The evaluation, greedy decoding of every test file, takes
     // ~25 s on SwiftShader: it is tested headless in test/gpu/train-pipeline.test.ts.)
