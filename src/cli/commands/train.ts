@@ -77,7 +77,8 @@ checkpoints stay there too, so --resume continues a run that was interrupted.
   --resume             continue the run in --out from its latest checkpoint
   --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
   --chat FILE          JSONL conversations {"messages":[...]} to mix in (model's chat template)
-  --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats (default ${DEFAULT_LOSS_THRESHOLD})
+  --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats, or "auto" (default):
+                       ${DEFAULT_LOSS_THRESHOLD} for a real code model, else a threshold from the model's own losses
   --no-loss-filter     skip the stage-2 filter
   --low-memory         ${SETTING_HELP.lowMemory}
   --no-eval            skip the evaluation after training
@@ -170,6 +171,19 @@ function progressPrinter(json: boolean): (p: Progress) => void {
   };
 }
 
+/**
+ * --loss-threshold: nats, or 'auto' (the default) as on the Train page: Refact's 3 nats for a
+ * real code model, a threshold from the model's own losses for a random or unrelated one.
+ */
+function lossThreshold(v: Args): number | 'auto' {
+  const given = v['loss-threshold'] as string | undefined;
+  if (given === undefined || given === 'auto') return 'auto';
+  const n = Number(given);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new UsageError(`--loss-threshold must be a positive number of nats or "auto", not "${given}".`);
+  return n;
+}
+
 /** A new run in `out`: the loss filter, the dataset and the plan, each reported. */
 async function createFromFiles(
   engine: OpenedRunModel,
@@ -181,7 +195,6 @@ async function createFromFiles(
   const existing = await readRun(run);
   if (existing)
     throw new RunError('RUN_EXISTS', `${out} already holds a run (${existing.status}); use --resume to continue it, or another --out.`);
-  const threshold = v['loss-threshold'] ? Number(v['loss-threshold']) : DEFAULT_LOSS_THRESHOLD;
   const { record, decisions } = await prepareRun(engine, files, ctx.over, run, {
     runId: basename(out),
     model: { id: resolve(v.model as string), label: basename(resolve(v.model as string)) },
@@ -190,7 +203,7 @@ async function createFromFiles(
     lossFilter: v['no-loss-filter']
       ? false
       : {
-          threshold,
+          threshold: lossThreshold(v),
           cache: await folderLossCache(nodeRunFolder(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'homecoder'))),
         },
     onProgress: ctx.onProgress,
@@ -198,6 +211,8 @@ async function createFromFiles(
   });
   for (const d of decisions.filter((x) => !x.accepted))
     say(`rejected ${d.path}: ${d.reason}${d.loss !== null ? ` (loss ${d.loss.toFixed(3)})` : ''}`, { rejected: d });
+  const lf = record.lossFilter;
+  if (lf) say(`loss filter: kept ${lf.kept} of ${lf.files} files. ${lf.why}`, { loss_filter: lf });
   const ds = record.dataset;
   say(
     `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
@@ -245,7 +260,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const modelLabel = basename(resolve(v.model as string));
   // Settings and the run folder are checked before any source is read or the GPU opened.
   if (v.resume) await checkResume(run, out, modelLabel, over);
-  else validateSettings(over);
+  else {
+    validateSettings(over);
+    lossThreshold(v); // checked here too, before any source is read
+  }
   const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
 
   const gpu = await nodeGpuDevice();
