@@ -346,10 +346,10 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.reload();
     // The page says it is bringing them back, then serves them without a click.
     const note = await page.waitForSelector('[data-testid="restore"]', { timeout: 30_000 });
-    expect(await note.textContent()).toMatch(/test--tiny-coder with runs\/run-[^ ]+\/checkpoints\/step-0+\d+/);
+    expect(await note.textContent()).toMatch(/test\/tiny-coder with run-[^ ]+ · step \d+/);
     await page.waitForSelector('[data-testid="restore"][data-state="done"]', { timeout: 60_000 });
     await page.waitForSelector('[data-testid="serving"][data-adapters="1"]', { timeout: 30_000 });
     await page.goto(new URL('#/model', bridge.origin).href);
-    expect(await (await page.waitForSelector('[data-testid="loaded-model"]')).textContent()).toContain('test--tiny-coder');
+    expect(await (await page.waitForSelector('[data-testid="loaded-model"]')).textContent()).toContain('test/tiny-coder');
   });
 });
