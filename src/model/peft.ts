@@ -11,7 +11,8 @@ import { LORA_TARGETS, type HostAdapter, type LoraConfig, type LoraTarget, type 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
-const MODULE_PATH: Record<LoraTarget, string> = {
+/** Where each LoRA target sits inside a Hugging Face decoder layer. */
+export const MODULE_PATH: Record<LoraTarget, string> = {
   q_proj: 'self_attn.q_proj',
   k_proj: 'self_attn.k_proj',
   v_proj: 'self_attn.v_proj',

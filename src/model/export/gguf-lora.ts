@@ -4,21 +4,12 @@
 // dims [in, r] (PEFT's A [r, in]) and .lora_b [r, out] (PEFT's B [out, r]), in F32.
 // llama.cpp scales by alpha / r with r read from lora_b. For Llama, B's rows of q and k
 // are permuted as the base's rows are.
+import { MODULE_PATH } from '../peft.ts';
 import { LORA_TARGETS, type ModelConfig } from '../types.ts';
 import { f32, GGML_TYPE, str, type GgufTensor, type GgufValue } from './gguf.ts';
 import { ggufModelMetadata, ggufTensorName, permuteRope, ropePermuteHeads } from './gguf-model.ts';
 import { checkAdapterFits, type MergeAdapter } from './merge.ts';
 import { encodeF32 } from './quantize.ts';
-
-const HF_MODULE: Record<(typeof LORA_TARGETS)[number], string> = {
-  q_proj: 'self_attn.q_proj',
-  k_proj: 'self_attn.k_proj',
-  v_proj: 'self_attn.v_proj',
-  o_proj: 'self_attn.o_proj',
-  gate_proj: 'mlp.gate_proj',
-  up_proj: 'mlp.up_proj',
-  down_proj: 'mlp.down_proj',
-};
 
 export function ggufLoraPlan(
   c: ModelConfig,
@@ -40,7 +31,7 @@ export function ggufLoraPlan(
     for (const t of LORA_TARGETS) {
       const p = layer[t];
       if (!p) continue;
-      const hf = `model.layers.${l}.${HF_MODULE[t]}.weight`;
+      const hf = `model.layers.${l}.${MODULE_PATH[t]}.weight`;
       const base = ggufTensorName(hf);
       const heads = ropePermuteHeads(c, hf);
       tensors.push({ name: `${base}.lora_a`, dims: [p.inF, r], type: GGML_TYPE.F32, data: async () => encodeF32(p.A) });
