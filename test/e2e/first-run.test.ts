@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
-import { closeAll, skipNote } from '../helpers/e2e.ts';
+import { closeAll, skipNote, writeOpfsAdapter } from '../helpers/e2e.ts';
 import { randomAdapter } from '../helpers/tiny.ts';
 import { demoModelFiles, DEMO_REPO } from '../../src/model/fixtures/demo.ts';
 import { parseConfig } from '../../src/model/config.ts';
@@ -191,27 +191,14 @@ describe.skipIf(!!browserSkipReason)(`A first run: what the user sees${skipNote}
       ].map(([n, b]) => [n, [...b]]),
     );
     // A checkpoint where training writes one: adapters/runs/<run>/checkpoints/step-NNNNNN.
-    await page.evaluate(async (files) => {
-      let dir = await navigator.storage.getDirectory();
-      for (const part of ['adapters', 'runs', 'run-1', 'checkpoints', 'step-000003'])
-        dir = await dir.getDirectoryHandle(part, { create: true });
-      const meta = {
-        label: 'demo · run run-1 · step 3',
-        run: 'run-1',
-        step: 3,
-        testLoss: 7.5,
-        best: true,
-        createdAt: '2026-01-01T00:00:00Z',
-      };
-      for (const [name, bytes] of [
-        ...Object.entries(files),
-        ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]],
-      ] as Array<[string, number[]]>) {
-        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
-        await w.write(new Uint8Array(bytes));
-        await w.close();
-      }
-    }, peft);
+    await writeOpfsAdapter(page, ['adapters', 'runs', 'run-1', 'checkpoints', 'step-000003'], peft, {
+      label: 'demo · run run-1 · step 3',
+      run: 'run-1',
+      step: 3,
+      testLoss: 7.5,
+      best: true,
+      createdAt: '2026-01-01T00:00:00Z',
+    });
     await page.click('nav a[data-page="use"]');
     const id = 'runs/run-1/checkpoints/step-000003';
     const row = await page.waitForSelector(`[data-testid="adapter"][data-id="${id}"]`);

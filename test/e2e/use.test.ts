@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
-import { closeAll, skipNote } from '../helpers/e2e.ts';
+import { closeAll, skipNote, writeOpfsAdapter } from '../helpers/e2e.ts';
 import { startServe, writeTinyModel } from '../helpers/serve.ts';
 import { randomAdapter } from '../helpers/tiny.ts';
 import { writePeftAdapter } from '../../src/model/peft.ts';
@@ -121,20 +121,14 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
     const files = Object.fromEntries(
       ['adapter_config.json', 'adapter_model.safetensors'].map((n) => [n, [...readFileSync(join(adapterDir, n))]]),
     );
-    await page.evaluate(async (files) => {
-      const root = await navigator.storage.getDirectory();
-      let dir = await root.getDirectoryHandle('adapters', { create: true });
-      for (const part of ['runs', 'run-1', 'checkpoint-200']) dir = await dir.getDirectoryHandle(part, { create: true });
-      const meta = { label: 'run-1 step 200', run: 'run-1', step: 200, testLoss: 1.234, best: true, createdAt: '2026-01-01T00:00:00Z' };
-      for (const [name, bytes] of [
-        ...Object.entries(files),
-        ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]],
-      ] as Array<[string, number[]]>) {
-        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
-        await w.write(new Uint8Array(bytes));
-        await w.close();
-      }
-    }, files);
+    await writeOpfsAdapter(page, ['adapters', 'runs', 'run-1', 'checkpoint-200'], files, {
+      label: 'run-1 step 200',
+      run: 'run-1',
+      step: 200,
+      testLoss: 1.234,
+      best: true,
+      createdAt: '2026-01-01T00:00:00Z',
+    });
     await page.click('nav a[data-page="model"]');
     await page.click('nav a[data-page="use"]');
     const row = await page.waitForSelector('[data-testid="adapter"][data-id="runs/run-1/checkpoint-200"]');

@@ -1,7 +1,7 @@
 // What every browser suite shares: the note in its name when it is skipped, its teardown,
-// and the engine in this process to compare the page's figures with.
+// the engine in this process to compare the page's figures with, and adapters written into OPFS.
 import { rmSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, type RunningBridge } from './browser.ts';
 import { chooseVulkanDriver } from './vulkan.ts';
 import { memoryFiles } from '../../src/model/storage/files.ts';
@@ -40,4 +40,32 @@ export async function withNodeEngine<T>(files: Map<string, Uint8Array>, use: (en
     engine.close();
     gpu.device.destroy();
   }
+}
+
+/**
+ * Writes an adapter folder into the page's OPFS at `path` (under its origin's root), with its
+ * `homecoder-adapter.json` description, as a training run stores a checkpoint.
+ */
+export async function writeOpfsAdapter(
+  page: Page,
+  path: string[],
+  files: Record<string, number[]>,
+  meta: Record<string, unknown>,
+): Promise<void> {
+  await page.evaluate(
+    async ({ path, files, meta }) => {
+      let dir = await navigator.storage.getDirectory();
+      for (const part of path) dir = await dir.getDirectoryHandle(part, { create: true });
+      const all: Array<[string, number[]]> = [
+        ...Object.entries(files),
+        ['homecoder-adapter.json', [...new TextEncoder().encode(JSON.stringify(meta))]],
+      ];
+      for (const [name, bytes] of all) {
+        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+        await w.write(new Uint8Array(bytes));
+        await w.close();
+      }
+    },
+    { path, files, meta },
+  );
 }
