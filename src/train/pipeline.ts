@@ -3,7 +3,8 @@
 // evaluation of the best checkpoint against the base model.
 import type { Progress } from '../progress.ts';
 import type { TrainingFile } from '../data/types.ts';
-import { buildDataset } from '../data/dataset/build.ts';
+import { buildDataset, type Dataset } from '../data/dataset/build.ts';
+import type { DocTokenizer } from '../data/dataset/fim.ts';
 import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
 import { DatasetError } from '../data/errors.ts';
 import { autoSteps, validateSettings, type TrainSettings } from './settings.ts';
@@ -92,27 +93,11 @@ export async function prepareRun(
       );
     }
   }
-  let chats: string[] | undefined;
-  if (o.chatJsonl) {
-    const template = chatTemplateOf(engine.tokenizerConfig);
-    if (!template)
-      throw new DatasetError(
-        'BAD_CHAT',
-        "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.",
-      );
-    chats = renderChats(template, parseChatJsonl(o.chatJsonl));
-  }
-  const dataset = await buildDataset(
-    accepted,
-    engine.tokenizer,
-    {
-      seqLen: settings.seqLen,
-      seed: settings.seed,
-      fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
-      testFraction: settings.testFraction,
-    },
-    { chats, signal: o.signal, onProgress: o.onProgress },
-  );
+  const dataset = await buildRunDataset(engine.tokenizer, engine.tokenizerConfig, accepted, settings, {
+    chatJsonl: o.chatJsonl,
+    signal: o.signal,
+    onProgress: o.onProgress,
+  });
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
   if (summary) record.lossFilter = summary;
@@ -125,6 +110,40 @@ export async function prepareRun(
     accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
   );
   return { record, decisions, measured };
+}
+
+/**
+ * The dataset a run trains on, from its accepted files, settings and conversations. A run and
+ * a cluster job exported without a run (job-export.ts) both build it here, so they are equal.
+ */
+export async function buildRunDataset(
+  tokenizer: DocTokenizer,
+  tokenizerConfig: unknown,
+  files: TrainingFile[],
+  settings: TrainSettings,
+  o: { chatJsonl?: string; signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
+): Promise<Dataset> {
+  let chats: string[] | undefined;
+  if (o.chatJsonl) {
+    const template = chatTemplateOf(tokenizerConfig);
+    if (!template)
+      throw new DatasetError(
+        'BAD_CHAT',
+        "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.",
+      );
+    chats = renderChats(template, parseChatJsonl(o.chatJsonl));
+  }
+  return buildDataset(
+    files,
+    tokenizer,
+    {
+      seqLen: settings.seqLen,
+      seed: settings.seed,
+      fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
+      testFraction: settings.testFraction,
+    },
+    { chats, signal: o.signal, onProgress: o.onProgress },
+  );
 }
 
 /**

@@ -74,12 +74,28 @@ describe('export --format job', () => {
     expect(compiled.status, compiled.stderr).toBe(0);
   }, 120_000);
 
-  it('without --run, or with a folder that is not a run: a message that says what to give', () => {
+  it('without --run or --source, or with a folder that is not a run: a message that says what to give', () => {
     const noRun = runCli('export', '--model', dir, '--format', 'job', '--out', join(dir, 'x'));
     expect(noRun.status).toBe(1);
-    expect(noRun.stderr).toContain('--format job needs --run DIR');
+    expect(noRun.stderr).toContain('--format job needs --source SRC (with the settings of `homecoder train`) or --run DIR');
     const notRun = runCli('export', '--model', dir, '--run', dir, '--format', 'job', '--out', join(dir, 'x'));
     expect(notRun.status).toBe(1);
     expect(notRun.stderr).toContain('No run.json in the run folder');
+  }, 120_000);
+
+  it('refuses what a job cannot honour, before reading any source', () => {
+    const base = ['export', '--model', dir, '--out', join(dir, 'y')];
+    const cases: Array<[string[], string]> = [
+      [['--format', 'job', '--source', 'no-such-dir', '--loss-threshold', '3'], 'a job has no stage-2 loss filter'],
+      [['--format', 'job', '--source', 'no-such-dir', '--run', dir], 'not both'],
+      [['--format', 'job', '--run', dir, '--seq-len', '64'], 'drop the source and setting flags'],
+      [['--format', 'job', '--source', 'no-such-dir', '--warmup', '9', '--steps', '3'], 'warmupSteps must be at most'],
+      [['--format', 'gguf-f16', '--seq-len', '64'], '--seq-len: only with --format job'],
+    ];
+    for (const [args, msg] of cases) {
+      const r = runCli(...base, ...args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain(msg);
+    }
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 // `homecoder export`: the base model, or it with PEFT adapters merged, as a Hugging Face
 // folder or GGUF for llama.cpp / Ollama / LM Studio, or the adapters as a GGUF LoRA. No GPU:
 // the merge runs on the CPU, one tensor at a time, and every file is streamed to disk.
-import { open as openFile, mkdir } from 'node:fs/promises';
+import { open as openFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Combination } from '../../model/adapter-mix.ts';
@@ -11,8 +11,21 @@ import { nodeFiles } from '../../model/storage/node-files.ts';
 import { EXPORT_FORMATS, exportModel, parseExportFormat, type NamedWeightedAdapter } from '../../model/export/export-model.ts';
 import type { ByteSink } from '../../model/export/sink.ts';
 import { UsageError } from '../../errors.ts';
+import type { Progress } from '../../progress.ts';
+import { validateSettings } from '../../train/settings.ts';
+import {
+  LOW_MEMORY_HELP,
+  SETTINGS_HELP,
+  SOURCE_HELP,
+  settingsFrom,
+  sourceAndSettingOptions,
+  stage1,
+  type Args,
+  type Say,
+} from '../train-flags.ts';
 
 export const exportHelp = `Usage: homecoder export --model DIR [--adapter DIR[=W]]... --format F --out DIR
+       homecoder export --model DIR --source SRC... [settings] --format job --out DIR
        homecoder export --model DIR --run DIR --format job --out DIR
 
 Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and LM Studio):
@@ -26,12 +39,20 @@ Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and L
                         gguf-q8_0  the same, 8-bit quantised (Q8_0)
                         gguf-q4_k  the same, 4-bit (Q4_K; weights whose rows are not a multiple of 256 as Q8_0)
                         gguf-lora  the adapters alone as a llama.cpp LoRA adapter (--lora)
-                        job        a training run (--run: the folder \`homecoder train --out\` wrote) as a
-                                   GPU-cluster job: its dataset as JSONL, settings, train.py for
-                                   PEFT + Transformers on accelerate (FSDP, DeepSpeed ZeRO-3)
-  --run DIR           the run folder (--format job)
+                        job        a training run as a GPU-cluster job: its dataset as JSONL, settings,
+                                   train.py for PEFT + Transformers on accelerate (FSDP, DeepSpeed
+                                   ZeRO-3). From --source and the settings of \`homecoder train\`
+                                   (the dataset built as train builds it, without the GPU or the
+                                   memory check: for runs that do not fit), or from --run
+  --run DIR           the run folder \`homecoder train --out\` wrote (--format job)
   --out DIR           output folder (created)
   --quiet             no progress lines
+
+With --format job and --source, the sources and settings of \`homecoder train\` (the job has no
+stage-2 loss filter, which runs the model on a GPU: its dataset is \`train --no-loss-filter\`'s):
+${SOURCE_HELP}
+${LOW_MEMORY_HELP}
+${SETTINGS_HELP}
 `;
 
 /** `DIR` or `DIR=WEIGHT`. */
@@ -55,6 +76,60 @@ async function fileSink(path: string): Promise<ByteSink> {
   };
 }
 
+/** --format job: from a run folder (--run) or from the sources and settings (--source). */
+async function exportJobCommand(v: Args, out: string): Promise<number> {
+  if (!!v.run === !!v.source)
+    throw new UsageError(
+      v.run
+        ? '--format job takes --run DIR or --source (with settings), not both.'
+        : '--format job needs --source SRC (with the settings of `homecoder train`) or --run DIR: the folder `homecoder train --out` wrote.',
+    );
+  if (v['loss-threshold'] !== undefined)
+    throw new UsageError(
+      '--loss-threshold: a job has no stage-2 loss filter (it runs the model on a GPU); its dataset is the stage-1 files, as `homecoder train --no-loss-filter`.',
+    );
+  if (v.run && Object.keys(sourceAndSettingOptions()).some((k) => v[k] !== undefined))
+    throw new UsageError('--run exports the run with its own settings and dataset; drop the source and setting flags.');
+  const modelDir = v.model as string;
+  const say: Say = (text) => !v.quiet && process.stderr.write(`${text}\n`);
+  // Loaded only here: the training modules would slow every other command's start.
+  const [{ exportJob, exportJobFromFiles }, { nodeRunFolder }] = await Promise.all([
+    import('../../train/job-export.ts'),
+    import('../../train/node-run-folder.ts'),
+  ]);
+  let lastPhase = '';
+  const o = {
+    baseName: basename(resolve(modelDir)),
+    open: (name: string) => fileSink(join(out, name)),
+    onProgress: (p: Progress) => {
+      if (v.quiet || (p.phase === lastPhase && p.done !== p.total)) return;
+      lastPhase = p.phase;
+      process.stderr.write(`${p.phase} ${p.done}/${p.total}\n`);
+    },
+  };
+  let written: string[];
+  if (v.run) written = await exportJob(nodeRunFolder(v.run as string), nodeFiles(modelDir), o);
+  else {
+    // Checked before any source is read, as `homecoder train` does.
+    const settings = settingsFrom(v);
+    validateSettings(settings);
+    const files = await stage1(v.source as string[], v['test-files'] as string[] | undefined, say);
+    written = await exportJobFromFiles(
+      nodeFiles(modelDir),
+      {
+        id: basename(out),
+        model: { id: resolve(modelDir), label: basename(resolve(modelDir)) },
+        files,
+        settings,
+        chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+      },
+      o,
+    );
+  }
+  for (const f of written) console.log(join(out, f));
+  return 0;
+}
+
 export async function exportCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -67,6 +142,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      // Accepted so a train command line can be reused; the job never runs stage 2.
+      'no-loss-filter': { type: 'boolean' },
+      'loss-threshold': { type: 'string' },
+      ...sourceAndSettingOptions(),
     },
   });
   if (values.help) {
@@ -78,19 +157,13 @@ export async function exportCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const out = resolve(values.out);
+  const v = values as Args;
   if (values.format === 'job') {
-    if (!values.run) throw new UsageError('--format job needs --run DIR: the folder `homecoder train --out` wrote');
-    // Loaded only here: the training modules would slow every other command's start.
-    const [{ exportJob }, { nodeRunFolder }] = await Promise.all([
-      import('../../train/job-export.ts'),
-      import('../../train/node-run-folder.ts'),
-    ]);
-    const written = await exportJob(nodeRunFolder(values.run), nodeFiles(values.model), basename(resolve(values.model)), (name) =>
-      fileSink(join(out, name)),
-    );
-    for (const f of written) console.log(join(out, f));
-    return 0;
+    if (values.adapter) throw new UsageError('--adapter: a job trains a new adapter; drop --adapter with --format job.');
+    return exportJobCommand(v, out);
   }
+  const jobOnly = [...Object.keys(sourceAndSettingOptions()), 'run', 'no-loss-filter', 'loss-threshold'].filter((k) => v[k] !== undefined);
+  if (jobOnly.length) throw new UsageError(`${jobOnly.map((f) => `--${f}`).join(', ')}: only with --format job.`);
   const format = parseExportFormat(values.format);
   const combination = values.combination as Combination;
   if (combination !== 'cat' && combination !== 'linear') throw new UsageError(`--combination must be cat or linear, not ${combination}`);

@@ -17,47 +17,23 @@ import type { RunFolder } from '../../train/run-folder.ts';
 import { formatDuration } from '../../train/eta.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
-import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
+import { validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
-import { parseLoraTargets } from '../args.ts';
-import { importAndFilter } from '../../data/node-pipeline.ts';
+import {
+  flagOf,
+  LOW_MEMORY_HELP,
+  SETTINGS_HELP,
+  SOURCE_HELP,
+  settingsFrom,
+  sourceAndSettingOptions,
+  stage1,
+  type Args,
+  type OptionTable,
+  type Say,
+} from '../train-flags.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
 import { UsageError } from '../../errors.ts';
-import { DatasetError } from '../../data/errors.ts';
-
-/** CLI flag → setting. */
-const FLAGS: Array<[string, keyof TrainSettings]> = [
-  ['lora-r', 'loraR'],
-  ['lora-alpha', 'loraAlpha'],
-  ['lora-dropout', 'loraDropout'],
-  ['targets', 'targets'],
-  ['lr', 'lr'],
-  ['batch-size', 'batchSize'],
-  ['warmup', 'warmupSteps'],
-  ['weight-decay', 'weightDecay'],
-  ['steps', 'steps'],
-  ['schedule', 'schedule'],
-  ['decay-steps', 'decaySteps'],
-  ['grad-clip', 'maxGradNorm'],
-  ['seq-len', 'seqLen'],
-  ['seed', 'seed'],
-  ['fim-rate', 'fimRate'],
-  ['fim-spm-rate', 'fimSpmRate'],
-  ['test-fraction', 'testFraction'],
-  ['eval-every', 'evalEvery'],
-  ['checkpoint-every', 'checkpointEvery'],
-  ['checkpoint-minutes', 'checkpointMinutes'],
-  ['early-stop', 'earlyStop'],
-  ['gpu-memory', 'gpuMemoryBudget'],
-];
-
-const show = (k: keyof TrainSettings) =>
-  k === 'gpuMemoryBudget'
-    ? `${DEFAULT_SETTINGS[k] / 2 ** 30} GiB`
-    : k === 'targets'
-      ? DEFAULT_SETTINGS.targets.join(',')
-      : String(DEFAULT_SETTINGS[k]);
 
 export const trainHelp = `Usage: homecoder train --model DIR --source PATH --out DIR [settings] [--json]
        homecoder train --model DIR --out DIR --resume [--json]
@@ -70,35 +46,17 @@ best checkpoint's adapter (adapter_config.json + adapter_model.safetensors) and 
 checkpoints stay there too, so --resume continues a run that was interrupted.
 
   --model DIR          Hugging Face model folder
-  --source SRC         a folder, a file, an archive (.zip, .tar, .tar.gz, .tar.bz2) or an
-                       http(s) git URL (token from HOMECODER_GIT_TOKEN); repeatable. Files go
-                       through the stage-1 filter first, as \`homecoder filter\` shows
+${SOURCE_HELP}
   --out DIR            run folder and output
   --resume             continue the run in --out from its latest checkpoint
-  --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
-  --chat FILE          JSONL conversations {"messages":[...]} to mix in (model's chat template)
   --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats, or "auto" (default):
                        ${DEFAULT_LOSS_THRESHOLD} for a real code model, else a threshold from the model's own losses
   --no-loss-filter     skip the stage-2 filter
-  --low-memory         ${SETTING_HELP.lowMemory}
+${LOW_MEMORY_HELP}
   --no-eval            skip the evaluation after training
   --json               print one JSON object per line (progress, steps, the final run)
-${FLAGS.map(([f, k]) => `  --${f.padEnd(18)} ${SETTING_HELP[k]} (default ${show(k)})`).join('\n')}
+${SETTINGS_HELP}
 `;
-
-function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
-  if (k === 'targets') return parseLoraTargets(v);
-  if (k === 'schedule') {
-    if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
-    return v;
-  }
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${FLAGS.find((f) => f[1] === k)![0]} must be a number, got "${v}"`);
-  return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
-}
-
-type Say = (text: string, obj: object) => void;
-type Args = Record<string, string | string[] | boolean | undefined>;
 
 /** A resume continues the run as it was started: same base model, same settings. */
 async function checkResume(run: RunFolder, out: string, modelLabel: string, over: Partial<TrainSettings>): Promise<void> {
@@ -106,7 +64,7 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
   if (changed.length)
     throw new RunError(
       'RUN_SETTINGS_FIXED',
-      `--resume continues the run with the settings it started with; drop ${changed.map((k) => `--${FLAGS.find((f) => f[1] === k)?.[0] ?? 'low-memory'}`).join(', ')}, or start a new run in another --out.`,
+      `--resume continues the run with the settings it started with; drop ${changed.map(flagOf).join(', ')}, or start a new run in another --out.`,
     );
   const record = await readRun(run);
   if (!record) throw new RunError('RUN_CORRUPT', `${out} holds no run to resume (no run.json); start one without --resume.`);
@@ -118,46 +76,18 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
 }
 
 function parseTrainArgs(argv: string[]): Args {
-  const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
+  const options: OptionTable = {
     model: { type: 'string' },
-    source: { type: 'string', multiple: true },
     out: { type: 'string' },
     resume: { type: 'boolean' },
-    'test-files': { type: 'string', multiple: true },
-    chat: { type: 'string' },
     'loss-threshold': { type: 'string' },
     'no-loss-filter': { type: 'boolean' },
-    'low-memory': { type: 'boolean' },
     'no-eval': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
+    ...sourceAndSettingOptions(),
   };
-  for (const [f] of FLAGS) options[f] = { type: 'string' };
   return parseArgs({ args: argv, options }).values as Args;
-}
-
-function settingsFrom(v: Args): Partial<TrainSettings> {
-  const over: Partial<TrainSettings> = {};
-  for (const [f, k] of FLAGS) if (typeof v[f] === 'string') (over as Record<string, unknown>)[k] = parseSetting(k, v[f] as string);
-  if (v['low-memory']) over.lowMemory = true;
-  return over;
-}
-
-/** Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
-async function stage1(sources: string[], testGlobs: string[] | undefined, say: Say): Promise<TrainingFile[]> {
-  const imported = await importAndFilter(sources, { test: testGlobs, token: process.env.HOMECODER_GIT_TOKEN });
-  const { summary } = imported;
-  say(
-    `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
-      Object.entries(summary.byReason)
-        .filter(([r, n]) => n > 0 && r !== 'accepted')
-        .map(([r, n]) => `${r} ${n}`)
-        .join(', ') || 'none rejected'
-    })`,
-    { stage1: summary },
-  );
-  if (summary.accepted === 0) throw new DatasetError('NO_TRAIN_FILES', summary.explanation ?? 'No file was accepted by the filter.');
-  return imported.accepted;
 }
 
 /** Prints each phase once (and its end); steps are printed by onUpdate. */
