@@ -24,6 +24,10 @@ import { openModel } from '../model/loader.ts';
 import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
 import { RunError } from './errors.ts';
+import { exportJobFromFiles } from './job-export.ts';
+import { zipSinks } from '../model/export/zip-sink.ts';
+import { opfsExportFolder, removeExport } from '../model/storage/opfs-exports.ts';
+import type { ExportedFiles } from '../serve/export-service.ts';
 
 export interface TrainModel {
   id: string;
@@ -47,6 +51,9 @@ export interface StartRequest {
   /** Stage-2 loss filter: a threshold in nats, 'auto' (chosen from the model's losses) or 'off'. */
   lossThreshold: LossThresholdSetting;
 }
+
+/** "Export as a cluster job" from the Train page: the sources and settings a run would start with. */
+export type JobRequest = Omit<StartRequest, 'lossThreshold'>;
 
 const LOSS_CACHE = 'loss-cache.json';
 const LOSS_RATE = 'loss-rate.json';
@@ -222,6 +229,31 @@ export class TrainService {
   async exportAdapter(runId: string, step: number): Promise<Uint8Array> {
     const files = await checkpointAdapterFiles(subFolder(await this.root(), runId), step);
     return zipSync(Object.fromEntries(files));
+  }
+
+  /**
+   * The run these files and settings would make, as a cluster job (job-export.ts) zipped into
+   * browser storage (OPFS exports/<folder>/), without the GPU or the memory check: this is the
+   * way out when the run does not fit here. No stage-2 loss filter: it runs the model on the GPU.
+   */
+  async exportJob(req: JobRequest, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<ExportedFiles> {
+    const { files, repo } = await this.modelFiles(req.modelId);
+    const folder = `${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}-job`;
+    const name = `${repo.split('/').pop() || 'model'}-job.zip`;
+    const out = await opfsExportFolder(folder);
+    try {
+      const zip = zipSinks(await out.open(name));
+      await exportJobFromFiles(
+        files,
+        { id: folder, model: { id: req.modelId, label: repo }, files: req.files, settings: req.settings, chatJsonl: req.chatJsonl },
+        { baseName: repo, open: zip.open, signal, onProgress },
+      );
+      await zip.finish();
+    } catch (err) {
+      await removeExport(folder).catch(() => undefined); // nothing half-written is left
+      throw err;
+    }
+    return { folder, files: [{ name, bytes: out.sizes.get(name) ?? 0 }] };
   }
 
   async deleteRun(runId: string): Promise<void> {

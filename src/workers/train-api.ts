@@ -9,9 +9,10 @@ import type { RunRecord } from '../train/run-record.ts';
 import type { LiveProgress } from '../train/run.ts';
 import type { MemoryCheck } from '../train/memory-check.ts';
 import type { LossDecision, LossFilterCost } from '../train/loss-filter.ts';
-import type { RunSummary, StartRequest, TrainModel } from '../train/train-service.ts';
+import type { JobRequest, RunSummary, StartRequest, TrainModel } from '../train/train-service.ts';
+import type { ExportedFiles } from '../serve/export-service.ts';
 
-export type { RunSummary, StartRequest, TrainModel };
+export type { ExportedFiles, JobRequest, RunSummary, StartRequest, TrainModel };
 
 export type UpdateListener = (record: RunRecord, live: LiveProgress | null) => void;
 
@@ -39,4 +40,6 @@ export interface TrainApi extends CancellableApi {
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;
   deleteRun(runId: string): Promise<void>;
+  /** The run these sources and settings would make, as a GPU-cluster job (.zip in OPFS exports/), without the memory check. */
+  exportJob(jobId: JobId, onProgress: ProgressListener, req: JobRequest): Promise<ExportedFiles>;
 }

@@ -9,5 +9,5 @@ export type TrainClient = WorkerClient<TrainApi>;
 
 export function createTrainClient(): TrainClient {
   const worker = new Worker(new URL('./train.worker.ts', import.meta.url), { type: 'module', name: 'homecoder-train' });
-  return workerClient(Comlink.wrap<TrainApi>(worker), { start: 2, resume: 2, evaluate: 1, filterByLoss: 3 });
+  return workerClient(Comlink.wrap<TrainApi>(worker), { start: 2, resume: 2, evaluate: 1, filterByLoss: 3, exportJob: 1 });
 }

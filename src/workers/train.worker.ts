@@ -35,6 +35,7 @@ const api: TrainApi = {
     return Comlink.transfer(zip, [zip.buffer]);
   },
   deleteRun: (runId) => service.deleteRun(runId),
+  exportJob: (jobId, onProgress, req) => job(jobId, (signal) => service.exportJob(req, signal, onProgress)),
 };
 
 Comlink.expose(api);

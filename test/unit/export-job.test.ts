@@ -14,6 +14,10 @@ import { memoryFiles } from '../../src/model/storage/files.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
 import { DEFAULT_SETTINGS } from '../../src/train/settings.ts';
 import { runCli } from '../helpers/cli.ts';
+import { unzipSync } from 'fflate';
+import { memorySink } from '../../src/model/export/sink.ts';
+import { zipSinks } from '../../src/model/export/zip-sink.ts';
+import { exportJobFromFiles } from '../../src/train/job-export.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -82,6 +86,38 @@ describe('export --format job', () => {
     expect(notRun.status).toBe(1);
     expect(notRun.stderr).toContain('No run.json in the run folder');
   }, 120_000);
+
+  it('zipped as the Train page stores it, the job holds the same files, byte for byte', async () => {
+    const { files } = makeTinyModel({ arch: 'qwen2' });
+    const model = memoryFiles('tiny', files);
+    const texts = Array.from({ length: 40 }, (_, i) => ({
+      path: `src/g${i}.py`,
+      source: 'repo',
+      text: `def g${i}(a):\n    return [a + ${i}] * ${i % 7}\n`.repeat(20),
+      test: i < 4,
+    }));
+    const req = { id: 'j', model: { id: 'tiny', label: 'tiny' }, files: texts, settings: { seqLen: 32, steps: 5, warmupSteps: 1 } };
+    const plain = new Map<string, ReturnType<typeof memorySink>>();
+    const names = await exportJobFromFiles(model, req, {
+      baseName: 'tiny',
+      open: async (n) => {
+        plain.set(n, memorySink());
+        return plain.get(n)!;
+      },
+    });
+    const out = memorySink();
+    const zip = zipSinks(out);
+    const phases: string[] = [];
+    expect(await exportJobFromFiles(model, req, { baseName: 'tiny', open: zip.open, onProgress: (p) => phases.push(p.phase) })).toEqual(
+      names,
+    );
+    await zip.finish();
+    const entries = unzipSync(out.bytes());
+    expect(Object.keys(entries).sort()).toEqual([...names].sort());
+    for (const n of names) expect(Buffer.compare(Buffer.from(entries[n]), Buffer.from(plain.get(n)!.bytes())), n).toBe(0);
+    expect(new TextDecoder().decode(entries['dataset/train.jsonl']).split('\n').length).toBeGreaterThan(20);
+    expect(phases).toContain('writing the job');
+  });
 
   it('refuses what a job cannot honour, before reading any source', () => {
     const base = ['export', '--model', dir, '--out', join(dir, 'y')];

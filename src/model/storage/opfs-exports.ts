@@ -32,3 +32,9 @@ export async function exportedFile(folder: string, name: string): Promise<File> 
   const dir = await (await root.getDirectoryHandle(EXPORTS_DIR)).getDirectoryHandle(folder);
   return (await dir.getFileHandle(name)).getFile();
 }
+
+/** Deletes an export folder and its files. */
+export async function removeExport(folder: string): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  await (await root.getDirectoryHandle(EXPORTS_DIR)).removeEntry(folder, { recursive: true });
+}
