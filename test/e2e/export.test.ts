@@ -1,6 +1,7 @@
 // The Use page's Export: a model loaded in the tab is exported as GGUF F16 into browser
 // storage with progress, offered as a download, and the downloaded file parses with
-// @huggingface/gguf and is byte for byte what `homecoder export` writes from the same folder.
+// @huggingface/gguf and is byte for byte what `homecoder export` writes from the same folder;
+// the stored export is listed, and Delete removes it from browser storage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -50,5 +51,26 @@ describe.skipIf(!!browserSkipReason)(`Use page: export${skipNote}`, () => {
     expect(Buffer.compare(readFileSync(path), readFileSync(join(out, 'model-f16.gguf')))).toBe(0);
     const modelfile = await page.$$eval('[data-testid="export-download"]', (as) => as.map((a) => a.textContent));
     expect(modelfile).toContain('Modelfile');
+  });
+
+  it('lists the stored export, and Delete removes it from browser storage', async () => {
+    const row = await page.waitForSelector('[data-testid="stored-export"]');
+    const folder = (await row.getAttribute('data-folder'))!;
+    expect(folder).toMatch(/-gguf-f16$/);
+    expect(await row.textContent()).toContain('model-f16.gguf');
+    const inOpfs = () =>
+      page.evaluate(async (f) => {
+        const root = await navigator.storage.getDirectory();
+        const dir = await root.getDirectoryHandle('exports');
+        return dir
+          .getDirectoryHandle(f)
+          .then(() => true)
+          .catch(() => false);
+      }, folder);
+    expect(await inOpfs()).toBe(true);
+    page.once('dialog', (d) => void d.accept());
+    await row.$eval('[data-testid="stored-export-delete"]', (b) => (b as HTMLButtonElement).click());
+    await page.waitForSelector(`[data-testid="stored-export"][data-folder="${folder}"]`, { state: 'detached' });
+    expect(await inOpfs()).toBe(false);
   });
 });

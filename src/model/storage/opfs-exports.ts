@@ -33,6 +33,34 @@ export async function exportedFile(folder: string, name: string): Promise<File> 
   return (await dir.getFileHandle(name)).getFile();
 }
 
+/** TypeScript's DOM types lack the async iteration Chrome has. */
+type Listable = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
+
+export interface StoredExport {
+  folder: string;
+  files: Array<{ name: string; bytes: number }>;
+}
+
+/** The exports in browser storage, newest first (folders are named by time). */
+export async function listExports(): Promise<StoredExport[]> {
+  const root = await navigator.storage.getDirectory();
+  let dir: FileSystemDirectoryHandle;
+  try {
+    dir = await root.getDirectoryHandle(EXPORTS_DIR);
+  } catch {
+    return []; // nothing exported yet
+  }
+  const out: StoredExport[] = [];
+  for await (const [folder, handle] of (dir as Listable).entries()) {
+    if (handle.kind !== 'directory') continue;
+    const files: StoredExport['files'] = [];
+    for await (const [name, f] of (handle as Listable).entries())
+      if (f.kind === 'file') files.push({ name, bytes: (await (f as FileSystemFileHandle).getFile()).size });
+    out.push({ folder, files: files.sort((a, b) => (a.name < b.name ? -1 : 1)) });
+  }
+  return out.sort((a, b) => (a.folder < b.folder ? 1 : -1));
+}
+
 /** Deletes an export folder and its files. */
 export async function removeExport(folder: string): Promise<void> {
   const root = await navigator.storage.getDirectory();
