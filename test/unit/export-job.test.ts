@@ -119,6 +119,38 @@ describe('export --format job', () => {
     expect(phases).toContain('writing the job');
   });
 
+  it('from sources needs only the config and tokenizer: no weights, no GPU', () => {
+    const { files } = makeTinyModel({ arch: 'llama' });
+    const model = join(dir, 'no-weights');
+    mkdirSync(model, { recursive: true });
+    for (const [n, b] of files) if (!n.endsWith('.safetensors')) writeFileSync(join(model, n), b);
+    const repo = join(dir, 'src-repo');
+    mkdirSync(repo, { recursive: true });
+    for (let i = 0; i < 5; i++) writeFileSync(join(repo, `m${i}.py`), `def m${i}(x):\n    return x - ${i}\n`.repeat(8));
+    const out = join(dir, 'job-no-weights');
+    // Settings a 4 GiB budget could never hold: a job has no memory check.
+    const r = runCli(
+      'export',
+      '--model',
+      model,
+      '--source',
+      repo,
+      '--seq-len',
+      '64',
+      '--gpu-memory',
+      '0.0001',
+      '--format',
+      'job',
+      '--out',
+      out,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(join(out, 'dataset', 'train.jsonl'));
+    const job = JSON.parse(readFileSync(join(out, 'settings.json'), 'utf8'));
+    expect(job.settings.seqLen).toBe(64);
+    expect(job.dataset.trainFiles + job.dataset.testFiles).toBe(5);
+  }, 120_000);
+
   it('refuses what a job cannot honour, before reading any source', () => {
     const base = ['export', '--model', dir, '--out', join(dir, 'y')];
     const cases: Array<[string[], string]> = [

@@ -33,7 +33,7 @@ Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and L
   --model DIR         Hugging Face model folder (the base)
   --adapter DIR[=W]   PEFT LoRA adapter folder with weight W (default 1); repeat to mix
   --combination C     how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
-  --format F          ${EXPORT_FORMATS.join(' | ')}
+  --format F          ${[...EXPORT_FORMATS, 'job'].join(' | ')}
                         hf         merged Hugging Face folder (safetensors in the base's dtype)
                         gguf-f16   GGUF (F16) of the base or merged model, with an Ollama Modelfile
                         gguf-q8_0  the same, 8-bit quantised (Q8_0)
