@@ -6,6 +6,7 @@ import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from './
 import { startBridge } from './server.ts';
 import { BridgeError } from './errors.ts';
 import { writeRuntimeFile } from './runtime-file.ts';
+import { Pairings } from './pairing.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -48,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
 
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
-    bridge = await startBridge({ ...listen, appDir, version });
+    // Apps on other origins paired by `homecoder bridge` are let in here too, until revoked.
+    bridge = await startBridge({ ...listen, appDir, version, pairings: new Pairings() });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (err instanceof BridgeError) console.error(err.message);
