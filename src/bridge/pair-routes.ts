@@ -6,10 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, readJsonBody } from './editor-api/http.ts';
 import { sendJson } from './json.ts';
-import { PAIR_HEADER, type Pairings } from './pairing.ts';
-
-export const PAIR_PATH = '/bridge/pair';
-export const UNPAIR_PATH = '/bridge/unpair';
+import type { Pairings } from './pairing.ts';
+import { PAIR_HEADER, PAIR_PATH, UNPAIR_PATH } from '../serve/tab-protocol.ts';
 
 /** Request headers a paired tab may send across origins (its secret, JSON, git's own). */
 const ALLOWED_HEADERS = [PAIR_HEADER, 'content-type', 'authorization', 'git-protocol', 'accept', 'x-homecoder-client'];

@@ -13,11 +13,7 @@ import { join } from 'node:path';
 import { sameSecret } from './access.ts';
 import { BridgeError } from './errors.ts';
 
-/** The header a paired tab's HTTP requests carry its secret in. */
-export const PAIR_HEADER = 'x-homecoder-tab';
-/** The WebSocket subprotocol the bridge answers with; the secret rides in a second one. */
-export const TAB_PROTOCOL = 'homecoder-tab';
-export const SECRET_PROTOCOL_PREFIX = 'homecoder-secret.';
+export { PAIR_HEADER, SECRET_PROTOCOL_PREFIX, TAB_PROTOCOL } from '../serve/tab-protocol.ts';
 
 export interface PairingRecord {
   origin: string;
