@@ -10,3 +10,8 @@ mount(App, { target: document.getElementById('app')! });
 void findBridge(offer).then((found) => {
   if (found.kind !== 'same-origin') registerOffline();
 });
+// A pairing link opened in a tab that already shows the app changes only the fragment.
+window.addEventListener('hashchange', () => {
+  const again = takePairingOffer();
+  if (again) void findBridge(again);
+});

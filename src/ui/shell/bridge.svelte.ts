@@ -52,6 +52,7 @@ export function takePairingOffer(): { code: string; bridge: string } | undefined
   if (!location.hash.startsWith('#pair=')) return undefined;
   const p = new URLSearchParams(location.hash.slice(1));
   history.replaceState(null, '', `${location.pathname}${location.search}#/use`);
+  window.dispatchEvent(new HashChangeEvent('hashchange')); // the shell shows the Use page
   const code = p.get('pair');
   const origin = loopbackOrigin(p.get('bridge'));
   if (!code || !origin) {
