@@ -27,9 +27,12 @@ async function listen(server: Server, base: string): Promise<StaticHost> {
   };
 }
 
-/** Serves `dir` under `base` (which starts and ends with /); anything else is 404. */
-export function serveStatic(dir: string, base = '/'): Promise<StaticHost> {
-  const files = sirv(dir, { dev: false, etag: true });
+/**
+ * Serves `dir` under `base` (which starts and ends with /); anything else is 404. `live`: each
+ * request reads the files again (a test that deploys a new version into `dir`).
+ */
+export function serveStatic(dir: string, base = '/', live = false): Promise<StaticHost> {
+  const files = sirv(dir, { dev: live, etag: true });
   const server = createServer((req, res) => {
     const notFound = () => {
       res.writeHead(404, { 'content-type': 'text/plain' });
