@@ -136,7 +136,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         });
         return;
       }
-      return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
+      return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy }, pairRoutes.paired(req));
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });

@@ -16,7 +16,8 @@ import { browserSkipReason, launchBrowser, type RunningBridge } from '../helpers
 import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startServerProcess } from '../helpers/process.ts';
 import { servePage, serveStatic, type StaticHost } from '../helpers/static-host.ts';
-import { addArchive, DEMO_ID, getDemoModel, playgroundGhost, runFilter, trainSteps } from '../helpers/app-steps.ts';
+import { startGitServer, type GitServer } from '../helpers/git-server.ts';
+import { addArchive, cloneRepo, DEMO_ID, getDemoModel, playgroundGhost, runFilter, trainSteps } from '../helpers/app-steps.ts';
 import { tinyRepo } from '../helpers/tiny-repo.ts';
 
 const DIST = resolve(import.meta.dirname, '../../dist');
@@ -52,6 +53,7 @@ describe.skipIf(!!browserSkipReason)(`The app as a static site, with the bridge 
   let host: StaticHost;
   let evil: StaticHost | undefined;
   let bridge: RunningBridge | undefined;
+  let git: GitServer;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -66,11 +68,13 @@ describe.skipIf(!!browserSkipReason)(`The app as a static site, with the bridge 
     configDir = mkdtempSync(join(tmpdir(), 'hc-e2e-static-config-'));
     runtimeDir = mkdtempSync(join(tmpdir(), 'hc-e2e-static-run-'));
     host = await serveStatic(DIST, '/homecoder/');
+    git = await startGitServer();
+    git.commit('demo', new Map([['a.py', new TextEncoder().encode('x = 1\n')]]));
     browser = await launchBrowser();
     context = await browser.newContext();
     page = await context.newPage();
   });
-  afterAll(() => closeAll({ browser, bridge, servers: [host, evil], dirs: [configDir, runtimeDir] }));
+  afterAll(() => closeAll({ browser, bridge, servers: [host, evil, git], dirs: [configDir, runtimeDir] }));
 
   it('the build has no absolute asset URLs: index.html, the manifest and the service worker name relative paths', () => {
     const html = readFileSync(join(DIST, 'index.html'), 'utf8');
@@ -106,6 +110,8 @@ describe.skipIf(!!browserSkipReason)(`The app as a static site, with the bridge 
     await page.click('nav a[data-page="sources"]');
     expect(await page.textContent('[data-testid="git-route"][data-route="none"]')).toMatch(/Cloning waits for the bridge/);
     expect(await page.inputValue('[data-testid="git-cors-proxy"]')).toBe(''); // no proxy unless the user sets one
+    expect(await cloneRepo(page, `${git.url}/demo.git`)).toEqual({ error: 'GIT_NEEDS_BRIDGE' });
+    expect(git.log).toEqual([]);
   }, 600_000);
 
   it('is installed with a service worker and reopens with the network cut, with its model, source and run', async () => {
@@ -141,10 +147,24 @@ describe.skipIf(!!browserSkipReason)(`The app as a static site, with the bridge 
   }, 180_000);
 
   it('pairs with `homecoder bridge` on another origin through the printed link; an openai client gets a completion from the tab', async () => {
-    bridge = await startServerProcess('homecoder bridge', ['bin/homecoder.mjs', 'bridge', '--port', '0', '--app', host.url], 60_000, {
-      HOMECODER_CONFIG_DIR: configDir,
-      HOMECODER_RUNTIME_DIR: runtimeDir,
-    });
+    bridge = await startServerProcess(
+      'homecoder bridge',
+      [
+        'bin/homecoder.mjs',
+        'bridge',
+        '--port',
+        '0',
+        '--app',
+        host.url,
+        '--git-allow-host',
+        new URL(git.url).host, // the test git server is on loopback
+      ],
+      60_000,
+      {
+        HOMECODER_CONFIG_DIR: configDir,
+        HOMECODER_RUNTIME_DIR: runtimeDir,
+      },
+    );
     await expect.poll(() => bridge!.output(), { timeout: 10_000 }).toMatch(/#pair=/);
     const link = / {2}(http:\/\/\S+#pair=\S+)/.exec(bridge.output())![1];
     expect(link.startsWith(`${host.url}#pair=`)).toBe(true);
@@ -164,8 +184,15 @@ describe.skipIf(!!browserSkipReason)(`The app as a static site, with the bridge 
     await page.waitForSelector('[data-testid="log-entry"][data-route="/v1/completions"]', { timeout: 30_000 });
     // The Playground now goes through the bridge, as an editor does.
     expect(await page.getAttribute('[data-testid="playground-path"]', 'data-path')).toBe('bridge');
+    // Git clones go through the paired bridge now.
+    expect(await cloneRepo(page, `${git.url}/demo.git`)).toEqual({ files: 1 });
+    expect(git.log.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /demo.git/info/refs?service=git-upload-pack',
+      'POST /demo.git/git-upload-pack',
+    ]);
     // Remembered: after a reload the tab connects by itself.
     await page.reload();
+    await page.click('nav a[data-page="use"]');
     await page.waitForSelector('[data-testid="bridge-status"][data-mode="paired"][data-state="serving"]', { timeout: 60_000 });
   }, 180_000);
 

@@ -27,6 +27,21 @@ export async function addArchive(page: Page, name: string, files: Record<string,
   });
 }
 
+/** Sources page: clones the git repository at `url`; resolves with its row's file count, or the error shown (its code). */
+export async function cloneRepo(page: Page, url: string): Promise<{ files: number } | { error: string }> {
+  await page.click('nav a[data-page="sources"]');
+  await page.fill('[data-testid="git-url"]', url);
+  await page.click('[data-testid="git-clone"]');
+  const shown = await page.waitForSelector(
+    `[data-testid="source-row"][data-kind="git"][data-name="${url}"], [data-testid="source-error"]`,
+    {
+      timeout: 60_000,
+    },
+  );
+  const code = await shown.getAttribute('data-code');
+  return code ? { error: code } : { files: Number(await shown.getAttribute('data-files')) };
+}
+
 /** Filter page: waits for the stage-1 run over `total` files; returns how many were accepted. */
 export async function runFilter(page: Page, total: number): Promise<number> {
   await page.click('nav a[data-page="filter"]');
