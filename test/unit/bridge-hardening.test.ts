@@ -338,6 +338,17 @@ describe('7. a tab of another origin pairs with `homecoder bridge`; nothing else
     expect(code).toMatch(/^[\w-]{30,}$/);
   });
 
+  it('needs the app’s address, and says how to give it', () => {
+    const none = spawnSync(process.execPath, ['bin/homecoder.mjs', 'bridge', '--port', '0'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...ENV, HOMECODER_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'hc-hard-none-')), HOMECODER_APP_URL: '' },
+    });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/--app https:\/\/you\.github\.io\/homecoder\/.*npm start/);
+    expect(homecoder('bridge', '--port', '0', '--app', 'file:///tmp/app/').stderr).toMatch(/must be http\(s\)/);
+  });
+
   it('answers the Private Network Access preflight for the app’s origin only', async () => {
     const preflight = (origin: string) =>
       http(b.origin, 'OPTIONS', '/bridge/pair', {
