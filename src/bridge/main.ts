@@ -22,6 +22,9 @@ It prints the app's link with a secret (http://127.0.0.1:8008/?token=…): open 
 the secret keeps other programs and web pages from taking over the app's connection.
 \`homecoder url\` prints it again.
 
+The app hosted elsewhere (a static site) pairs with a bridge started by
+\`npm run -s homecoder -- bridge --app URL\` instead; pairings it made are honoured here too.
+
 The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only,
 public hosts only); HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
 `;
