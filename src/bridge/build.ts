@@ -13,11 +13,19 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Generated files Vite copies into dist/ (its publicDir; git-ignored): the demo model. */
+/** Generated files Vite copies into dist/ (its publicDir; git-ignored): the demo model and the app's icons. */
 export const PUBLIC_DIR = 'generated/public';
 
 const SOURCE_DIRS = ['src/ui', 'src/workers', 'src/gpu', 'src/model', 'src/data', 'src/train', 'src/serve'];
-const SOURCE_FILES = ['vite.config.ts', 'svelte.config.js', 'package.json', 'src/progress.ts', 'src/random.ts', 'src/errors.ts'];
+const SOURCE_FILES = [
+  'vite.config.ts',
+  'svelte.config.js',
+  'package.json',
+  'src/progress.ts',
+  'src/random.ts',
+  'src/errors.ts',
+  'src/bridge/app-icons.ts',
+];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -48,8 +56,19 @@ export async function writeDemoModel(root: string): Promise<void> {
   }
 }
 
+/** Writes the manifest's icons (src/bridge/app-icons.ts) into PUBLIC_DIR. */
+export async function writeIcons(root: string): Promise<void> {
+  const { appIconFiles } = await import('./app-icons.ts');
+  for (const [file, bytes] of appIconFiles()) {
+    const path = join(root, PUBLIC_DIR, file);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, bytes);
+  }
+}
+
 export async function buildApp(root: string): Promise<void> {
   await writeDemoModel(root);
+  await writeIcons(root);
   const vite = await import('vite');
   await vite.build({ root: join(root, 'src/ui'), configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
 }

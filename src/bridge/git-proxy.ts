@@ -58,12 +58,18 @@ function fail(res: ServerResponse, status: number, error: string): void {
 }
 
 /** Handles a request under /git-proxy/ (the caller has checked the Host header and the tab's access). */
-export function handleGitProxy(req: IncomingMessage, res: ServerResponse, opts: GitProxyOptions = DEFAULT_GIT_PROXY): void {
+export function handleGitProxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: GitProxyOptions = DEFAULT_GIT_PROXY,
+  /** The request is a paired app tab's on another origin, with its secret (src/bridge/pair-routes.ts). */
+  paired = false,
+): void {
   for (const [k, v] of Object.entries(SAFE_HEADERS)) res.setHeader(k, v);
-  // Only the app's own pages may use it (a page elsewhere cannot read the answer anyway).
+  // Only the app's own pages (or the paired app's, checked by the caller) may use it.
   const origin = req.headers.origin;
   const site = req.headers['sec-fetch-site'];
-  if ((origin && origin !== `http://${req.headers.host}`) || (site && site !== 'same-origin' && site !== 'none')) {
+  if (!paired && ((origin && origin !== `http://${req.headers.host}`) || (site && site !== 'same-origin' && site !== 'none'))) {
     fail(res, 403, 'The git proxy answers only the Homecoder app itself.');
     return;
   }

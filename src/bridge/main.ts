@@ -6,6 +6,7 @@ import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from './
 import { startBridge } from './server.ts';
 import { BridgeError } from './errors.ts';
 import { writeRuntimeFile } from './runtime-file.ts';
+import { Pairings } from './pairing.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -20,6 +21,9 @@ ${LISTEN_HELP}  --app-dir DIR   serve this built app instead of dist/
 It prints the app's link with a secret (http://127.0.0.1:8008/?token=…): open that link;
 the secret keeps other programs and web pages from taking over the app's connection.
 \`homecoder url\` prints it again.
+
+The app hosted elsewhere (a static site) pairs with a bridge started by
+\`npm run -s homecoder -- bridge --app URL\` instead; pairings it made are honoured here too.
 
 The bridge also proxies git fetches for the app's clones (/git-proxy/, upload-pack only,
 public hosts only); HOMECODER_GIT_PROXY_MAX_MB caps one response (default 1024).
@@ -48,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
 
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
-    bridge = await startBridge({ ...listen, appDir, version });
+    // Apps on other origins paired by `homecoder bridge` are let in here too, until revoked.
+    bridge = await startBridge({ ...listen, appDir, version, pairings: new Pairings() });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (err instanceof BridgeError) console.error(err.message);

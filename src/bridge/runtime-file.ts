@@ -11,7 +11,7 @@ export interface RuntimeInfo {
   pid: number;
   port: number;
   host: string;
-  kind: 'start' | 'serve';
+  kind: 'start' | 'serve' | 'bridge';
 }
 
 /** $HOMECODER_RUNTIME_DIR, else $XDG_RUNTIME_DIR/homecoder, else ~/.homecoder/run. */

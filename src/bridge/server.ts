@@ -2,7 +2,9 @@
 // the git proxy. Who may use what (docs/SECURITY.md): the Host must be loopback (or the
 // listen address) on every request; the app's pages need the tab's cookie, set by the
 // printed link; /bridge/*, /git-proxy and the WebSocket need that cookie (or the API key);
-// editor routes need the API key when there is one; pages get a strict CSP.
+// editor routes need the API key when there is one; pages get a strict CSP. A tab on another
+// origin (the static site) that paired with the bridge shows its secret instead of the cookie
+// (pair-routes.ts); only it gets CORS headers.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +19,8 @@ import { createEditorApi, keyOk } from './editor-api/index.ts';
 import { attachTabSocket } from './tab-socket.ts';
 import { sendJson } from './json.ts';
 import { DEFAULT_GIT_PROXY, GIT_PROXY_PREFIX, handleGitProxy, type GitProxyOptions } from './git-proxy.ts';
+import { Pairings } from './pairing.ts';
+import { PairRoutes } from './pair-routes.ts';
 
 export interface BridgeOptions {
   host: string;
@@ -38,6 +42,8 @@ export interface BridgeOptions {
   hubOrigins?: string[];
   /** The tab's secret (default: a new random one per start). */
   secret?: string;
+  /** Tabs of other origins paired with this bridge (default: none, kept in memory). */
+  pairings?: Pairings;
 }
 
 /** Where the app's pages may connect: itself (and its WebSocket), the hub and its download hosts. */
@@ -66,6 +72,7 @@ export interface Bridge {
   /** The address to open: the app's address with the tab's secret. */
   appUrl: string;
   relay: Relay;
+  pairings: Pairings;
   close(): Promise<void>;
 }
 
@@ -90,13 +97,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   );
   if (opts.backend) relay.attach(opts.backend);
   const access = new TabAccess(opts.secret ?? newSecret(), port);
-  const tabOk = (req: IncomingMessage) => access.tabSecretOk(req);
+  const pairings = opts.pairings ?? new Pairings(undefined);
+  const pairRoutes = new PairRoutes(pairings, (origin) => tabs.closeOrigin(origin));
+  const tabOk = (req: IncomingMessage) => access.tabSecretOk(req) || pairRoutes.paired(req);
   const editorApi = createEditorApi({
     relay,
     apiKey: opts.apiKey,
     maxBodyBytes: opts.maxBodyBytes,
     tabOk,
-    crossSite: (req) => crossSiteReason(req, opts.host, port()),
+    crossSite: (req) => (pairRoutes.paired(req) ? undefined : crossSiteReason(req, opts.host, port())),
   });
   const csp = appCsp(opts.hubOrigins);
   const app = sirv(opts.appDir, { single: true, dev: false, etag: true, gzip: false, brotli: false });
@@ -112,6 +121,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       return;
     }
     const path = (req.url ?? '/').split('?')[0];
+    if (pairRoutes.handle(req, res, path)) return;
     if (path !== '/health' && editorApi(req, res)) return;
     if (path === '/health') {
       sendJson(res, 200, { status: 'ok', name: 'homecoder', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
@@ -126,7 +136,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         });
         return;
       }
-      return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy });
+      return handleGitProxy(req, res, { ...DEFAULT_GIT_PROXY, ...opts.gitProxy }, pairRoutes.paired(req));
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: `${req.method} ${path} is not a route of the bridge.` });
@@ -160,7 +170,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       resolve();
     });
   });
-  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port, access, allowTab: opts.allowTab ?? true });
+  const tabs = attachTabSocket(server, relay, { listenHost: opts.host, port, access, allowTab: opts.allowTab ?? true, pairings });
   function port(): number {
     return (server.address() as AddressInfo).port;
   }
@@ -170,6 +180,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     url: `http://${shownHost}:${port()}/`,
     appUrl: access.appUrl(`http://${shownHost}:${port()}/`),
     relay,
+    pairings,
     close: () =>
       new Promise<void>((resolve) => {
         tabs.close();

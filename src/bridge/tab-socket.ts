@@ -3,7 +3,8 @@
 // link sets it: a local process that forges Origin still lacks it), Origin is the app's own
 // origin (WebSockets bypass CORS) and Host is loopback. Every message is checked; a malformed
 // one closes that socket and nothing else. Each connected tab is a backend; the newest one
-// with a model loaded serves.
+// with a model loaded serves. A tab on another origin paired with the bridge (pairing.ts)
+// offers its secret as a subprotocol instead: it gets in only from that very origin.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,6 +12,7 @@ import type { Backend, Relay } from './relay.ts';
 import { cancelledResult } from './relay.ts';
 import { hostAllowed, originAllowed } from './hosts.ts';
 import type { TabAccess } from './access.ts';
+import { SECRET_PROTOCOL_PREFIX, TAB_PROTOCOL, type Pairings } from './pairing.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 import type { BridgeToTab } from '../serve/tab-protocol.ts';
 import { TAB_SOCKET_PATH, parseTabToBridge } from '../serve/tab-protocol.ts';
@@ -81,9 +83,15 @@ class TabBackend implements Backend {
 export function attachTabSocket(
   server: Server,
   relay: Relay,
-  opts: { listenHost: string; port: () => number; access: TabAccess; allowTab: boolean },
-): { connected(): number; close(): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * 1024 * 1024 });
+  opts: { listenHost: string; port: () => number; access: TabAccess; allowTab: boolean; pairings?: Pairings },
+): { connected(): number; close(): void; closeOrigin(origin: string): void } {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 8 * 1024 * 1024,
+    // A paired tab offers [TAB_PROTOCOL, secret]: the answer names only TAB_PROTOCOL.
+    handleProtocols: (offered) => (offered.has(TAB_PROTOCOL) ? TAB_PROTOCOL : false),
+  });
+  const pairedOrigin = new Map<WebSocket, string>();
   const refuse = (socket: Duplex, status: string) => {
     socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     socket.destroy();
@@ -92,8 +100,19 @@ export function attachTabSocket(
     const path = (req.url ?? '').split('?')[0];
     if (path !== TAB_SOCKET_PATH) return refuse(socket, '404 Not Found');
     if (!hostAllowed(req.headers.host, opts.listenHost, req.socket.remoteAddress)) return refuse(socket, '403 Forbidden');
-    if (!originAllowed(req.headers.origin, opts.listenHost, opts.port())) return refuse(socket, '403 Forbidden');
-    if (!opts.access.tabSecretOk(req)) return refuse(socket, '401 Unauthorized');
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    const secret = offered.find((p) => p.startsWith(SECRET_PROTOCOL_PREFIX))?.slice(SECRET_PROTOCOL_PREFIX.length);
+    let paired: string | undefined;
+    if (secret !== undefined) {
+      // Another origin's tab: its secret must be the one that origin was paired with.
+      if (!opts.pairings?.check(req.headers.origin, secret)) return refuse(socket, '401 Unauthorized');
+      paired = req.headers.origin;
+    } else {
+      if (!originAllowed(req.headers.origin, opts.listenHost, opts.port())) return refuse(socket, '403 Forbidden');
+      if (!opts.access.tabSecretOk(req)) return refuse(socket, '401 Unauthorized');
+    }
     // `homecoder serve` has its own backend: a tab attaches only when asked (--allow-tab).
     if (!opts.allowTab) return refuse(socket, '403 Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -102,7 +121,9 @@ export function attachTabSocket(
       ws.on('error', () => {});
       const backend = new TabBackend(ws);
       const detach = relay.attach(backend);
+      if (paired) pairedOrigin.set(ws, paired);
       ws.on('close', () => {
+        pairedOrigin.delete(ws);
         backend.closed();
         detach();
       });
@@ -110,6 +131,9 @@ export function attachTabSocket(
   });
   return {
     connected: () => wss.clients.size,
+    closeOrigin: (origin) => {
+      for (const [ws, o] of pairedOrigin) if (o === origin) ws.close(4001, 'pairing revoked');
+    },
     close: () => {
       for (const c of wss.clients) c.terminate();
       wss.close();

@@ -10,6 +10,7 @@ import { serveCommand, serveHelp } from './commands/serve.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
 import { HomecoderError } from '../errors.ts';
 import { urlCommand, urlHelp } from './commands/url.ts';
+import { bridgeCommand, bridgeHelp } from './commands/bridge.ts';
 
 interface Command {
   summary: string;
@@ -48,6 +49,11 @@ const COMMANDS: Record<string, Command> = {
     run: trainCommand,
   },
   url: { summary: "print the running bridge's app link with its secret (open it in Chrome)", help: urlHelp, run: urlCommand },
+  bridge: {
+    summary: 'the bridge for the app opened from another address (static site): pairs with it, relays editors, proxies git',
+    help: bridgeHelp,
+    run: bridgeCommand,
+  },
 };
 
 function usage(): string {

@@ -18,6 +18,7 @@ export type SourceErrorCode =
   | 'SOURCE_NOT_REGULAR'
   | 'SOURCE_TOO_LARGE'
   | 'GIT_PACK_TOO_LARGE'
+  | 'GIT_NEEDS_BRIDGE'
   | 'SOURCE_EXISTS';
 
 export class SourceError extends HomecoderError<SourceErrorCode> {

@@ -7,7 +7,7 @@ import type { ProgressListener } from '../progress.ts';
 import { SourceError } from './errors.ts';
 import { readArchive } from './sources/archive.ts';
 import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './sources/git.ts';
-import { parseRepoUrl, proxiedRepoUrl } from './sources/git-url.ts';
+import { parseRepoUrl, routedRepoUrl, type GitRoute } from './sources/git-url.ts';
 import { filterFiles } from './filter/stage1.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
 import { contentHash, type ContentFacts } from './filter/content.ts';
@@ -54,7 +54,12 @@ export function publicSource(s: SourceRecord): PublicSource {
 
 export class SourcesService {
   private storeP: Promise<SourceStore> | undefined;
-  constructor(private origin: string) {}
+  constructor(private gitRoute: GitRoute) {}
+
+  /** Where clones go from now on (the page learns whether a bridge is there after the worker starts). */
+  setGitRoute(route: GitRoute): void {
+    this.gitRoute = route;
+  }
 
   private store(): Promise<SourceStore> {
     this.storeP ??= SourceStore.open();
@@ -67,11 +72,12 @@ export class SourcesService {
 
   private gitOptions(rec: SourceRecord, fs: PromiseFsClient, signal: AbortSignal, onProgress: ProgressListener) {
     const url = parseRepoUrl(rec.url!);
+    const route = this.gitRoute;
     return {
       fs,
-      http: fetchHttpClient(signal),
+      http: fetchHttpClient(signal, undefined, route.kind === 'bridge' ? route.headers : undefined),
       dir: '/repo',
-      url: proxiedRepoUrl(this.origin, url),
+      url: routedRepoUrl(route, url),
       shownUrl: url.href,
       ref: rec.ref,
       depth: rec.depth,

@@ -1,30 +1,49 @@
-// The tab's end of the bridge WebSocket (same origin, /bridge/tab): tells the bridge what
-// serves, runs the completions it relays, streams text back, and stops a completion when
-// the bridge cancels it. Reconnects with back-off when the bridge restarts. The bridge lets
-// the socket in on the tab's cookie (set by the printed link), which the browser sends itself.
+// The tab's end of the bridge WebSocket (/bridge/tab): tells the bridge what serves, runs
+// the completions it relays, streams text back, and stops a completion when the bridge
+// cancels it. Reconnects with back-off when the bridge restarts. The bridge that served the
+// app lets the socket in on the tab's cookie (set by the printed link), which the browser
+// sends itself; a bridge paired with an app on another origin, on the secret the tab offers
+// as a subprotocol (src/bridge/pairing.ts).
 import type { BridgeToTab, TabToBridge } from './tab-protocol.ts';
 import { TAB_SOCKET_PATH, parseBridgeToTab } from './tab-protocol.ts';
 import type { InferenceService } from './inference-service.ts';
+
+/** Where the tab's socket goes: the URL, and the subprotocols it offers (a paired tab's secret). */
+export interface BridgeTarget {
+  url: string;
+  protocols?: string[];
+}
+
+/** The tab socket of the bridge at `origin` (http(s)://host:port). */
+export function tabSocketUrl(origin: string): string {
+  return `${origin.replace(/^http/, 'ws').replace(/\/+$/, '')}${TAB_SOCKET_PATH}`;
+}
 
 export class BridgeLink {
   private ws?: WebSocket;
   private running = new Map<number, AbortController>();
   private delay = 500;
+  private stopped = false;
+  private unsubscribe: () => void;
   connected = false;
 
   constructor(
-    private url: string,
+    private target: BridgeTarget,
     private inference: InferenceService,
   ) {
-    inference.onChange(() => this.sendServing());
+    this.unsubscribe = inference.onChange(() => this.sendServing());
   }
 
-  static forLocation(loc: { protocol: string; host: string }, inference: InferenceService): BridgeLink {
-    return new BridgeLink(`${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}${TAB_SOCKET_PATH}`, inference);
+  /** Closes the socket for good (another bridge, or none, from now on). */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    this.ws?.close(1000, 'the tab left this bridge');
   }
 
   start(): void {
-    const ws = (this.ws = new WebSocket(this.url));
+    if (this.stopped) return;
+    const ws = (this.ws = new WebSocket(this.target.url, this.target.protocols ?? []));
     ws.onopen = () => {
       this.connected = true;
       this.delay = 500;
@@ -40,6 +59,7 @@ export class BridgeLink {
       this.connected = false;
       for (const c of this.running.values()) c.abort();
       this.running.clear();
+      if (this.stopped) return;
       setTimeout(() => this.start(), this.delay);
       this.delay = Math.min(this.delay * 2, 10_000);
     };

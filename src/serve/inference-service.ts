@@ -35,8 +35,10 @@ export class InferenceService {
   ) {}
 
   /** Called when what serves changes (the bridge link tells the bridge). */
-  onChange(fn: () => void): void {
+  /** Calls `fn` on each change of what serves; returns a function that stops that. */
+  onChange(fn: () => void): () => void {
     this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   changed(): void {

@@ -5,6 +5,15 @@ import type { CompletionRequest, CompletionResult, FinishReason, ServingInfo } f
 
 export const TAB_SOCKET_PATH = '/bridge/tab';
 
+// A tab on another origin paired with the bridge (src/bridge/pairing.ts) shows its secret in
+// this header on HTTP requests, and on the socket as a second subprotocol after TAB_PROTOCOL.
+export const PAIR_HEADER = 'x-homecoder-tab';
+export const TAB_PROTOCOL = 'homecoder-tab';
+export const SECRET_PROTOCOL_PREFIX = 'homecoder-secret.';
+/** Where the tab trades the one-time code for its secret, and revokes its pairing. */
+export const PAIR_PATH = '/bridge/pair';
+export const UNPAIR_PATH = '/bridge/unpair';
+
 export type BridgeToTab = { type: 'complete'; id: number; request: CompletionRequest } | { type: 'cancel'; id: number };
 
 export type TabToBridge =

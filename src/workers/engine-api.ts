@@ -9,13 +9,14 @@ import type { CatalogEntry } from '../model/catalog.ts';
 import type { Manifest } from '../model/storage/store.ts';
 import type { CachedModel, HubSettings, LoadedModelInfo } from '../serve/model-service.ts';
 import type { PlanReport, PlanRequest } from '../train/plan-service.ts';
-import type { ServingInfo } from '../serve/types.ts';
+import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
+import type { BridgeTarget } from '../serve/bridge-link.ts';
 import type { ServingChoice } from '../serve/inference-service.ts';
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 import type { RestoreState } from '../serve/serving-memory.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
 
-export type { CachedModel, ExportedFiles, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
+export type { BridgeTarget, CachedModel, ExportedFiles, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
 
 export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
@@ -51,6 +52,10 @@ export interface EngineApi extends CancellableApi {
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
   removeAdapter(id: string): Promise<void>;
+  /** One completion from what serves now, in the tab itself (the Playground without a bridge). */
+  complete(jobId: JobId, onProgress: ProgressListener, request: CompletionRequest): Promise<CompletionResult>;
+  /** Serves editors through this bridge's tab socket from now on (null: no bridge; the link stops). */
+  linkBridge(target: BridgeTarget | null): Promise<void>;
   /** Writes what serves now (base + adapter mix) as hf | gguf-f16 | gguf-q8_0 | gguf-lora into OPFS exports/. */
   exportServing(jobId: JobId, onProgress: ProgressListener, format: string): Promise<ExportedFiles>;
 }

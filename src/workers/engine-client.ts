@@ -15,5 +15,6 @@ export function createEngineClient(): EngineClient {
     loadModelFiles: 1,
     importModelFiles: 1,
     exportServing: 1,
+    complete: 1,
   });
 }

@@ -34,8 +34,8 @@ const models = new ModelService(async () => (await context()).device);
 let adapterSource: Promise<AdapterSource> | undefined;
 const adapters = () => (adapterSource ??= opfsAdapterSource());
 const inference = new InferenceService(models, adapters);
-// The tab serves editors through the bridge that served it (same origin).
-BridgeLink.forLocation(self.location, inference).start();
+// The tab serves editors through a bridge once the page has found one (src/ui/shell/bridge.svelte.ts).
+let link: BridgeLink | undefined;
 // What served before a reload comes back by itself; each change of it is remembered.
 const memory = opfsServingMemory();
 let restore: RestoreState = { state: 'none' };
@@ -118,6 +118,12 @@ const api: EngineApi = {
   importAdapter: async (name, files) =>
     (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
   removeAdapter: async (id) => (await adapters()).remove(id),
+  complete: (jobId, _onProgress, request) => jobs.run(jobId, (signal) => inference.complete(request, { signal })),
+  linkBridge: async (target) => {
+    link?.stop();
+    link = target ? new BridgeLink(target, inference) : undefined;
+    link?.start();
+  },
   exportServing: (jobId, onProgress, format) =>
     jobs.run(jobId, async (signal) => exportServing(models, inference, await adapters(), format, signal, onProgress)),
 };

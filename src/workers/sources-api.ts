@@ -6,6 +6,7 @@ import type { FilterSettings } from '../data/filter/settings.ts';
 import type { FilterRun, StoredFile } from '../data/store/source-store.ts';
 import type { FileDecision } from '../data/types.ts';
 import type { AddResult, ExistingChoice, FilterRunResult, GitRequest, PublicSource } from '../data/sources-service.ts';
+import type { GitRoute } from '../data/sources/git-url.ts';
 
 export type { AddResult, ExistingChoice, FilterRunResult, GitRequest, PublicSource, FilterRun };
 export type FileMeta = Omit<StoredFile, 'bytes'>;
@@ -32,4 +33,6 @@ export interface SourcesApi extends CancellableApi {
   lastRun(): Promise<FilterRun | null>;
   decisions(): Promise<FileDecision[]>;
   preview(source: string, path: string): Promise<{ text: string; truncated: boolean } | null>;
+  /** How clones reach git hosts: a bridge (same origin or paired), a CORS proxy the user set, or none. */
+  setGitRoute(route: GitRoute): Promise<void>;
 }

@@ -7,7 +7,8 @@ import { SourcesService } from '../data/sources-service.ts';
 import type { SourcesApi } from './sources-api.ts';
 
 const jobs = new JobHost();
-const service = new SourcesService(self.location.origin);
+// Until the page says otherwise (src/ui/shell/bridge.svelte.ts): the bridge that served the app, if any.
+const service = new SourcesService({ kind: 'bridge', origin: self.location.origin });
 
 /** Runs a job; its errors reach the page as themselves (error-transfer.ts). */
 const job = <T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => jobs.run(id, work);
@@ -28,6 +29,7 @@ const api: SourcesApi = {
   lastRun: () => service.lastRun(),
   decisions: () => service.decisions(),
   preview: (source, path) => service.preview(source, path),
+  setGitRoute: async (route) => service.setGitRoute(route),
 };
 
 Comlink.expose(api);

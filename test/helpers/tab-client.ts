@@ -23,10 +23,12 @@ export function openTab(
   origin: string,
   headers: Record<string, string>,
   onComplete?: (msg: { id: number; request: unknown }, tab: TabClient) => void,
+  /** Subprotocols to offer (a paired tab offers its secret this way). */
+  protocols: string[] = [],
 ): Promise<TabClient | number> {
   const url = `${origin.replace(/^http/, 'ws')}/bridge/tab`;
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers: { origin, ...headers } });
+    const ws = new WebSocket(url, protocols, { headers: { origin, ...headers } });
     let onClose: (c: { code: number; reason: string }) => void = () => {};
     const tab: TabClient = {
       ws,

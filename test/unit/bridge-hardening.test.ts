@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
+import { startServerProcess } from '../helpers/process.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { doneMessage, openTab, SERVING, type TabClient } from '../helpers/tab-client.ts';
 
@@ -19,7 +20,8 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 const appDir = mkdtempSync(join(tmpdir(), 'hc-hard-app-'));
 writeFileSync(join(appDir, 'index.html'), '<!doctype html><title>Homecoder app</title><script type="module" src="/assets/a.js"></script>');
 const runtimeDir = mkdtempSync(join(tmpdir(), 'hc-hard-run-'));
-const ENV = { HOMECODER_RUNTIME_DIR: runtimeDir };
+const configDir = mkdtempSync(join(tmpdir(), 'hc-hard-config-'));
+const ENV = { HOMECODER_RUNTIME_DIR: runtimeDir, HOMECODER_CONFIG_DIR: configDir };
 const bridges: RunningBridge[] = [];
 
 async function bridgeWith(args: string[] = []): Promise<RunningBridge> {
@@ -303,6 +305,148 @@ describe('6. cross-site requests from web pages are refused', () => {
     expect(
       (await http(b.origin, 'POST', '/infill', { ...JSON_TYPE, origin: b.origin, 'sec-fetch-site': 'same-origin' }, INFILL)).status,
     ).toBe(503);
+  });
+});
+
+describe('7. a tab of another origin pairs with `homecoder bridge`; nothing else gets in', () => {
+  const APP = 'https://app.example/homecoder/';
+  const APP_ORIGIN = 'https://app.example';
+  const EVIL = 'https://evil.example';
+  let b: RunningBridge;
+  let secret = '';
+  /** `homecoder bridge --app APP` as its own process, and the pairing link it printed. */
+  async function companion(): Promise<{ bridge: RunningBridge; link: URL }> {
+    const bridge = await startServerProcess('bridge', ['bin/homecoder.mjs', 'bridge', '--port', '0', '--app', APP], 60_000, ENV);
+    bridges.push(bridge);
+    await vi.waitFor(() => expect(bridge.output()).toMatch(/#pair=/), { timeout: 10_000 });
+    return { bridge, link: new URL(/ {2}(https:\/\/\S+#pair=\S+)/.exec(bridge.output())![1]) };
+  }
+  const pairWith = (origin: string, code: string) =>
+    http(b.origin, 'POST', '/bridge/pair', { ...JSON_TYPE, origin, 'sec-fetch-site': 'cross-site' }, JSON.stringify({ code }));
+  const asTab = (origin: string, s: string) => openTab(b.origin, { origin }, undefined, ['homecoder-tab', `homecoder-secret.${s}`]);
+  let code = '';
+
+  beforeAll(async () => {
+    const { bridge, link } = await companion();
+    b = bridge;
+    // The code rides in the fragment (never sent to the app's host), with this bridge's address.
+    expect(link.origin + link.pathname).toBe(APP);
+    expect(link.search).toBe('');
+    const frag = new URLSearchParams(link.hash.slice(1));
+    expect(frag.get('bridge')).toBe(b.origin);
+    code = frag.get('pair')!;
+    expect(code).toMatch(/^[\w-]{30,}$/);
+  });
+
+  it('needs the app’s address, and says how to give it', () => {
+    const none = spawnSync(process.execPath, ['bin/homecoder.mjs', 'bridge', '--port', '0'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...ENV, HOMECODER_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'hc-hard-none-')), HOMECODER_APP_URL: '' },
+    });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/--app https:\/\/you\.github\.io\/homecoder\/.*npm start/);
+    expect(homecoder('bridge', '--port', '0', '--app', 'file:///tmp/app/').stderr).toMatch(/must be http\(s\)/);
+  });
+
+  it('answers the Private Network Access preflight for the app’s origin only', async () => {
+    const preflight = (origin: string) =>
+      http(b.origin, 'OPTIONS', '/bridge/pair', {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+        'access-control-request-private-network': 'true',
+      });
+    const ok = await preflight(APP_ORIGIN);
+    expect(ok.status).toBe(204);
+    expect(ok.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    expect(ok.headers['access-control-allow-private-network']).toBe('true');
+    expect(ok.headers['access-control-allow-headers']).toBe('content-type');
+    for (const origin of [EVIL, `http://127.0.0.1:${Number(new URL(b.origin).port) + 1}`, 'null']) {
+      const no = await preflight(origin);
+      expect(no.status).toBe(403);
+      expect(no.headers['access-control-allow-origin']).toBeUndefined();
+      expect(no.headers['access-control-allow-private-network']).toBeUndefined();
+    }
+  });
+
+  it('trades the one-time code for a secret from the app’s origin only, once', async () => {
+    const evil = await pairWith(EVIL, code); // another page that learnt the code: refused, and the code stays unspent
+    expect(evil.status).toBe(403);
+    expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+    expect(
+      (await http(b.origin, 'POST', '/bridge/pair', { origin: APP_ORIGIN, 'content-type': 'text/plain' }, JSON.stringify({ code }))).status,
+    ).toBe(415);
+    const paired = await pairWith(APP_ORIGIN, code);
+    expect(paired.status).toBe(200);
+    expect(paired.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    secret = (JSON.parse(paired.body) as { secret: string }).secret;
+    expect(secret).toMatch(/^[\w-]{40,}$/);
+    expect((await pairWith(APP_ORIGIN, code)).status).toBe(403); // spent
+    // Kept as a hash, in a 0600 file in a 0700 folder.
+    const file = join(configDir, 'pairings.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(configDir).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, 'utf8')).not.toContain(secret);
+    expect(readFileSync(file, 'utf8')).toContain(APP_ORIGIN);
+  });
+
+  it('lets in the paired origin with its secret; no other origin, secret or cookie-less page', async () => {
+    expect(await asTab(EVIL, secret)).toBe(401); // the secret from another origin
+    expect(await asTab(APP_ORIGIN, `${secret.slice(0, -2)}xx`)).toBe(401);
+    expect(await openTab(b.origin, { origin: APP_ORIGIN })).toBe(403); // no secret: only the bridge's own origin (with its cookie)
+    const status = (origin: string, s?: string) =>
+      http(b.origin, 'GET', '/bridge/status', { origin, 'sec-fetch-site': 'cross-site', ...(s ? { 'x-homecoder-tab': s } : {}) });
+    for (const [origin, s] of [
+      [APP_ORIGIN, undefined],
+      [EVIL, secret],
+      [APP_ORIGIN, 'guess'],
+    ] as const) {
+      const r = await status(origin, s);
+      expect(r.status).toBe(403);
+      expect(r.headers['access-control-allow-origin']).toBeUndefined();
+    }
+    const ok = await status(APP_ORIGIN, secret);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    // The git proxy too: not for a page without the secret.
+    const refs = `/git-proxy/http/${new URL(git.url).host}/demo.git/info/refs?service=git-upload-pack`;
+    expect((await http(b.origin, 'GET', refs, { origin: EVIL, 'x-homecoder-tab': secret })).status).toBe(401);
+    // The paired tab serves an editor's completion.
+    const tab = await asTab(APP_ORIGIN, secret);
+    expect(typeof tab).toBe('object');
+    const t = tab as TabClient;
+    expect(t.ws.protocol).toBe('homecoder-tab');
+    t.ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { type: string; id: number };
+      if (m.type === 'complete') t.send(doneMessage(m.id, 'paired!'));
+    });
+    t.send({ type: 'serving', info: SERVING });
+    await vi.waitFor(async () => expect(JSON.parse((await status(APP_ORIGIN, secret)).body).backend?.serving).toBeTruthy());
+    const r = await http(
+      b.origin,
+      'POST',
+      '/v1/completions',
+      JSON_TYPE,
+      JSON.stringify({ model: 'homecoder', prompt: 'x', max_tokens: 4 }),
+    );
+    expect(JSON.parse(r.body).choices[0].text).toBe('paired!');
+    t.ws.close();
+  });
+
+  it('remembers the pairing across restarts until the tab revokes it; then its socket closes', async () => {
+    await b.stop();
+    const { bridge } = await companion();
+    b = bridge;
+    const tab = await asTab(APP_ORIGIN, secret);
+    expect(typeof tab).toBe('object');
+    expect((await http(b.origin, 'POST', '/bridge/unpair', { origin: EVIL, 'x-homecoder-tab': secret })).status).toBe(403);
+    expect((await http(b.origin, 'POST', '/bridge/unpair', { origin: APP_ORIGIN, 'x-homecoder-tab': 'guess' })).status).toBe(403);
+    const revoked = await http(b.origin, 'POST', '/bridge/unpair', { origin: APP_ORIGIN, 'x-homecoder-tab': secret });
+    expect(revoked.status).toBe(200);
+    expect(await (tab as TabClient).closed).toEqual({ code: 4001, reason: 'pairing revoked' });
+    expect(await asTab(APP_ORIGIN, secret)).toBe(401);
+    expect(readFileSync(join(configDir, 'pairings.json'), 'utf8')).not.toContain(APP_ORIGIN);
   });
 });
 

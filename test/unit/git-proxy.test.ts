@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBridge, type Bridge } from '../../src/bridge/server.ts';
 import { fetchHttpClient, gitClone, readCommitFiles } from '../../src/data/sources/git.ts';
-import { parseRepoUrl, proxiedRepoUrl, proxyTarget } from '../../src/data/sources/git-url.ts';
+import { parseRepoUrl, proxiedRepoUrl, proxyTarget, routedRepoUrl } from '../../src/data/sources/git-url.ts';
+import { SourceError } from '../../src/data/errors.ts';
+import { Pairings } from '../../src/bridge/pairing.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { plantedBytes } from '../helpers/planted.ts';
 
@@ -156,5 +158,69 @@ describe('git proxy', () => {
 
   it('cuts off a response over the size cap', async () => {
     await expect(cloneVia(capped, 'demo')).rejects.toMatchObject({ code: 'GIT_FAILED' });
+  });
+});
+
+describe('the git route of a tab', () => {
+  const repo = parseRepoUrl('https://github.com/owner/repo.git');
+  it('goes through a bridge’s proxy, a CORS proxy the user set, or nowhere (a typed error that says what to do)', () => {
+    expect(routedRepoUrl({ kind: 'bridge', origin: 'http://127.0.0.1:8008' }, repo)).toBe(
+      'http://127.0.0.1:8008/git-proxy/https/github.com/owner/repo.git',
+    );
+    expect(routedRepoUrl({ kind: 'cors-proxy', url: 'https://proxy.example/' }, repo)).toBe(
+      'https://proxy.example/github.com/owner/repo.git',
+    );
+    let err: unknown;
+    try {
+      routedRepoUrl({ kind: 'none' }, repo);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as SourceError).code).toBe('GIT_NEEDS_BRIDGE');
+    expect((err as SourceError).message).toMatch(/Start the bridge.*CORS proxy URL you trust.*archive/);
+  });
+});
+
+describe('the git proxy for a tab on another origin paired with the bridge', () => {
+  it('clones with the tab’s secret from that origin, and lets that origin read the answers', async () => {
+    const APP = 'https://app.example';
+    const pairings = new Pairings(undefined);
+    const code = pairings.offer(`${APP}/homecoder/`);
+    const secret = pairings.claim(APP, code)!;
+    const b = await startBridge({
+      host: '127.0.0.1',
+      port: 0,
+      appDir: tmp,
+      version: 't',
+      pairings,
+      gitProxy: { allowHosts: [new URL(server.url).host] },
+    });
+    try {
+      const url = parseRepoUrl(`${server.url}/demo.git`);
+      const seen: Array<string | null> = [];
+      const clone = async (headers: Record<string, string>) => {
+        const base = fetchHttpClient(undefined, undefined, headers);
+        const http = {
+          request: async (r: Parameters<typeof base.request>[0]) => {
+            const res = await base.request(r);
+            seen.push((res.headers as Record<string, string>)['access-control-allow-origin'] ?? null);
+            return res;
+          },
+        };
+        const dir = mkdtempSync(join(tmp, 'clone-'));
+        const route = { kind: 'bridge', origin: b.url, headers } as const;
+        return gitClone({ fs, http, dir, url: routedRepoUrl(route, url), shownUrl: url.href });
+      };
+      expect(await clone({ origin: APP, 'x-homecoder-tab': secret })).toMatch(/^[0-9a-f]{40}$/);
+      expect(seen).toEqual([APP, APP]);
+      // Another origin with the secret, or this one without it: refused before any git host is asked.
+      const before = server.log.length;
+      await expect(clone({ origin: 'https://evil.example', 'x-homecoder-tab': secret })).rejects.toThrow();
+      await expect(clone({ origin: APP, 'x-homecoder-tab': 'guess' })).rejects.toThrow();
+      expect(server.log.length).toBe(before);
+    } finally {
+      await b.close();
+    }
   });
 });

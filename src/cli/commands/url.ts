@@ -7,8 +7,9 @@ import { readRuntimeFiles, runtimeDir } from '../../bridge/runtime-file.ts';
 export const urlHelp = `Usage: homecoder url [--port PORT]
 
 Prints the link to open the app of the running bridge, with the secret that lets the app in
-(the same link \`npm start\` printed). With several bridges running, one line each; --port
-picks one. Only the user who started the bridge can read it.
+(the same link \`npm start\` printed; for \`homecoder bridge\`, its one-time pairing link).
+With several bridges running, one line each; --port picks one. Only the user who started
+the bridge can read it.
 `;
 
 export async function urlCommand(argv: string[]): Promise<number> {

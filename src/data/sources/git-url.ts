@@ -36,6 +36,27 @@ export function proxiedRepoUrl(origin: string, repo: URL): string {
   return `${origin.replace(/\/$/, '')}${GIT_PROXY_PREFIX}${repo.protocol.replace(':', '')}/${repo.host}${repo.pathname}`;
 }
 
+/**
+ * How the tab reaches git hosts (browsers cannot fetch them directly: no CORS): through a
+ * bridge's proxy (its own origin, or a paired bridge with the tab's secret in `headers`), or
+ * through a CORS proxy whose URL the user set (isomorphic-git's convention: PROXY/host/path);
+ * never a third-party proxy the user did not choose.
+ */
+export type GitRoute =
+  | { kind: 'bridge'; origin: string; headers?: Record<string, string> }
+  | { kind: 'cors-proxy'; url: string }
+  | { kind: 'none' };
+
+/** The URL isomorphic-git fetches `repo` from on `route`; with no route, a typed error that says how to get one. */
+export function routedRepoUrl(route: GitRoute, repo: URL): string {
+  if (route.kind === 'bridge') return proxiedRepoUrl(route.origin, repo);
+  if (route.kind === 'cors-proxy') return `${route.url.replace(/\/+$/, '')}/${repo.host}${repo.pathname}`;
+  throw new SourceError(
+    'GIT_NEEDS_BRIDGE',
+    `A browser cannot clone ${repo.href} by itself (git hosts send no CORS headers). Start the bridge and pair it with this page (the Use page says how), or set a CORS proxy URL you trust on this page; or add the repository as an archive.`,
+  );
+}
+
 export interface ProxyTarget {
   /** The upstream URL to request, with the query the client sent (only service=git-upload-pack). */
   url: string;

@@ -30,7 +30,12 @@ export const DEFAULT_MAX_PACK_BYTES = 2 ** 30;
  * fetch-based client for isomorphic-git that honours an AbortSignal (the stock one has none)
  * and stops a response past `maxBytes` (a pack that would not fit in memory) with a typed error.
  */
-export function fetchHttpClient(signal?: AbortSignal, maxBytes = DEFAULT_MAX_PACK_BYTES): HttpClient {
+export function fetchHttpClient(
+  signal?: AbortSignal,
+  maxBytes = DEFAULT_MAX_PACK_BYTES,
+  /** Sent with every request (a paired bridge's secret). */
+  extraHeaders: Record<string, string> = {},
+): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       signal?.throwIfAborted();
@@ -45,7 +50,7 @@ export function fetchHttpClient(signal?: AbortSignal, maxBytes = DEFAULT_MAX_PAC
           o += p.length;
         }
       }
-      const headers = { ...req.headers };
+      const headers = { ...req.headers, ...extraHeaders };
       delete headers['user-agent']; // browsers refuse to set it
       const res = await fetch(req.url, { method: req.method ?? 'GET', headers, body: body as BodyInit | undefined, signal });
       const reader = res.body?.getReader();
