@@ -9,6 +9,7 @@ import { buildChatPrompt, chatMessagesProblem, chatStopIds, MAX_CHAT_MESSAGES, r
 import { adapterForModel, modelNames, storedAdapterNames } from '../../src/serve/model-names.ts';
 import { CompletionError } from '../../src/serve/errors.ts';
 import { chatTemplateOf } from '../../src/data/dataset/chat.ts';
+import { parseBridgeToTab, parseTabToBridge } from '../../src/serve/tab-protocol.ts';
 
 const chatTok = () => {
   const t = makeTinyTokenizer(56, false, { qwenChat: true });
@@ -137,5 +138,31 @@ describe('model names', () => {
       'r1-step-100': 'runs/r1/checkpoint-100',
       'doc-strings': 'imported/doc strings',
     });
+  });
+});
+
+describe('the tab protocol carries chat', () => {
+  const base = { maxTokens: 8, temperature: 0, topP: 1, topK: 0, stop: [] };
+  const complete = (request: object) => JSON.stringify({ type: 'complete', id: 1, request: { ...base, ...request } });
+
+  it('a chat request with an adapter name passes; malformed messages, roles or names do not', () => {
+    expect(parseBridgeToTab(complete({ messages: [{ role: 'user', content: 'x' }], adapter: 'fn' })).ok).toBe(true);
+    for (const bad of [
+      { messages: [] },
+      { messages: 'x' },
+      { messages: [{ role: 'root', content: 'x' }] },
+      { messages: [{ role: 'user', content: null }] },
+      { messages: [{ role: 'user', content: 'x' }], adapter: '../x' },
+      { messages: [{ role: 'user', content: 'x' }], adapter: 3 },
+    ])
+      expect(parseBridgeToTab(complete(bad)).ok, JSON.stringify(bad)).toBe(false);
+  });
+
+  it('serving info with names and chat, and errors with a code, pass; malformed ones do not', () => {
+    const info = { model: 'homecoder', base: 'b', adapters: [], contextLength: 8, parameters: 1 };
+    expect(parseTabToBridge(JSON.stringify({ type: 'serving', info: { ...info, named: ['run-1-best'], chat: true } })).ok).toBe(true);
+    expect(parseTabToBridge(JSON.stringify({ type: 'serving', info: { ...info, named: [1] } })).ok).toBe(false);
+    expect(parseTabToBridge(JSON.stringify({ type: 'error', id: 1, message: 'm', code: 'UNKNOWN_MODEL' })).ok).toBe(true);
+    expect(parseTabToBridge(JSON.stringify({ type: 'error', id: 1, message: 'm', code: 42 })).ok).toBe(false);
   });
 });
