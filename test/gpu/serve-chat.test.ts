@@ -146,7 +146,7 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
         }).then(async (r) => ((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content),
       ),
     );
-    answers.forEach((a, i) => expect(a, `request ${i}`).toBe(i % 2 ? expected.fn : expected.base));
+    for (const [i, a] of answers.entries()) expect(a, `request ${i}`).toBe(i % 2 ? expected.fn : expected.base);
   });
 
   it('an unknown model name is a 404 listing the names', async () => {
