@@ -76,7 +76,15 @@ export class CompletionService {
   private async run(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
     const maxTokens = Math.max(0, Math.min(req.maxTokens, this.decoder.contextLength - 8));
     const budget = this.decoder.contextLength - maxTokens;
-    const built = req.messages ? buildChatPrompt(this.tokenizer, req.messages, budget) : buildPrompt(this.tokenizer, req, budget);
+    // A conversation keeps its turns before a large answer budget: at most a quarter of the
+    // context is held back for the answer, which then ends where the context does ('length').
+    const built = req.messages
+      ? buildChatPrompt(
+          this.tokenizer,
+          req.messages,
+          this.decoder.contextLength - Math.min(maxTokens, Math.floor(this.decoder.contextLength / 4)),
+        )
+      : buildPrompt(this.tokenizer, req, budget);
     await this.useAdapter(req.adapter);
     const result = (text: string, finishReason: FinishReason, extra: Partial<CompletionResult> = {}): CompletionResult => ({
       text,
