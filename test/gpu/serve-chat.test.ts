@@ -149,6 +149,29 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
     for (const [i, a] of answers.entries()) expect(a, `request ${i}`).toBe(i % 2 ? expected.fn : expected.base);
   });
 
+  it('a message too long for the context is a 400 that says so; a long conversation loses its oldest turns and still answers', async () => {
+    const post = (body: object) =>
+      fetch(`${serve.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ max_tokens: N, ...body }),
+      });
+    const huge = await post({ messages: [{ role: 'user', content: 'x = 1\n'.repeat(400) }] });
+    expect(huge.status).toBe(400);
+    expect(await huge.text()).toMatch(/context leaves \d+ for the prompt: send a shorter message/);
+    const old = Array.from({ length: 20 }, (_, i) => [
+      { role: 'user', content: `question ${i} `.repeat(4) },
+      { role: 'assistant', content: `answer ${i} `.repeat(4) },
+    ]).flat();
+    const long = await post({ messages: [MESSAGES[0], ...old, MESSAGES[1]] });
+    expect(long.status).toBe(200);
+    // The prompt fits beside the answer's room (context 256 less max_tokens), and the answer comes.
+    const body = (await long.json()) as { usage: { prompt_tokens: number }; choices: Array<{ finish_reason: string }> };
+    expect(body.usage.prompt_tokens).toBeGreaterThan(100);
+    expect(body.usage.prompt_tokens).toBeLessThanOrEqual(256 - N);
+    expect(body.choices[0].finish_reason).toMatch(/^(stop|length)$/);
+  });
+
   it('an unknown model name is a 404 listing the names', async () => {
     const r = await fetch(`${serve.url}/v1/chat/completions`, {
       method: 'POST',
