@@ -160,6 +160,9 @@ describe('chat routes', () => {
       [{ messages: [{ role: 'assistant', content: 'x' }] }, /last message must be from the user/],
       [{ messages: USER, temperature: 'hot' }, /"temperature" must be a number/],
       [{ messages: USER, n: 2 }, /"n" must be between 1 and 1/],
+      [{ messages: USER, tools: [{ type: 'function', function: { name: 'f' } }] }, /"tools" is not supported/],
+      [{ messages: USER, response_format: { type: 'json_object' } }, /"response_format" is not supported/],
+      [{ messages: USER, logprobs: true }, /"logprobs" is not supported/],
     ];
     for (const [body, message] of cases) {
       const r = await post('/v1/chat/completions', body);
@@ -170,7 +173,10 @@ describe('chat routes', () => {
     expect(o.status).toBe(400);
     expect(((await o.json()) as { error: string }).error).toMatch(/images/);
     expect((await post('/api/chat', { messages: USER, tools: [{ type: 'function' }] })).status).toBe(400);
+    expect((await post('/api/chat', { messages: USER, format: 'json' })).status).toBe(400);
     expect(tab.requests.length).toBe(before);
+    // Plain text as the response format is what is served anyway.
+    expect((await post('/v1/chat/completions', { messages: USER, response_format: { type: 'text' } })).status).toBe(200);
   });
 
   it('a huge message is refused by size (413) before it is read; the bridge keeps serving', async () => {

@@ -67,9 +67,20 @@ function servingFor(ctx: RouteContext, model: string | undefined): { adapter?: s
   return adapter === undefined ? {} : { adapter };
 }
 
+/** Options that would change what the answer is, which this server does not do: refused, not ignored. */
+function refuseUnsupported(body: Record<string, unknown>, keys: string[]): void {
+  for (const k of keys) {
+    const v = body[k];
+    if (v === undefined || v === null || v === false || v === '' || (Array.isArray(v) && v.length === 0)) continue;
+    if (k === 'response_format' && (v as { type?: unknown }).type === 'text') continue;
+    throw new HttpError(400, `"${k}" is not supported: the answer is plain text (no tools, JSON mode or log-probabilities).`);
+  }
+}
+
 async function openaiChat(ctx: RouteContext): Promise<void> {
   const body = await ctx.body();
   int(body, 'n', 1, 1);
+  refuseUnsupported(body, ['tools', 'functions', 'response_format', 'logprobs', 'audio']);
   const messages = messagesOf(body);
   const model = str(body, 'model') || DEFAULT_MODEL;
   const req: CompletionRequest = {
@@ -129,8 +140,7 @@ async function ollamaChat(ctx: RouteContext): Promise<void> {
     sendJson(ctx.res, 200, { ...head(), message: { role: 'assistant', content: '' }, done: true, done_reason: 'load' });
     return;
   }
-  if (body.tools !== undefined && !(Array.isArray(body.tools) && body.tools.length === 0))
-    throw new HttpError(400, '"tools" is not supported: send plain messages.');
+  refuseUnsupported(body, ['tools', 'format']);
   const messages = messagesOf(body);
   const o = obj(body, 'options');
   const req: CompletionRequest = {
