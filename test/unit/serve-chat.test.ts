@@ -64,6 +64,21 @@ describe('chat prompts', () => {
     expect((err as Error).message).toMatch(/instruct model.*\/v1\/completions/);
   });
 
+  it("a template's raise_exception (roles that must alternate…) is a 400-class error with the template's words", () => {
+    const t = makeTinyTokenizer();
+    const tok = new ModelTokenizer(t.tokenizerJson, {
+      ...t.tokenizerConfig,
+      chat_template: "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok",
+    });
+    expect(renderChatPrompt(tok, [{ role: 'user', content: 'x' }])).toBe('ok');
+    expect(() =>
+      renderChatPrompt(tok, [
+        { role: 'system', content: 's' },
+        { role: 'user', content: 'x' },
+      ]),
+    ).toThrow(/chat template refused these messages: .*System role not supported/);
+  });
+
   it('the training side reads the same template (one lookup for both)', () => {
     expect(chatTemplateOf(makeTinyTokenizer(56, false, { qwenChat: true }).tokenizerConfig)).toBe(TINY_QWEN_CHAT_TEMPLATE);
     expect(chatTemplateOf({ chat_template: [{ name: 'default', template: 'x' }] })).toBe('x');
