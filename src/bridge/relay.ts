@@ -43,6 +43,8 @@ interface Job {
 }
 
 const LOG_SIZE = 200;
+/** Jobs of one adapter run in a row, at most, while jobs for another adapter wait. */
+export const ADAPTER_BATCH = 4;
 /** Editors listed in the status (the most recent ones): any local process can invent names. */
 export const EDITORS_KEPT = 32;
 
@@ -61,6 +63,9 @@ export class Relay {
   /** Clients in round-robin order (those with queued jobs). */
   private turn: string[] = [];
   private running?: Job;
+  /** The named adapter of the last job started, and how many in a row used it. */
+  private lastAdapter?: string;
+  private sameAdapterRun = 0;
   private log: LogEntry[] = [];
   private editors = new Map<string, { client: string; route: string; lastSeen: string; requests: number }>();
 
@@ -155,13 +160,23 @@ export class Relay {
   }
 
   private next(): Job | undefined {
-    const client = this.turn.shift();
+    // Prefer a client whose next job uses the adapter on now (a switch drops the KV cache), at
+    // most ADAPTER_BATCH in a row while others wait: switching costs, starving is worse.
+    let at = 0;
+    if (this.sameAdapterRun < ADAPTER_BATCH)
+      at = Math.max(
+        0,
+        this.turn.findIndex((c) => this.queues.get(c)![0].req.adapter === this.lastAdapter),
+      );
+    const [client] = this.turn.splice(at, 1);
     if (client === undefined) return undefined;
     const q = this.queues.get(client)!;
     const job = q.shift()!;
     if (q.length)
       this.turn.push(client); // back of the line: round-robin
     else this.queues.delete(client);
+    this.sameAdapterRun = job.req.adapter === this.lastAdapter ? this.sameAdapterRun + 1 : 1;
+    this.lastAdapter = job.req.adapter;
     return job;
   }
 

@@ -16,6 +16,7 @@ import { SECRET_PROTOCOL_PREFIX, TAB_PROTOCOL, type Pairings } from './pairing.t
 import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 import type { BridgeToTab } from '../serve/tab-protocol.ts';
 import { TAB_SOCKET_PATH, parseTabToBridge } from '../serve/tab-protocol.ts';
+import { CompletionError, completionErrorStatus, type CompletionErrorCode } from '../serve/errors.ts';
 
 export { originAllowed };
 
@@ -38,7 +39,13 @@ class TabBackend implements Backend {
       if (msg.type === 'serving') this.serving = msg.info ?? undefined;
       else if (msg.type === 'text') this.pending.get(msg.id)?.onText(msg.delta);
       else if (msg.type === 'done') this.settle(msg.id)?.resolve(msg.result);
-      else if (msg.type === 'error') this.settle(msg.id)?.reject(new Error(msg.message));
+      else if (msg.type === 'error')
+        this.settle(msg.id)?.reject(
+          // A serving error keeps its code, so the editor gets its status (400, 404…), not 500.
+          msg.code && completionErrorStatus(msg.code)
+            ? new CompletionError(msg.code as CompletionErrorCode, msg.message)
+            : new Error(msg.message),
+        );
     });
   }
 

@@ -4,6 +4,7 @@
 import { ModelError } from './errors.ts';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readJson, type ModelFiles } from './storage/files.ts';
+import { chatTemplateOf, specialTokenText } from './chat-template.ts';
 
 /** Model families by their fill-in-the-middle tokens. */
 export type FimFamily = 'qwen' | 'starcoder' | 'deepseek' | 'codellama';
@@ -68,6 +69,10 @@ export class ModelTokenizer {
   readonly fim?: FimTokens;
   /** Largest token id + 1. */
   readonly vocabSize: number;
+  /** The chat template (tokenizer_config.json), for instruct models; and the BOS/EOS text it uses. */
+  readonly chatTemplate?: string;
+  readonly bosText?: string;
+  readonly eosText?: string;
   private tok: Tokenizer;
   private ids: Map<string, number>;
 
@@ -86,6 +91,9 @@ export class ModelTokenizer {
     this.bos = bosName ? this.ids.get(bosName) : undefined;
     this.eos = eosName ? this.ids.get(eosName) : undefined;
     this.addBos = tc.add_bos_token === true && this.bos !== undefined;
+    this.chatTemplate = chatTemplateOf(tc);
+    this.bosText = specialTokenText(tc.bos_token);
+    this.eosText = specialTokenText(tc.eos_token);
     for (const f of FIM_FAMILIES) {
       const [p, s, m] = [this.ids.get(f.prefix), this.ids.get(f.suffix), this.ids.get(f.middle)];
       if (p !== undefined && s !== undefined && m !== undefined) {

@@ -7,6 +7,7 @@
 import type { BridgeToTab, TabToBridge } from './tab-protocol.ts';
 import { TAB_SOCKET_PATH, parseBridgeToTab } from './tab-protocol.ts';
 import type { InferenceService } from './inference-service.ts';
+import { HomecoderError } from '../errors.ts';
 
 /** Where the tab's socket goes: the URL, and the subprotocols it offers (a paired tab's secret). */
 export interface BridgeTarget {
@@ -87,7 +88,8 @@ export class BridgeLink {
       });
       this.send({ type: 'done', id: msg.id, result });
     } catch (err) {
-      this.send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+      const code = err instanceof HomecoderError ? err.code : undefined;
+      this.send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err), ...(code ? { code } : {}) });
     } finally {
       this.running.delete(msg.id);
     }

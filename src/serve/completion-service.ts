@@ -1,8 +1,12 @@
 // Completions on a loaded model: builds the prompt (FIM per family, truncation), runs the
 // token loop on the decoder one request at a time, turns tokens into text as they come
 // (holding back an incomplete UTF-8 character and anything that may be the start of a
-// stop string) and reports timings. Runs in the engine worker and in `homecoder serve`.
+// stop string) and reports timings. Chat requests are rendered with the model's chat
+// template (chat.ts); a request naming an adapter has it swapped in first (the base stays).
+// Runs in the engine worker and in `homecoder serve`.
 import type { Decoder } from '../gpu/decoder.ts';
+import type { GpuLora } from '../gpu/lora.ts';
+import { buildChatPrompt, chatStopIds } from './chat.ts';
 import { generateTokens, type FinishReason } from './generate.ts';
 import { buildPrompt, stopTokenIds } from './fim.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
@@ -12,6 +16,9 @@ import type { CompletionRequest, CompletionResult } from './types.ts';
 import { CompletionError } from './errors.ts';
 
 export { CompletionError };
+
+/** The GPU adapter a named adapter serves with (loaded on first use); throws UNKNOWN_MODEL for none. */
+export type AdapterResolver = (name: string) => Promise<GpuLora>;
 
 /** Longest end of `text` that is the start of some stop string (it may still become one). */
 function heldBack(text: string, stops: string[]): number {
@@ -29,13 +36,28 @@ export class CompletionService {
   private queue: Promise<unknown> = Promise.resolve();
   private running = 0;
   private stopIds: number[];
+  private chatStops: number[];
+  /** What serves a request that names no adapter (the base when undefined). */
+  defaultAdapter?: GpuLora;
 
   constructor(
     readonly decoder: Decoder,
     readonly tokenizer: ModelTokenizer,
     readonly config: ModelConfig,
+    private namedAdapter?: AdapterResolver,
   ) {
     this.stopIds = stopTokenIds(tokenizer, config.eosTokenId);
+    this.chatStops = chatStopIds(tokenizer, config.eosTokenId);
+  }
+
+  /** Swaps in the request's adapter when another one is on (the KV cache is dropped then). */
+  private async useAdapter(name: string | undefined): Promise<void> {
+    let lora = this.defaultAdapter;
+    if (name !== undefined) {
+      if (!this.namedAdapter) throw new CompletionError('UNKNOWN_MODEL', `No adapter called "${name}" is served here.`);
+      lora = await this.namedAdapter(name);
+    }
+    if (this.decoder.currentAdapter !== lora) this.decoder.setAdapter(lora);
   }
 
   /** Generations in progress or waiting (0 when idle). */
@@ -53,7 +75,17 @@ export class CompletionService {
 
   private async run(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
     const maxTokens = Math.max(0, Math.min(req.maxTokens, this.decoder.contextLength - 8));
-    const built = buildPrompt(this.tokenizer, req, this.decoder.contextLength - maxTokens);
+    const budget = this.decoder.contextLength - maxTokens;
+    // A conversation keeps its turns before a large answer budget: at most a quarter of the
+    // context is held back for the answer, which then ends where the context does ('length').
+    const built = req.messages
+      ? buildChatPrompt(
+          this.tokenizer,
+          req.messages,
+          this.decoder.contextLength - Math.min(maxTokens, Math.floor(this.decoder.contextLength / 4)),
+        )
+      : buildPrompt(this.tokenizer, req, budget);
+    await this.useAdapter(req.adapter);
     const result = (text: string, finishReason: FinishReason, extra: Partial<CompletionResult> = {}): CompletionResult => ({
       text,
       finishReason,
@@ -81,7 +113,7 @@ export class CompletionService {
         topK: req.topK,
         topP: req.topP,
         seed: req.seed,
-        stopTokens: this.stopIds,
+        stopTokens: req.messages ? this.chatStops : this.stopIds,
         deadlineMs: req.deadlineMs,
       },
       {

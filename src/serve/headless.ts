@@ -10,6 +10,8 @@ import { parameterCount } from '../model/layout.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import { adapterLabels, type NamedAdapter, uploadAdapterMix } from './serving-adapter.ts';
 import { CompletionService } from './completion-service.ts';
+import { CompletionError } from './errors.ts';
+import type { GpuLora } from '../gpu/lora.ts';
 import type { ServingInfo } from './types.ts';
 
 /** Most positions the KV cache holds unless asked for more (memory grows with it). */
@@ -20,6 +22,8 @@ export interface HeadlessOptions {
   base: string;
   adapters: NamedAdapter[];
   combination: Combination;
+  /** Adapters requests pick by name (model `homecoder:<name>`), each on the GPU beside the default. */
+  named?: NamedAdapter[];
   /** Positions the KV cache holds (default: the model's, at most HEADLESS_CONTEXT). */
   contextLength?: number;
 }
@@ -37,8 +41,18 @@ export async function openHeadlessService(
   );
   const adapter = await uploadAdapterMix(loaded.memory, config, opts.adapters, opts.combination);
   if (adapter) decoder.setAdapter(adapter);
+  // All named adapters stay uploaded: a request's swap is a pointer change, not a load.
+  const named = new Map<string, GpuLora>();
+  for (const a of opts.named ?? []) named.set(a.name, (await uploadAdapterMix(loaded.memory, config, [{ ...a, weight: 1 }], 'cat'))!);
+  const service = new CompletionService(decoder, loaded.tokenizer, config, async (name) => {
+    const lora = named.get(name);
+    if (!lora)
+      throw new CompletionError('UNKNOWN_MODEL', `No adapter called "${name}": served are ${[...named.keys()].join(', ') || 'none'}.`);
+    return lora;
+  });
+  service.defaultAdapter = adapter;
   return {
-    service: new CompletionService(decoder, loaded.tokenizer, config),
+    service,
     info: {
       model: 'homecoder',
       base: opts.base,
@@ -46,6 +60,8 @@ export async function openHeadlessService(
       fim: loaded.tokenizer.fim?.family,
       contextLength,
       parameters: parameterCount(config),
+      named: [...named.keys()],
+      chat: loaded.tokenizer.chatTemplate !== undefined,
     },
   };
 }

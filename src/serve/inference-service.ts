@@ -13,12 +13,16 @@ import { CompletionService } from './completion-service.ts';
 import { adapterLabels, type NamedAdapter, uploadAdapterMix } from './serving-adapter.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
 import { CompletionError } from './errors.ts';
+import { storedAdapterNames } from './model-names.ts';
 
 export interface ServingChoice {
   /** Stored adapter ids with weights; empty = the base model alone. */
   adapters: Array<{ id: string; weight: number }>;
   combination: Combination;
 }
+
+/** Named adapters kept on the GPU at once (each is small: r·(in+out) floats per target). */
+const MAX_NAMED_LOADED = 4;
 
 /** Most positions the tab's KV cache holds (memory: 2·layers·positions·kv-width floats). */
 const TAB_CONTEXT = 2048;
@@ -28,6 +32,10 @@ export class InferenceService {
   private choice: ServingChoice = { adapters: [], combination: 'cat' };
   private labels: Array<{ name: string; weight: number }> = [];
   private listeners = new Set<() => void>();
+  /** Stored adapters by the name a request picks them with (model `homecoder:<name>`) → stored id. */
+  private names = new Map<string, string>();
+  /** Named adapters on the GPU, the most recently used last. */
+  private loaded = new Map<string, { id: string; lora: GpuLora }>();
 
   constructor(
     private models: ModelService,
@@ -41,8 +49,47 @@ export class InferenceService {
     return () => this.listeners.delete(fn);
   }
 
+  /** What serves changed (or the stored adapters did): the names are listed again, then the listeners told. */
   changed(): void {
-    for (const fn of this.listeners) fn();
+    void this.refreshNames()
+      .catch(() => undefined) // no storage: no named adapters
+      .finally(() => {
+        for (const fn of this.listeners) fn();
+      });
+  }
+
+  private async refreshNames(): Promise<void> {
+    this.names = storedAdapterNames(await (await this.adapters()).list());
+  }
+
+  /** A stored adapter by name, uploaded on first use; the least recently used go past MAX_NAMED_LOADED. */
+  private async named(name: string): Promise<GpuLora> {
+    const id = this.names.get(name);
+    const hit = this.loaded.get(name);
+    if (hit && hit.id === id) {
+      this.loaded.delete(name);
+      this.loaded.set(name, hit);
+      return hit.lora;
+    }
+    const cur = this.models.current;
+    if (!cur || !id)
+      throw new CompletionError('UNKNOWN_MODEL', `No stored adapter is called "${name}": GET /v1/models lists the names served.`);
+    const peft = await readPeftAdapter(await (await this.adapters()).files(id), cur.info.config);
+    const lora = (await uploadAdapterMix(cur.memory, cur.info.config, [{ ...peft, weight: 1, name }], 'cat'))!;
+    if (hit) this.evict(name, hit.lora); // the name now means another stored adapter
+    this.loaded.set(name, { id, lora });
+    for (const [old, { lora: l }] of this.loaded) {
+      if (this.loaded.size <= MAX_NAMED_LOADED) break;
+      this.evict(old, l);
+    }
+    return lora;
+  }
+
+  private evict(name: string, l: GpuLora): void {
+    const b = this.built!;
+    if (b.decoder.currentAdapter === l) b.decoder.setAdapter(b.service.defaultAdapter);
+    l.destroy();
+    this.loaded.delete(name);
   }
 
   serving(): ServingInfo | undefined {
@@ -56,6 +103,8 @@ export class InferenceService {
       fim: cur.tokenizer.fim?.family,
       contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),
       parameters: parameterCount(c),
+      named: [...this.names.keys()],
+      chat: cur.tokenizer.chatTemplate !== undefined,
     };
   }
 
@@ -76,6 +125,7 @@ export class InferenceService {
     const next = await uploadAdapterMix(cur.memory, cur.info.config, parts, choice.combination);
     this.release(b.adapter);
     b.adapter = next;
+    b.service.defaultAdapter = next;
     b.decoder.setAdapter(next);
     this.choice = choice;
     this.labels = adapterLabels(parts);
@@ -106,7 +156,8 @@ export class InferenceService {
     this.built?.decoder.destroy();
     const c = cur.info.config;
     const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
-    this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c) };
+    this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c, (name) => this.named(name)) };
+    this.loaded.clear(); // the old model's adapters went with its memory
     if (this.choice.adapters.length) {
       this.choice = { adapters: [], combination: 'cat' };
       this.labels = [];

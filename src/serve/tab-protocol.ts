@@ -2,6 +2,8 @@
 // checks: each side parses what arrives with `parse…`, which names what is wrong instead of
 // letting a malformed message (`null`, `done` without a result…) crash the receiver.
 import type { CompletionRequest, CompletionResult, FinishReason, ServingInfo } from './types.ts';
+import { chatMessagesProblem } from './chat.ts';
+import { ADAPTER_NAME } from './model-names.ts';
 
 export const TAB_SOCKET_PATH = '/bridge/tab';
 
@@ -20,7 +22,7 @@ export type TabToBridge =
   | { type: 'serving'; info: ServingInfo | null }
   | { type: 'text'; id: number; delta: string }
   | { type: 'done'; id: number; result: CompletionResult }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; code?: string };
 
 /** A parsed message, or why it is not one. */
 export type Parsed<T> = { ok: true; msg: T } | { ok: false; reason: string };
@@ -41,7 +43,9 @@ function servingOk(v: unknown): boolean {
     v.adapters.every((a) => isObj(a) && typeof a.name === 'string' && typeof a.weight === 'number') &&
     (v.fim === undefined || typeof v.fim === 'string') &&
     isCount(v.contextLength) &&
-    isCount(v.parameters)
+    isCount(v.parameters) &&
+    (v.named === undefined || (Array.isArray(v.named) && v.named.every((n) => typeof n === 'string' && ADAPTER_NAME.test(n)))) &&
+    (v.chat === undefined || typeof v.chat === 'boolean')
   );
 }
 
@@ -67,7 +71,9 @@ function requestOk(v: unknown): boolean {
     Array.isArray(v.stop) &&
     v.stop.every((s) => typeof s === 'string') &&
     (v.deadlineMs === undefined || isCount(v.deadlineMs)) &&
-    (v.seed === undefined || typeof v.seed === 'number')
+    (v.seed === undefined || typeof v.seed === 'number') &&
+    (v.messages === undefined || chatMessagesProblem(v.messages) === undefined) &&
+    (v.adapter === undefined || (typeof v.adapter === 'string' && ADAPTER_NAME.test(v.adapter)))
   );
 }
 
@@ -95,7 +101,11 @@ export function parseTabToBridge(text: string): Parsed<TabToBridge> {
     case 'done':
       return isId(m.id) && resultOk(m.result) ? { ok: true, msg: m as TabToBridge } : bad('needs id and a complete result');
     case 'error':
-      return isId(m.id) && typeof m.message === 'string' ? { ok: true, msg: m as TabToBridge } : bad('needs id and message');
+      return isId(m.id) &&
+        typeof m.message === 'string' &&
+        (m.code === undefined || (typeof m.code === 'string' && /^[A-Z_]{1,40}$/.test(m.code)))
+        ? { ok: true, msg: m as TabToBridge }
+        : bad('needs id and message (and a code of capitals, if any)');
     default:
       return { ok: false, reason: 'unknown message type' };
   }

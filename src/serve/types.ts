@@ -3,12 +3,17 @@
 // into that protocol's shape. Plain data: it crosses the tab's WebSocket as JSON.
 import type { ExtraContext } from './fim.ts';
 import type { FinishReason } from './generate.ts';
+import type { ChatMessage } from './chat.ts';
 
 export type { FinishReason };
 
 export interface CompletionRequest {
   /** Plain or raw prompt (may already carry a family's FIM tokens). */
   prompt?: string;
+  /** A conversation, rendered with the model's chat template (instead of a prompt). */
+  messages?: ChatMessage[];
+  /** A named adapter to serve this request with (model `homecoder:<name>`); absent = the default. */
+  adapter?: string;
   /** Server-side fill-in-the-middle: text before and after the cursor. */
   prefix?: string;
   suffix?: string;
@@ -52,6 +57,10 @@ export interface ServingInfo {
   fim?: string;
   contextLength: number;
   parameters: number;
+  /** Adapters a request can pick by name (model `homecoder:<name>`), besides the default. */
+  named?: string[];
+  /** Whether the model has a chat template (chat routes need one). */
+  chat?: boolean;
 }
 
 export const DEFAULT_REQUEST: Omit<CompletionRequest, 'prompt' | 'prefix' | 'suffix'> = {

@@ -114,10 +114,11 @@ const api: EngineApi = {
     if (servedModelId) await memory.write({ modelId: servedModelId, choice });
     return r;
   },
-  listAdapters: async () => (await adapters()).list(),
+  // Each look at the stored adapters also refreshes the names editors pick them by (inference.changed).
+  listAdapters: async () => served((await adapters()).list()),
   importAdapter: async (name, files) =>
-    (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
-  removeAdapter: async (id) => (await adapters()).remove(id),
+    served((await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file])))),
+  removeAdapter: async (id) => served((await adapters()).remove(id)),
   complete: (jobId, _onProgress, request) => jobs.run(jobId, (signal) => inference.complete(request, { signal })),
   linkBridge: async (target) => {
     link?.stop();

@@ -3,7 +3,7 @@
 // a time, round-robin across clients, a newer request from a client supersedes its older
 // ones without jumping the queue, a disconnect cancels, and nothing is left behind.
 import { describe, expect, it } from 'vitest';
-import { Relay, RelayError, type Backend } from '../../src/bridge/relay.ts';
+import { ADAPTER_BATCH, Relay, RelayError, type Backend } from '../../src/bridge/relay.ts';
 import type { CompletionRequest, CompletionResult } from '../../src/serve/types.ts';
 
 class ScriptedBackend implements Backend {
@@ -97,5 +97,32 @@ describe('relay', () => {
     const detach = relay.attach(new ScriptedBackend());
     detach();
     expect(() => relay.submit('A', '/x', req('a'), { signal: new AbortController().signal, onText: () => {} })).toThrow(/^open the app$/);
+  });
+
+  it('queues by adapter: jobs for the adapter on now go first, at most ADAPTER_BATCH in a row while another waits', async () => {
+    const relay = new Relay(() => 'no backend');
+    const b = new ScriptedBackend();
+    relay.attach(b);
+    const sub = (client: string, p: string, adapter?: string) =>
+      relay.submit(
+        client,
+        '/x',
+        { ...req(p), ...(adapter ? { adapter } : {}) },
+        { signal: new AbortController().signal, onText: () => {} },
+      );
+    const jobs = [sub('A', 'a-fn', 'fn')];
+    await new Promise((r) => setTimeout(r, 6)); // a-fn runs: fn is on
+    // Clients alternate between the base and fn; round-robin alone would switch at every job.
+    for (let i = 0; i < 6; i++) jobs.push(sub(`C${i}`, `${i % 2 ? 'fn' : 'base'}${i}`, i % 2 ? 'fn' : undefined));
+    await Promise.all(jobs);
+    expect(b.order).toEqual(['a-fn', 'fn1', 'fn3', 'fn5', 'base0', 'base2', 'base4']);
+    // A long run of one adapter yields after ADAPTER_BATCH jobs.
+    b.order = [];
+    const hold = sub('H', 'h-fn', 'fn');
+    await new Promise((r) => setTimeout(r, 6));
+    const more = [sub('W', 'wait-base')];
+    for (let i = 0; i < ADAPTER_BATCH + 2; i++) more.push(sub(`F${i}`, `f${i}`, 'fn'));
+    await Promise.all([hold, ...more]);
+    expect(b.order.indexOf('wait-base')).toBe(ADAPTER_BATCH);
   });
 });

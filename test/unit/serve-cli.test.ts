@@ -10,7 +10,7 @@ describe('homecoder serve', () => {
     expect(runCli('--help').stdout).toContain('serve');
     const r = runCli('serve', '--help');
     expect(r.status).toBe(0);
-    for (const o of ['--model', '--adapter', '--combination', '--api-key', '--context', '--port', '--allow-tab'])
+    for (const o of ['--model', '--adapter', '--named-adapter', '--combination', '--api-key', '--context', '--port', '--allow-tab'])
       expect(r.stdout).toContain(o);
   });
   it('needs --model (exit 2) and says what is wrong with a folder that is not a model', () => {
@@ -24,5 +24,12 @@ describe('homecoder serve', () => {
     const bad = runCli('serve', '--model', '.', '--combination', 'average');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--combination must be cat or linear');
+  });
+  it('--named-adapter needs NAME=DIR with a plain name, each name once, before the model loads', () => {
+    for (const spec of ['just-a-dir', '=dir', '../x=dir', 'latest=dir', 'a b=dir', 'fn='])
+      expect(runCli('serve', '--model', '.', '--named-adapter', spec).stderr, spec).toMatch(/give NAME=DIR/);
+    const twice = runCli('serve', '--model', '.', '--named-adapter', 'fn=a', '--named-adapter', 'fn=b');
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toContain('--named-adapter fn is given twice');
   });
 });

@@ -13,6 +13,8 @@ import { ollamaRoutes } from './ollama.ts';
 import { llamacppRoutes } from './llamacpp.ts';
 import { tgiRoutes } from './tgi.ts';
 import { statusRoutes } from './status.ts';
+import { chatRoutes } from './chat.ts';
+import { CompletionError, completionErrorStatus } from '../../serve/errors.ts';
 
 export interface EditorApiOptions {
   relay: Relay;
@@ -28,7 +30,7 @@ export interface EditorApiOptions {
 
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 
-const ROUTES: Route[] = [...statusRoutes, ...openaiRoutes, ...tabbyRoutes, ...ollamaRoutes, ...llamacppRoutes, ...tgiRoutes];
+const ROUTES: Route[] = [...statusRoutes, ...openaiRoutes, ...tabbyRoutes, ...ollamaRoutes, ...llamacppRoutes, ...tgiRoutes, ...chatRoutes];
 
 function match(route: Route, path: string): boolean {
   return typeof route.path === 'string' ? route.path === path : route.path.test(path);
@@ -124,7 +126,8 @@ export function createEditorApi(opts: EditorApiOptions): (req: IncomingMessage, 
       if (e instanceof HttpError || e instanceof RelayError) {
         if (e.status === 413) res.setHeader('connection', 'close'); // the rest of the body is not read
         fail(e.status, e.message);
-      } else fail(500, `The completion failed: ${e instanceof Error ? e.message : String(e)}`);
+      } else if (e instanceof CompletionError && completionErrorStatus(e.code)) fail(completionErrorStatus(e.code)!, e.message);
+      else fail(500, `The completion failed: ${e instanceof Error ? e.message : String(e)}`);
     });
     return true;
   };

@@ -17,6 +17,8 @@ import {
   type Route,
   type RouteContext,
 } from './http.ts';
+import { namedAdapter } from './openai.ts';
+import { modelNames } from '../../serve/model-names.ts';
 
 /** The Ollama API version whose shapes these routes follow. */
 export const OLLAMA_API_VERSION = '0.12.0';
@@ -35,7 +37,8 @@ function details(ctx: RouteContext) {
   };
 }
 
-function done(r: CompletionResult, started: number) {
+/** The closing fields of an Ollama answer (generate and chat). */
+export function doneFields(r: CompletionResult, started: number) {
   const ns = (ms: number) => Math.round(ms * 1e6);
   return {
     done: true,
@@ -73,6 +76,7 @@ async function generate(ctx: RouteContext): Promise<void> {
     topK: int(o, 'top_k', 0, 1e6) ?? 0,
     stop: stopList(o, 'stop'),
     seed: int(o, 'seed', -(2 ** 53), 2 ** 53),
+    ...namedAdapter(ctx, model),
   };
   if (stream) {
     let out: ReturnType<typeof startNdjson> | undefined;
@@ -80,7 +84,7 @@ async function generate(ctx: RouteContext): Promise<void> {
     out = startNdjson(ctx.res);
     try {
       const r = await p;
-      out.send({ ...head(), response: '', ...done(r, started) });
+      out.send({ ...head(), response: '', ...doneFields(r, started) });
     } catch (e) {
       out.send({ error: (e as Error).message });
     }
@@ -88,7 +92,7 @@ async function generate(ctx: RouteContext): Promise<void> {
     return;
   }
   const r = await ctx.complete(req);
-  sendJson(ctx.res, 200, { ...head(), response: r.text, ...done(r, started) });
+  sendJson(ctx.res, 200, { ...head(), response: r.text, ...doneFields(r, started) });
 }
 
 export const ollamaRoutes: Route[] = [
@@ -99,7 +103,10 @@ export const ollamaRoutes: Route[] = [
     errors: 'string',
     handle: async (ctx) =>
       sendJson(ctx.res, 200, {
-        models: [{ name: TAG, model: TAG, modified_at: new Date(0).toISOString(), size: 0, digest: '0'.repeat(64), details: details(ctx) }],
+        models: modelNames(ctx.relay.stats().backend?.serving?.named).map((n) => {
+          const name = n.includes(':') ? n : TAG;
+          return { name, model: name, modified_at: new Date(0).toISOString(), size: 0, digest: '0'.repeat(64), details: details(ctx) };
+        }),
       }),
   },
   {

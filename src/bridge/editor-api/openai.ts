@@ -3,6 +3,7 @@
 // to the same /v1/completions path: told apart by the body (`segments` vs `prompt`).
 import { randomUUID } from 'node:crypto';
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
+import { adapterForModel, modelNames } from '../../serve/model-names.ts';
 import {
   HttpError,
   MODEL_NAME,
@@ -18,6 +19,12 @@ import {
   type Route,
   type RouteContext,
 } from './http.ts';
+
+/** The named adapter a request's `model` picks ({} for the default); unknown `homecoder:<name>` is a 404. */
+export function namedAdapter(ctx: RouteContext, model: string | undefined): { adapter?: string } {
+  const adapter = adapterForModel(model, ctx.relay.stats().backend?.serving?.named ?? []);
+  return adapter === undefined ? {} : { adapter };
+}
 
 export function finishReason(r: CompletionResult): string {
   return r.finishReason === 'deadline' ? 'length' : r.finishReason;
@@ -76,7 +83,9 @@ function tabbyRequest(body: Record<string, unknown>): CompletionRequest {
 async function completions(ctx: RouteContext): Promise<void> {
   const body = await ctx.body();
   const tabby = body.segments !== undefined;
-  const req = tabby ? tabbyRequest(body) : openaiRequest(body);
+  const req = tabby
+    ? tabbyRequest(body)
+    : { ...openaiRequest(body), ...namedAdapter(ctx, typeof body.model === 'string' ? body.model : undefined) };
   const id = `cmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const model = typeof body.model === 'string' && body.model ? body.model : MODEL_NAME;
@@ -105,7 +114,7 @@ async function completions(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, { ...chunk(r.text, finishReason(r)), usage: usage(r) });
 }
 
-function usage(r: CompletionResult) {
+export function usage(r: CompletionResult) {
   return { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
 }
 
@@ -118,7 +127,15 @@ export const openaiRoutes: Route[] = [
     path: '/v1/models',
     errors: 'openai',
     handle: async (ctx) =>
-      sendJson(ctx.res, 200, { object: 'list', data: [{ id: MODEL_NAME, object: 'model', created: 0, owned_by: 'homecoder' }] }),
+      sendJson(ctx.res, 200, {
+        object: 'list',
+        data: modelNames(ctx.relay.stats().backend?.serving?.named).map((id) => ({
+          id,
+          object: 'model',
+          created: 0,
+          owned_by: 'homecoder',
+        })),
+      }),
   },
 ];
 

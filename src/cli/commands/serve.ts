@@ -14,6 +14,8 @@ import { checkListen, startBridge } from '../../bridge/server.ts';
 import { appDirOrNote, PACKAGE_ROOT, packageVersion } from '../../bridge/build.ts';
 import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from '../../bridge/listen-options.ts';
 import { writeRuntimeFile } from '../../bridge/runtime-file.ts';
+import { ADAPTER_NAME } from '../../serve/model-names.ts';
+import { UsageError } from '../../errors.ts';
 
 export const serveHelp = `Usage: homecoder serve --model DIR [--adapter DIR[=WEIGHT]]... [options]
 
@@ -23,6 +25,9 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
 
   --model DIR            Hugging Face model folder (config.json, safetensors, tokenizer.json)
   --adapter DIR[=W]      PEFT LoRA adapter folder, with weight W (default 1); repeat to mix
+  --named-adapter NAME=DIR
+                         a PEFT adapter requests pick by model name homecoder:NAME (repeatable);
+                         \`homecoder\` stays the base (or the --adapter mix); no reload per switch
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
 ${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
@@ -36,6 +41,18 @@ It prints the app's link with a secret (…/?token=…); \`homecoder url\` print
 function adapterSpec(spec: string): { dir: string; weight: number } {
   const m = /^(.*?)(?:=(-?[\d.]+))?$/.exec(spec)!;
   return { dir: m[1], weight: m[2] === undefined ? 1 : Number(m[2]) };
+}
+
+/** `NAME=DIR`: a name editors pick the adapter by (model `homecoder:NAME`). */
+export function namedAdapterSpec(spec: string): { name: string; dir: string } {
+  const i = spec.indexOf('=');
+  const name = i > 0 ? spec.slice(0, i) : '';
+  if (!ADAPTER_NAME.test(name) || name === 'latest' || i === spec.length - 1)
+    throw new UsageError(
+      `--named-adapter ${spec}: give NAME=DIR, NAME of letters, digits, '.', '-' or '_' (not "latest"), e.g. --named-adapter docstrings=./adapters/docstrings.`,
+      'named-adapter',
+    );
+  return { name, dir: spec.slice(i + 1) };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -52,6 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string' },
       adapter: { type: 'string', multiple: true },
+      'named-adapter': { type: 'string', multiple: true },
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
       ...LISTEN_ARGS,
@@ -70,6 +88,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const combination = values.combination as Combination;
   if (combination !== 'cat' && combination !== 'linear') throw new Error(`--combination must be cat or linear, not ${combination}`);
+  const namedSpecs = (values['named-adapter'] ?? []).map(namedAdapterSpec);
+  const dup = namedSpecs.find((n, i) => namedSpecs.findIndex((m) => m.name === n.name) !== i);
+  if (dup) throw new UsageError(`--named-adapter ${dup.name} is given twice: each name picks one adapter.`, 'named-adapter');
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
   if (!listen) return 2;
   checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
@@ -78,9 +99,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
   const engine = await loadNodeModel(values.model);
   const adapters = await loadAdapterFolders((values.adapter ?? []).map(adapterSpec), engine.opened.config, values.model);
+  const named = await loadAdapterFolders(
+    namedSpecs.map((n) => ({ dir: n.dir, weight: 1 })),
+    engine.opened.config,
+    values.model,
+  );
   const { service, info } = await openHeadlessService(engine, {
     base: resolve(values.model),
     adapters,
+    named: named.map((a, i) => ({ ...a, name: namedSpecs[i].name })),
     combination,
     contextLength: context,
   });
@@ -93,7 +120,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   const warning = exposureWarning(listen.host);
   if (warning) console.warn(warning);
-  const mix = info.adapters.length ? `, adapters ${info.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}` : '';
+  const mix =
+    (info.adapters.length ? `, adapters ${info.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}` : '') +
+    (info.named?.length ? `, named ${info.named.map((n) => `homecoder:${n}`).join(', ')}` : '');
   const removeRuntimeFile = writeRuntimeFile({
     url: bridge.appUrl,
     pid: process.pid,

@@ -31,13 +31,8 @@ export function parseChatJsonl(text: string, name = 'the chat file'): ChatMessag
   return out;
 }
 
-/** The chat template from tokenizer_config.json (a string, or a list of named templates). */
-export function chatTemplateOf(tokenizerConfig: unknown): string | undefined {
-  const t = (tokenizerConfig as { chat_template?: unknown }).chat_template;
-  if (typeof t === 'string') return t;
-  if (Array.isArray(t)) return (t.find((x) => x?.name === 'default') ?? t[0])?.template;
-  return undefined;
-}
+// The template lookup is shared with serving (src/model/chat-template.ts).
+export { chatTemplateOf } from '../../model/chat-template.ts';
 
 export function renderChats(template: string, chats: ChatMessage[][], special: { bos?: string; eos?: string } = {}): string[] {
   let tpl: Template;

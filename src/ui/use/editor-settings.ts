@@ -13,10 +13,13 @@ export function editorSettings(origin: string, apiKey = ''): EditorSetting[] {
     {
       id: 'continue',
       title: 'Continue — VS Code and JetBrains',
-      where: '~/.continue/config.yaml (tab autocomplete; Continue asks /api/show and uses server-side FIM)',
+      where:
+        '~/.continue/config.yaml (tab autocomplete: Continue asks /api/show and uses server-side FIM; chat through /api/chat — pick an adapter with homecoder:<name>)',
       text:
         `models:\n  - name: Homecoder\n    provider: ollama\n    model: homecoder\n    apiBase: ${base}\n` +
-        `${apiKey ? `    apiKey: ${key}\n` : ''}    roles:\n      - autocomplete\n`,
+        `${apiKey ? `    apiKey: ${key}\n` : ''}    roles:\n      - autocomplete\n` +
+        `  - name: Homecoder chat\n    provider: ollama\n    model: homecoder\n    apiBase: ${base}\n` +
+        `${apiKey ? `    apiKey: ${key}\n` : ''}    roles:\n      - chat\n      - edit\n`,
     },
     {
       id: 'llm-vscode',
@@ -50,7 +53,10 @@ export function editorSettings(origin: string, apiKey = ''): EditorSetting[] {
       text:
         `base URL: ${base}/v1\nmodel:    homecoder\napi key:  ${apiKey ? key : 'anything'}\n\n` +
         `curl ${base}/v1/completions -H 'content-type: application/json'${apiKey ? ` -H 'authorization: Bearer ${key}'` : ''} \\\n` +
-        `  -d '{"prompt": "def add(a, b):\\n    ", "suffix": "\\n", "max_tokens": 32}'\n`,
+        `  -d '{"prompt": "def add(a, b):\\n    ", "suffix": "\\n", "max_tokens": 32}'\n` +
+        `\n# chat, or a pairs-trained adapter called as a function (model homecoder:<name>, GET /v1/models lists them)\n` +
+        `curl ${base}/v1/chat/completions -H 'content-type: application/json'${apiKey ? ` -H 'authorization: Bearer ${key}'` : ''} \\\n` +
+        `  -d '{"model": "homecoder", "messages": [{"role": "user", "content": "Write a Python function that reverses a string."}]}'\n`,
     },
     {
       id: 'ollama',
