@@ -18,6 +18,7 @@ import {
   type LossThresholdSetting,
 } from './loss-filter.ts';
 import type { TrainingFile } from '../data/types.ts';
+import type { SupervisedFile } from '../data/dataset/supervised.ts';
 import { checkMemory, type MemoryCheck } from './memory-check.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
@@ -43,7 +44,8 @@ export interface StartRequest {
   modelId: string;
   files: TrainingFile[];
   settings: Partial<TrainSettings>;
-  chatJsonl?: string;
+  /** Conversations and prompt/completion pairs (JSONL or CSV) mixed with the files. */
+  supervised?: SupervisedFile[];
   /** Stage-2 loss filter: a threshold in nats, 'auto' (chosen from the model's losses) or 'off'. */
   lossThreshold: LossThresholdSetting;
 }
@@ -126,7 +128,7 @@ export class TrainService {
       const { record, measured } = await prepareRun(engine, req.files, req.settings, run, {
         runId: id,
         model: { id: req.modelId, label: repo },
-        chatJsonl: req.chatJsonl,
+        supervised: req.supervised,
         lossFilter: req.lossThreshold === 'off' ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, LOSS_CACHE) },
         signal,
         onProgress,

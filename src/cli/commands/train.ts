@@ -2,7 +2,7 @@
 // Train page: loss filter, dataset, training with checkpoints, evaluation; writes the
 // best checkpoint's PEFT adapter and run.json into --out (which is also the run folder,
 // so --resume continues an interrupted run).
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,88 +17,47 @@ import type { RunFolder } from '../../train/run-folder.ts';
 import { formatDuration } from '../../train/eta.ts';
 import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter.ts';
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
-import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
+import { validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
-import { parseLoraTargets } from '../args.ts';
-import { importAndFilter } from '../../data/node-pipeline.ts';
+import {
+  dataHelp,
+  dataOptions,
+  flagOf,
+  hasData,
+  settingsFrom,
+  settingsHelp,
+  stage1,
+  supervisedFrom,
+  type ArgOptions,
+  type Args,
+  type Say,
+} from '../data-args.ts';
 import type { TrainingFile } from '../../data/types.ts';
+import { describeBadLine } from '../../data/dataset/supervised.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
 import { UsageError } from '../../errors.ts';
-import { DatasetError } from '../../data/errors.ts';
-
-/** CLI flag → setting. */
-const FLAGS: Array<[string, keyof TrainSettings]> = [
-  ['lora-r', 'loraR'],
-  ['lora-alpha', 'loraAlpha'],
-  ['lora-dropout', 'loraDropout'],
-  ['targets', 'targets'],
-  ['lr', 'lr'],
-  ['batch-size', 'batchSize'],
-  ['warmup', 'warmupSteps'],
-  ['weight-decay', 'weightDecay'],
-  ['steps', 'steps'],
-  ['schedule', 'schedule'],
-  ['decay-steps', 'decaySteps'],
-  ['grad-clip', 'maxGradNorm'],
-  ['seq-len', 'seqLen'],
-  ['seed', 'seed'],
-  ['fim-rate', 'fimRate'],
-  ['fim-spm-rate', 'fimSpmRate'],
-  ['test-fraction', 'testFraction'],
-  ['eval-every', 'evalEvery'],
-  ['checkpoint-every', 'checkpointEvery'],
-  ['checkpoint-minutes', 'checkpointMinutes'],
-  ['early-stop', 'earlyStop'],
-  ['gpu-memory', 'gpuMemoryBudget'],
-];
-
-const show = (k: keyof TrainSettings) =>
-  k === 'gpuMemoryBudget'
-    ? `${DEFAULT_SETTINGS[k] / 2 ** 30} GiB`
-    : k === 'targets'
-      ? DEFAULT_SETTINGS.targets.join(',')
-      : String(DEFAULT_SETTINGS[k]);
 
 export const trainHelp = `Usage: homecoder train --model DIR --source PATH --out DIR [settings] [--json]
        homecoder train --model DIR --out DIR --resume [--json]
 
-Fine-tunes a LoRA adapter on the files of a folder: stage-2 loss filter, dataset (FIM,
-packing, train/test split), training with test loss and checkpoints, then the base model
-against the best checkpoint on the test files (test loss, FIM exact match). Writes the
-best checkpoint's adapter (adapter_config.json + adapter_model.safetensors) and run.json
-(per-step losses, test losses, checkpoints, evaluation) into --out; the run's dataset and
-checkpoints stay there too, so --resume continues a run that was interrupted.
+Fine-tunes a LoRA adapter on the files of a folder (and on conversations or prompt/completion
+pairs): stage-2 loss filter, dataset (FIM, packing, train/test split), training with test loss
+and checkpoints, then the base model against the best checkpoint on the test files (test loss,
+FIM exact match). Writes the best checkpoint's adapter (adapter_config.json +
+adapter_model.safetensors) and run.json (per-step losses, test losses, checkpoints, evaluation)
+into --out; the run's dataset and checkpoints stay there too, so --resume continues a run that
+was interrupted. \`homecoder dataset\` with the same flags prints what the run trains on.
 
-  --model DIR          Hugging Face model folder
-  --source SRC         a folder, a file, an archive (.zip, .tar, .tar.gz, .tar.bz2) or an
-                       http(s) git URL (token from HOMECODER_GIT_TOKEN); repeatable. Files go
-                       through the stage-1 filter first, as \`homecoder filter\` shows
+${dataHelp}
   --out DIR            run folder and output
   --resume             continue the run in --out from its latest checkpoint
-  --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
-  --chat FILE          JSONL conversations {"messages":[...]} to mix in (model's chat template)
   --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats, or "auto" (default):
                        ${DEFAULT_LOSS_THRESHOLD} for a real code model, else a threshold from the model's own losses
   --no-loss-filter     skip the stage-2 filter
-  --low-memory         ${SETTING_HELP.lowMemory}
   --no-eval            skip the evaluation after training
   --json               print one JSON object per line (progress, steps, the final run)
-${FLAGS.map(([f, k]) => `  --${f.padEnd(18)} ${SETTING_HELP[k]} (default ${show(k)})`).join('\n')}
+${settingsHelp}
 `;
-
-function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
-  if (k === 'targets') return parseLoraTargets(v);
-  if (k === 'schedule') {
-    if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
-    return v;
-  }
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${FLAGS.find((f) => f[1] === k)![0]} must be a number, got "${v}"`);
-  return k === 'gpuMemoryBudget' ? n * 2 ** 30 : n;
-}
-
-type Say = (text: string, obj: object) => void;
-type Args = Record<string, string | string[] | boolean | undefined>;
 
 /** A resume continues the run as it was started: same base model, same settings. */
 async function checkResume(run: RunFolder, out: string, modelLabel: string, over: Partial<TrainSettings>): Promise<void> {
@@ -106,7 +65,7 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
   if (changed.length)
     throw new RunError(
       'RUN_SETTINGS_FIXED',
-      `--resume continues the run with the settings it started with; drop ${changed.map((k) => `--${FLAGS.find((f) => f[1] === k)?.[0] ?? 'low-memory'}`).join(', ')}, or start a new run in another --out.`,
+      `--resume continues the run with the settings it started with; drop ${changed.map(flagOf).join(', ')}, or start a new run in another --out.`,
     );
   const record = await readRun(run);
   if (!record) throw new RunError('RUN_CORRUPT', `${out} holds no run to resume (no run.json); start one without --resume.`);
@@ -118,46 +77,17 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
 }
 
 function parseTrainArgs(argv: string[]): Args {
-  const options: Record<string, { type: 'string' | 'boolean'; default?: boolean; multiple?: boolean }> = {
-    model: { type: 'string' },
-    source: { type: 'string', multiple: true },
+  const options: ArgOptions = {
+    ...dataOptions(),
     out: { type: 'string' },
     resume: { type: 'boolean' },
-    'test-files': { type: 'string', multiple: true },
-    chat: { type: 'string' },
     'loss-threshold': { type: 'string' },
     'no-loss-filter': { type: 'boolean' },
-    'low-memory': { type: 'boolean' },
     'no-eval': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   };
-  for (const [f] of FLAGS) options[f] = { type: 'string' };
   return parseArgs({ args: argv, options }).values as Args;
-}
-
-function settingsFrom(v: Args): Partial<TrainSettings> {
-  const over: Partial<TrainSettings> = {};
-  for (const [f, k] of FLAGS) if (typeof v[f] === 'string') (over as Record<string, unknown>)[k] = parseSetting(k, v[f] as string);
-  if (v['low-memory']) over.lowMemory = true;
-  return over;
-}
-
-/** Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
-async function stage1(sources: string[], testGlobs: string[] | undefined, say: Say): Promise<TrainingFile[]> {
-  const imported = await importAndFilter(sources, { test: testGlobs, token: process.env.HOMECODER_GIT_TOKEN });
-  const { summary } = imported;
-  say(
-    `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
-      Object.entries(summary.byReason)
-        .filter(([r, n]) => n > 0 && r !== 'accepted')
-        .map(([r, n]) => `${r} ${n}`)
-        .join(', ') || 'none rejected'
-    })`,
-    { stage1: summary },
-  );
-  if (summary.accepted === 0) throw new DatasetError('NO_TRAIN_FILES', summary.explanation ?? 'No file was accepted by the filter.');
-  return imported.accepted;
 }
 
 /** Prints each phase once (and its end); steps are printed by onUpdate. */
@@ -198,7 +128,7 @@ async function createFromFiles(
   const { record, decisions } = await prepareRun(engine, files, ctx.over, run, {
     runId: basename(out),
     model: { id: resolve(v.model as string), label: basename(resolve(v.model as string)) },
-    chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+    supervised: await supervisedFrom(v),
     evaluate: !v['no-eval'],
     lossFilter: v['no-loss-filter']
       ? false
@@ -214,8 +144,12 @@ async function createFromFiles(
   const lf = record.lossFilter;
   if (lf) say(`loss filter: kept ${lf.kept} of ${lf.files} files. ${lf.why}`, { loss_filter: lf });
   const ds = record.dataset;
+  for (const b of record.badLines ?? []) say(`skipped ${describeBadLine(b)}`, { bad_line: b });
+  const supervised =
+    ds.chats || ds.pairs ? `, ${ds.chats} conversations and ${ds.pairs ?? 0} pairs (${ds.testExamples ?? 0} held out)` : '';
+  const skipped = ds.badLines ? `, ${ds.badLines} bad lines skipped` : '';
   say(
-    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split})${supervised}${skipped}; ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
     { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
   );
 }
@@ -248,8 +182,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.stdout.write(trainHelp);
     return 0;
   }
-  if (!v.model || !v.out || (!v.source && !v.resume)) {
-    process.stderr.write(`homecoder train: --model, --out and --source (or --resume) are required.\n\n${trainHelp}`);
+  if (!v.model || !v.out || (!hasData(v) && !v.resume)) {
+    process.stderr.write(`homecoder train: --model, --out and --source, --chat or --pairs (or --resume) are required.\n\n${trainHelp}`);
     return 2;
   }
   const json = !!v.json;

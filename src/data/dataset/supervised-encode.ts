@@ -9,7 +9,8 @@ import { Template } from '@huggingface/jinja';
 import { DatasetError } from '../errors.ts';
 import { chatTemplateOf, type ChatMessage } from './chat.ts';
 import type { DocTokenizer, Segment } from './fim.ts';
-import type { SupervisedExample } from './supervised.ts';
+import { parseSupervisedFiles, type SupervisedExample, type SupervisedFile } from './supervised.ts';
+import type { SupervisedInput } from './build.ts';
 
 /** A model's chat template with the strings it is rendered with. */
 export interface ChatFormat {
@@ -124,4 +125,14 @@ export function encodeExample(tok: DocTokenizer, f: ChatFormat | undefined, ex: 
   const head: Segment[] = tok.addBos && tok.bos !== undefined ? [{ ids: [tok.bos], train: false }] : [];
   const tail: Segment[] = tok.eos !== undefined ? [{ ids: [tok.eos], train: true }] : [];
   return [...head, enc({ text: ex.prompt, train: false }), enc({ text: ex.completion, train: true }), ...tail];
+}
+
+/** The user's supervised files as the dataset builder takes them: examples, bad lines, the model's chat format. */
+export function supervisedInput(
+  files: SupervisedFile[],
+  tokenizerConfig: unknown,
+  tok: { tokenId(token: string): number | undefined },
+): SupervisedInput {
+  const { examples, bad } = parseSupervisedFiles(files);
+  return { examples, bad, format: chatFormatOf(tokenizerConfig, tok) };
 }
