@@ -115,7 +115,10 @@ function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
   const sorted = [...files].sort((a, b) =>
     `${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : `${a.source}\0${a.path}` > `${b.source}\0${b.path}` ? 1 : 0,
   );
-  const examples = opts.supervised?.examples ?? [];
+  // Examples too: by file and line, so the order the files were given in changes nothing.
+  const examples = [...(opts.supervised?.examples ?? [])].sort((a, b) =>
+    a.source < b.source ? -1 : a.source > b.source ? 1 : a.line - b.line,
+  );
   // Supervised data alone (or with one file) is a dataset: its examples give the test loss.
   const split: Split =
     examples.length && sorted.length < 2 && !sorted.some((f) => f.test)
