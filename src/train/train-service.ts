@@ -19,6 +19,7 @@ import {
 } from './loss-filter.ts';
 import type { TrainingFile } from '../data/types.ts';
 import type { SupervisedFile } from '../data/dataset/supervised.ts';
+import { openTextModel, previewDataset, type DatasetPreview } from './dataset-preview.ts';
 import { checkMemory, type MemoryCheck } from './memory-check.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
@@ -86,6 +87,17 @@ export class TrainService {
     const engine = await openRunModel(await this.device(), files, { signal, onProgress });
     this.engine = { id, engine };
     return engine;
+  }
+
+  /** The dataset preview from the model's tokenizer files (nothing is loaded on the GPU). */
+  async previewDataset(
+    modelId: string,
+    files: TrainingFile[],
+    supervised: SupervisedFile[],
+    over: Partial<TrainSettings>,
+  ): Promise<DatasetPreview> {
+    const { files: modelFiles } = await this.modelFiles(modelId);
+    return previewDataset(await openTextModel(modelFiles), files, supervised, over);
   }
 
   async checkMemory(modelId: string, over: Partial<TrainSettings>): Promise<MemoryCheck> {
