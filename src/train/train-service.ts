@@ -19,7 +19,7 @@ import {
 } from './loss-filter.ts';
 import type { TrainingFile } from '../data/types.ts';
 import type { SupervisedFile } from '../data/dataset/supervised.ts';
-import { openTextModel, previewDataset, type DatasetPreview } from './dataset-preview.ts';
+import { openTextModel, previewDataset, type DatasetPreview, type TextModel } from './dataset-preview.ts';
 import { checkMemory, type MemoryCheck } from './memory-check.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
@@ -60,6 +60,7 @@ export class TrainService {
   /** Set by requestCheckpoint (the page is being hidden): the running loop checkpoints after its step. */
   private checkpointAsked = false;
   private runsRoot?: Promise<RunFolder>;
+  private textModel?: { id: string; model: TextModel };
 
   constructor(private device: () => Promise<GPUDevice>) {}
 
@@ -96,8 +97,12 @@ export class TrainService {
     supervised: SupervisedFile[],
     over: Partial<TrainSettings>,
   ): Promise<DatasetPreview> {
-    const { files: modelFiles } = await this.modelFiles(modelId);
-    return previewDataset(await openTextModel(modelFiles), files, supervised, over);
+    // The tokenizer is kept for the next preview (settings and data change more often than the model).
+    if (this.textModel?.id !== modelId) {
+      const { files: modelFiles } = await this.modelFiles(modelId);
+      this.textModel = { id: modelId, model: await openTextModel(modelFiles) };
+    }
+    return previewDataset(this.textModel.model, files, supervised, over);
   }
 
   async checkMemory(modelId: string, over: Partial<TrainSettings>): Promise<MemoryCheck> {
