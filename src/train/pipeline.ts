@@ -62,7 +62,8 @@ export async function prepareRun(
   let accepted = files;
   let summary: RunRecord['lossFilter'];
   let measured: Prepared['measured'];
-  if (o.lossFilter !== false) {
+  // Supervised data alone has no files to filter.
+  if (o.lossFilter !== false && files.length) {
     const t0 = performance.now();
     const chars = files.reduce((a, f) => a + f.text.length, 0);
     const result = await runLossFilter(engine, engine.tokenizer, files, {
