@@ -1,4 +1,5 @@
 // `homecoder <command>`: the engine and pipeline without a browser (Node + Dawn).
+import { datasetCommand, datasetHelp } from './commands/dataset.ts';
 import { exportCommand, exportHelp } from './commands/export.ts';
 import { filterCommand, filterHelp } from './commands/filter.ts';
 import { gpuInfoCommand, gpuInfoHelp } from './commands/gpu-info.ts';
@@ -19,6 +20,11 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  dataset: {
+    summary: 'what `train` trains on with the same flags, as JSON lines {source, kind, ids, text, loss_mask}',
+    help: datasetHelp,
+    run: datasetCommand,
+  },
   export: {
     summary: 'the model (with adapters merged) as a Hugging Face folder or GGUF, or adapters as a GGUF LoRA',
     help: exportHelp,

@@ -29,7 +29,18 @@ export class SourceError extends HomecoderError<SourceErrorCode> {
 }
 registerError('SourceError', SourceError);
 
-export type DatasetErrorCode = 'TOO_FEW_FILES' | 'NO_TRAIN_FILES' | 'NO_TOKENS' | 'BAD_CHAT' | 'BAD_DATASET';
+export type DatasetErrorCode =
+  | 'TOO_FEW_FILES'
+  | 'NO_TRAIN_FILES'
+  | 'NO_TOKENS'
+  | 'BAD_CHAT'
+  | 'BAD_DATASET'
+  // Supervised data: no usable line, CSV columns not found, the model's template missing or unusable.
+  | 'NO_EXAMPLES'
+  | 'BAD_CSV_COLUMNS'
+  | 'NO_CHAT_TEMPLATE'
+  | 'BAD_CHAT_TEMPLATE'
+  | 'CHAT_TEMPLATE_NOT_INCREMENTAL';
 
 /** The training data cannot be built from the accepted files (too few, no tokens, bad chat lines). */
 export class DatasetError extends HomecoderError<DatasetErrorCode> {

@@ -3,6 +3,12 @@ import qwen05 from './configs/Qwen2.5-Coder-0.5B.json';
 import qwen15 from './configs/Qwen2.5-Coder-1.5B.json';
 import qwen3b from './configs/Qwen2.5-Coder-3B.json';
 import deepseek13 from './configs/deepseek-coder-1.3b-base.json';
+import qwen05i from './configs/Qwen2.5-Coder-0.5B-Instruct.json';
+import qwen05iTok from './configs/Qwen2.5-Coder-0.5B-Instruct.tokenizer_config.json';
+import qwen15i from './configs/Qwen2.5-Coder-1.5B-Instruct.json';
+import qwen15iTok from './configs/Qwen2.5-Coder-1.5B-Instruct.tokenizer_config.json';
+import deepseek13i from './configs/deepseek-coder-1.3b-instruct.json';
+import deepseek13iTok from './configs/deepseek-coder-1.3b-instruct.tokenizer_config.json';
 
 // Base models Homecoder supports out of the box, as data. Sizes are the bf16 safetensors
 // on the Hugging Face hub; any other repo id is checked against the supported
@@ -21,6 +27,10 @@ export interface CatalogEntry {
   local?: boolean;
   /** The repo's config.json, kept here so memory can be planned before any download. */
   config?: object;
+  /** Instruct (chat) models: the repo's tokenizer_config.json, with its chat template and stop token. */
+  tokenizerConfig?: object;
+  /** Tuned to follow instructions in chat turns (has a chat template); base models complete code. */
+  instruct?: boolean;
 }
 
 export const CATALOG: CatalogEntry[] = [
@@ -82,5 +92,46 @@ export const CATALOG: CatalogEntry[] = [
     licence: 'Qwen Research License',
     note: 'Needs a large GPU (see the planner).',
     config: qwen3b,
+  },
+  {
+    repo: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
+    name: 'Qwen2.5-Coder 0.5B Instruct (chat)',
+    architecture: 'Qwen2ForCausalLM',
+    params: 494e6,
+    downloadBytes: 988e6,
+    contextLength: 32768,
+    fim: 'qwen',
+    licence: 'Apache-2.0',
+    note: 'Chat and instruction tuning (conversations, prompt/completion pairs); small and quick.',
+    config: qwen05i,
+    tokenizerConfig: qwen05iTok,
+    instruct: true,
+  },
+  {
+    repo: 'Qwen/Qwen2.5-Coder-1.5B-Instruct',
+    name: 'Qwen2.5-Coder 1.5B Instruct (chat)',
+    architecture: 'Qwen2ForCausalLM',
+    params: 1.54e9,
+    downloadBytes: 3.09e9,
+    contextLength: 32768,
+    fim: 'qwen',
+    licence: 'Apache-2.0',
+    note: 'Better answers in chat; more GPU memory to train (see the planner).',
+    config: qwen15i,
+    tokenizerConfig: qwen15iTok,
+    instruct: true,
+  },
+  {
+    repo: 'deepseek-ai/deepseek-coder-1.3b-instruct',
+    name: 'DeepSeek-Coder 1.3B Instruct (chat)',
+    architecture: 'LlamaForCausalLM',
+    params: 1.35e9,
+    downloadBytes: 2.69e9,
+    contextLength: 16384,
+    fim: 'deepseek',
+    licence: 'DeepSeek License (commercial use allowed)',
+    config: deepseek13i,
+    tokenizerConfig: deepseek13iTok,
+    instruct: true,
   },
 ];

@@ -4,23 +4,22 @@
 // configs, pinned requirements, a README. From a run folder (its run.json and stored dataset),
 // or from the training files and settings alone, with the same dataset builder as a run and
 // without the GPU: a job is meant for runs that do not fit it.
-import type { Dataset } from '../data/dataset/build.ts';
+import { buildDataset, type Dataset } from '../data/dataset/build.ts';
+import type { SupervisedFile } from '../data/dataset/supervised.ts';
 import { decodeDataset } from '../data/dataset/codec.ts';
 import { blockRange, usableBlocks, type PackedTokens } from '../data/dataset/pack.ts';
 import type { TrainingFile } from '../data/types.ts';
-import { parseConfig } from '../model/config.ts';
 import type { ByteSink, SinkFactory } from '../model/export/sink.ts';
-import { readJson, type ModelFiles } from '../model/storage/files.ts';
-import { ModelTokenizer } from '../model/tokenizer.ts';
+import type { ModelFiles } from '../model/storage/files.ts';
 import type { Progress } from '../progress.ts';
 import { RunError } from './errors.ts';
 import { DEEPSPEED_YAML, FSDP_YAML, jobReadme, REQUIREMENTS, TRAIN_PY } from './job-files.ts';
-import { buildRunDataset } from './pipeline.ts';
+import { datasetInputs, openTextModel } from './dataset-preview.ts';
 import type { RunFolder } from './run-folder.ts';
 import { readJsonFile } from './run-folder.ts';
 import { DATASET_FILE, RUN_FILE, resolveSteps } from './run.ts';
 import type { RunRecord } from './run-record.ts';
-import { validateSettings, type TrainSettings } from './settings.ts';
+import type { TrainSettings } from './settings.ts';
 
 const JOB_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'config.json'];
 
@@ -134,22 +133,20 @@ export interface JobFromFilesRequest {
   /** The training files after stage 1 (a job has no stage-2 loss filter: it needs the model on a GPU). */
   files: TrainingFile[];
   settings: Partial<TrainSettings>;
-  chatJsonl?: string;
+  /** Conversations and prompt/completion pairs, as a run mixes them in. */
+  supervised?: SupervisedFile[];
 }
 
 /**
  * A job from the training files and settings, without a run and without the GPU: only the
  * model's config and tokenizer are read. The dataset is built as a run builds it
- * (buildRunDataset: same seed, FIM, split and packing), the steps resolved as a run resolves them.
+ * (datasetInputs and buildDataset, as prepareRun: same seed, FIM, split and packing), the steps resolved as a run resolves them.
  */
 export async function exportJobFromFiles(model: ModelFiles, req: JobFromFilesRequest, o: JobOptions): Promise<string[]> {
-  const config = parseConfig(await readJson(model, 'config.json'));
-  const settings = validateSettings(req.settings, config.maxPositionEmbeddings);
-  const tokenizer = await ModelTokenizer.load(model, config.vocabSize);
-  const cfgSrc = await model.open('tokenizer_config.json');
-  const tokenizerConfig: unknown = cfgSrc ? JSON.parse(new TextDecoder().decode(await cfgSrc.read(0, cfgSrc.size))) : {};
-  const dataset = await buildRunDataset(tokenizer, tokenizerConfig, req.files, settings, {
-    chatJsonl: req.chatJsonl,
+  const text = await openTextModel(model);
+  const { settings, dataset: datasetSettings, supervised } = datasetInputs(text, req.settings, req.supervised ?? []);
+  const dataset = await buildDataset(req.files, text.tokenizer, datasetSettings, {
+    supervised,
     signal: o.signal,
     onProgress: o.onProgress,
   });

@@ -3,9 +3,10 @@
 // evaluation of the best checkpoint against the base model.
 import type { Progress } from '../progress.ts';
 import type { TrainingFile } from '../data/types.ts';
-import { buildDataset, type Dataset } from '../data/dataset/build.ts';
-import type { DocTokenizer } from '../data/dataset/fim.ts';
-import { chatTemplateOf, parseChatJsonl, renderChats } from '../data/dataset/chat.ts';
+import { buildDataset } from '../data/dataset/build.ts';
+import { supervisedInput } from '../data/dataset/supervised-encode.ts';
+import { datasetSettingsOf } from './dataset-preview.ts';
+import type { SupervisedFile } from '../data/dataset/supervised.ts';
 import { DatasetError } from '../data/errors.ts';
 import { autoSteps, validateSettings, type TrainSettings } from './settings.ts';
 import { STEP_FORWARDS } from './eta.ts';
@@ -20,12 +21,14 @@ import type { RunRecord } from './run-record.ts';
 import { RunError } from './errors.ts';
 
 export const TEST_FILES = 'test-files.json';
+/** Bad supervised lines kept in run.json (all are counted in the dataset's stats). */
+const MAX_BAD_LINES = 200;
 
 export interface PrepareOptions {
   runId: string;
   model: { id: string; label: string };
-  /** JSONL conversations to mix in (rendered with the model's chat template). */
-  chatJsonl?: string;
+  /** Conversations and prompt/completion pairs to mix in (JSONL or CSV files; chat template for instruct models). */
+  supervised?: SupervisedFile[];
   /** Stage-2 filter: threshold in nats or 'auto' (chosen from the model's losses), or false to skip it. */
   lossFilter?: { threshold: number | 'auto'; cache?: LossCache } | false;
   /** false: the run skips the final evaluation, also when resumed. */
@@ -50,6 +53,8 @@ export async function prepareRun(
 ): Promise<Prepared> {
   const config = engine.model.config;
   const settings = validateSettings(over, config.maxPositionEmbeddings);
+  // Read first: a file with no usable line fails before the loss filter's GPU time is spent.
+  const supervised = o.supervised?.length ? supervisedInput(o.supervised, engine.tokenizerConfig, engine.tokenizer) : undefined;
   // The memory check comes first: nothing is tokenized or allocated for a run that cannot fit.
   const check = checkMemory(config, settings, engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
@@ -57,7 +62,8 @@ export async function prepareRun(
   let accepted = files;
   let summary: RunRecord['lossFilter'];
   let measured: Prepared['measured'];
-  if (o.lossFilter !== false) {
+  // Supervised data alone has no files to filter.
+  if (o.lossFilter !== false && files.length) {
     const t0 = performance.now();
     const chars = files.reduce((a, f) => a + f.text.length, 0);
     const result = await runLossFilter(engine, engine.tokenizer, files, {
@@ -82,7 +88,7 @@ export async function prepareRun(
       cachedFiles: decisions.filter((d) => d.cached).length,
       seconds: (performance.now() - t0) / 1000,
     };
-    if (accepted.length < files.length && accepted.length < 2) {
+    if (accepted.length < files.length && accepted.length < 2 && !supervised) {
       const rejected = decisions.filter((d) => !d.accepted);
       throw new DatasetError(
         'TOO_FEW_FILES',
@@ -93,14 +99,15 @@ export async function prepareRun(
       );
     }
   }
-  const dataset = await buildRunDataset(engine.tokenizer, engine.tokenizerConfig, accepted, settings, {
-    chatJsonl: o.chatJsonl,
+  const dataset = await buildDataset(accepted, engine.tokenizer, datasetSettingsOf(settings), {
+    supervised,
     signal: o.signal,
     onProgress: o.onProgress,
   });
   const record = await createRun(run, { id: o.runId, model: o.model, settings, dataset, engine });
   record.rejected = decisions.filter((d) => !d.accepted).map((d) => ({ path: d.path, reason: d.reason ?? '', loss: d.loss }));
   if (summary) record.lossFilter = summary;
+  if (dataset.bad?.length) record.badLines = dataset.bad.slice(0, MAX_BAD_LINES);
   if (o.evaluate === false) record.evaluate = false;
   await writeJsonFile(run, RUN_FILE, record);
   const testSet = new Set(dataset.testPaths);
@@ -110,40 +117,6 @@ export async function prepareRun(
     accepted.filter((f) => testSet.has(f.path)).map((f) => ({ path: f.path, text: f.text })),
   );
   return { record, decisions, measured };
-}
-
-/**
- * The dataset a run trains on, from its accepted files, settings and conversations. A run and
- * a cluster job exported without a run (job-export.ts) both build it here, so they are equal.
- */
-export async function buildRunDataset(
-  tokenizer: DocTokenizer,
-  tokenizerConfig: unknown,
-  files: TrainingFile[],
-  settings: TrainSettings,
-  o: { chatJsonl?: string; signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
-): Promise<Dataset> {
-  let chats: string[] | undefined;
-  if (o.chatJsonl) {
-    const template = chatTemplateOf(tokenizerConfig);
-    if (!template)
-      throw new DatasetError(
-        'BAD_CHAT',
-        "This model's tokenizer has no chat template, so conversations cannot be rendered. Use code files only, or an instruct model's tokenizer.",
-      );
-    chats = renderChats(template, parseChatJsonl(o.chatJsonl));
-  }
-  return buildDataset(
-    files,
-    tokenizer,
-    {
-      seqLen: settings.seqLen,
-      seed: settings.seed,
-      fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
-      testFraction: settings.testFraction,
-    },
-    { chats, signal: o.signal, onProgress: o.onProgress },
-  );
 }
 
 /**

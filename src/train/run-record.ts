@@ -3,6 +3,7 @@
 // so a reload always finds the run as far as it got.
 import type { TrainSettings } from './settings.ts';
 import type { DatasetStats } from '../data/dataset/build.ts';
+import type { BadLine } from '../data/dataset/supervised.ts';
 import type { MemoryPlan } from '../gpu/planner.ts';
 
 export interface StepLog {
@@ -49,6 +50,8 @@ export interface RunRecord {
   evaluation?: EvaluationResult;
   /** false when the run was started without the final evaluation (--no-eval); a resume keeps it. */
   evaluate?: boolean;
+  /** Supervised lines that were skipped, and why (the first 200; dataset.badLines counts them all). */
+  badLines?: BadLine[];
   /** Files the stage-2 loss filter left out, with their loss. */
   rejected?: Array<{ path: string; reason: string; loss: number | null }>;
   /** What the stage-2 loss filter did (absent when it was off). */

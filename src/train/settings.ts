@@ -35,6 +35,8 @@ export interface TrainSettings {
   gpuMemoryBudget: number;
   /** Keep ≈ √layers layer inputs and recompute the rest in backward: less memory, more compute. */
   lowMemory: boolean;
+  /** Conversations: loss on the assistant's answers only (pairs always train on the completion only). */
+  lossOnAnswersOnly: boolean;
 }
 
 export const DEFAULT_SETTINGS: TrainSettings = {
@@ -61,6 +63,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   earlyStop: 0,
   gpuMemoryBudget: 4 * 2 ** 30,
   lowMemory: false,
+  lossOnAnswersOnly: true,
 };
 
 /** One line per setting: what it does (shown next to it on the Train page and in --help). */
@@ -88,6 +91,7 @@ export const SETTING_HELP: Record<keyof TrainSettings, string> = {
   earlyStop: 'Stop when test loss has not improved for this share of the steps (0 = off).',
   gpuMemoryBudget: 'GPU memory the run may use; the run is checked against it before start.',
   lowMemory: 'Low memory mode: keep fewer activations and recompute them (about 1/3 more compute).',
+  lossOnAnswersOnly: "Conversations: train on the assistant's answers only, not on the system and user turns.",
 };
 
 /** Refact's automatic length: epochs by dataset size, at least 50 steps, a multiple of 50. */
@@ -154,5 +158,6 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   num('earlyStop', 0, 1);
   num('gpuMemoryBudget', 1, 2 ** 50);
   need(typeof s.lowMemory === 'boolean', 'lowMemory', 'must be true or false');
+  need(typeof s.lossOnAnswersOnly === 'boolean', 'lossOnAnswersOnly', 'must be true or false');
   return s;
 }

@@ -18,6 +18,8 @@ import {
   type LossThresholdSetting,
 } from './loss-filter.ts';
 import type { TrainingFile } from '../data/types.ts';
+import type { SupervisedFile } from '../data/dataset/supervised.ts';
+import { openTextModel, previewDataset, type DatasetPreview, type TextModel } from './dataset-preview.ts';
 import { checkMemory, type MemoryCheck } from './memory-check.ts';
 import { validateSettings, type TrainSettings } from './settings.ts';
 import { openModel } from '../model/loader.ts';
@@ -47,7 +49,8 @@ export interface StartRequest {
   modelId: string;
   files: TrainingFile[];
   settings: Partial<TrainSettings>;
-  chatJsonl?: string;
+  /** Conversations and prompt/completion pairs (JSONL or CSV) mixed with the files. */
+  supervised?: SupervisedFile[];
   /** Stage-2 loss filter: a threshold in nats, 'auto' (chosen from the model's losses) or 'off'. */
   lossThreshold: LossThresholdSetting;
 }
@@ -64,6 +67,7 @@ export class TrainService {
   /** Set by requestCheckpoint (the page is being hidden): the running loop checkpoints after its step. */
   private checkpointAsked = false;
   private runsRoot?: Promise<RunFolder>;
+  private textModel?: { id: string; model: TextModel };
 
   constructor(private device: () => Promise<GPUDevice>) {}
 
@@ -91,6 +95,21 @@ export class TrainService {
     const engine = await openRunModel(await this.device(), files, { signal, onProgress });
     this.engine = { id, engine };
     return engine;
+  }
+
+  /** The dataset preview from the model's tokenizer files (nothing is loaded on the GPU). */
+  async previewDataset(
+    modelId: string,
+    files: TrainingFile[],
+    supervised: SupervisedFile[],
+    over: Partial<TrainSettings>,
+  ): Promise<DatasetPreview> {
+    // The tokenizer is kept for the next preview (settings and data change more often than the model).
+    if (this.textModel?.id !== modelId) {
+      const { files: modelFiles } = await this.modelFiles(modelId);
+      this.textModel = { id: modelId, model: await openTextModel(modelFiles) };
+    }
+    return previewDataset(this.textModel.model, files, supervised, over);
   }
 
   async checkMemory(modelId: string, over: Partial<TrainSettings>): Promise<MemoryCheck> {
@@ -133,7 +152,7 @@ export class TrainService {
       const { record, measured } = await prepareRun(engine, req.files, req.settings, run, {
         runId: id,
         model: { id: req.modelId, label: repo },
-        chatJsonl: req.chatJsonl,
+        supervised: req.supervised,
         lossFilter: req.lossThreshold === 'off' ? false : { threshold: req.lossThreshold, cache: await folderLossCache(root, LOSS_CACHE) },
         signal,
         onProgress,
@@ -245,7 +264,7 @@ export class TrainService {
       const zip = zipSinks(await out.open(name));
       await exportJobFromFiles(
         files,
-        { id: folder, model: { id: req.modelId, label: repo }, files: req.files, settings: req.settings, chatJsonl: req.chatJsonl },
+        { id: folder, model: { id: req.modelId, label: repo }, files: req.files, settings: req.settings, supervised: req.supervised },
         { baseName: repo, open: zip.open, signal, onProgress },
       );
       await zip.finish();

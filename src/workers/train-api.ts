@@ -11,6 +11,8 @@ import type { MemoryCheck } from '../train/memory-check.ts';
 import type { LossDecision, LossFilterCost } from '../train/loss-filter.ts';
 import type { JobRequest, RunSummary, StartRequest, TrainModel } from '../train/train-service.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
+import type { SupervisedFile } from '../data/dataset/supervised.ts';
+import type { DatasetPreview } from '../train/dataset-preview.ts';
 
 export type { ExportedFiles, JobRequest, RunSummary, StartRequest, TrainModel };
 
@@ -37,6 +39,16 @@ export interface TrainApi extends CancellableApi {
   requestCheckpoint(): Promise<void>;
   /** What the stage-2 filter will cost on these files (cached files cost nothing), before it runs. */
   lossFilterCost(modelId: string, files: TrainingFile[]): Promise<LossFilterCost>;
+  /**
+   * What a run with these files and settings trains on (no GPU: the model's tokenizer only): counts
+   * by kind, every bad supervised line, a few documents with their loss masks.
+   */
+  previewDataset(
+    modelId: string,
+    files: TrainingFile[],
+    supervised: SupervisedFile[],
+    settings: Partial<TrainSettings>,
+  ): Promise<DatasetPreview>;
   /** The checkpoint's adapter as a PEFT .zip (adapter_config.json + adapter_model.safetensors). */
   exportAdapter(runId: string, step: number): Promise<Uint8Array>;
   deleteRun(runId: string): Promise<void>;

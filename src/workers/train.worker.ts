@@ -29,6 +29,7 @@ const api: TrainApi = {
     job(jobId, (signal) => service.filterByLoss(modelId, files, threshold, signal, onProgress)),
   requestCheckpoint: async () => service.requestCheckpoint(),
   lossFilterCost: (modelId, files) => service.lossFilterCost(modelId, files),
+  previewDataset: (modelId, files, supervised, settings) => service.previewDataset(modelId, files, supervised, settings),
   cancel: async (jobId) => jobs.cancel(jobId, 'Stopped by the user.'),
   exportAdapter: async (runId, step) => {
     const zip = await service.exportAdapter(runId, step);

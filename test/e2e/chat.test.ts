@@ -48,7 +48,7 @@ describe.skipIf(!!browserSkipReason)(`Chat through the app tab${skipNote}`, () =
   let page: Page;
 
   beforeAll(async () => {
-    modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, qwenChat: true });
+    modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
     const config = parseConfig(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')));
     adapterDir = join(dirname(modelDir), 'fn');
     mkdirSync(adapterDir);

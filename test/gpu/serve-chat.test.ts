@@ -31,7 +31,7 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
   const expected: { base?: string; fn?: string } = {};
 
   beforeAll(async () => {
-    const modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, qwenChat: true });
+    const modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
     const adapterDir = join(dirname(modelDir), 'fn');
     mkdirSync(adapterDir);
     engine = await loadNodeModel(modelDir);

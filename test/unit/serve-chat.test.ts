@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Template } from '@huggingface/jinja';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
-import { makeTinyTokenizer, TINY_QWEN_CHAT_TEMPLATE } from '../../src/model/fixtures/tiny-tokenizer.ts';
+import { makeTinyTokenizer, TINY_CHAT_TEMPLATE } from '../../src/model/fixtures/tiny-tokenizer.ts';
 import { buildChatPrompt, chatMessagesProblem, chatStopIds, MAX_CHAT_MESSAGES, renderChatPrompt } from '../../src/serve/chat.ts';
 import { adapterForModel, modelNames, storedAdapterNames } from '../../src/serve/model-names.ts';
 import { CompletionError } from '../../src/serve/errors.ts';
@@ -12,7 +12,7 @@ import { chatTemplateOf } from '../../src/data/dataset/chat.ts';
 import { parseBridgeToTab, parseTabToBridge } from '../../src/serve/tab-protocol.ts';
 
 const chatTok = () => {
-  const t = makeTinyTokenizer(56, false, { qwenChat: true });
+  const t = makeTinyTokenizer(56, false, true);
   return new ModelTokenizer(t.tokenizerJson, t.tokenizerConfig);
 };
 
@@ -25,7 +25,7 @@ describe('chat prompts', () => {
     );
     // The same text as the template rendered on its own.
     expect(text).toBe(
-      new Template(TINY_QWEN_CHAT_TEMPLATE).render({
+      new Template(TINY_CHAT_TEMPLATE).render({
         messages: [{ role: 'user', content: 'def f():' }],
         add_generation_prompt: true,
         bos_token: '',
@@ -80,7 +80,7 @@ describe('chat prompts', () => {
   });
 
   it('the training side reads the same template (one lookup for both)', () => {
-    expect(chatTemplateOf(makeTinyTokenizer(56, false, { qwenChat: true }).tokenizerConfig)).toBe(TINY_QWEN_CHAT_TEMPLATE);
+    expect(chatTemplateOf(makeTinyTokenizer(56, false, true).tokenizerConfig)).toBe(TINY_CHAT_TEMPLATE);
     expect(chatTemplateOf({ chat_template: [{ name: 'default', template: 'x' }] })).toBe('x');
   });
 

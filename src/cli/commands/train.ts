@@ -2,7 +2,7 @@
 // Train page: loss filter, dataset, training with checkpoints, evaluation; writes the
 // best checkpoint's PEFT adapter and run.json into --out (which is also the run folder,
 // so --resume continues an interrupted run).
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -20,42 +20,43 @@ import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
 import {
+  dataHelp,
+  dataOptions,
   flagOf,
-  LOW_MEMORY_HELP,
-  SETTINGS_HELP,
-  SOURCE_HELP,
+  hasData,
   settingsFrom,
-  sourceAndSettingOptions,
+  settingsHelp,
   stage1,
+  supervisedFrom,
+  type ArgOptions,
   type Args,
-  type OptionTable,
   type Say,
-} from '../train-flags.ts';
+} from '../data-args.ts';
 import type { TrainingFile } from '../../data/types.ts';
+import { describeBadLine } from '../../data/dataset/supervised.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
 import { UsageError } from '../../errors.ts';
 
 export const trainHelp = `Usage: homecoder train --model DIR --source PATH --out DIR [settings] [--json]
        homecoder train --model DIR --out DIR --resume [--json]
 
-Fine-tunes a LoRA adapter on the files of a folder: stage-2 loss filter, dataset (FIM,
-packing, train/test split), training with test loss and checkpoints, then the base model
-against the best checkpoint on the test files (test loss, FIM exact match). Writes the
-best checkpoint's adapter (adapter_config.json + adapter_model.safetensors) and run.json
-(per-step losses, test losses, checkpoints, evaluation) into --out; the run's dataset and
-checkpoints stay there too, so --resume continues a run that was interrupted.
+Fine-tunes a LoRA adapter on the files of a folder (and on conversations or prompt/completion
+pairs): stage-2 loss filter, dataset (FIM, packing, train/test split), training with test loss
+and checkpoints, then the base model against the best checkpoint on the test files (test loss,
+FIM exact match). Writes the best checkpoint's adapter (adapter_config.json +
+adapter_model.safetensors) and run.json (per-step losses, test losses, checkpoints, evaluation)
+into --out; the run's dataset and checkpoints stay there too, so --resume continues a run that
+was interrupted. \`homecoder dataset\` with the same flags prints what the run trains on.
 
-  --model DIR          Hugging Face model folder
-${SOURCE_HELP}
+${dataHelp}
   --out DIR            run folder and output
   --resume             continue the run in --out from its latest checkpoint
   --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats, or "auto" (default):
                        ${DEFAULT_LOSS_THRESHOLD} for a real code model, else a threshold from the model's own losses
   --no-loss-filter     skip the stage-2 filter
-${LOW_MEMORY_HELP}
   --no-eval            skip the evaluation after training
   --json               print one JSON object per line (progress, steps, the final run)
-${SETTINGS_HELP}
+${settingsHelp}
 `;
 
 /** A resume continues the run as it was started: same base model, same settings. */
@@ -76,8 +77,8 @@ async function checkResume(run: RunFolder, out: string, modelLabel: string, over
 }
 
 function parseTrainArgs(argv: string[]): Args {
-  const options: OptionTable = {
-    model: { type: 'string' },
+  const options: ArgOptions = {
+    ...dataOptions(),
     out: { type: 'string' },
     resume: { type: 'boolean' },
     'loss-threshold': { type: 'string' },
@@ -85,7 +86,6 @@ function parseTrainArgs(argv: string[]): Args {
     'no-eval': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
-    ...sourceAndSettingOptions(),
   };
   return parseArgs({ args: argv, options }).values as Args;
 }
@@ -128,7 +128,7 @@ async function createFromFiles(
   const { record, decisions } = await prepareRun(engine, files, ctx.over, run, {
     runId: basename(out),
     model: { id: resolve(v.model as string), label: basename(resolve(v.model as string)) },
-    chatJsonl: v.chat ? await readFile(v.chat as string, 'utf8') : undefined,
+    supervised: await supervisedFrom(v),
     evaluate: !v['no-eval'],
     lossFilter: v['no-loss-filter']
       ? false
@@ -144,8 +144,12 @@ async function createFromFiles(
   const lf = record.lossFilter;
   if (lf) say(`loss filter: kept ${lf.kept} of ${lf.files} files. ${lf.why}`, { loss_filter: lf });
   const ds = record.dataset;
+  for (const b of record.badLines ?? []) say(`skipped ${describeBadLine(b)}`, { bad_line: b });
+  const supervised =
+    ds.chats || ds.pairs ? `, ${ds.chats} conversations and ${ds.pairs ?? 0} pairs (${ds.testExamples ?? 0} held out)` : '';
+  const skipped = ds.badLines ? `, ${ds.badLines} bad lines skipped` : '';
   say(
-    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split})${supervised}${skipped}; ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
     { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
   );
 }
@@ -178,8 +182,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.stdout.write(trainHelp);
     return 0;
   }
-  if (!v.model || !v.out || (!v.source && !v.resume)) {
-    process.stderr.write(`homecoder train: --model, --out and --source (or --resume) are required.\n\n${trainHelp}`);
+  if (!v.model || !v.out || (!hasData(v) && !v.resume)) {
+    process.stderr.write(`homecoder train: --model, --out and --source, --chat or --pairs (or --resume) are required.\n\n${trainHelp}`);
     return 2;
   }
   const json = !!v.json;

@@ -1,18 +1,24 @@
-// The dataset builder: accepted files (+ optional chat conversations) → train/test
+// The dataset builder: accepted files (+ supervised examples: conversations, pairs) → train/test
 // token blocks with loss masks, deterministic for a seed. Runs in a worker or in Node.
+// `datasetDocuments` yields each document as training sees it, in training order (the
+// `homecoder dataset` command and the Train page's preview print the same documents).
 import { Rng } from '../../random.ts';
 import type { Progress } from '../../progress.ts';
 import type { TrainingFile } from '../types.ts';
 import { DatasetError } from '../errors.ts';
-import { encodeDocument, DEFAULT_FIM, type DocTokenizer, type FimSettings } from './fim.ts';
+import { encodeDocument, DEFAULT_FIM, type DocTokenizer, type FimSettings, type Segment } from './fim.ts';
 import { TokenStream, usableBlocks, type PackedTokens } from './pack.ts';
 import { splitFiles, type Split } from './split.ts';
+import { encodeExample, type ChatFormat } from './supervised-encode.ts';
+import type { BadLine, SupervisedExample } from './supervised.ts';
 
 export interface DatasetSettings {
   seqLen: number;
   seed: number;
   fim: FimSettings;
   testFraction: number;
+  /** Conversations: loss on the assistant's turns only (default true); pairs always train on the completion only. */
+  lossOnAnswersOnly?: boolean;
 }
 
 export const DEFAULT_DATASET: Omit<DatasetSettings, 'seqLen' | 'seed'> = { fim: DEFAULT_FIM, testFraction: 0.1 };
@@ -25,7 +31,13 @@ export interface DatasetStats {
   plain: number;
   psm: number;
   spm: number;
+  /** Conversations and prompt/completion pairs (train and test together). */
   chats: number;
+  pairs?: number;
+  /** Supervised examples held out for test loss. */
+  testExamples?: number;
+  /** Lines skipped (bad JSON, missing fields, a template that failed), each reported. */
+  badLines?: number;
   split: Split['how'];
 }
 
@@ -36,13 +48,33 @@ export interface Dataset {
   trainPaths: string[];
   testPaths: string[];
   stats: DatasetStats;
+  /** The supervised lines that were skipped, and why (not stored with the dataset). */
+  bad?: BadLine[];
+}
+
+/** Supervised examples to mix in, with the model's chat format (undefined: a base model without a template). */
+export interface SupervisedInput {
+  examples: SupervisedExample[];
+  format?: ChatFormat;
+  /** Lines already skipped while reading the files; reported with the others. */
+  bad?: BadLine[];
 }
 
 export interface BuildOptions {
   /** Rendered conversations (chat.ts), mixed with the training files. */
   chats?: string[];
+  supervised?: SupervisedInput;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+}
+
+/** One training document: a code file (plain or FIM), a rendered conversation, a pair. */
+export interface DatasetDocument {
+  split: 'train' | 'test';
+  /** "source/path" for a file, "file:line" for an example. */
+  source: string;
+  kind: 'plain' | 'psm' | 'spm' | 'chat' | 'pair' | 'rendered';
+  segments: Segment[];
 }
 
 function shuffled<T>(items: T[], rng: Rng): T[] {
@@ -54,58 +86,160 @@ function shuffled<T>(items: T[], rng: Rng): T[] {
   return a;
 }
 
+/**
+ * Supervised examples held out for test loss: a seeded choice of round(fraction·n) (at most
+ * half), at least one when there is no test file to measure on.
+ */
+export function splitExamples(
+  examples: SupervisedExample[],
+  s: { testFraction: number; seed: number },
+  haveTestFiles: boolean,
+): { train: SupervisedExample[]; test: SupervisedExample[] } {
+  const n = examples.length;
+  const k = Math.min(Math.floor(n / 2), Math.max(haveTestFiles ? 0 : 1, Math.round(s.testFraction * n)));
+  const rng = new Rng(s.seed ^ 0x5eed ^ 0xe4a3);
+  const order = examples.map((_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const test = new Set(order.slice(0, k));
+  return { train: examples.filter((_, i) => !test.has(i)), test: examples.filter((_, i) => test.has(i)) };
+}
+
+type Doc = { file?: TrainingFile; example?: SupervisedExample; chat?: string };
+
+/** Files, then examples, split and ordered as training uses them. */
+function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
+  // Sorted first: the dataset depends on the files and the seed, never on the order they came in.
+  const sorted = [...files].sort((a, b) =>
+    `${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : `${a.source}\0${a.path}` > `${b.source}\0${b.path}` ? 1 : 0,
+  );
+  // Examples too: by file and line, so the order the files were given in changes nothing.
+  const examples = [...(opts.supervised?.examples ?? [])].sort((a, b) =>
+    a.source < b.source ? -1 : a.source > b.source ? 1 : a.line - b.line,
+  );
+  // Supervised data alone (or with one file) is a dataset: its examples give the test loss.
+  const split: Split =
+    examples.length && sorted.length < 2 && !sorted.some((f) => f.test)
+      ? { train: sorted, test: [], how: 'seeded' }
+      : splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
+  const ex = splitExamples(examples, s, split.test.length > 0);
+  const rng = new Rng(s.seed);
+  const train: Doc[] = shuffled(
+    [
+      ...split.train.map((file) => ({ file })),
+      ...(opts.chats ?? []).map((chat) => ({ chat })),
+      ...ex.train.map((example) => ({ example })),
+    ],
+    rng,
+  );
+  const test: Doc[] = [...split.test.map((file) => ({ file })), ...ex.test.map((example) => ({ example }))];
+  return { split, train, test, examples: ex };
+}
+
+/**
+ * Every document in training order, train then test, with its loss mask. An example the
+ * template cannot render is reported through `onBad` and skipped.
+ */
+export function* datasetDocuments(
+  files: TrainingFile[],
+  tok: DocTokenizer,
+  s: DatasetSettings,
+  opts: BuildOptions = {},
+  onBad: (b: BadLine) => void = () => {},
+): Generator<DatasetDocument> {
+  const p = plan(files, s, opts);
+  const format = opts.supervised?.format;
+  const answersOnly = s.lossOnAnswersOnly ?? true;
+  if (!format && p.examples.train.concat(p.examples.test).some((e) => e.kind === 'chat'))
+    throw new DatasetError(
+      'NO_CHAT_TEMPLATE',
+      "This model's tokenizer has no chat template, so conversations cannot be rendered. Use an instruct model, or prompt/completion pairs (trained as prompt + completion + EOS).",
+    );
+  for (const [split, docs, docRng] of [
+    ['train', p.train, new Rng(s.seed * 7919 + 1)],
+    ['test', p.test, new Rng(s.seed * 7919 + 2)],
+  ] as const) {
+    for (const d of docs) {
+      if (d.file) {
+        const doc = encodeDocument(tok, d.file.text, docRng, s.fim);
+        yield { split, source: `${d.file.source}/${d.file.path}`, kind: doc.kind, segments: doc.segments };
+      } else if (d.chat !== undefined) {
+        // Conversations rendered before (the `chats` option) are trained as rendered: no FIM.
+        const doc = encodeDocument(tok, d.chat, docRng, { ...s.fim, fimRate: 0 });
+        yield { split, source: 'conversation', kind: 'rendered', segments: doc.segments };
+      } else if (d.example) {
+        const e = d.example;
+        let segments: Segment[];
+        try {
+          segments = encodeExample(tok, format, e, answersOnly);
+        } catch (err) {
+          onBad({ source: e.source, line: e.line, reason: `not rendered: ${(err as Error).message}` });
+          continue;
+        }
+        yield { split, source: `${e.source}:${e.line}`, kind: e.kind, segments };
+      }
+    }
+  }
+}
+
 export async function buildDataset(
   files: TrainingFile[],
   tok: DocTokenizer,
   s: DatasetSettings,
   opts: BuildOptions = {},
 ): Promise<Dataset> {
-  // Sorted first: the dataset depends on the files and the seed, never on the order they came in.
-  const sorted = [...files].sort((a, b) =>
-    `${a.source}\0${a.path}` < `${b.source}\0${b.path}` ? -1 : `${a.source}\0${a.path}` > `${b.source}\0${b.path}` ? 1 : 0,
-  );
-  const split = splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
-  const rng = new Rng(s.seed);
-  const trainDocs = shuffled(
-    [...split.train.map((f) => ({ text: f.text, chat: false })), ...(opts.chats ?? []).map((text) => ({ text, chat: true }))],
-    rng,
-  );
-  const testDocs = split.test.map((f) => ({ text: f.text, chat: false }));
+  const p = plan(files, s, opts);
+  const examples = [...p.examples.train, ...p.examples.test];
+  const bad: BadLine[] = [...(opts.supervised?.bad ?? [])];
   const stats: DatasetStats = {
-    trainFiles: split.train.length,
-    testFiles: split.test.length,
+    trainFiles: p.split.train.length,
+    testFiles: p.split.test.length,
     trainTokens: 0,
     testTokens: 0,
     plain: 0,
     psm: 0,
     spm: 0,
-    chats: opts.chats?.length ?? 0,
-    split: split.how,
+    chats: (opts.chats?.length ?? 0) + examples.filter((e) => e.kind === 'chat').length,
+    pairs: examples.filter((e) => e.kind === 'pair').length,
+    testExamples: p.examples.test.length,
+    badLines: 0,
+    split: p.split.how,
   };
-  const total = trainDocs.length + testDocs.length;
+  const streams = { train: new TokenStream(), test: new TokenStream() };
+  const total = p.train.length + p.test.length;
   let done = 0;
-  const encodeAll = async (docs: Array<{ text: string; chat: boolean }>, docRng: Rng) => {
-    const stream = new TokenStream();
-    for (const d of docs) {
-      opts.signal?.throwIfAborted();
-      // Conversations are trained as rendered (their template has its own end tokens): no FIM.
-      const doc = encodeDocument(tok, d.text, docRng, d.chat ? { ...s.fim, fimRate: 0 } : s.fim);
-      stream.push(doc.segments);
-      if (!d.chat) stats[doc.kind]++;
-      if (++done % 16 === 0 || done === total) {
-        opts.onProgress?.({ phase: 'tokenizing', done, total });
-        await new Promise((r) => setTimeout(r, 0)); // let a cancel arrive
-      }
+  for (const d of datasetDocuments(files, tok, s, opts, (b) => bad.push(b))) {
+    opts.signal?.throwIfAborted();
+    streams[d.split].push(d.segments);
+    if (d.kind === 'plain' || d.kind === 'psm' || d.kind === 'spm') stats[d.kind]++;
+    if (++done % 16 === 0 || done === total) {
+      opts.onProgress?.({ phase: 'tokenizing', done, total });
+      await new Promise((r) => setTimeout(r, 0)); // let a cancel arrive
     }
-    return stream.pack(s.seqLen);
-  };
-  const train = await encodeAll(trainDocs, new Rng(s.seed * 7919 + 1));
-  const test = await encodeAll(testDocs, new Rng(s.seed * 7919 + 2));
+  }
+  stats.badLines = bad.length;
+  const train = streams.train.pack(s.seqLen);
+  const test = streams.test.pack(s.seqLen);
   stats.trainTokens = train.ids.length;
   stats.testTokens = test.ids.length;
   if (!usableBlocks(train).length)
     throw new DatasetError('NO_TOKENS', 'The training files hold no tokens to train on. Add sources with code in them.');
   if (!usableBlocks(test).length)
-    throw new DatasetError('NO_TOKENS', 'The test files hold no tokens to measure test loss on. Mark other files as test files.');
-  return { settings: s, train, test, trainPaths: split.train.map((f) => f.path), testPaths: split.test.map((f) => f.path), stats };
+    throw new DatasetError(
+      'NO_TOKENS',
+      examples.length
+        ? 'Nothing was held out to measure test loss on: add more examples (at least 2) or code files.'
+        : 'The test files hold no tokens to measure test loss on. Mark other files as test files.',
+    );
+  return {
+    settings: s,
+    train,
+    test,
+    trainPaths: p.split.train.map((f) => f.path),
+    testPaths: p.split.test.map((f) => f.path),
+    stats,
+    bad,
+  };
 }
