@@ -21,7 +21,7 @@ describe('chat prompts', () => {
     const tok = chatTok();
     const text = renderChatPrompt(tok, [{ role: 'user', content: 'def f():' }]);
     expect(text).toBe(
-      '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n',
+      '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n',
     );
     // The same text as the template rendered on its own.
     expect(text).toBe(
