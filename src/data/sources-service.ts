@@ -9,6 +9,7 @@ import { readArchive } from './sources/archive.ts';
 import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './sources/git.ts';
 import { parseRepoUrl, proxiedRepoUrl } from './sources/git-url.ts';
 import { filterFiles } from './filter/stage1.ts';
+import { fileText, isNotebook } from './filter/notebook.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
 import { contentHash, type ContentFacts } from './filter/content.ts';
 import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
@@ -262,10 +263,14 @@ export class SourcesService {
     return (await this.store()).decisions();
   }
 
-  /** The first 64 KiB of a file as text, for the preview. */
+  /** The first 64 KiB of a file as text (a notebook as the script training reads), for the preview. */
   async preview(source: string, path: string): Promise<{ text: string; truncated: boolean } | null> {
     const f = await (await this.store()).file(source, path);
     if (!f) return null;
+    if (isNotebook(path)) {
+      const text = fileText(path, f.bytes);
+      return { text: text.slice(0, 65536), truncated: text.length > 65536 };
+    }
     const head = f.bytes.subarray(0, 65536);
     return { text: new TextDecoder().decode(head), truncated: f.bytes.length > head.length };
   }

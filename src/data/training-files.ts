@@ -4,7 +4,7 @@
 //   Node:     const { accepted } = await importAndFilter(['repo/', 'https://…', 'x.tar.gz'])
 //
 // Both give TrainingFile {path, source, text, test}; `test` is the user's test-set mark.
-import { decodeText } from './filter/content.ts';
+import { fileText } from './filter/notebook.ts';
 import { filterFiles, type FactsCache, type FilterInput } from './filter/stage1.ts';
 import type { FilterSettings } from './filter/settings.ts';
 import type { FilterSummary } from './filter/summary.ts';
@@ -18,7 +18,7 @@ export function acceptedFrom(decisions: FileDecision[], bytesOf: (source: string
   for (const d of decisions) {
     if (!d.accepted) continue;
     const bytes = bytesOf(d.source, d.path);
-    if (bytes) out.push({ path: d.path, source: d.source, text: decodeText(bytes), test: d.test });
+    if (bytes) out.push({ path: d.path, source: d.source, text: fileText(d.path, bytes), test: d.test });
   }
   return out;
 }
@@ -53,7 +53,7 @@ export async function* acceptedTrainingFiles(storeName?: string): AsyncGenerator
     for (const d of await store.decisions()) {
       if (!d.accepted) continue;
       const f = await store.file(d.source, d.path);
-      if (f) yield { path: d.path, source: names.get(d.source) ?? d.source, text: decodeText(f.bytes), test: d.test };
+      if (f) yield { path: d.path, source: names.get(d.source) ?? d.source, text: fileText(d.path, f.bytes), test: d.test };
     }
   } finally {
     store.close();

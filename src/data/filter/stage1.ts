@@ -7,6 +7,7 @@ import type { DecisionReason, FileDecision, RejectReason } from '../types.ts';
 import { analyseContent, contentHash, decodeText, type ContentFacts } from './content.ts';
 import { detectLanguage, languageEnabled, type Language } from './languages.ts';
 import { LshIndex } from './minhash.ts';
+import { isNotebook, NotebookFormatError, notebookToScript } from './notebook.ts';
 import { RepoRules } from './repo-rules.ts';
 import { BINARY_EXTENSIONS, GENERATED_FILENAMES, GENERATED_SUFFIXES, VENDORED_DIRS, VENDORED_FILE } from './rules.ts';
 import { withDefaults, type FilterSettings } from './settings.ts';
@@ -155,28 +156,38 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
   let lines = 0;
   let facts: ContentFacts | null = null;
   let analysed = false;
+  let size = f.bytes.length;
+  let notebookNote = '';
   try {
     verdict = pathVerdict(f.path, repo, s, j.excluded);
     // Path verdicts need no content: skip the analysis unless a force-include needs it.
     if (!verdict || force) {
-      const sha = f.sha ?? contentHash(f.bytes);
+      // A notebook is judged (and trained on) as the script of its cells, in its kernel's language.
+      const nb = isNotebook(f.path) ? notebookToScript(f.bytes) : null;
+      const bytes = nb ? new TextEncoder().encode(nb.text) : f.bytes;
+      const sha = nb ? contentHash(bytes) : (f.sha ?? contentHash(f.bytes));
       let cf = j.cache.get(sha);
       // Facts cached before the secrets check have no `secret` field: analyse those again.
       if (!cf || cf.secret === undefined) {
-        cf = analyseContent(f.bytes, sha);
+        cf = analyseContent(bytes, sha);
         j.cache.set(sha, cf);
         analysed = true;
       }
       facts = cf;
       lines = cf.lines;
-      lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
-      verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
+      size = bytes.length;
+      lang = cf.binary ? null : nb ? nb.language : detectLanguage(f.path, cf.interpreter);
+      if (nb && !nb.language)
+        verdict ??= { reason: 'not_code', detail: `the notebook's kernel language "${nb.kernel}" is not one Homecoder knows` };
+      verdict ??= contentVerdict(f.path, bytes.length, cf, lang, repo, s);
+      if (nb) notebookNote = `notebook: ${nb.code} code and ${nb.markdown} markdown cells as ${lang?.name ?? nb.kernel}, outputs dropped`;
       if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
       else if (force && cf.secret && verdict?.reason !== 'secrets')
         verdict = { reason: 'secrets', detail: `holds ${cf.secret} (force-include does not apply to secrets)` };
     }
   } catch (err) {
-    verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
+    const what = err instanceof NotebookFormatError ? 'not a readable notebook' : 'could not analyse';
+    verdict = { reason: 'linguist_error', detail: `${what}: ${err instanceof Error ? err.message : String(err)}` };
   }
   let reason: DecisionReason = verdict?.reason ?? 'accepted';
   let detail = verdict?.detail ?? '';
@@ -184,6 +195,7 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
     reason = 'accepted';
     detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
   } else if (force && !verdict) detail = `force-included by "${force}"`;
+  if (notebookNote && reason === 'accepted') detail = detail ? `${detail}; ${notebookNote}` : notebookNote;
   const decision: FileDecision = {
     path: f.path,
     source: f.source,
@@ -191,7 +203,7 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
     reason,
     detail,
     language: lang?.name ?? null,
-    bytes: f.bytes.length,
+    bytes: size,
     lines,
     test: !!f.test,
   };
