@@ -3,7 +3,10 @@
 // (files from disk, archives, clones) run exactly this.
 import picomatch from 'picomatch';
 import { abortError, type ProgressListener } from '../../progress.ts';
-import type { DecisionReason, FileDecision, RejectReason } from '../types.ts';
+import type { DecisionReason, EntryKind, FileDecision, RejectReason } from '../types.ts';
+import { readCommitEntry } from '../sources/history.ts';
+import { commitDiffText, commitText, commitTitle, commitVerdict, leftOutNote } from './commits.ts';
+import { findSecret } from './secrets.ts';
 import { analyseContent, contentHash, decodeText, type ContentFacts } from './content.ts';
 import { detectLanguage, languageEnabled, type Language } from './languages.ts';
 import { LshIndex } from './minhash.ts';
@@ -20,6 +23,8 @@ export interface FilterInput {
   test?: boolean;
   /** Its content hash when already known (skips hashing). */
   sha?: string;
+  /** 'commit': a commit of the history (bytes: its CommitExample as JSON). */
+  kind?: EntryKind;
 }
 
 /** Content facts by content hash: reused across runs so only changed files are analysed. */
@@ -147,6 +152,54 @@ interface Judge {
   cache: FactsCache;
 }
 
+const te = new TextEncoder();
+
+/**
+ * One commit's decision: bot authors, changes to nothing but lock/generated/vendored/binary
+ * files, huge diffs and secrets are rejected. Its facts are those of its diff text, so
+ * duplicates are commits with the same changes whatever their messages say.
+ */
+function decideCommit(f: FilterInput, j: Judge): { decision: FileDecision; facts: ContentFacts | null; analysed: boolean } {
+  const decision: FileDecision = {
+    path: f.path,
+    source: f.source,
+    accepted: false,
+    reason: 'linguist_error',
+    detail: '',
+    language: null,
+    bytes: f.bytes.length,
+    lines: 0,
+    test: false,
+    kind: 'commit',
+  };
+  let facts: ContentFacts | null = null;
+  let verdict: Verdict | null = null;
+  try {
+    const c = readCommitEntry(f.bytes);
+    const text = commitText(c);
+    decision.title = commitTitle(c);
+    decision.bytes = te.encode(text).length;
+    decision.lines = text.split('\n').length - 1;
+    const glob = j.excluded(f.path);
+    verdict = glob ? { reason: 'excluded_by_mask', detail: `matches your exclude glob "${glob}"` } : commitVerdict(c);
+    if (!verdict && decision.bytes > j.s.maxCommitBytes)
+      verdict = { reason: 'too_large', detail: `its message and diffs are ${kib(decision.bytes)} > ${kib(j.s.maxCommitBytes)}` };
+    if (!verdict) {
+      const diff = te.encode(commitDiffText(c));
+      facts = analyseContent(diff);
+      const secret = facts.secret ?? findSecret(c.message);
+      if (secret) verdict = { reason: 'secrets', detail: `holds ${secret}; such commits are never trained on` };
+    }
+    if (!verdict) decision.detail = leftOutNote(c);
+  } catch (err) {
+    verdict = { reason: 'linguist_error', detail: `not a readable commit: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  decision.reason = verdict?.reason ?? 'accepted';
+  decision.accepted = !verdict;
+  if (verdict) decision.detail = verdict.detail;
+  return { decision, facts, analysed: true };
+}
+
 /** One file's decision by path and content (duplicates come later), with its content facts. */
 function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: FileDecision; facts: ContentFacts | null; analysed: boolean } {
   const { s } = j;
@@ -210,8 +263,12 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
   return { decision, facts, analysed };
 }
 
-/** Rejects duplicates among the files still accepted: test files first, then in the given order. */
+/**
+ * Rejects duplicates among the entries of one kind (files, or commits) still accepted: test
+ * files first, then in the given order.
+ */
 async function markDuplicates(
+  kind: EntryKind,
   decisions: FileDecision[],
   facts: Array<ContentFacts | null>,
   s: FilterSettings,
@@ -219,7 +276,7 @@ async function markDuplicates(
   tick: () => Promise<void>,
   sourceName: (source: string) => string,
 ): Promise<void> {
-  const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted);
+  const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted && (decisions[i].kind ?? 'file') === kind);
   order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
   const exact = new Map<string, number>();
   const near = new LshIndex<number>();
@@ -242,7 +299,7 @@ async function markDuplicates(
       const where = o.source !== d.source ? ` in ${sourceName(o.source)}` : '';
       d.detail =
         dupOf.similarity === 1 && same !== undefined
-          ? `same content as ${o.path}${where}`
+          ? `same ${kind === 'commit' ? 'changes' : 'content'} as ${o.path}${where}`
           : `near-duplicate of ${o.path}${where}: ` + `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
       continue;
     }
@@ -279,7 +336,7 @@ export async function filterFiles(
   const total = files.length;
   for (let i = 0; i < files.length; i++) {
     const f = files[i];
-    const one = decideFile(f, rules.get(f.source)!, judge);
+    const one = f.kind === 'commit' ? decideCommit(f, judge) : decideFile(f, rules.get(f.source)!, judge);
     decisions[i] = one.decision;
     facts[i] = one.facts;
     if (one.analysed) analysed++;
@@ -289,6 +346,7 @@ export async function filterFiles(
     }
   }
   onProgress?.({ phase: 'analysing', done: total, total });
-  await markDuplicates(decisions, facts, s, onProgress, tick, opts.sourceName ?? ((id) => id));
+  for (const kind of ['file', 'commit'] as const)
+    await markDuplicates(kind, decisions, facts, s, onProgress, tick, opts.sourceName ?? ((id) => id));
   return { decisions, summary: summarise(decisions, s), analysed };
 }
