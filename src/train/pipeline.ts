@@ -42,7 +42,7 @@ export interface Prepared {
 
 export async function prepareRun(
   engine: OpenedRunModel,
-  files: TrainingFile[],
+  entries: TrainingFile[],
   over: Partial<TrainSettings>,
   run: RunFolder,
   o: PrepareOptions,
@@ -53,6 +53,9 @@ export async function prepareRun(
   const check = checkMemory(config, settings, engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
   let decisions: LossDecision[] = [];
+  // Stage 2 measures code files; commits of the history have their own stage-1 rules and join after it.
+  const commits = entries.filter((f) => f.kind === 'commit');
+  const files = entries.filter((f) => f.kind !== 'commit');
   let accepted = files;
   let summary: RunRecord['lossFilter'];
   let measured: Prepared['measured'];
@@ -103,13 +106,14 @@ export async function prepareRun(
     chats = renderChats(template, parseChatJsonl(o.chatJsonl));
   }
   const dataset = await buildDataset(
-    accepted,
+    [...accepted, ...commits],
     engine.tokenizer,
     {
       seqLen: settings.seqLen,
       seed: settings.seed,
       fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
       testFraction: settings.testFraction,
+      historyShare: settings.historyShare,
     },
     { chats, signal: o.signal, onProgress: o.onProgress },
   );

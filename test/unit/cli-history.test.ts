@@ -113,5 +113,19 @@ describe('commit history', () => {
     expect(r.stderr).toContain('--history 5 reads commits from a git repository, and none of the sources is one');
     const bad = await runCliAsync('filter', '--source', url, '--history', 'many');
     expect(bad.stderr).toContain('--history: give a whole number');
+    // train reads the same flags, and says so before any model is opened or source read.
+    const t = await runCliAsync(
+      'train',
+      '--model',
+      join(work, 'no-model'),
+      '--out',
+      join(work, 'run'),
+      '--source',
+      'test/fixtures/notebooks',
+      '--history',
+      '5',
+    );
+    expect(t.status).not.toBe(0);
+    expect(t.stderr).toContain('--history 5 reads commits from a git repository');
   });
 });

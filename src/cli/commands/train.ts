@@ -20,6 +20,7 @@ import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
 import { parseLoraTargets } from '../args.ts';
+import { importOptions, SOURCE_HELP, SOURCE_OPTIONS, type SourceValues } from '../source-args.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
@@ -45,6 +46,7 @@ const FLAGS: Array<[string, keyof TrainSettings]> = [
   ['fim-rate', 'fimRate'],
   ['fim-spm-rate', 'fimSpmRate'],
   ['test-fraction', 'testFraction'],
+  ['history-share', 'historyShare'],
   ['eval-every', 'evalEvery'],
   ['checkpoint-every', 'checkpointEvery'],
   ['checkpoint-minutes', 'checkpointMinutes'],
@@ -76,6 +78,9 @@ checkpoints stay there too, so --resume continues a run that was interrupted.
   --out DIR            run folder and output
   --resume             continue the run in --out from its latest checkpoint
   --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
+Source and stage-1 filter options (as for \`homecoder filter\`; commits taken with --history are
+trained in the commit format, at most --history-share of the training text):
+${SOURCE_HELP}
   --chat FILE          JSONL conversations {"messages":[...]} to mix in (model's chat template)
   --loss-threshold X   stage-2 filter: reject files whose mean loss is above X nats, or "auto" (default):
                        ${DEFAULT_LOSS_THRESHOLD} for a real code model, else a threshold from the model's own losses
@@ -131,6 +136,7 @@ function parseTrainArgs(argv: string[]): Args {
     'no-eval': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
+    ...SOURCE_OPTIONS,
   };
   for (const [f] of FLAGS) options[f] = { type: 'string' };
   return parseArgs({ args: argv, options }).values as Args;
@@ -144,9 +150,16 @@ function settingsFrom(v: Args): Partial<TrainSettings> {
 }
 
 /** Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
-async function stage1(sources: string[], testGlobs: string[] | undefined, say: Say): Promise<TrainingFile[]> {
-  const imported = await importAndFilter(sources, { test: testGlobs, token: process.env.HOMECODER_GIT_TOKEN });
+async function stage1(
+  sources: string[],
+  opts: Parameters<typeof importAndFilter>[1],
+  testGlobs: string[] | undefined,
+  say: Say,
+): Promise<TrainingFile[]> {
+  const imported = await importAndFilter(sources, { ...opts, test: testGlobs });
   const { summary } = imported;
+  const h = summary.history;
+  if (h) say(`history: ${h.accepted} of ${h.total} commits accepted`, { history: h });
   say(
     `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
       Object.entries(summary.byReason)
@@ -215,7 +228,7 @@ async function createFromFiles(
   if (lf) say(`loss filter: kept ${lf.kept} of ${lf.files} files. ${lf.why}`, { loss_filter: lf });
   const ds = record.dataset;
   say(
-    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    `dataset: ${ds.trainFiles} train files${ds.commits ? ` and ${ds.commits} commits` : ''} (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
     { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
   );
 }
@@ -264,7 +277,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     validateSettings(over);
     lossThreshold(v); // checked here too, before any source is read
   }
-  const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
+  const sources = v.source as string[] | undefined;
+  const files = sources
+    ? await stage1(sources, importOptions(v as SourceValues, sources), v['test-files'] as string[] | undefined, say)
+    : [];
 
   const gpu = await nodeGpuDevice();
   const onProgress = progressPrinter(json);
