@@ -93,6 +93,8 @@ export interface FileDecision {
   kind?: EntryKind;
   /** A commit's subject line. */
   title?: string;
+  /** A commit's author time (seconds since the epoch): commits are listed and deduplicated newest first. */
+  time?: number;
 }
 
 /** What the training side consumes: one accepted file's text. */

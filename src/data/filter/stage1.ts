@@ -178,6 +178,7 @@ function decideCommit(f: FilterInput, j: Judge): { decision: FileDecision; facts
     const c = readCommitEntry(f.bytes);
     const text = commitText(c);
     decision.title = commitTitle(c);
+    decision.time = c.time;
     decision.bytes = te.encode(text).length;
     decision.lines = text.split('\n').length - 1;
     const glob = j.excluded(f.path);
@@ -265,7 +266,7 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
 
 /**
  * Rejects duplicates among the entries of one kind (files, or commits) still accepted: test
- * files first, then in the given order.
+ * files first, then in the given order; commits newest first.
  */
 async function markDuplicates(
   kind: EntryKind,
@@ -277,7 +278,9 @@ async function markDuplicates(
   sourceName: (source: string) => string,
 ): Promise<void> {
   const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted && (decisions[i].kind ?? 'file') === kind);
-  order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
+  // Commits newest first whatever order they are stored in: the older copy of a change is the duplicate.
+  if (kind === 'commit') order.sort((a, b) => (decisions[b].time ?? 0) - (decisions[a].time ?? 0) || a - b);
+  else order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
   const exact = new Map<string, number>();
   const near = new LshIndex<number>();
   for (let k = 0; k < order.length; k++) {
