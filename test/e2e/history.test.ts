@@ -3,7 +3,7 @@
 // bridge's git proxy with a history depth; the Filter page shows its commits as their own
 // group with counts by reason, each commit decided as planted, a commit's preview is its
 // message and diff; an R notebook is accepted as R and previewed as its script, a broken one
-// is rejected as linguist_error.
+// is rejected as linguist_error; the Train page counts the commits apart from the files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,5 +105,15 @@ describe.skipIf(!!browserSkipReason)(`History and notebooks on the Sources and F
     const broken = await page.waitForSelector('[data-testid="decision"][data-path="broken.ipynb"]');
     expect(await broken.getAttribute('data-reason')).toBe('linguist_error');
     expect(await broken.textContent()).toContain('not a readable notebook');
+  });
+
+  it('the Train page counts the accepted commits apart from the files', async () => {
+    await page.goto(new URL('#/train', bridge.origin).href);
+    const data = await page.waitForSelector('[data-testid="source-files"]', { timeout: 60_000 });
+    expect(await data.getAttribute('data-commits')).toBe('5');
+    // src/parse.py, src/tokenize.py, data/seed.sql and the R notebook; JSON and Markdown are off by default.
+    expect((await data.textContent())?.replace(/\s+/g, ' ')).toContain(
+      '4 accepted files from your sources (0 marked as test files) and 5 commits of their history',
+    );
   });
 });
