@@ -147,7 +147,7 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
       };
       const commit = await gitClone(o);
       const files = await readCommitFiles(fs, dir, commit, opts);
-      const h = history > 0 ? historyOf(await readHistory(fs, dir, commit, { ...opts, max: history })) : {};
+      const h = history > 0 ? historyOf(await readHistory(fs, dir, commit, { ...opts, max: history, label: url.href })) : {};
       return { name: url.href, kind: 'git', files, skipped: [], commit, ...h };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -167,7 +167,7 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
     const name = basename(spec.replace(/[/\\]+$/, '')) || spec;
     // A local repository: its files as they are in the folder, its history from its own .git.
     if (history > 0 && isGitSpec(spec)) {
-      const h = await readHistory(fs, spec, 'HEAD', { ...opts, max: history });
+      const h = await readHistory(fs, spec, 'HEAD', { ...opts, max: history, label: spec });
       return { name, kind: 'files', files, skipped, ...historyOf(h) };
     }
     return { name, kind: 'files', files, skipped };

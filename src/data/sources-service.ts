@@ -96,7 +96,7 @@ export class SourcesService {
   ) {
     const files = await readCommitFiles(fs, dir, commit, { signal, onProgress });
     if ((rec.depth ?? 1) <= 1) return files;
-    const history = await readHistory(fs, dir, commit, { max: rec.depth!, signal, onProgress });
+    const history = await readHistory(fs, dir, commit, { max: rec.depth!, label: rec.url, signal, onProgress });
     return [...files, ...history.commits.map(commitEntry)];
   }
 

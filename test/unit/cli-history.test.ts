@@ -3,7 +3,8 @@
 // examples with their messages and git's own diffs, and the rejected ones with reasons,
 // in `homecoder filter --history N` and in what training reads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileDecision } from '../../src/data/types.ts';
@@ -113,6 +114,16 @@ describe('commit history', () => {
     expect(r.stderr).toContain('--history 5 reads commits from a git repository, and none of the sources is one');
     const bad = await runCliAsync('filter', '--source', url, '--history', 'many');
     expect(bad.stderr).toContain('--history: give a whole number');
+    // A folder that is a repository without a commit: a typed error that says so.
+    const empty = join(work, 'empty');
+    execFileSync('git', ['init', '-q', empty]);
+    writeFileSync(join(empty, 'a.py'), 'x = 1\n');
+    const e = await runCliAsync('filter', '--source', empty, '--history', '3', '--json');
+    expect(e.status).toBe(1);
+    expect(JSON.parse(e.stdout).error).toMatchObject({
+      code: 'GIT_FAILED',
+      message: expect.stringContaining(`Reading the history of ${empty} failed`),
+    });
     // train reads the same flags, and says so before any model is opened or source read.
     const t = await runCliAsync(
       'train',

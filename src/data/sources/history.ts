@@ -6,6 +6,7 @@ import './buffer-global.ts';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import git, { type PromiseFsClient, type ReadCommitResult, type WalkerEntry } from 'isomorphic-git';
 import type { ProgressListener } from '../../progress.ts';
+import { SourceError } from '../errors.ts';
 import { binaryReason, decodeText } from '../filter/content.ts';
 import type { CommitChange, CommitExample, SourceFile } from '../types.ts';
 
@@ -15,10 +16,14 @@ export const DIFF_CONTEXT = 3;
 export const MAX_DIFF_SIDE_BYTES = 512 * 1024;
 /** Past this many inserted + removed lines jsdiff gives up (the change is marked too large). */
 const MAX_EDIT_LENGTH = 20_000;
+/** Past this much diff text in one commit the rest of its changes are not diffed (stage 1 rejects it as too large). */
+const MAX_COMMIT_PATCH_BYTES = 1024 * 1024;
 
 export interface HistoryOptions {
   /** Commits to take at most (merges are not taken and not counted). */
   max: number;
+  /** For messages: the repository as the user named it. */
+  label?: string;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 }
@@ -56,6 +61,7 @@ function diffOf(path: string, before: Uint8Array | null, after: Uint8Array | nul
 /** The files that differ between two commits (the parent may be null: a root commit). */
 async function commitChanges(fs: PromiseFsClient, dir: string, parent: string | null, oid: string, signal?: AbortSignal) {
   const changes: CommitChange[] = [];
+  let patchBytes = 0;
   const trees = parent ? [git.TREE({ ref: parent }), git.TREE({ ref: oid })] : [git.TREE({ ref: oid })];
   await git.walk({
     fs,
@@ -69,8 +75,14 @@ async function commitChanges(fs: PromiseFsClient, dir: string, parent: string | 
       if (a && b && (await a.type()) === 'tree' && (await b.type()) === 'tree' && (await a.oid()) === (await b.oid())) return null;
       const [ba, bb] = [await blob(a), await blob(b)];
       if ((ba || bb) && !(ba && bb && (await ba.oid()) === (await bb.oid()))) {
+        if (patchBytes > MAX_COMMIT_PATCH_BYTES) {
+          changes.push({ path, status: !ba ? 'added' : !bb ? 'deleted' : 'modified', patch: null, skipped: 'too_large' });
+          return true;
+        }
         const [before, after] = [ba ? ((await ba.content()) ?? null) : null, bb ? ((await bb.content()) ?? null) : null];
-        changes.push(diffOf(path, before, after));
+        const change = diffOf(path, before, after);
+        patchBytes += change.patch?.length ?? 0;
+        changes.push(change);
       }
       return true;
     },
@@ -93,6 +105,19 @@ async function hasCommit(fs: PromiseFsClient, dir: string, oid: string): Promise
  * edge) ends the history: it cannot be diffed.
  */
 export async function readHistory(fs: PromiseFsClient, dir: string, head: string, o: HistoryOptions): Promise<History> {
+  try {
+    return await readCommits(fs, dir, head, o);
+  } catch (err) {
+    if (o.signal?.aborted || (err as Error)?.name === 'AbortError') throw err;
+    throw new SourceError(
+      'GIT_FAILED',
+      `Reading the history of ${o.label ?? dir} failed: ${err instanceof Error ? err.message : String(err)}. Check that it is a git repository with at least one commit, or leave out the history.`,
+      { cause: err },
+    );
+  }
+}
+
+async function readCommits(fs: PromiseFsClient, dir: string, head: string, o: HistoryOptions): Promise<History> {
   const out: History = { commits: [], merges: 0, shallowEdge: false };
   if (o.max <= 0) return out;
   // Merges are passed over, so look a little further than `max`.
