@@ -93,6 +93,11 @@ describe.skipIf(!!browserSkipReason)(`History and notebooks on the Sources and F
   });
 
   it('an R notebook is accepted as R and previewed as its script; a broken one is linguist_error', async () => {
+    const counts = await page.waitForSelector('[data-testid="notebook-summary"]');
+    expect({ total: await counts.getAttribute('data-total'), accepted: await counts.getAttribute('data-accepted') }).toEqual({
+      total: '2',
+      accepted: '1',
+    });
     await page.click('[data-testid="tab-accepted"]');
     const nb = await page.waitForSelector('[data-testid="decision"][data-path="penguins.ipynb"]');
     expect(await nb.textContent()).toContain('R');

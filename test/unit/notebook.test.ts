@@ -84,8 +84,10 @@ describe('notebooks', () => {
       expect(by['penguins.ipynb']).toMatchObject({ accepted: true, language: 'R' });
       expect(by['broken.ipynb']).toMatchObject({ reason: 'linguist_error' });
       expect(by['empty.ipynb']).toMatchObject({ reason: 'linguist_error', detail: expect.stringContaining('no "cells" list') });
+      expect(lines.at(-1).summary.notebooks).toEqual({ total: 3, accepted: 1 });
       const text = await runCliAsync('filter', '--source', dir);
       expect(text.stdout).toMatch(/REJECT {3}broken\.ipynb — could not be analysed: not a readable notebook: not valid JSON/);
+      expect(text.stdout).toContain('Notebooks: 1 of 3 accepted, read as the code of their cells.');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -79,6 +79,8 @@ function printText({ decisions, summary, sources }: FilterRun): void {
   console.log(`\n${summary.accepted} of ${summary.total} files accepted (${summary.acceptedTest} in the test set).`);
   for (const [r, n] of Object.entries(summary.byReason))
     if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
+  if (summary.notebooks)
+    console.log(`Notebooks: ${summary.notebooks.accepted} of ${summary.notebooks.total} accepted, read as the code of their cells.`);
   if (summary.explanation) console.log(summary.explanation);
   const h = summary.history;
   if (h) {

@@ -2,6 +2,7 @@
 // (Refact's users got "No train files provided" and nothing else).
 import { REJECT_REASONS, type DecisionReason, type FileDecision, type RejectReason } from '../types.ts';
 import type { FilterSettings } from './settings.ts';
+import { isNotebook } from './notebook.ts';
 
 /** Counts for the commits of the history (their own group: `total` and the rest count files only). */
 export interface HistorySummary {
@@ -22,6 +23,8 @@ export interface FilterSummary {
   explanation: string | null;
   /** The commits of the history, when any source brought some. */
   history?: HistorySummary;
+  /** Jupyter notebooks among the files (read as the code of their cells), when there are some. */
+  notebooks?: { total: number; accepted: number };
 }
 
 export const REASON_LABELS: Record<DecisionReason, string> = {
@@ -70,6 +73,7 @@ function historySummary(commits: FileDecision[]): HistorySummary {
 export function summarise(all: FileDecision[], settings: FilterSettings): FilterSummary {
   const decisions = all.filter((d) => d.kind !== 'commit');
   const commits = all.filter((d) => d.kind === 'commit');
+  const notebooks = decisions.filter((d) => isNotebook(d.path));
   const byReason = Object.fromEntries(['accepted', ...REJECT_REASONS].map((r) => [r, 0])) as Record<DecisionReason, number>;
   const byLanguage: FilterSummary['byLanguage'] = {};
   let acceptedTest = 0;
@@ -99,5 +103,6 @@ export function summarise(all: FileDecision[], settings: FilterSettings): Filter
     byLanguage,
     explanation,
     ...(commits.length ? { history: historySummary(commits) } : {}),
+    ...(notebooks.length ? { notebooks: { total: notebooks.length, accepted: notebooks.filter((d) => d.accepted).length } } : {}),
   };
 }
