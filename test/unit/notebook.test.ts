@@ -66,6 +66,11 @@ describe('notebooks', () => {
     // Judged on the script: a notebook whose code is the same script is its duplicate.
     expect(by['copy.ipynb']).toMatchObject({ accepted: false, reason: 'duplicate' });
     expect(r.accepted).toEqual([{ path: 'analysis/penguins.ipynb', source: 'nb', text: expectedR, test: false }]);
+    // Switching "Jupyter Notebook" off still leaves notebooks out, whatever their kernel.
+    const off = await filterToTrainingFiles([{ source: 'nb', path: 'a.ipynb', bytes: rNotebook }], {
+      languages: { 'Jupyter Notebook': false },
+    });
+    expect(off.decisions[0]).toMatchObject({ reason: 'type_off', detail: 'Jupyter Notebook is switched off', language: 'R' });
   });
 
   it('homecoder filter over a folder shows the notebook as R and the broken one as linguist_error', async () => {

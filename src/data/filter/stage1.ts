@@ -8,7 +8,7 @@ import { readCommitEntry } from '../sources/history.ts';
 import { commitDiffText, commitText, commitTitle, commitVerdict, leftOutNote } from './commits.ts';
 import { findSecret } from './secrets.ts';
 import { analyseContent, contentHash, decodeText, type ContentFacts } from './content.ts';
-import { detectLanguage, languageEnabled, type Language } from './languages.ts';
+import { detectLanguage, languageByName, languageEnabled, type Language } from './languages.ts';
 import { LshIndex } from './minhash.ts';
 import { isNotebook, NotebookFormatError, notebookToScript } from './notebook.ts';
 import { RepoRules } from './repo-rules.ts';
@@ -153,6 +153,8 @@ interface Judge {
 }
 
 const te = new TextEncoder();
+/** Switching notebooks off still works: the language switch of the notebook format itself. */
+const NOTEBOOK_LANGUAGE = languageByName('Jupyter Notebook')!;
 
 /**
  * One commit's decision: bot authors, changes to nothing but lock/generated/vendored/binary
@@ -231,6 +233,8 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
       lines = cf.lines;
       size = bytes.length;
       lang = cf.binary ? null : nb ? nb.language : detectLanguage(f.path, cf.interpreter);
+      if (nb && !languageEnabled(NOTEBOOK_LANGUAGE, s.languages))
+        verdict ??= { reason: 'type_off', detail: `${NOTEBOOK_LANGUAGE.name} is switched off` };
       if (nb && !nb.language)
         verdict ??= { reason: 'not_code', detail: `the notebook's kernel language "${nb.kernel}" is not one Homecoder knows` };
       verdict ??= contentVerdict(f.path, bytes.length, cf, lang, repo, s);
