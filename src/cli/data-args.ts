@@ -1,5 +1,5 @@
-// The flags `homecoder train` and `homecoder dataset` share: the training settings, the sources
-// and their stage-1 filter, and the supervised data (--chat, --pairs). One parser, so the dataset
+// The flags `homecoder train`, `homecoder dataset` and `homecoder export --format job` share: the
+// training settings, the sources and their stage-1 filter (source-args.ts), and the supervised data (--chat, --pairs). One parser, so the dataset
 // command builds exactly what a run with the same flags trains on.
 import { importAndFilter } from '../data/node-pipeline.ts';
 import { readSupervisedPaths } from '../data/node-supervised.ts';
@@ -9,6 +9,7 @@ import { DatasetError } from '../data/errors.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../train/settings.ts';
 import { UsageError } from '../errors.ts';
 import { parseLoraTargets } from './args.ts';
+import { importOptions, SOURCE_HELP, SOURCE_OPTIONS, type SourceValues } from './source-args.ts';
 
 /** CLI flag → setting. */
 export const SETTING_FLAGS: Array<[string, keyof TrainSettings]> = [
@@ -29,6 +30,7 @@ export const SETTING_FLAGS: Array<[string, keyof TrainSettings]> = [
   ['fim-rate', 'fimRate'],
   ['fim-spm-rate', 'fimSpmRate'],
   ['test-fraction', 'testFraction'],
+  ['history-share', 'historyShare'],
   ['eval-every', 'evalEvery'],
   ['checkpoint-every', 'checkpointEvery'],
   ['checkpoint-minutes', 'checkpointMinutes'],
@@ -55,6 +57,7 @@ export function dataOptions(): ArgOptions {
     pairs: { type: 'string', multiple: true },
     'prompt-column': { type: 'string' },
     'completion-column': { type: 'string' },
+    ...SOURCE_OPTIONS,
   };
   for (const [f] of SETTING_FLAGS) options[f] = { type: 'string' };
   for (const [f] of BOOLEAN_FLAGS) options[f] = { type: 'boolean' };
@@ -73,6 +76,9 @@ export const sourcesHelp = `  --source SRC         a folder, a file, an archive 
                        http(s) git URL (token from HOMECODER_GIT_TOKEN); repeatable. Files go
                        through the stage-1 filter first, as \`homecoder filter\` shows
   --test-files GLOB    paths matching this glob are the test set (repeatable; default: a seeded choice)
+Source and stage-1 filter options (as for \`homecoder filter\`; commits taken with --history are
+trained in the commit format, at most --history-share of the training text):
+${SOURCE_HELP.trimEnd()}
   --chat PATH          conversations {"messages":[...]}: a JSONL file or a folder of them (repeatable);
                        rendered with the model's chat template, loss on the assistant's answers
   --pairs PATH         prompt/completion pairs {"prompt","completion"} or {"input","output"}: a JSONL
@@ -117,10 +123,17 @@ export function flagOf(k: keyof TrainSettings): string {
 
 export type Say = (text: string, obj: object) => void;
 
-/** Stage 1: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
-export async function stage1(sources: string[], testGlobs: string[] | undefined, say: Say): Promise<TrainingFile[]> {
-  const imported = await importAndFilter(sources, { test: testGlobs, token: process.env.HOMECODER_GIT_TOKEN });
+/** Stage 1 over --source: the same import and filter as `homecoder filter` and the Sources/Filter pages. */
+export async function stage1(v: Args, say: Say): Promise<TrainingFile[]> {
+  const sources = (v.source as string[] | undefined) ?? [];
+  if (!sources.length) return [];
+  const imported = await importAndFilter(sources, {
+    ...importOptions(v as SourceValues, sources),
+    test: v['test-files'] as string[] | undefined,
+  });
   const { summary } = imported;
+  const h = summary.history;
+  if (h) say(`history: ${h.accepted} of ${h.total} commits accepted`, { history: h });
   say(
     `stage 1: ${summary.accepted} of ${summary.total} files accepted (${
       Object.entries(summary.byReason)

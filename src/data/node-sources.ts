@@ -11,6 +11,7 @@ import { archiveKind, readArchive } from './sources/archive.ts';
 import { DEFAULT_ARCHIVE_LIMITS } from './sources/archive-limits.ts';
 import { concat } from './sources/zip.ts';
 import { DEFAULT_MAX_PACK_BYTES, fetchHttpClient, gitClone, readCommitFiles } from './sources/git.ts';
+import { commitEntry, readHistory, type History } from './sources/history.ts';
 import { parseRepoUrl } from './sources/git-url.ts';
 import type { SourceFile, SourceKind } from './types.ts';
 
@@ -21,14 +22,30 @@ export interface LoadedSource {
   files: SourceFile[];
   skipped: Array<{ path: string; why: string }>;
   commit?: string;
+  /** With `history`: the commits taken (as source entries, kind 'commit'), and what was passed over. */
+  commits?: SourceFile[];
+  history?: { taken: number; merges: number; shallowEdge: boolean };
 }
 
 export interface NodeSourceOptions {
   ref?: string;
   depth?: number;
   token?: string;
+  /** Commits of the history to take from a git URL or a local repository (0: none). */
+  history?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
+}
+
+/** Is this source one history can be read from: a git URL, or a folder holding a repository? */
+export function isGitSpec(spec: string): boolean {
+  return isUrl(spec) || fs.existsSync(join(spec, '.git', 'HEAD'));
+}
+
+const isUrl = (spec: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
+
+function historyOf(h: History): Pick<LoadedSource, 'commits' | 'history'> {
+  return { commits: h.commits.map(commitEntry), history: { taken: h.commits.length, merges: h.merges, shallowEdge: h.shallowEdge } };
 }
 
 /** The same caps as for archives: one file, and all files of one source. */
@@ -110,7 +127,8 @@ function maxPackBytes(): number {
 }
 
 export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {}): Promise<LoadedSource> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
+  const history = opts.history ?? 0;
+  if (isUrl(spec)) {
     const url = parseRepoUrl(spec);
     const dir = await mkdtemp(join(tmpdir(), 'homecoder-clone-'));
     try {
@@ -121,14 +139,16 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
         url: url.href,
         shownUrl: url.href,
         ref: opts.ref,
-        depth: opts.depth,
+        // N commits need their N parents too (the oldest is diffed against its parent).
+        depth: history > 0 ? Math.max(opts.depth ?? 1, history + 1) : opts.depth,
         token: opts.token,
         signal: opts.signal,
         onProgress: opts.onProgress,
       };
       const commit = await gitClone(o);
       const files = await readCommitFiles(fs, dir, commit, opts);
-      return { name: url.href, kind: 'git', files, skipped: [], commit };
+      const h = history > 0 ? historyOf(await readHistory(fs, dir, commit, { ...opts, max: history, label: url.href })) : {};
+      return { name: url.href, kind: 'git', files, skipped: [], commit, ...h };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -144,7 +164,13 @@ export async function loadNodeSource(spec: string, opts: NodeSourceOptions = {})
     const skipped: LoadedSource['skipped'] = [];
     await walk(spec, spec, files, skipped, { bytes: 0 });
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { name: basename(spec.replace(/[/\\]+$/, '')) || spec, kind: 'files', files, skipped };
+    const name = basename(spec.replace(/[/\\]+$/, '')) || spec;
+    // A local repository: its files as they are in the folder, its history from its own .git.
+    if (history > 0 && isGitSpec(spec)) {
+      const h = await readHistory(fs, spec, 'HEAD', { ...opts, max: history, label: spec });
+      return { name, kind: 'files', files, skipped, ...historyOf(h) };
+    }
+    return { name, kind: 'files', files, skipped };
   }
   const name = basename(spec);
   const bytes = await readRegularFile(spec, archiveKind(name) ? MAX_TOTAL : MAX_FILE);

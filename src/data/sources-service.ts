@@ -8,7 +8,10 @@ import { SourceError } from './errors.ts';
 import { readArchive } from './sources/archive.ts';
 import { fetchHttpClient, gitClone, gitFetchLatest, readCommitFiles } from './sources/git.ts';
 import { parseRepoUrl, routedRepoUrl, type GitRoute } from './sources/git-url.ts';
+import { commitEntry, readCommitEntry, readHistory } from './sources/history.ts';
+import { commitText } from './filter/commits.ts';
 import { filterFiles } from './filter/stage1.ts';
+import { fileText, isNotebook } from './filter/notebook.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
 import { contentHash, type ContentFacts } from './filter/content.ts';
 import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
@@ -80,11 +83,27 @@ export class SourcesService {
       url: routedRepoUrl(route, url),
       shownUrl: url.href,
       ref: rec.ref,
-      depth: rec.depth,
+      // History depth N > 1 takes N commits: N + 1 are fetched, so the oldest has its parent.
+      depth: rec.depth && rec.depth > 1 ? rec.depth + 1 : rec.depth,
       token: rec.token,
       signal,
       onProgress,
     };
+  }
+
+  /** The files of the fetched commit and, with a history depth above 1, its latest commits as entries. */
+  private async readClone(
+    rec: SourceRecord,
+    fs: PromiseFsClient,
+    dir: string,
+    commit: string,
+    signal: AbortSignal,
+    onProgress: ProgressListener,
+  ) {
+    const files = await readCommitFiles(fs, dir, commit, { signal, onProgress });
+    if ((rec.depth ?? 1) <= 1) return files;
+    const history = await readHistory(fs, dir, commit, { max: rec.depth!, label: rec.url, signal, onProgress });
+    return [...files, ...history.commits.map(commitEntry)];
   }
 
   async addGit(req: GitRequest, signal: AbortSignal, onProgress: ProgressListener): Promise<AddResult> {
@@ -108,7 +127,7 @@ export class SourcesService {
     try {
       const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
       const commit = await gitClone(o);
-      const files = await readCommitFiles(o.fs, o.dir, commit, { signal, onProgress });
+      const files = await this.readClone(rec, o.fs, o.dir, commit, signal, onProgress);
       onProgress({ phase: 'storing', done: 0, total: files.length });
       const { record, changes } = await (await this.store()).putSource({ ...rec, commit }, files);
       return { source: record, changes, skipped: [] };
@@ -126,7 +145,7 @@ export class SourcesService {
     const lfs = new LightningFS(gitFsName(id));
     const o = this.gitOptions(rec, lfs.promises as unknown as PromiseFsClient, signal, onProgress);
     const commit = await gitFetchLatest(o);
-    const files = await readCommitFiles(o.fs, o.dir, commit, { signal, onProgress });
+    const files = await this.readClone(rec, o.fs, o.dir, commit, signal, onProgress);
     const { record, changes } = await store.putSource(
       { ...rec, commit, updatedAt: commit === rec.commit ? rec.updatedAt : Date.now() },
       files,
@@ -247,7 +266,7 @@ export class SourcesService {
     const known = new Set(cache.keys());
     const names = new Map((await store.sources()).map((x) => [x.id, x.name]));
     const result = await filterFiles(
-      files.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha })),
+      files.map((f) => ({ source: f.source, path: f.path, bytes: f.bytes, test: f.test, sha: f.sha, kind: f.kind })),
       s,
       { signal, onProgress, cache, sourceName: (id) => names.get(id) ?? 'a removed source' },
     );
@@ -268,10 +287,18 @@ export class SourcesService {
     return (await this.store()).decisions();
   }
 
-  /** The first 64 KiB of a file as text, for the preview. */
+  /** The first 64 KiB of a file as text (a notebook as the script training reads), for the preview. */
   async preview(source: string, path: string): Promise<{ text: string; truncated: boolean } | null> {
     const f = await (await this.store()).file(source, path);
     if (!f) return null;
+    if (f.kind === 'commit') {
+      const text = commitText(readCommitEntry(f.bytes));
+      return { text: text.slice(0, 65536), truncated: text.length > 65536 };
+    }
+    if (isNotebook(path)) {
+      const text = fileText(path, f.bytes);
+      return { text: text.slice(0, 65536), truncated: text.length > 65536 };
+    }
     const head = f.bytes.subarray(0, 65536);
     return { text: new TextDecoder().decode(head), truncated: f.bytes.length > head.length };
   }

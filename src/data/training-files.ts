@@ -4,7 +4,9 @@
 //   Node:     const { accepted } = await importAndFilter(['repo/', 'https://…', 'x.tar.gz'])
 //
 // Both give TrainingFile {path, source, text, test}; `test` is the user's test-set mark.
-import { decodeText } from './filter/content.ts';
+import { fileText } from './filter/notebook.ts';
+import { commitText } from './filter/commits.ts';
+import { readCommitEntry } from './sources/history.ts';
 import { filterFiles, type FactsCache, type FilterInput } from './filter/stage1.ts';
 import type { FilterSettings } from './filter/settings.ts';
 import type { FilterSummary } from './filter/summary.ts';
@@ -12,13 +14,19 @@ import type { FileDecision, TrainingFile } from './types.ts';
 
 export type { TrainingFile };
 
+/** What training reads of an accepted entry: a commit in the plain commit format, a file's text. */
+function entryFile(d: FileDecision, source: string, bytes: Uint8Array): TrainingFile {
+  if (d.kind === 'commit') return { path: d.path, source, text: commitText(readCommitEntry(bytes)), test: false, kind: 'commit' };
+  return { path: d.path, source, text: fileText(d.path, bytes), test: d.test };
+}
+
 /** Pairs decisions with their files' bytes and returns the accepted ones as text. */
 export function acceptedFrom(decisions: FileDecision[], bytesOf: (source: string, path: string) => Uint8Array | undefined): TrainingFile[] {
   const out: TrainingFile[] = [];
   for (const d of decisions) {
     if (!d.accepted) continue;
     const bytes = bytesOf(d.source, d.path);
-    if (bytes) out.push({ path: d.path, source: d.source, text: decodeText(bytes), test: d.test });
+    if (bytes) out.push(entryFile(d, d.source, bytes));
   }
   return out;
 }
@@ -53,7 +61,7 @@ export async function* acceptedTrainingFiles(storeName?: string): AsyncGenerator
     for (const d of await store.decisions()) {
       if (!d.accepted) continue;
       const f = await store.file(d.source, d.path);
-      if (f) yield { path: d.path, source: names.get(d.source) ?? d.source, text: decodeText(f.bytes), test: d.test };
+      if (f) yield entryFile(d, names.get(d.source) ?? d.source, f.bytes);
     }
   } finally {
     store.close();

@@ -6,6 +6,33 @@ export interface SourceFile {
   bytes: Uint8Array;
   /** Marked by the user as part of the test set. */
   test?: boolean;
+  /** 'commit': a commit of the source's history (bytes: its CommitExample as JSON; path: `commit:<oid>`). */
+  kind?: EntryKind;
+}
+
+/** What an entry of a source is: a file of its tree (the default) or a commit of its history. */
+export type EntryKind = 'file' | 'commit';
+
+/** One changed file of a commit: its unified diff against the parent (a few lines of context). */
+export interface CommitChange {
+  path: string;
+  status: 'added' | 'modified' | 'deleted';
+  /** `--- a/…` `+++ b/…` and the hunks; null when not diffed (see `skipped`). */
+  patch: string | null;
+  /** Why there is no patch: a binary side, or a side or diff too large to diff. */
+  skipped?: 'binary' | 'too_large';
+}
+
+/** A non-merge commit as training data: its message and the diff of each changed file. */
+export interface CommitExample {
+  oid: string;
+  /** The parent diffed against; null for a root commit (everything added). */
+  parent: string | null;
+  author: { name: string; email: string };
+  /** Author time, seconds since the epoch. */
+  time: number;
+  message: string;
+  changes: CommitChange[];
 }
 
 export type SourceKind = 'git' | 'archive' | 'files';
@@ -23,6 +50,8 @@ export interface SourceRecord {
   token?: string;
   /** The commit the files were read from (git). */
   commit?: string;
+  /** Commits of the history stored with the files (git, depth > 1). */
+  commits?: number;
   addedAt: number;
   updatedAt: number;
   fileCount: number;
@@ -31,6 +60,7 @@ export interface SourceRecord {
 
 export const REJECT_REASONS = [
   'linguist_error',
+  'bot_author',
   'not_text',
   'secrets',
   'not_code',
@@ -59,6 +89,12 @@ export interface FileDecision {
   test: boolean;
   /** For duplicates: the file this one duplicates, and the estimated Jaccard similarity (1 = identical). */
   duplicateOf?: { source: string; path: string; similarity: number };
+  /** 'commit' for a commit of the history (its `path` is `commit:<oid>`); absent for files. */
+  kind?: EntryKind;
+  /** A commit's subject line. */
+  title?: string;
+  /** A commit's author time (seconds since the epoch): commits are listed and deduplicated newest first. */
+  time?: number;
 }
 
 /** What the training side consumes: one accepted file's text. */
@@ -70,4 +106,6 @@ export interface TrainingFile {
   text: string;
   /** The user marked it as a test file (held out from training, used for test loss). */
   test: boolean;
+  /** 'commit': a commit of the history in the plain commit format (never a test file, never FIM). */
+  kind?: EntryKind;
 }

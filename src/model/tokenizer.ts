@@ -62,11 +62,20 @@ interface TokenizerConfigJson {
   eos_token?: string | { content: string } | null;
 }
 
+/** StarCoder's commit tokens, for families that have them. */
+export interface CommitTokens {
+  before: number;
+  msg: number;
+  after: number;
+}
+
 export class ModelTokenizer {
   readonly bos?: number;
   readonly eos?: number;
   readonly addBos: boolean;
   readonly fim?: FimTokens;
+  /** `<commit_before>`, `<commit_msg>`, `<commit_after>` when the vocabulary has them (StarCoder). */
+  readonly commit?: CommitTokens;
   /** Largest token id + 1. */
   readonly vocabSize: number;
   /** The chat template (tokenizer_config.json), for instruct models; and the BOS/EOS text it uses. */
@@ -94,6 +103,8 @@ export class ModelTokenizer {
     this.chatTemplate = chatTemplateOf(tc);
     this.bosText = specialTokenText(tc.bos_token);
     this.eosText = specialTokenText(tc.eos_token);
+    const [before, msg, after] = ['<commit_before>', '<commit_msg>', '<commit_after>'].map((t) => this.ids.get(t));
+    if (before !== undefined && msg !== undefined && after !== undefined) this.commit = { before, msg, after };
     for (const f of FIM_FAMILIES) {
       const [p, s, m] = [this.ids.get(f.prefix), this.ids.get(f.suffix), this.ids.get(f.middle)];
       if (p !== undefined && s !== undefined && m !== undefined) {

@@ -19,6 +19,7 @@ export function datasetSettingsOf(s: TrainSettings): DatasetSettings {
     fim: { fimRate: s.fimRate, spmRate: s.fimSpmRate, lineSplitRate: 0.9 },
     testFraction: s.testFraction,
     lossOnAnswersOnly: s.lossOnAnswersOnly,
+    historyShare: s.historyShare,
   };
 }
 

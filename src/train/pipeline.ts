@@ -46,7 +46,7 @@ export interface Prepared {
 
 export async function prepareRun(
   engine: OpenedRunModel,
-  files: TrainingFile[],
+  entries: TrainingFile[],
   over: Partial<TrainSettings>,
   run: RunFolder,
   o: PrepareOptions,
@@ -59,6 +59,9 @@ export async function prepareRun(
   const check = checkMemory(config, settings, engine.limits);
   if (!check.fits) throw new MemoryCheckError(check);
   let decisions: LossDecision[] = [];
+  // Stage 2 measures code files; commits of the history have their own stage-1 rules and join after it.
+  const commits = entries.filter((f) => f.kind === 'commit');
+  const files = entries.filter((f) => f.kind !== 'commit');
   let accepted = files;
   let summary: RunRecord['lossFilter'];
   let measured: Prepared['measured'];
@@ -99,7 +102,7 @@ export async function prepareRun(
       );
     }
   }
-  const dataset = await buildDataset(accepted, engine.tokenizer, datasetSettingsOf(settings), {
+  const dataset = await buildDataset([...accepted, ...commits], engine.tokenizer, datasetSettingsOf(settings), {
     supervised,
     signal: o.signal,
     onProgress: o.onProgress,

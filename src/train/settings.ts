@@ -25,6 +25,8 @@ export interface TrainSettings {
   fimSpmRate: number;
   /** Share of files held out for test loss when none is marked. */
   testFraction: number;
+  /** Most of the training text that commits of the history may be (only sources read with history have any). */
+  historyShare: number;
   evalEvery: number;
   checkpointEvery: number;
   /** Also save a checkpoint when this many minutes passed since the last one (0 = by steps only). */
@@ -57,6 +59,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   fimRate: 0.5,
   fimSpmRate: 0.5,
   testFraction: 0.1,
+  historyShare: 0.2,
   evalEvery: 10,
   checkpointEvery: 20,
   checkpointMinutes: 2,
@@ -85,6 +88,7 @@ export const SETTING_HELP: Record<keyof TrainSettings, string> = {
   fimRate: 'Share of files turned into fill-in-the-middle examples.',
   fimSpmRate: 'Share of FIM examples in suffix-prefix-middle order.',
   testFraction: 'Share of files held out for test loss when none is marked.',
+  historyShare: 'Most of the training text that commits of the history may be (0 = none; a depth-1 clone has none).',
   evalEvery: 'Measure test loss every this many steps.',
   checkpointEvery: 'Save a checkpoint (adapter + optimizer) every this many steps.',
   checkpointMinutes: 'Also save one when this many minutes passed since the last (0 = by steps only): a reload loses little.',
@@ -152,6 +156,7 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   num('fimRate', 0, 1);
   num('fimSpmRate', 0, 1);
   num('testFraction', 0, 0.5);
+  num('historyShare', 0, 0.9);
   int('evalEvery', 1);
   int('checkpointEvery', 1);
   num('checkpointMinutes', 0, 24 * 60);

@@ -49,7 +49,7 @@ export async function datasetCommand(argv: string[]): Promise<number> {
   const over = settingsFrom(v);
   validateSettings(over); // before any source is read
   const note = (text: string) => process.stderr.write(`${text}\n`);
-  const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, note) : [];
+  const files = await stage1(v, note);
   const model = await openTextModel(nodeFiles(v.model as string));
   const { dataset, supervised } = datasetInputs(model, over, await supervisedFrom(v));
   const bad: BadLine[] = [...(supervised?.bad ?? [])];

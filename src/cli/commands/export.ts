@@ -78,6 +78,8 @@ async function fileSink(path: string): Promise<ByteSink> {
 
 /** The flags only a job from sources takes (the sources, supervised data and settings). */
 const jobFlags = () => Object.keys(dataOptions()).filter((k) => k !== 'model');
+/** A flag on the command line (a boolean's parseArgs default, false, is not). */
+const given = (v: Args) => (k: string) => v[k] !== undefined && v[k] !== false;
 
 /** --format job: from a run folder (--run) or from the sources and settings (--source). */
 async function exportJobCommand(v: Args, out: string): Promise<number> {
@@ -91,7 +93,7 @@ async function exportJobCommand(v: Args, out: string): Promise<number> {
     throw new UsageError(
       '--loss-threshold: a job has no stage-2 loss filter (it runs the model on a GPU); its dataset is the stage-1 files, as `homecoder train --no-loss-filter`.',
     );
-  if (v.run && jobFlags().some((k) => v[k] !== undefined))
+  if (v.run && jobFlags().some(given(v)))
     throw new UsageError('--run exports the run with its own settings and dataset; drop the source and setting flags.');
   const modelDir = v.model as string;
   const say: Say = (text) => !v.quiet && process.stderr.write(`${text}\n`);
@@ -117,7 +119,7 @@ async function exportJobCommand(v: Args, out: string): Promise<number> {
     const settings = settingsFrom(v);
     validateSettings(settings);
     const supervised = await supervisedFrom(v);
-    const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
+    const files = await stage1(v, say);
     written = await exportJobFromFiles(
       nodeFiles(modelDir),
       {
@@ -166,7 +168,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     if (values.adapter) throw new UsageError('--adapter: a job trains a new adapter; drop --adapter with --format job.');
     return exportJobCommand(v, out);
   }
-  const jobOnly = [...jobFlags(), 'run', 'no-loss-filter', 'loss-threshold'].filter((k) => v[k] !== undefined);
+  const jobOnly = [...jobFlags(), 'run', 'no-loss-filter', 'loss-threshold'].filter(given(v));
   if (jobOnly.length) throw new UsageError(`${jobOnly.map((f) => `--${f}`).join(', ')}: only with --format job.`);
   const format = parseExportFormat(values.format);
   const combination = values.combination as Combination;

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import { SourceError } from '../../data/errors.ts';
 import { REASON_LABELS } from '../../data/filter/summary.ts';
-import { DEFAULT_FILTER_SETTINGS } from '../../data/filter/settings.ts';
-import { UsageError } from '../../errors.ts';
+import type { FileDecision } from '../../data/types.ts';
+import { importOptions, SOURCE_HELP, SOURCE_OPTIONS } from '../source-args.ts';
 
 export const filterHelp = `Usage: homecoder filter --source PATH|URL|ARCHIVE [--source ...] [options]
 
@@ -14,57 +14,12 @@ per file with its reason and numbers, then a summary by reason.
 
   --source S        a folder, file, archive or git URL (repeatable)
   --json            one JSON object per line per decision, then {"summary": ...}
-  --ref REF         git branch or tag (default: the remote's HEAD)
-  --depth N         git history depth (default 1)
-                    a private repository's token is read from HOMECODER_GIT_TOKEN; a clone stops
-                    past HOMECODER_GIT_MAX_MB of pack (default 1024)
-  --include GLOB    force-include matching paths (repeatable)
-  --exclude GLOB    leave matching paths out (repeatable)
-  --lang NAME=on|off  switch a language (repeatable), e.g. --lang Markdown=on
-  --max-kib N       size limit per file (default ${DEFAULT_FILTER_SETTINGS.maxBytes / 1024})
-  --no-gitignore    do not apply the sources' .gitignore files
-  --test GLOB       mark matching paths as the test set (repeatable)
+${SOURCE_HELP}  --test GLOB       mark matching paths as the test set (repeatable)
 `;
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 type FilterRun = Awaited<ReturnType<typeof importAndFilter>>;
-
-/** The import and filter settings from the command line. */
-function importOptions(values: {
-  ref?: string;
-  depth?: string;
-  test?: string[];
-  include?: string[];
-  exclude?: string[];
-  lang?: string[];
-  'max-kib'?: string;
-  'no-gitignore'?: boolean;
-}): Parameters<typeof importAndFilter>[1] {
-  const languages: Record<string, boolean> = {};
-  for (const l of values.lang ?? []) {
-    const m = /^(.+)=(on|off)$/.exec(l);
-    if (!m) throw new UsageError(`--lang ${l}: write NAME=on or NAME=off.`);
-    languages[m[1]] = m[2] === 'on';
-  }
-  const depth = values.depth ? Number(values.depth) : undefined;
-  if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) throw new UsageError('--depth: give a positive whole number.');
-  const maxKib = values['max-kib'] ? Number(values['max-kib']) : undefined;
-  if (maxKib !== undefined && !(maxKib > 0)) throw new UsageError('--max-kib: give a positive number.');
-  return {
-    ref: values.ref,
-    depth,
-    token: process.env.HOMECODER_GIT_TOKEN || undefined,
-    test: values.test,
-    settings: {
-      include: values.include ?? [],
-      exclude: values.exclude ?? [],
-      languages,
-      useGitignore: !values['no-gitignore'],
-      ...(maxKib ? { maxBytes: Math.round(maxKib * 1024) } : {}),
-    },
-  };
-}
 
 export async function filterCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -72,13 +27,7 @@ export async function filterCommand(argv: string[]): Promise<number> {
     options: {
       source: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
-      ref: { type: 'string' },
-      depth: { type: 'string' },
-      include: { type: 'string', multiple: true },
-      exclude: { type: 'string', multiple: true },
-      lang: { type: 'string', multiple: true },
-      'max-kib': { type: 'string' },
-      'no-gitignore': { type: 'boolean', default: false },
+      ...SOURCE_OPTIONS,
       test: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -93,7 +42,7 @@ export async function filterCommand(argv: string[]): Promise<number> {
   }
   let result: FilterRun;
   try {
-    result = await importAndFilter(values.source, importOptions(values));
+    result = await importAndFilter(values.source, { ...importOptions(values, values.source), test: values.test });
   } catch (err) {
     if (err instanceof SourceError) {
       if (values.json) console.log(JSON.stringify({ error: { code: err.code, message: err.message } }));
@@ -112,11 +61,14 @@ export async function filterCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** One line per skipped entry and per decision, then the summary by reason. */
+/** How a decision names what it is about: a file's path, or a commit's short id and subject. */
+const entryName = (d: FileDecision) => (d.kind === 'commit' ? `commit ${d.path.slice(7, 14)} "${d.title ?? ''}"` : d.path);
+
+/** One line per skipped entry and per decision, then the summary by reason (and of the history). */
 function printText({ decisions, summary, sources }: FilterRun): void {
   for (const s of sources) for (const k of s.skipped) console.log(`SKIPPED  ${s.name}: ${k.path} (${k.why})`);
   for (const d of decisions) {
-    const where = sources.length > 1 ? `${d.source}: ${d.path}` : d.path;
+    const where = sources.length > 1 ? `${d.source}: ${entryName(d)}` : entryName(d);
     const nums = `${d.language ?? '-'}, ${kib(d.bytes)}, ${d.lines} lines${d.test ? ', test' : ''}`;
     console.log(
       d.accepted
@@ -127,5 +79,14 @@ function printText({ decisions, summary, sources }: FilterRun): void {
   console.log(`\n${summary.accepted} of ${summary.total} files accepted (${summary.acceptedTest} in the test set).`);
   for (const [r, n] of Object.entries(summary.byReason))
     if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
+  if (summary.notebooks)
+    console.log(`Notebooks: ${summary.notebooks.accepted} of ${summary.notebooks.total} accepted, read as the code of their cells.`);
   if (summary.explanation) console.log(summary.explanation);
+  const h = summary.history;
+  if (h) {
+    const merges = sources.reduce((a, s) => a + (s.history?.merges ?? 0), 0);
+    console.log(`History: ${h.accepted} of ${h.total} commits accepted${merges ? ` (${merges} merge commits passed over)` : ''}.`);
+    for (const [r, n] of Object.entries(h.byReason))
+      if (n && r !== 'accepted') console.log(`  ${REASON_LABELS[r as keyof typeof REASON_LABELS].padEnd(24)} ${n}`);
+  }
 }

@@ -198,7 +198,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     validateSettings(over);
     lossThreshold(v); // checked here too, before any source is read
   }
-  const files = v.source ? await stage1(v.source as string[], v['test-files'] as string[] | undefined, say) : [];
+  const files = await stage1(v, say);
 
   const gpu = await nodeGpuDevice();
   const onProgress = progressPrinter(json);

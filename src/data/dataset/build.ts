@@ -7,6 +7,7 @@ import type { Progress } from '../../progress.ts';
 import type { TrainingFile } from '../types.ts';
 import { DatasetError } from '../errors.ts';
 import { encodeDocument, DEFAULT_FIM, type DocTokenizer, type FimSettings, type Segment } from './fim.ts';
+import { encodeCommit } from './commit-format.ts';
 import { TokenStream, usableBlocks, type PackedTokens } from './pack.ts';
 import { splitFiles, type Split } from './split.ts';
 import { encodeExample, type ChatFormat } from './supervised-encode.ts';
@@ -19,7 +20,11 @@ export interface DatasetSettings {
   testFraction: number;
   /** Conversations: loss on the assistant's turns only (default true); pairs always train on the completion only. */
   lossOnAnswersOnly?: boolean;
+  /** Most of the training characters that commits of the history may be (DEFAULT_HISTORY_SHARE when absent). */
+  historyShare?: number;
 }
+
+export const DEFAULT_HISTORY_SHARE = 0.2;
 
 export const DEFAULT_DATASET: Omit<DatasetSettings, 'seqLen' | 'seed'> = { fim: DEFAULT_FIM, testFraction: 0.1 };
 
@@ -38,6 +43,8 @@ export interface DatasetStats {
   testExamples?: number;
   /** Lines skipped (bad JSON, missing fields, a template that failed), each reported. */
   badLines?: number;
+  /** Commits of the history trained on (never FIM, never in the test set). */
+  commits?: number;
   split: Split['how'];
 }
 
@@ -68,12 +75,12 @@ export interface BuildOptions {
   onProgress?: (p: Progress) => void;
 }
 
-/** One training document: a code file (plain or FIM), a rendered conversation, a pair. */
+/** One training document: a code file (plain or FIM), a commit, a rendered conversation, a pair. */
 export interface DatasetDocument {
   split: 'train' | 'test';
   /** "source/path" for a file, "file:line" for an example. */
   source: string;
-  kind: 'plain' | 'psm' | 'spm' | 'chat' | 'pair' | 'rendered';
+  kind: 'plain' | 'psm' | 'spm' | 'commit' | 'chat' | 'pair' | 'rendered';
   segments: Segment[];
 }
 
@@ -107,7 +114,25 @@ export function splitExamples(
   return { train: examples.filter((_, i) => !test.has(i)), test: examples.filter((_, i) => test.has(i)) };
 }
 
-type Doc = { file?: TrainingFile; example?: SupervisedExample; chat?: string };
+/**
+ * The commits that go into training: in a seeded order, as many as keep their characters
+ * within `share` of all training characters (code files + commits); none with share 0.
+ */
+export function pickHistory(commits: TrainingFile[], trainFiles: TrainingFile[], share: number, seed: number): TrainingFile[] {
+  if (!commits.length || share <= 0) return [];
+  const codeChars = trainFiles.reduce((a, f) => a + f.text.length, 0);
+  const budget = (share / (1 - share)) * codeChars;
+  const out: TrainingFile[] = [];
+  let used = 0;
+  for (const c of shuffled(commits, new Rng(seed * 7919 + 3))) {
+    if (used + c.text.length > budget) continue;
+    out.push(c);
+    used += c.text.length;
+  }
+  return out;
+}
+
+type Doc = { file?: TrainingFile; commit?: TrainingFile; example?: SupervisedExample; chat?: string };
 
 /** Files, then examples, split and ordered as training uses them. */
 function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
@@ -119,23 +144,32 @@ function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
   const examples = [...(opts.supervised?.examples ?? [])].sort((a, b) =>
     a.source < b.source ? -1 : a.source > b.source ? 1 : a.line - b.line,
   );
+  // Commits of the history are training text only: never split off for test loss, never FIM.
+  const code = sorted.filter((f) => f.kind !== 'commit');
   // Supervised data alone (or with one file) is a dataset: its examples give the test loss.
   const split: Split =
-    examples.length && sorted.length < 2 && !sorted.some((f) => f.test)
-      ? { train: sorted, test: [], how: 'seeded' }
-      : splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
+    examples.length && code.length < 2 && !code.some((f) => f.test)
+      ? { train: code, test: [], how: 'seeded' }
+      : splitFiles(code, { testFraction: s.testFraction, seed: s.seed });
+  const history = pickHistory(
+    sorted.filter((f) => f.kind === 'commit'),
+    split.train,
+    s.historyShare ?? DEFAULT_HISTORY_SHARE,
+    s.seed,
+  );
   const ex = splitExamples(examples, s, split.test.length > 0);
   const rng = new Rng(s.seed);
   const train: Doc[] = shuffled(
     [
       ...split.train.map((file) => ({ file })),
+      ...history.map((commit) => ({ commit })),
       ...(opts.chats ?? []).map((chat) => ({ chat })),
       ...ex.train.map((example) => ({ example })),
     ],
     rng,
   );
   const test: Doc[] = [...split.test.map((file) => ({ file })), ...ex.test.map((example) => ({ example }))];
-  return { split, train, test, examples: ex };
+  return { split, history, train, test, examples: ex };
 }
 
 /**
@@ -165,6 +199,9 @@ export function* datasetDocuments(
       if (d.file) {
         const doc = encodeDocument(tok, d.file.text, docRng, s.fim);
         yield { split, source: `${d.file.source}/${d.file.path}`, kind: doc.kind, segments: doc.segments };
+      } else if (d.commit) {
+        // Commits in the family's commit format, left to right: no FIM.
+        yield { split, source: `${d.commit.source}/${d.commit.path}`, kind: 'commit', segments: encodeCommit(tok, d.commit.text).segments };
       } else if (d.chat !== undefined) {
         // Conversations rendered before (the `chats` option) are trained as rendered: no FIM.
         const doc = encodeDocument(tok, d.chat, docRng, { ...s.fim, fimRate: 0 });
@@ -205,6 +242,7 @@ export async function buildDataset(
     pairs: examples.filter((e) => e.kind === 'pair').length,
     testExamples: p.examples.test.length,
     badLines: 0,
+    commits: p.history.length,
     split: p.split.how,
   };
   const streams = { train: new TokenStream(), test: new TokenStream() };

@@ -3,7 +3,7 @@
 // with the model family's FIM tokens (src/model/tokenizer.ts holds the token table).
 // Sentinel tokens are never trained on; the content and the EOS after it are.
 import type { Rng } from '../../random.ts';
-import type { FimTokens } from '../../model/tokenizer.ts';
+import type { CommitTokens, FimTokens } from '../../model/tokenizer.ts';
 
 export interface FimSettings {
   /** Share of files turned into FIM examples (the rest stay plain left-to-right). */
@@ -35,6 +35,7 @@ export interface DocTokenizer {
   readonly bos?: number;
   readonly addBos: boolean;
   readonly fim?: FimTokens;
+  readonly commit?: CommitTokens;
 }
 
 export type FimOrder = 'psm' | 'spm';

@@ -18,6 +18,8 @@ export interface FilterSettings {
   languages: Record<string, boolean>;
   /** Apply the repositories' own .gitignore files. */
   useGitignore: boolean;
+  /** A commit of the history whose message and diffs are larger than this is rejected as too large. */
+  maxCommitBytes: number;
 }
 
 export const DEFAULT_FILTER_SETTINGS: FilterSettings = {
@@ -30,6 +32,7 @@ export const DEFAULT_FILTER_SETTINGS: FilterSettings = {
   include: [],
   languages: {},
   useGitignore: true,
+  maxCommitBytes: 64 * 1024,
 };
 
 export function withDefaults(s: Partial<FilterSettings> = {}): FilterSettings {

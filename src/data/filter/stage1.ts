@@ -3,10 +3,14 @@
 // (files from disk, archives, clones) run exactly this.
 import picomatch from 'picomatch';
 import { abortError, type ProgressListener } from '../../progress.ts';
-import type { DecisionReason, FileDecision, RejectReason } from '../types.ts';
+import type { DecisionReason, EntryKind, FileDecision, RejectReason } from '../types.ts';
+import { readCommitEntry } from '../sources/history.ts';
+import { commitDiffText, commitText, commitTitle, commitVerdict, leftOutNote } from './commits.ts';
+import { findSecret } from './secrets.ts';
 import { analyseContent, contentHash, decodeText, type ContentFacts } from './content.ts';
-import { detectLanguage, languageEnabled, type Language } from './languages.ts';
+import { detectLanguage, languageByName, languageEnabled, type Language } from './languages.ts';
 import { LshIndex } from './minhash.ts';
+import { isNotebook, NotebookFormatError, notebookToScript } from './notebook.ts';
 import { RepoRules } from './repo-rules.ts';
 import { BINARY_EXTENSIONS, GENERATED_FILENAMES, GENERATED_SUFFIXES, VENDORED_DIRS, VENDORED_FILE } from './rules.ts';
 import { withDefaults, type FilterSettings } from './settings.ts';
@@ -19,6 +23,8 @@ export interface FilterInput {
   test?: boolean;
   /** Its content hash when already known (skips hashing). */
   sha?: string;
+  /** 'commit': a commit of the history (bytes: its CommitExample as JSON). */
+  kind?: EntryKind;
 }
 
 /** Content facts by content hash: reused across runs so only changed files are analysed. */
@@ -146,6 +152,57 @@ interface Judge {
   cache: FactsCache;
 }
 
+const te = new TextEncoder();
+/** Switching notebooks off still works: the language switch of the notebook format itself. */
+const NOTEBOOK_LANGUAGE = languageByName('Jupyter Notebook')!;
+
+/**
+ * One commit's decision: bot authors, changes to nothing but lock/generated/vendored/binary
+ * files, huge diffs and secrets are rejected. Its facts are those of its diff text, so
+ * duplicates are commits with the same changes whatever their messages say.
+ */
+function decideCommit(f: FilterInput, j: Judge): { decision: FileDecision; facts: ContentFacts | null; analysed: boolean } {
+  const decision: FileDecision = {
+    path: f.path,
+    source: f.source,
+    accepted: false,
+    reason: 'linguist_error',
+    detail: '',
+    language: null,
+    bytes: f.bytes.length,
+    lines: 0,
+    test: false,
+    kind: 'commit',
+  };
+  let facts: ContentFacts | null = null;
+  let verdict: Verdict | null = null;
+  try {
+    const c = readCommitEntry(f.bytes);
+    const text = commitText(c);
+    decision.title = commitTitle(c);
+    decision.time = c.time;
+    decision.bytes = te.encode(text).length;
+    decision.lines = text.split('\n').length - 1;
+    const glob = j.excluded(f.path);
+    verdict = glob ? { reason: 'excluded_by_mask', detail: `matches your exclude glob "${glob}"` } : commitVerdict(c);
+    if (!verdict && decision.bytes > j.s.maxCommitBytes)
+      verdict = { reason: 'too_large', detail: `its message and diffs are ${kib(decision.bytes)} > ${kib(j.s.maxCommitBytes)}` };
+    if (!verdict) {
+      const diff = te.encode(commitDiffText(c));
+      facts = analyseContent(diff);
+      const secret = facts.secret ?? findSecret(c.message);
+      if (secret) verdict = { reason: 'secrets', detail: `holds ${secret}; such commits are never trained on` };
+    }
+    if (!verdict) decision.detail = leftOutNote(c);
+  } catch (err) {
+    verdict = { reason: 'linguist_error', detail: `not a readable commit: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  decision.reason = verdict?.reason ?? 'accepted';
+  decision.accepted = !verdict;
+  if (verdict) decision.detail = verdict.detail;
+  return { decision, facts, analysed: true };
+}
+
 /** One file's decision by path and content (duplicates come later), with its content facts. */
 function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: FileDecision; facts: ContentFacts | null; analysed: boolean } {
   const { s } = j;
@@ -155,28 +212,40 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
   let lines = 0;
   let facts: ContentFacts | null = null;
   let analysed = false;
+  let size = f.bytes.length;
+  let notebookNote = '';
   try {
     verdict = pathVerdict(f.path, repo, s, j.excluded);
     // Path verdicts need no content: skip the analysis unless a force-include needs it.
     if (!verdict || force) {
-      const sha = f.sha ?? contentHash(f.bytes);
+      // A notebook is judged (and trained on) as the script of its cells, in its kernel's language.
+      const nb = isNotebook(f.path) ? notebookToScript(f.bytes) : null;
+      const bytes = nb ? new TextEncoder().encode(nb.text) : f.bytes;
+      const sha = nb ? contentHash(bytes) : (f.sha ?? contentHash(f.bytes));
       let cf = j.cache.get(sha);
       // Facts cached before the secrets check have no `secret` field: analyse those again.
       if (!cf || cf.secret === undefined) {
-        cf = analyseContent(f.bytes, sha);
+        cf = analyseContent(bytes, sha);
         j.cache.set(sha, cf);
         analysed = true;
       }
       facts = cf;
       lines = cf.lines;
-      lang = cf.binary ? null : detectLanguage(f.path, cf.interpreter);
-      verdict ??= contentVerdict(f.path, f.bytes.length, cf, lang, repo, s);
+      size = bytes.length;
+      lang = cf.binary ? null : nb ? nb.language : detectLanguage(f.path, cf.interpreter);
+      if (nb && !languageEnabled(NOTEBOOK_LANGUAGE, s.languages))
+        verdict ??= { reason: 'type_off', detail: `${NOTEBOOK_LANGUAGE.name} is switched off` };
+      if (nb && !nb.language)
+        verdict ??= { reason: 'not_code', detail: `the notebook's kernel language "${nb.kernel}" is not one Homecoder knows` };
+      verdict ??= contentVerdict(f.path, bytes.length, cf, lang, repo, s);
+      if (nb) notebookNote = `notebook: ${nb.code} code and ${nb.markdown} markdown cells as ${lang?.name ?? nb.kernel}, outputs dropped`;
       if (force && cf.binary) verdict = { reason: 'not_text', detail: `${cf.binary} (force-include does not apply to binary files)` };
       else if (force && cf.secret && verdict?.reason !== 'secrets')
         verdict = { reason: 'secrets', detail: `holds ${cf.secret} (force-include does not apply to secrets)` };
     }
   } catch (err) {
-    verdict = { reason: 'linguist_error', detail: `could not analyse: ${err instanceof Error ? err.message : String(err)}` };
+    const what = err instanceof NotebookFormatError ? 'not a readable notebook' : 'could not analyse';
+    verdict = { reason: 'linguist_error', detail: `${what}: ${err instanceof Error ? err.message : String(err)}` };
   }
   let reason: DecisionReason = verdict?.reason ?? 'accepted';
   let detail = verdict?.detail ?? '';
@@ -184,6 +253,7 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
     reason = 'accepted';
     detail = `force-included by "${force}" (would be ${verdict.reason.replace(/_/g, ' ')}: ${verdict.detail})`;
   } else if (force && !verdict) detail = `force-included by "${force}"`;
+  if (notebookNote && reason === 'accepted') detail = detail ? `${detail}; ${notebookNote}` : notebookNote;
   const decision: FileDecision = {
     path: f.path,
     source: f.source,
@@ -191,15 +261,19 @@ function decideFile(f: FilterInput, repo: RepoRules, j: Judge): { decision: File
     reason,
     detail,
     language: lang?.name ?? null,
-    bytes: f.bytes.length,
+    bytes: size,
     lines,
     test: !!f.test,
   };
   return { decision, facts, analysed };
 }
 
-/** Rejects duplicates among the files still accepted: test files first, then in the given order. */
+/**
+ * Rejects duplicates among the entries of one kind (files, or commits) still accepted: test
+ * files first, then in the given order; commits newest first.
+ */
 async function markDuplicates(
+  kind: EntryKind,
   decisions: FileDecision[],
   facts: Array<ContentFacts | null>,
   s: FilterSettings,
@@ -207,8 +281,10 @@ async function markDuplicates(
   tick: () => Promise<void>,
   sourceName: (source: string) => string,
 ): Promise<void> {
-  const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted);
-  order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
+  const order = decisions.map((_, i) => i).filter((i) => decisions[i].accepted && (decisions[i].kind ?? 'file') === kind);
+  // Commits newest first whatever order they are stored in: the older copy of a change is the duplicate.
+  if (kind === 'commit') order.sort((a, b) => (decisions[b].time ?? 0) - (decisions[a].time ?? 0) || a - b);
+  else order.sort((a, b) => Number(decisions[b].test) - Number(decisions[a].test) || a - b);
   const exact = new Map<string, number>();
   const near = new LshIndex<number>();
   for (let k = 0; k < order.length; k++) {
@@ -230,7 +306,7 @@ async function markDuplicates(
       const where = o.source !== d.source ? ` in ${sourceName(o.source)}` : '';
       d.detail =
         dupOf.similarity === 1 && same !== undefined
-          ? `same content as ${o.path}${where}`
+          ? `same ${kind === 'commit' ? 'changes' : 'content'} as ${o.path}${where}`
           : `near-duplicate of ${o.path}${where}: ` + `estimated Jaccard ${dupOf.similarity.toFixed(2)} ≥ ${s.nearDuplicate}`;
       continue;
     }
@@ -267,7 +343,7 @@ export async function filterFiles(
   const total = files.length;
   for (let i = 0; i < files.length; i++) {
     const f = files[i];
-    const one = decideFile(f, rules.get(f.source)!, judge);
+    const one = f.kind === 'commit' ? decideCommit(f, judge) : decideFile(f, rules.get(f.source)!, judge);
     decisions[i] = one.decision;
     facts[i] = one.facts;
     if (one.analysed) analysed++;
@@ -277,6 +353,7 @@ export async function filterFiles(
     }
   }
   onProgress?.({ phase: 'analysing', done: total, total });
-  await markDuplicates(decisions, facts, s, onProgress, tick, opts.sourceName ?? ((id) => id));
+  for (const kind of ['file', 'commit'] as const)
+    await markDuplicates(kind, decisions, facts, s, onProgress, tick, opts.sourceName ?? ((id) => id));
   return { decisions, summary: summarise(decisions, s), analysed };
 }

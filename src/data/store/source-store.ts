@@ -4,7 +4,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { contentHash, type ContentFacts } from '../filter/content.ts';
 import type { FilterSettings } from '../filter/settings.ts';
 import type { FilterSummary } from '../filter/summary.ts';
-import type { FileDecision, SourceFile, SourceRecord } from '../types.ts';
+import type { EntryKind, FileDecision, SourceFile, SourceRecord } from '../types.ts';
 
 export interface StoredFile {
   source: string;
@@ -13,6 +13,8 @@ export interface StoredFile {
   size: number;
   sha: string;
   test: boolean;
+  /** 'commit': a commit of the history (see SourceFile.kind); absent for files. */
+  kind?: EntryKind;
 }
 
 export interface FilterRun {
@@ -84,16 +86,19 @@ export class SourceStore {
     const existing = new Map((await fstore.index('by-source').getAll(rec.id)).map((f) => [f.path, f]));
     const changes: FileChanges = { added: 0, changed: 0, removed: 0, unchanged: 0 };
     const seen = new Set<string>();
+    // Changes count files; the commits of the history are stored alongside, uncounted.
+    const count = (kind: EntryKind | undefined, what: keyof FileChanges) => {
+      if (kind !== 'commit') changes[what]++;
+    };
     for (const f of hashed) {
       seen.add(f.path);
       const old = existing.get(f.path);
       if (old && old.sha === f.sha) {
-        changes.unchanged++;
+        count(f.kind, 'unchanged');
         if (f.test !== undefined && f.test !== old.test) await fstore.put({ ...old, test: f.test });
         continue;
       }
-      if (old) changes.changed++;
-      else changes.added++;
+      count(f.kind, old ? 'changed' : 'added');
       await fstore.put({
         source: rec.id,
         path: f.path,
@@ -101,17 +106,25 @@ export class SourceStore {
         size: f.bytes.length,
         sha: f.sha,
         test: f.test ?? old?.test ?? false,
+        ...(f.kind === 'commit' ? { kind: f.kind } : {}),
       });
     }
     if (!opts.merge) {
       for (const path of existing.keys()) {
         if (seen.has(path)) continue;
         await fstore.delete([rec.id, path]);
-        changes.removed++;
+        count(existing.get(path)?.kind, 'removed');
       }
     }
-    const all = await fstore.index('by-source').getAll(rec.id);
-    const record: SourceRecord = { ...rec, fileCount: all.length, bytes: all.reduce((a, f) => a + f.size, 0) };
+    const entries = await fstore.index('by-source').getAll(rec.id);
+    const all = entries.filter((f) => f.kind !== 'commit');
+    const commits = entries.length - all.length;
+    const record: SourceRecord = {
+      ...rec,
+      fileCount: all.length,
+      bytes: all.reduce((a, f) => a + f.size, 0),
+      commits: commits || undefined,
+    };
     await tx.objectStore('sources').put(record);
     await tx.done;
     return { record, changes };
@@ -131,13 +144,13 @@ export class SourceStore {
     await tx.done;
   }
 
-  /** Files of a source without their bytes (for listing). */
+  /** Files of a source without their bytes (for listing; the commits of its history are not files). */
   async fileList(source: string): Promise<Array<Omit<StoredFile, 'bytes'>>> {
     const out: Array<Omit<StoredFile, 'bytes'>> = [];
     let cursor = await this.db.transaction('files').store.index('by-source').openCursor(source);
     while (cursor) {
       const { bytes: _bytes, ...meta } = cursor.value;
-      out.push(meta);
+      if (meta.kind !== 'commit') out.push(meta);
       cursor = await cursor.continue();
     }
     return out;
@@ -147,7 +160,9 @@ export class SourceStore {
     const tx = this.db.transaction(['files', 'sources'], 'readwrite');
     const store = tx.objectStore('files');
     const list =
-      paths === 'all' ? await store.index('by-source').getAll(source) : await Promise.all(paths.map((p) => store.get([source, p])));
+      paths === 'all'
+        ? (await store.index('by-source').getAll(source)).filter((f) => f.kind !== 'commit')
+        : await Promise.all(paths.map((p) => store.get([source, p])));
     let n = 0;
     for (const f of list) {
       if (!f || f.test === test) continue;
