@@ -21,9 +21,9 @@ import { linearForward } from './kernels/linear.ts';
 import { gemvForward } from './kernels/gemv.ts';
 import { loraForward } from './kernels/lora.ts';
 import { rmsnormForward } from './kernels/rmsnorm.ts';
-import { ropeForward, createRopeTable, type RopeTable } from './kernels/rope.ts';
+import { createRopeTable, type RopeTable } from './kernels/rope.ts';
 import { attentionCached } from './kernels/attention-cached.ts';
-import { copyInto, siluGateForward } from './kernels/elementwise.ts';
+import { siluGateForward } from './kernels/elementwise.ts';
 import { abortError } from '../progress.ts';
 
 export interface DecoderOptions {
@@ -64,7 +64,6 @@ interface Scratch {
   k: GPUBuffer;
   v: GPUBuffer;
   attn: GPUBuffer;
-  h: GPUBuffer;
   xn2: GPUBuffer;
   gate: GPUBuffer;
   up: GPUBuffer;
@@ -81,6 +80,8 @@ export class Decoder {
   readonly kvType: KvDtype;
   /** Bytes mapped back from the GPU since this decoder was made (logits or candidates). */
   readBackBytes = 0;
+  /** Dispatches the last prefill or step recorded (a step: per decoded token). */
+  lastDispatches = 0;
   private cache: KvCache;
   private s: Scratch;
   private rope: RopeTable;
@@ -117,7 +118,6 @@ export class Decoder {
       k: b('k', C * kvd),
       v: b('v', C * kvd),
       attn: b('attn', C * qd),
-      h: b('h', C * H),
       xn2: b('xn2', C * H),
       gate: b('gate', C * I),
       up: b('up', C * I),
@@ -242,6 +242,7 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
         throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
     this.busy = true;
+    const d0 = this.runner.dispatchCount;
     try {
       const device = this.memory.device;
       for (let start = 0; start < ids.length; start += this.chunk) {
@@ -270,6 +271,7 @@ export class Decoder {
         this.readBackBytes += this.sampler.lastBytes;
       } else out = await this.mapLogits();
       this.runner.releaseUniforms();
+      this.lastDispatches = this.runner.dispatchCount - d0;
       return out;
     } catch (err) {
       // Whatever was recorded may be half-written: forget the cache rather than trust it.
@@ -309,18 +311,16 @@ export class Decoder {
       this.proj(pass, L.q, lo.q_proj, s.xn, s.q, T);
       this.proj(pass, L.k, lo.k_proj, s.xn, s.k, T);
       this.proj(pass, L.v, lo.v_proj, s.xn, s.v, T);
-      ropeForward(r, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, pos0);
-      ropeForward(r, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, pos0);
-      this.cache.write(r, pass, l, s.k, s.v, pos0, T);
+      this.cache.ropeAndWrite(r, pass, l, s.q, s.k, s.v, this.rope, c.numHeads, pos0, T);
       attentionCached(r, pass, s.q, this.cache.k[l], this.cache.v[l], s.attn, T, pos0, c.numHeads, c.numKvHeads, c.headDim, this.kvType);
-      copyInto(r, pass, s.x, s.h, T * H);
-      this.proj(pass, L.o, lo.o_proj, s.attn, s.h, T, true); // h = x + o(attn)
-      rmsnormForward(r, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
+      // The residual stream is accumulated in place (each output element read and written
+      // by one thread): no copies.
+      this.proj(pass, L.o, lo.o_proj, s.attn, s.x, T, true); // x += o(attn)
+      rmsnormForward(r, pass, s.x, L.postNorm, s.xn2, T, H, c.rmsNormEps);
       this.proj(pass, L.gate, lo.gate_proj, s.xn2, s.gate, T);
       this.proj(pass, L.up, lo.up_proj, s.xn2, s.up, T);
       siluGateForward(r, pass, s.gate, s.up, s.act, T * c.intermediateSize);
-      copyInto(r, pass, s.h, s.x, T * H);
-      this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x = h + down(act)
+      this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x += down(act)
     }
     if (!logits) return;
     copyRange(r, pass, s.x, (T - 1) * H, s.last, 0, H);
