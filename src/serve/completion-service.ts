@@ -80,6 +80,7 @@ export class CompletionService {
         temperature: req.temperature,
         topK: req.topK,
         topP: req.topP,
+        repetitionPenalty: req.repetitionPenalty,
         seed: req.seed,
         stopTokens: this.stopIds,
         deadlineMs: req.deadlineMs,

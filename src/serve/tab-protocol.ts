@@ -58,7 +58,8 @@ function requestOk(v: unknown): boolean {
     Array.isArray(v.stop) &&
     v.stop.every((s) => typeof s === 'string') &&
     (v.deadlineMs === undefined || isCount(v.deadlineMs)) &&
-    (v.seed === undefined || typeof v.seed === 'number')
+    (v.seed === undefined || typeof v.seed === 'number') &&
+    (v.repetitionPenalty === undefined || (typeof v.repetitionPenalty === 'number' && v.repetitionPenalty > 0))
   );
 }
 
