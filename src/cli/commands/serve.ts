@@ -25,6 +25,7 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --adapter DIR[=W]      PEFT LoRA adapter folder, with weight W (default 1); repeat to mix
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
+  --kv-cache T           KV cache storage: auto (f16 where the GPU has shader-f16, default) | f16 | f32
 ${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
   --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
                          without it only this process serves
@@ -54,6 +55,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       adapter: { type: 'string', multiple: true },
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
+      'kv-cache': { type: 'string', default: 'auto' },
       ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       'allow-tab': { type: 'boolean', default: false },
@@ -70,6 +72,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const combination = values.combination as Combination;
   if (combination !== 'cat' && combination !== 'linear') throw new Error(`--combination must be cat or linear, not ${combination}`);
+  const kvCache = values['kv-cache'];
+  if (kvCache !== 'auto' && kvCache !== 'f16' && kvCache !== 'f32') {
+    process.stderr.write(`homecoder serve: --kv-cache must be auto, f16 or f32, not ${kvCache}.\n`);
+    return 2;
+  }
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
   if (!listen) return 2;
   checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
@@ -83,6 +90,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     adapters,
     combination,
     contextLength: context,
+    kvCache,
   });
   const bridge = await startBridge({
     ...listen,
