@@ -21,7 +21,8 @@ export class GreedyDecoder {
     adapter: GpuLora | undefined,
     readonly maxTokens: number,
   ) {
-    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens });
+    // An f32 KV cache: the evaluation's score should not depend on whether the GPU has shader-f16.
+    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens, kvCache: 'f32' });
     this.decoder.setAdapter(adapter);
   }
 
