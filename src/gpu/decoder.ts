@@ -323,8 +323,9 @@ export class Decoder {
       this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x += down(act)
     }
     if (!logits) return;
-    copyRange(r, pass, s.x, (T - 1) * H, s.last, 0, H);
-    rmsnormForward(r, pass, s.last, this.model.finalNorm, s.lastNormed, 1, H, c.rmsNormEps);
+    // A decode step's only row is its last: no copy.
+    if (T > 1) copyRange(r, pass, s.x, (T - 1) * H, s.last, 0, H);
+    rmsnormForward(r, pass, T > 1 ? s.last : s.x, this.model.finalNorm, s.lastNormed, 1, H, c.rmsNormEps);
     gemvForward(r, pass, s.lastNormed, this.model.lmHead, undefined, s.logits);
   }
 }
