@@ -1,9 +1,12 @@
 // Decoding speed on a fixture model: time to first token (prefill of a prompt + the first
 // token's logits read back) and decode tokens/s (one KV-cache step per token, greedy),
-// with the base model and with a LoRA adapter on all seven modules.
+// with the base model and with a LoRA adapter on all seven modules; bytes read back and
+// dispatches per decoded token. One row reads the whole logits and samples on the CPU, as the
+// decoder did before sampling moved to the GPU.
 import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Decoder } from '../src/gpu/decoder.ts';
 import { generateTokens } from '../src/serve/generate.ts';
+import { argmax } from '../src/serve/sampling.ts';
 import { BENCH_LORA, benchModel } from './fixture.ts';
 
 export interface DecodeBench {
@@ -12,6 +15,9 @@ export interface DecodeBench {
   newTokens: number;
   ttftMs: number;
   decodeTokensPerS: number;
+  kvCache: string;
+  bytesPerToken: number;
+  dispatchesPerToken: number;
 }
 
 export async function benchDecode(
@@ -25,24 +31,57 @@ export async function benchDecode(
   const host = initHostAdapter(config, lora, 1);
   for (const layer of host) for (const p of Object.values(layer)) p.B.fill(0.01);
   const out: DecodeBench[] = [];
+  const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const params = { maxTokens: opts.newTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [] };
   for (const [label, adapter] of [
     ['base model', undefined],
     ['with LoRA r=16 on 7 modules', new GpuLora(memory, lora, host, { trainable: false })],
   ] as const) {
     decoder.setAdapter(adapter);
-    const params = { maxTokens: opts.newTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [] };
     await generateTokens(decoder, prompt, params); // warm-up: pipelines
     const ttft: number[] = [];
     const tps: number[] = [];
+    let bytes = 0;
     for (let r = 0; r < opts.reps; r++) {
       decoder.reset(); // no prefix reuse: a cold prompt each time
       const g = await generateTokens(decoder, prompt, params);
       ttft.push(g.prefillMs);
       tps.push(((g.tokens.length - 1) / g.decodeMs) * 1000);
+      bytes = g.bytesReadBack / g.tokens.length;
     }
-    const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    out.push({ label, promptTokens: opts.promptTokens, newTokens: opts.newTokens, ttftMs: med(ttft), decodeTokensPerS: med(tps) });
+    const row = { promptTokens: opts.promptTokens, newTokens: opts.newTokens, kvCache: decoder.kvType };
+    out.push({
+      label,
+      ...row,
+      ttftMs: med(ttft),
+      decodeTokensPerS: med(tps),
+      bytesPerToken: bytes,
+      dispatchesPerToken: decoder.lastDispatches,
+    });
   }
+  // As before GPU sampling: the whole logits read back each token, argmax on the CPU.
+  decoder.setAdapter(undefined);
+  const tps: number[] = [];
+  const ttft: number[] = [];
+  for (let r = 0; r < opts.reps; r++) {
+    decoder.reset();
+    const t0 = performance.now();
+    let logits = (await decoder.prefill(prompt)).logits;
+    const t1 = performance.now();
+    for (let i = 1; i < opts.newTokens; i++) logits = await decoder.step(argmax(logits));
+    ttft.push(t1 - t0);
+    tps.push(((opts.newTokens - 1) / (performance.now() - t1)) * 1000);
+  }
+  out.push({
+    label: 'base model, whole logits read back (CPU argmax)',
+    promptTokens: opts.promptTokens,
+    newTokens: opts.newTokens,
+    kvCache: decoder.kvType,
+    ttftMs: med(ttft),
+    decodeTokensPerS: med(tps),
+    bytesPerToken: config.vocabSize * 4,
+    dispatchesPerToken: decoder.lastDispatches,
+  });
   memory.destroyAll();
   return out;
 }
@@ -52,8 +91,11 @@ export function decodeSummary(rows: DecodeBench[]): string {
   return [
     `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
     '',
-    '| serving | time to first token (ms) | decode tokens/s |',
-    '| --- | ---: | ---: |',
-    ...rows.map((r) => `| ${r.label} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} |`),
+    '| serving | KV cache | time to first token (ms) | decode tokens/s | bytes read back per token | dispatches per token |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.kvCache} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.bytesPerToken} | ${r.dispatchesPerToken} |`,
+    ),
   ].join('\n');
 }

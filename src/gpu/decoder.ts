@@ -5,20 +5,25 @@
 // in the cache (the user typed a character) reuses their keys and values.
 // The adapter (one LoRA, possibly a weighted mix made on the host) can be swapped without
 // touching the base weights; swapping drops the cache, whose keys depended on it.
+// `prefillSelect`/`stepSelect` finish on the GPU (src/gpu/sampler.ts): only the selected
+// candidates are read back, not the logits; `prefill`/`step` read the whole logits.
 import type { GpuModel, GpuLinear } from './model.ts';
 import type { GpuLora, LoraParam } from './lora.ts';
 import { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
-import { KvCache, copyRange } from './kv-cache.ts';
+import { KvCache, copyRange, type KvDtype } from './kv-cache.ts';
+import { GpuSampler, type Selection } from './sampler.ts';
+import type { Candidates } from '../serve/sampling.ts';
+import { featureMissing } from './errors.ts';
 import { embeddingForward } from './kernels/embedding.ts';
 import { linearForward } from './kernels/linear.ts';
 import { gemvForward } from './kernels/gemv.ts';
 import { loraForward } from './kernels/lora.ts';
 import { rmsnormForward } from './kernels/rmsnorm.ts';
-import { ropeForward, createRopeTable, type RopeTable } from './kernels/rope.ts';
+import { createRopeTable, type RopeTable } from './kernels/rope.ts';
 import { attentionCached } from './kernels/attention-cached.ts';
-import { copyInto, siluGateForward } from './kernels/elementwise.ts';
+import { siluGateForward } from './kernels/elementwise.ts';
 import { abortError } from '../progress.ts';
 
 export interface DecoderOptions {
@@ -26,12 +31,28 @@ export interface DecoderOptions {
   contextLength: number;
   /** Most prompt tokens prefilled in one submit (bounds scratch memory and dispatch time). */
   chunk?: number;
+  /** KV cache storage: 'auto' (default) is f16 where the device has shader-f16, else f32. */
+  kvCache?: 'auto' | KvDtype;
+}
+
+/** The cache type 'auto' gives on this device, or the one asked for (f16 needs shader-f16). */
+export function kvCacheType(device: GPUDevice, asked: 'auto' | KvDtype = 'auto'): KvDtype {
+  const f16 = device.features.has('shader-f16');
+  if (asked === 'f16' && !f16)
+    throw featureMissing('shader-f16', 'an f16 KV cache', "Use the KV cache in 'auto' or 'f32' mode on this GPU.");
+  return asked === 'auto' ? (f16 ? 'f16' : 'f32') : asked;
 }
 
 export interface PrefillResult {
   /** Logits of the prompt's last position [vocab]. */
   logits: Float32Array;
   /** Prompt tokens whose keys and values were reused from the previous call. */
+  reused: number;
+}
+
+export interface PrefillSelectResult {
+  /** The candidates selected on the GPU from the prompt's last position. */
+  candidates: Candidates;
   reused: number;
 }
 
@@ -43,7 +64,6 @@ interface Scratch {
   k: GPUBuffer;
   v: GPUBuffer;
   attn: GPUBuffer;
-  h: GPUBuffer;
   xn2: GPUBuffer;
   gate: GPUBuffer;
   up: GPUBuffer;
@@ -57,10 +77,16 @@ export class Decoder {
   readonly runner: KernelRunner;
   readonly contextLength: number;
   readonly chunk: number;
+  readonly kvType: KvDtype;
+  /** Bytes mapped back from the GPU since this decoder was made (logits or candidates). */
+  readBackBytes = 0;
+  /** Dispatches the last prefill or step recorded (a step: per decoded token). */
+  lastDispatches = 0;
   private cache: KvCache;
   private s: Scratch;
   private rope: RopeTable;
-  private staging: GPUBuffer;
+  private sampler: GpuSampler;
+  private staging?: GPUBuffer;
   private xa?: GPUBuffer;
   private adapter?: GpuLora;
   /** Tokens whose keys and values are in the cache, in order. */
@@ -77,7 +103,8 @@ export class Decoder {
     this.runner = new KernelRunner(device);
     this.contextLength = opts.contextLength;
     const C = (this.chunk = Math.max(1, Math.min(opts.chunk ?? 128, opts.contextLength)));
-    this.cache = new KvCache(memory, c, this.contextLength);
+    this.kvType = kvCacheType(device, opts.kvCache);
+    this.cache = new KvCache(memory, c, this.contextLength, this.kvType);
     const H = c.hiddenSize;
     const I = c.intermediateSize;
     const qd = c.numHeads * c.headDim;
@@ -91,7 +118,6 @@ export class Decoder {
       k: b('k', C * kvd),
       v: b('v', C * kvd),
       attn: b('attn', C * qd),
-      h: b('h', C * H),
       xn2: b('xn2', C * H),
       gate: b('gate', C * I),
       up: b('up', C * I),
@@ -101,11 +127,7 @@ export class Decoder {
       logits: b('logits', c.vocabSize),
     };
     this.rope = createRopeTable(device, this.contextLength, c.headDim, c.ropeTheta, c.ropeLinearFactor);
-    this.staging = device.createBuffer({
-      label: 'decoder.logits.staging',
-      size: c.vocabSize * 4,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    this.sampler = new GpuSampler(memory, c.vocabSize);
   }
 
   /** Serves with this adapter (or the base model alone); the cache is dropped. */
@@ -136,10 +158,7 @@ export class Decoder {
    */
   async prefill(ids: readonly number[], signal?: AbortSignal): Promise<PrefillResult> {
     if (ids.length === 0) throw new RangeError('a prompt needs at least one token');
-    let p = 0;
-    const max = Math.min(ids.length - 1, this.tokens.length); // the last token always runs: its logits are needed
-    while (p < max && ids[p] === this.tokens[p]) p++;
-    this.tokens.length = p;
+    const p = this.commonPrefix(ids);
     const logits = await this.run(ids.slice(p), signal);
     return { logits, reused: p };
   }
@@ -149,15 +168,71 @@ export class Decoder {
     return this.run([id], signal);
   }
 
+  /** `prefill`, reading back only the candidates `sel` asks for. */
+  async prefillSelect(ids: readonly number[], sel: Selection, signal?: AbortSignal): Promise<PrefillSelectResult> {
+    if (ids.length === 0) throw new RangeError('a prompt needs at least one token');
+    const p = this.commonPrefix(ids);
+    const candidates = await this.run(ids.slice(p), signal, sel);
+    return { candidates, reused: p };
+  }
+
+  /** `step`, reading back only the candidates `sel` asks for. */
+  async stepSelect(id: number, sel: Selection, signal?: AbortSignal): Promise<Candidates> {
+    return this.run([id], signal, sel);
+  }
+
+  /**
+   * The whole logits of the last position run, for a draw the candidates cannot make (a
+   * wide top-p nucleus): after a *Select call, with its repetition penalty applied.
+   */
+  async readLogits(): Promise<Float32Array> {
+    if (this.busy) throw new Error('the decoder is already running a forward pass');
+    const device = this.memory.device;
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.s.logits, 0, this.logitsStaging(), 0, this.model.config.vocabSize * 4);
+    device.queue.submit([enc.finish()]);
+    return this.mapLogits();
+  }
+
   destroy(): void {
     this.cache.destroy();
     for (const b of Object.values(this.s)) this.memory.release(b);
     if (this.xa) this.memory.release(this.xa);
     this.rope.buffer.destroy();
-    this.staging.destroy();
+    this.sampler.destroy();
+    this.staging?.destroy();
   }
 
-  private async run(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+  /** Keeps the cached tokens that start `ids` (all but its last, whose logits are needed). */
+  private commonPrefix(ids: readonly number[]): number {
+    let p = 0;
+    const max = Math.min(ids.length - 1, this.tokens.length);
+    while (p < max && ids[p] === this.tokens[p]) p++;
+    this.tokens.length = p;
+    return p;
+  }
+
+  private logitsStaging(): GPUBuffer {
+    this.staging ??= this.memory.device.createBuffer({
+      label: 'decoder.logits.staging',
+      size: this.model.config.vocabSize * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    return this.staging;
+  }
+
+  private async mapLogits(): Promise<Float32Array> {
+    const staging = this.logitsStaging();
+    await staging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    this.readBackBytes += logits.byteLength;
+    return logits;
+  }
+
+  private run(ids: number[], signal: AbortSignal | undefined): Promise<Float32Array>;
+  private run(ids: number[], signal: AbortSignal | undefined, sel: Selection): Promise<Candidates>;
+  private async run(ids: number[], signal?: AbortSignal, sel?: Selection): Promise<Float32Array | Candidates> {
     if (this.busy) throw new Error('the decoder is already running a forward pass');
     const c = this.model.config;
     if (this.tokens.length + ids.length > this.contextLength) {
@@ -167,6 +242,7 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
         throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
     this.busy = true;
+    const d0 = this.runner.dispatchCount;
     try {
       const device = this.memory.device;
       for (let start = 0; start < ids.length; start += this.chunk) {
@@ -178,8 +254,10 @@ export class Decoder {
         const enc = device.createCommandEncoder();
         const pass = enc.beginComputePass();
         this.recordChunk(pass, part.length, pos0, lastChunk);
+        if (lastChunk && sel) this.sampler.record(this.runner, pass, this.s.logits, sel);
         pass.end();
-        if (lastChunk) enc.copyBufferToBuffer(this.s.logits, 0, this.staging, 0, c.vocabSize * 4);
+        if (lastChunk && sel) this.sampler.copy(enc);
+        else if (lastChunk) enc.copyBufferToBuffer(this.s.logits, 0, this.logitsStaging(), 0, c.vocabSize * 4);
         device.queue.submit([enc.finish()]);
         this.tokens.push(...part);
         if (!lastChunk) {
@@ -187,11 +265,14 @@ export class Decoder {
           this.runner.releaseUniforms();
         }
       }
-      await this.staging.mapAsync(GPUMapMode.READ);
-      const logits = new Float32Array(this.staging.getMappedRange().slice(0));
-      this.staging.unmap();
+      let out: Float32Array | Candidates;
+      if (sel) {
+        out = await this.sampler.read();
+        this.readBackBytes += this.sampler.lastBytes;
+      } else out = await this.mapLogits();
       this.runner.releaseUniforms();
-      return logits;
+      this.lastDispatches = this.runner.dispatchCount - d0;
+      return out;
     } catch (err) {
       // Whatever was recorded may be half-written: forget the cache rather than trust it.
       this.tokens = [];
@@ -230,22 +311,21 @@ export class Decoder {
       this.proj(pass, L.q, lo.q_proj, s.xn, s.q, T);
       this.proj(pass, L.k, lo.k_proj, s.xn, s.k, T);
       this.proj(pass, L.v, lo.v_proj, s.xn, s.v, T);
-      ropeForward(r, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, pos0);
-      ropeForward(r, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, pos0);
-      this.cache.write(r, pass, l, s.k, s.v, pos0, T);
-      attentionCached(r, pass, s.q, this.cache.k[l], this.cache.v[l], s.attn, T, pos0, c.numHeads, c.numKvHeads, c.headDim);
-      copyInto(r, pass, s.x, s.h, T * H);
-      this.proj(pass, L.o, lo.o_proj, s.attn, s.h, T, true); // h = x + o(attn)
-      rmsnormForward(r, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
+      this.cache.ropeAndWrite(r, pass, l, s.q, s.k, s.v, this.rope, c.numHeads, pos0, T);
+      attentionCached(r, pass, s.q, this.cache.k[l], this.cache.v[l], s.attn, T, pos0, c.numHeads, c.numKvHeads, c.headDim, this.kvType);
+      // The residual stream is accumulated in place (each output element read and written
+      // by one thread): no copies.
+      this.proj(pass, L.o, lo.o_proj, s.attn, s.x, T, true); // x += o(attn)
+      rmsnormForward(r, pass, s.x, L.postNorm, s.xn2, T, H, c.rmsNormEps);
       this.proj(pass, L.gate, lo.gate_proj, s.xn2, s.gate, T);
       this.proj(pass, L.up, lo.up_proj, s.xn2, s.up, T);
       siluGateForward(r, pass, s.gate, s.up, s.act, T * c.intermediateSize);
-      copyInto(r, pass, s.h, s.x, T * H);
-      this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x = h + down(act)
+      this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x += down(act)
     }
     if (!logits) return;
-    copyRange(r, pass, s.x, (T - 1) * H, s.last, 0, H);
-    rmsnormForward(r, pass, s.last, this.model.finalNorm, s.lastNormed, 1, H, c.rmsNormEps);
+    // A decode step's only row is its last: no copy.
+    if (T > 1) copyRange(r, pass, s.x, (T - 1) * H, s.last, 0, H);
+    rmsnormForward(r, pass, T > 1 ? s.last : s.x, this.model.finalNorm, s.lastNormed, 1, H, c.rmsNormEps);
     gemvForward(r, pass, s.lastNormed, this.model.lmHead, undefined, s.logits);
   }
 }

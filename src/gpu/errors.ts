@@ -9,6 +9,7 @@ export type GpuErrorCode =
   | 'DEVICE_LOST'
   | 'OUT_OF_MEMORY'
   | 'VALIDATION'
+  | 'FEATURE_MISSING'
   | 'INTERNAL';
 
 export class GpuError extends HomecoderError<GpuErrorCode> {
@@ -59,6 +60,11 @@ export function deviceLost(reason: string, message: string): GpuError {
     'This happens when the GPU runs out of memory, the driver resets, or the tab is in the background too long. ' +
       'Reload the page to start again; saved work is kept. If it repeats, use a shorter sequence length or low memory mode.',
   );
+}
+
+/** An optional WebGPU feature a caller asked for is not on this device. */
+export function featureMissing(feature: string, what: string, hint: string): GpuError {
+  return new GpuError('FEATURE_MISSING', `This GPU adapter has no '${feature}', which ${what} needs.`, hint);
 }
 
 /** Turns a GPUError captured by an error scope or `uncapturederror` into a typed error. */

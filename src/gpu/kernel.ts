@@ -16,6 +16,8 @@ export class KernelRunner {
   readonly device: GPUDevice;
   private pipelines = new Map<string, GPUComputePipeline>();
   private uniforms: GPUBuffer[] = [];
+  /** Dispatches recorded so far (the decoder and the bench report them per token). */
+  dispatchCount = 0;
 
   constructor(device: GPUDevice) {
     this.device = device;
@@ -65,7 +67,10 @@ export class KernelRunner {
     if (x > max || y > max || z > max) {
       throw new Error(`dispatch ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${max}; split the grid`);
     }
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (x > 0 && y > 0 && z > 0) {
+      pass.dispatchWorkgroups(x, y, z);
+      this.dispatchCount++;
+    }
   }
 
   /** Frees the uniform buffers of dispatches already submitted. */

@@ -112,6 +112,7 @@ export class CompletionService {
         temperature: req.temperature,
         topK: req.topK,
         topP: req.topP,
+        repetitionPenalty: req.repetitionPenalty,
         seed: req.seed,
         stopTokens: req.messages ? this.chatStops : this.stopIds,
         deadlineMs: req.deadlineMs,

@@ -1,10 +1,22 @@
 // The token loop of one completion on a Decoder: prefill (reusing a cached prefix), then
 // sample, stop on an end token, a caller's stop (stop strings are checked on text by the
 // caller), the token budget, a deadline, or cancellation — checked between tokens.
+// The candidates a draw needs are selected on the GPU and only they are read back
+// (src/gpu/sampler.ts); a draw that needs every logit reads them all (sampling.ts: candidatePlan).
 import type { Decoder } from '../gpu/decoder.ts';
+import type { Selection } from '../gpu/sampler.ts';
 import { Rng } from '../random.ts';
 import { isAbort } from '../progress.ts';
-import { sampleToken, type SamplingParams } from './sampling.ts';
+import {
+  applyRepetitionPenalty,
+  candidatePlan,
+  penaltyTokens,
+  PENALTY_WINDOW,
+  sampleCandidates,
+  sampleToken,
+  type Candidates,
+  type SamplingParams,
+} from './sampling.ts';
 
 export interface GenerateParams extends SamplingParams {
   maxTokens: number;
@@ -25,6 +37,8 @@ export interface GenerateResult {
   /** Milliseconds: prompt processing (to the first token), and decoding the rest. */
   prefillMs: number;
   decodeMs: number;
+  /** Bytes read back from the GPU (logits or candidates) for all the tokens drawn. */
+  bytesReadBack: number;
 }
 
 /**
@@ -44,6 +58,7 @@ export async function generateTokens(
   const tokens: number[] = [];
   const stop = new Set(p.stopTokens);
   const budget = Math.min(p.maxTokens, decoder.contextLength - prompt.length);
+  const read0 = decoder.readBackBytes;
   const result = (finishReason: FinishReason, reusedTokens: number, tFirst: number): GenerateResult => ({
     tokens,
     finishReason,
@@ -51,31 +66,63 @@ export async function generateTokens(
     reusedTokens,
     prefillMs: tFirst - t0,
     decodeMs: performance.now() - tFirst,
+    bytesReadBack: decoder.readBackBytes - read0,
   });
+  const vocab = decoder.model.config.vocabSize;
+  const plan = candidatePlan(p, vocab);
+  const penalty = p.repetitionPenalty ?? 1;
+  const context = () => [...prompt.slice(-PENALTY_WINDOW), ...tokens];
+  // What the GPU selects for the next draw, given the tokens so far.
+  const selection = (): Selection | undefined =>
+    plan && {
+      ...plan,
+      temperature: p.temperature,
+      penalty: penalty === 1 ? undefined : { value: penalty, ids: penaltyTokens(context()) },
+    };
+  // The next position's logits (plan undefined) or candidates.
+  type Next = { logits: Float32Array } | { candidates: Candidates };
+  const draw = async (next: Next): Promise<number> => {
+    if ('candidates' in next) {
+      const id = sampleCandidates(next.candidates, p, rng);
+      if (id !== undefined) return id;
+      return sampleToken(await decoder.readLogits(), p, rng); // penalty already applied on the GPU
+    }
+    applyRepetitionPenalty(next.logits, penaltyTokens(context()), penalty);
+    return sampleToken(next.logits, p, rng);
+  };
   if (opts.signal?.aborted) return result('cancelled', 0, t0);
-  let pre: Awaited<ReturnType<Decoder['prefill']>>;
+  let next: Next;
+  let reused: number;
   try {
-    pre = await decoder.prefill(prompt, opts.signal);
+    const sel = selection();
+    if (sel) {
+      const r = await decoder.prefillSelect(prompt, sel, opts.signal);
+      next = { candidates: r.candidates };
+      reused = r.reused;
+    } else {
+      const r = await decoder.prefill(prompt, opts.signal);
+      next = { logits: r.logits };
+      reused = r.reused;
+    }
   } catch (err) {
     if (isAbort(err)) return result('cancelled', 0, performance.now());
     throw err;
   }
-  const { logits: first, reused } = pre;
   const tFirst = performance.now();
-  let logits = first;
   for (;;) {
     if (opts.signal?.aborted) return result('cancelled', reused, tFirst);
     if (tokens.length >= budget) return result('length', reused, tFirst);
     if (p.deadlineMs !== undefined && tokens.length > 0 && performance.now() - tFirst > p.deadlineMs && (opts.deadlineArmed?.() ?? true))
       return result('deadline', reused, tFirst);
-    const id = sampleToken(logits, p, rng);
+    const id = await draw(next);
     if (stop.has(id)) return result('stop', reused, tFirst);
     tokens.push(id);
     if (opts.onToken?.(id) === true) return result('stop', reused, tFirst);
     if (tokens.length >= budget) return result('length', reused, tFirst);
     if (opts.signal?.aborted) return result('cancelled', reused, tFirst);
     try {
-      logits = await decoder.step(id, opts.signal);
+      const sel = selection();
+      next = sel ? { candidates: await decoder.stepSelect(id, sel, opts.signal) } : { logits: await decoder.step(id, opts.signal) };
     } catch (err) {
       if (isAbort(err)) return result('cancelled', reused, tFirst);
       throw err;

@@ -26,6 +26,8 @@ export interface HeadlessOptions {
   named?: NamedAdapter[];
   /** Positions the KV cache holds (default: the model's, at most HEADLESS_CONTEXT). */
   contextLength?: number;
+  /** KV cache storage (DecoderOptions.kvCache). */
+  kvCache?: 'auto' | 'f16' | 'f32';
 }
 
 export async function openHeadlessService(
@@ -37,7 +39,7 @@ export async function openHeadlessService(
   const decoder = await withErrorScopes(
     loaded.memory.device,
     `allocating the KV cache for ${contextLength} positions`,
-    async () => new Decoder(loaded.memory, loaded.model, { contextLength }),
+    async () => new Decoder(loaded.memory, loaded.model, { contextLength, kvCache: opts.kvCache }),
   );
   const adapter = await uploadAdapterMix(loaded.memory, config, opts.adapters, opts.combination);
   if (adapter) decoder.setAdapter(adapter);

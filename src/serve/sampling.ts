@@ -1,5 +1,8 @@
 // Picking the next token from logits on the CPU: greedy (temperature 0), or temperature
 // with top-k and top-p (nucleus) filtering, seeded so a request with a seed repeats.
+// `sampleToken` over the whole logits is the reference; the decoder selects candidates on
+// the GPU (src/gpu/sampler.ts) and `sampleCandidates` draws from them with the same steps,
+// so both give the same token for the same seed.
 import type { Rng } from '../random.ts';
 
 export interface SamplingParams {
@@ -9,6 +12,35 @@ export interface SamplingParams {
   topK: number;
   /** Keep the smallest set whose probability reaches p; 1 = all. */
   topP: number;
+  /**
+   * > 1 makes the distinct tokens among the last PENALTY_WINDOW of the context less likely
+   * (HF's repetition_penalty, llama.cpp's repeat_penalty): a positive logit is multiplied by
+   * 1/penalty, a negative one by penalty. 1 or absent = off.
+   */
+  repetitionPenalty?: number;
+}
+
+/** Tokens of the context the repetition penalty looks at (llama.cpp's repeat_last_n). */
+export const PENALTY_WINDOW = 64;
+
+/** The distinct token ids among the last PENALTY_WINDOW of `context`, ascending. */
+export function penaltyTokens(context: readonly number[]): number[] {
+  return [...new Set(context.slice(-PENALTY_WINDOW))].sort((a, b) => a - b);
+}
+
+/**
+ * Applies the repetition penalty in place. Multiplying by the f32 reciprocal (not dividing)
+ * so the GPU's f32 product is bit-identical: a product of two f32 values is exact in a
+ * double, and the Float32Array store rounds it once, as the GPU does.
+ */
+export function applyRepetitionPenalty(logits: Float32Array, ids: readonly number[], penalty: number): void {
+  if (penalty === 1) return;
+  const pen = Math.fround(penalty);
+  const inv = Math.fround(1 / penalty);
+  for (const i of ids) {
+    const l = logits[i];
+    logits[i] = l > 0 ? l * inv : l * pen;
+  }
 }
 
 export function argmax(logits: ArrayLike<number>): number {
@@ -54,7 +86,9 @@ export function topK(logits: ArrayLike<number>, k: number): number[] {
 }
 
 /** Candidates examined first for a top-p nucleus; the whole vocabulary only when they fall short. */
-const NUCLEUS_FIRST = 256;
+export const NUCLEUS_FIRST = 256;
+/** The largest top_k whose candidates the GPU selects; a larger one reads the whole logits back. */
+export const MAX_GPU_TOP_K = 256;
 
 /** Picks from `idx` (largest first) with weights `w`, cut to the top-p nucleus of `total`. */
 function pick(idx: number[], w: number[], total: number, topP: number, rng: Rng): number {
@@ -143,4 +177,46 @@ function sampleFlatNucleus(logits: Float32Array, mx: number, total: number, p: S
     if (u < 0) return i;
   }
   return argmax(logits);
+}
+
+/** The candidates the GPU selected: the k largest logits, largest first (ties: lower id first). */
+export interface Candidates {
+  ids: ArrayLike<number>;
+  logits: ArrayLike<number>;
+  /** Σ exp((logit − max)/temperature) over the whole vocabulary (top-p without top-k only). */
+  total?: number;
+  vocabSize: number;
+}
+
+/**
+ * What the GPU must select so `sampleCandidates` can draw for `p`: the k largest logits and
+ * (top-p alone) the softmax total; undefined when the draw needs every logit (plain
+ * temperature sampling, or top_k above MAX_GPU_TOP_K).
+ */
+export function candidatePlan(p: SamplingParams, vocabSize: number): { k: number; total: boolean } | undefined {
+  if (p.temperature <= 0 || p.topK === 1) return { k: 1, total: false };
+  if (p.topK > 0 && p.topK < vocabSize) return p.topK <= MAX_GPU_TOP_K ? { k: p.topK, total: false } : undefined;
+  if (p.topP >= 1) return undefined;
+  return { k: Math.min(vocabSize, NUCLEUS_FIRST), total: true };
+}
+
+/**
+ * `sampleToken`'s draw from the GPU's candidates: the same weights, the same cut and the same
+ * random numbers, so the same token for the same seed. Undefined when the candidates fall
+ * short (a top-p nucleus wider than NUCLEUS_FIRST tokens): draw from the whole logits then.
+ */
+export function sampleCandidates(c: Candidates, p: SamplingParams, rng: Rng): number | undefined {
+  if (p.temperature <= 0 || p.topK === 1) return c.ids[0];
+  const topk = p.topK > 0 && p.topK < c.vocabSize;
+  if (!topk && p.topP >= 1) return undefined; // plain temperature: drawn over the vocabulary in id order
+  const n = topk ? p.topK : Math.min(c.vocabSize, NUCLEUS_FIRST);
+  if (c.ids.length < n) throw new RangeError(`${n} candidates are needed, ${c.ids.length} were selected`);
+  const idx = Array.from({ length: n }, (_, j) => c.ids[j]);
+  const mx = c.logits[0];
+  const w = Array.from({ length: n }, (_, j) => Math.exp((c.logits[j] - mx) / p.temperature));
+  const sum = w.reduce((a, b) => a + b, 0);
+  if (topk) return pick(idx, w, sum, p.topP, rng);
+  if (c.total === undefined) throw new RangeError('top-p sampling needs the softmax total');
+  if (sum >= p.topP * c.total || n === c.vocabSize) return pick(idx, w, c.total, p.topP, rng);
+  return undefined;
 }

@@ -73,7 +73,8 @@ function requestOk(v: unknown): boolean {
     (v.deadlineMs === undefined || isCount(v.deadlineMs)) &&
     (v.seed === undefined || typeof v.seed === 'number') &&
     (v.messages === undefined || chatMessagesProblem(v.messages) === undefined) &&
-    (v.adapter === undefined || (typeof v.adapter === 'string' && ADAPTER_NAME.test(v.adapter)))
+    (v.adapter === undefined || (typeof v.adapter === 'string' && ADAPTER_NAME.test(v.adapter))) &&
+    (v.repetitionPenalty === undefined || (typeof v.repetitionPenalty === 'number' && v.repetitionPenalty > 0))
   );
 }
 

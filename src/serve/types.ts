@@ -24,6 +24,8 @@ export interface CompletionRequest {
   topP: number;
   /** 0 = off. */
   topK: number;
+  /** > 1 penalizes the last 64 context tokens (llama.cpp/Ollama repeat_penalty, TGI repetition_penalty); absent = 1 = off. */
+  repetitionPenalty?: number;
   stop: string[];
   /**
    * Stop generating this many ms after the first token, as soon as the text holds a newline

@@ -1,5 +1,5 @@
 // Greedy decoding for the evaluation (FIM exact match): the KV-cache decoder of the
-// completions engine, argmax at every step.
+// completions engine, argmax at every step (on the GPU: one id read back per token).
 import type { GpuLora } from '../gpu/lora.ts';
 import { Decoder } from '../gpu/decoder.ts';
 import type { RunModel } from './run.ts';
@@ -11,11 +11,7 @@ export interface GreedyOptions {
   signal?: AbortSignal;
 }
 
-function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-  return best;
-}
+const GREEDY = { k: 1, total: false, temperature: 0 };
 
 export class GreedyDecoder {
   private decoder: Decoder;
@@ -25,19 +21,19 @@ export class GreedyDecoder {
     adapter: GpuLora | undefined,
     readonly maxTokens: number,
   ) {
-    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens });
+    // An f32 KV cache: the evaluation's score should not depend on whether the GPU has shader-f16.
+    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens, kvCache: 'f32' });
     this.decoder.setAdapter(adapter);
   }
 
   async generate(prompt: number[], o: GreedyOptions): Promise<number[]> {
     const out: number[] = [];
     if (prompt.length >= this.maxTokens) return out;
-    let logits = (await this.decoder.prefill(prompt, o.signal)).logits;
+    let best = (await this.decoder.prefillSelect(prompt, GREEDY, o.signal)).candidates.ids[0];
     for (;;) {
-      const best = argmax(logits);
       out.push(best);
       if (o.stop?.(best, out) || out.length >= o.maxNewTokens || prompt.length + out.length >= this.maxTokens) break;
-      logits = await this.decoder.step(best, o.signal);
+      best = (await this.decoder.stepSelect(best, GREEDY, o.signal)).ids[0];
     }
     return out;
   }

@@ -48,15 +48,16 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
       layers: randomAdapter(config, 2, [...targets], 5, 1.5),
     }))
       writeFileSync(join(adapterDir, n), b);
-    // What the headless server answers on the same files (lavapipe; the tab runs on SwiftShader).
-    const base = await startServe(['--model', modelDir, '--context', '2048']);
+    // What the headless server answers on the same files (lavapipe; the tab runs on SwiftShader,
+    // which has no shader-f16: both on an f32 KV cache, so greedy texts compare exactly).
+    const base = await startServe(['--model', modelDir, '--context', '2048', '--kv-cache', 'f32']);
     expected.base = (await infill(base.url, INFILL)).content;
     expected.typed = (await infill(base.url, { input_prefix: TYPED, input_suffix: '', n_predict: 32 })).content;
     await base.stop();
-    const mixed = await startServe(['--model', modelDir, '--context', '2048', '--adapter', `${adapterDir}=0.8`]);
+    const mixed = await startServe(['--model', modelDir, '--context', '2048', '--kv-cache', 'f32', '--adapter', `${adapterDir}=0.8`]);
     expected.adapter = (await infill(mixed.url, INFILL)).content;
     await mixed.stop();
-    const full = await startServe(['--model', modelDir, '--context', '2048', '--adapter', adapterDir]);
+    const full = await startServe(['--model', modelDir, '--context', '2048', '--kv-cache', 'f32', '--adapter', adapterDir]);
     expected.full = (await infill(full.url, INFILL)).content;
     await full.stop();
     expect(expected.adapter).not.toBe(expected.base); // the adapter changes the model

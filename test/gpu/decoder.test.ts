@@ -2,14 +2,25 @@
 // (matrix–vector projections, attention over the cache) give the same tokens as the
 // argmax of one full forward over the whole sequence, and the same logits within 1e-4
 // relative (f32 sums in a different order: chunked prefill, split-key attention).
-// Prefix reuse gives the same logits as a fresh prefill.
+// Prefix reuse gives the same logits as a fresh prefill. These run on an f32 KV cache; the
+// f16 cache is checked against it (same greedy tokens, logits within F16_KV_TOL), and
+// generateTokens (candidates selected on the GPU) against the CPU sampler over whole logits.
 import { describe, expect, it } from 'vitest';
 import { uploadModel } from '../../src/gpu/model.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
 import { generateTokens } from '../../src/serve/generate.ts';
-import { argmax } from '../../src/serve/sampling.ts';
+import { listSize } from '../../src/gpu/kernels/top-k.ts';
+import {
+  applyRepetitionPenalty,
+  argmax,
+  candidatePlan,
+  penaltyTokens,
+  sampleToken,
+  type SamplingParams,
+} from '../../src/serve/sampling.ts';
+import { Rng } from '../../src/random.ts';
 import { refForward } from '../../src/gpu/reference/transformer.ts';
 import { gpuSkipReason, readF64, skipNote, testDevice, testRunner } from '../helpers/gpu.ts';
 import { relErr } from '../helpers/numeric.ts';
@@ -17,6 +28,14 @@ import { tinyConfig, tinyModel } from '../helpers/tiny.ts';
 
 const prompt = [1, 5, 9, 2, 30, 7, 7, 0, 36, 11, 4];
 const N = 64;
+/**
+ * Logits of an f16 KV cache against an f32 one, relative to the largest logit. Rounding K and
+ * V to f16 moves each element by ≤ 2⁻¹¹ ≈ 4.9e-4 of itself; a score q·k moves by up to
+ * 2⁻¹¹·Σ|q_d·k_d|, which exceeds 2⁻¹¹·|q·k| where terms cancel, and the random tiny models
+ * carry that through 2 layers and the LM head with gains above 1. Measured on lavapipe: first
+ * token ≤ 2e-3, worst of 64 tokens 6.8e-3 (llama) and 4.6e-3 (qwen2); the bound is 20·2⁻¹¹.
+ */
+const F16_KV_TOL = 1e-2;
 
 describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
   for (const arch of ['llama', 'qwen2'] as const)
@@ -35,7 +54,7 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
         const { tensors } = tinyModel(config, 5);
         const memory = new GpuMemory(device);
         const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
-        const decoder = new Decoder(memory, model, { contextLength: prompt.length + N, chunk: 4 });
+        const decoder = new Decoder(memory, model, { contextLength: prompt.length + N, chunk: 4, kvCache: 'f32' });
         const stepLogits: Float32Array[] = [];
         let { logits } = await decoder.prefill(prompt);
         const generated: number[] = [];
@@ -75,12 +94,89 @@ describe.skipIf(!!gpuSkipReason)(`KV-cache decoding${skipNote}`, () => {
       const { tensors, ref } = tinyModel(config, 8);
       const memory = new GpuMemory(device);
       const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
-      const decoder = new Decoder(memory, model, { contextLength: 32 });
+      const decoder = new Decoder(memory, model, { contextLength: 32, kvCache: 'f32' });
       const { logits } = await decoder.prefill(prompt);
       const want = refForward(ref, undefined, prompt, undefined, { logits: true }).logits!;
       expect(relErr(logits, want.subarray((prompt.length - 1) * config.vocabSize))).toBeLessThan(1e-4);
+      if (device.features.has('shader-f16')) {
+        const f16 = new Decoder(memory, model, { contextLength: 32, kvCache: 'f16' });
+        const got = (await f16.prefill(prompt)).logits;
+        expect(relErr(got, want.subarray((prompt.length - 1) * config.vocabSize))).toBeLessThan(F16_KV_TOL);
+      }
       memory.destroyAll();
     });
+
+  for (const arch of ['llama', 'qwen2'] as const)
+    it(`${arch}: an f16 KV cache gives the f32 cache's ${N} greedy tokens, logits within ${F16_KV_TOL}`, async () => {
+      const { device } = await testDevice();
+      if (!device.features.has('shader-f16')) return; // f32 is the only cache there
+      const config = tinyConfig(arch, { headDim: 8, hiddenSize: 32, numHeads: 4, numKvHeads: 2 });
+      const { tensors } = tinyModel(config, 6);
+      const memory = new GpuMemory(device);
+      const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+      const run = async (kvCache: 'f16' | 'f32') => {
+        const dec = new Decoder(memory, model, { contextLength: prompt.length + N, chunk: 4, kvCache });
+        expect(dec.kvType).toBe(kvCache);
+        const all: Float32Array[] = [];
+        const ids: number[] = [];
+        let { logits } = await dec.prefill(prompt);
+        for (let i = 0; i < N; i++) {
+          all.push(logits);
+          ids.push(argmax(logits));
+          if (i + 1 < N) logits = await dec.step(ids[i]);
+        }
+        dec.destroy();
+        return { all, ids };
+      };
+      const a = await run('f32');
+      const b = await run('f16');
+      expect(b.ids).toEqual(a.ids);
+      expect(new Set(a.ids).size).toBeGreaterThan(3);
+      const worst = Math.max(...a.all.map((l, i) => relErr(b.all[i], l)));
+      console.log(`[decoder] ${arch}: f16 KV cache vs f32, worst logits error ${worst.toExponential(2)} over ${N} tokens`);
+      expect(worst).toBeLessThan(F16_KV_TOL);
+      memory.destroyAll();
+    });
+
+  it('generateTokens draws on the GPU what the CPU sampler draws from the whole logits, reading back a few bytes', async () => {
+    const { device } = await testDevice();
+    const config = tinyConfig('qwen2');
+    const { tensors } = tinyModel(config, 11);
+    const memory = new GpuMemory(device);
+    const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+    const dec = new Decoder(memory, model, { contextLength: 64 });
+    const M = 12;
+    const cases: SamplingParams[] = [
+      { temperature: 0, topK: 0, topP: 1 },
+      { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.5 },
+      { temperature: 0.8, topK: 5, topP: 0.9, repetitionPenalty: 1.2 },
+      { temperature: 1.2, topK: 0, topP: 0.8 },
+      { temperature: 1, topK: 0, topP: 0.95, repetitionPenalty: 1.3 },
+      { temperature: 1, topK: 0, topP: 1 }, // plain temperature: the whole logits by design
+    ];
+    for (const p of cases) {
+      dec.reset();
+      const got = await generateTokens(dec, prompt, { ...p, seed: 5, maxTokens: M, stopTokens: [] });
+      // The reference: whole logits, penalty and draw on the CPU.
+      dec.reset();
+      const rng = new Rng(5);
+      const want: number[] = [];
+      let { logits } = await dec.prefill(prompt);
+      for (;;) {
+        applyRepetitionPenalty(logits, penaltyTokens([...prompt, ...want]), p.repetitionPenalty ?? 1);
+        want.push(sampleToken(logits, p, rng));
+        if (want.length === M) break;
+        logits = await dec.step(want[want.length - 1]);
+      }
+      expect(got.tokens, JSON.stringify(p)).toEqual(want);
+      const perToken = got.bytesReadBack / M;
+      console.log(`[decoder] ${JSON.stringify(p)}: ${perToken} bytes read back per token (whole logits: ${config.vocabSize * 4})`);
+      // (id, logit) pairs of a power-of-two list ≥ k, plus the softmax total for top-p alone.
+      const plan = candidatePlan(p, config.vocabSize);
+      expect(perToken).toBe(plan ? listSize(plan.k) * 8 + (plan.total ? 4 : 0) : config.vocabSize * 4);
+    }
+    memory.destroyAll();
+  });
 
   it('reuses the cached prefix of a new prompt and gives the logits of a fresh prefill', async () => {
     const { device } = await testDevice();

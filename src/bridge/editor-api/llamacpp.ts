@@ -48,6 +48,7 @@ function sampling(body: Record<string, unknown>): Omit<CompletionRequest, 'promp
     temperature: num(body, 'temperature', 0, 2) ?? 0,
     topP: num(body, 'top_p', 0, 1) ?? 1,
     topK: int(body, 'top_k', 0, 1e6) ?? 0,
+    repetitionPenalty: num(body, 'repeat_penalty', 0.1, 10),
     stop: stopList(body, 'stop'),
     deadlineMs: int(body, 't_max_predict_ms', 0, 1e9) || undefined,
     seed: int(body, 'seed', -(2 ** 53), 2 ** 53),

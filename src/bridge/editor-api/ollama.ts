@@ -74,6 +74,7 @@ async function generate(ctx: RouteContext): Promise<void> {
     temperature: num(o, 'temperature', 0, 2) ?? 0,
     topP: num(o, 'top_p', 0, 1) ?? 1,
     topK: int(o, 'top_k', 0, 1e6) ?? 0,
+    repetitionPenalty: num(o, 'repeat_penalty', 0.1, 10),
     stop: stopList(o, 'stop'),
     seed: int(o, 'seed', -(2 ** 53), 2 ** 53),
     ...namedAdapter(ctx, model),

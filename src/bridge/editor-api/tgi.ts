@@ -16,6 +16,7 @@ async function request(ctx: RouteContext): Promise<CompletionRequest> {
     temperature: sample || p.temperature !== undefined ? (num(p, 'temperature', 0, 2) ?? 1) : 0,
     topP: num(p, 'top_p', 0, 1) ?? 1,
     topK: int(p, 'top_k', 0, 1e6) ?? 0,
+    repetitionPenalty: num(p, 'repetition_penalty', 0.1, 10),
     stop: stopList(p, 'stop'),
     seed: int(p, 'seed', 0, 2 ** 53),
   };

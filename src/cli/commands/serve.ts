@@ -30,6 +30,7 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
                          \`homecoder\` stays the base (or the --adapter mix); no reload per switch
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
+  --kv-cache T           KV cache storage: auto (f16 where the GPU has shader-f16, default) | f16 | f32
 ${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
   --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
                          without it only this process serves
@@ -72,6 +73,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'named-adapter': { type: 'string', multiple: true },
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
+      'kv-cache': { type: 'string', default: 'auto' },
       ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       'allow-tab': { type: 'boolean', default: false },
@@ -91,6 +93,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const namedSpecs = (values['named-adapter'] ?? []).map(namedAdapterSpec);
   const dup = namedSpecs.find((n, i) => namedSpecs.findIndex((m) => m.name === n.name) !== i);
   if (dup) throw new UsageError(`--named-adapter ${dup.name} is given twice: each name picks one adapter.`, 'named-adapter');
+  const kvCache = values['kv-cache'];
+  if (kvCache !== 'auto' && kvCache !== 'f16' && kvCache !== 'f32') {
+    process.stderr.write(`homecoder serve: --kv-cache must be auto, f16 or f32, not ${kvCache}.\n`);
+    return 2;
+  }
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
   if (!listen) return 2;
   checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
@@ -110,6 +117,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     named: named.map((a, i) => ({ ...a, name: namedSpecs[i].name })),
     combination,
     contextLength: context,
+    kvCache,
   });
   const bridge = await startBridge({
     ...listen,

@@ -2,15 +2,17 @@
 // decode). Query t of the chunk sits at position pos0 + t and sees keys 0..pos0+t. One
 // workgroup per (query, head): its threads split the keys, each keeps an online softmax
 // (max, sum, weighted values), then the partial results are merged in shared memory —
-// so a single decoded token still spreads over many threads (flash-decoding).
+// so a single decoded token still spreads over many threads (flash-decoding). The cache
+// may hold f16 (src/gpu/kv-cache.ts): each element is widened on load, math stays f32.
 import { params, u32, f32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
 
 const WG = 64;
 
-const kernel = (hd: number) => /* wgsl */ `
+const kernel = (hd: number, kv: 'f32' | 'f16') => /* wgsl */ `
+${kv === 'f16' ? 'enable f16;' : ''}
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> kc: array<f32>;
-@group(0) @binding(2) var<storage, read> vc: array<f32>;
+@group(0) @binding(1) var<storage, read> kc: array<${kv}>;
+@group(0) @binding(2) var<storage, read> vc: array<${kv}>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 struct P { nHeads: u32, nKv: u32, pos0: u32, scale: f32 }
 @group(0) @binding(4) var<uniform> p: P;
@@ -43,12 +45,12 @@ fn reduceMax(v: f32, lid: u32) -> f32 {
   for (var j = lid; j < n; j += ${WG}u) {
     let kj = (j * p.nKv + kh) * HD;
     var s = 0.0;
-    for (var d = 0u; d < HD; d++) { s += qr[d] * kc[kj + d]; }
+    for (var d = 0u; d < HD; d++) { s += qr[d] * f32(kc[kj + d]); }
     let mNew = max(mx, s);
     let corr = exp(mx - mNew);
     let e = exp(s - mNew);
     sum = sum * corr + e;
-    for (var d = 0u; d < HD; d++) { acc[d] = acc[d] * corr + e * vc[kj + d]; }
+    for (var d = 0u; d < HD; d++) { acc[d] = acc[d] * corr + e * f32(vc[kj + d]); }
     mx = mNew;
   }
   // Merge the threads' partial softmaxes: rescale each to the global max.
@@ -61,11 +63,12 @@ fn reduceMax(v: f32, lid: u32) -> f32 {
   }
 }`;
 
-const cache = new Map<number, string>();
+const cache = new Map<string, string>();
 
 /**
  * out[t] = softmax(q[t]·Kᵀ/√d)·V over cached positions 0..pos0+t, for T queries.
- * q, out: [T, nHeads·hd]; kCache, vCache: [positions, nKv·hd] already holding the chunk's keys.
+ * q, out: [T, nHeads·hd]; kCache, vCache: [positions, nKv·hd] (f32, or f16 with `kvType`)
+ * already holding the chunk's keys.
  */
 export function attentionCached(
   runner: KernelRunner,
@@ -79,13 +82,15 @@ export function attentionCached(
   nHeads: number,
   nKv: number,
   headDim: number,
+  kvType: 'f32' | 'f16' = 'f32',
 ): void {
   if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
-  let code = cache.get(headDim);
-  if (!code) cache.set(headDim, (code = kernel(headDim)));
+  const key = `${headDim}${kvType}`;
+  let code = cache.get(key);
+  if (!code) cache.set(key, (code = kernel(headDim, kvType)));
   runner.dispatch(
     pass,
-    runner.pipeline(code, 'attention_cached'),
+    runner.pipeline(code, `attention_cached_${kvType}`),
     [q, kCache, vCache, out],
     params(u32(nHeads), u32(nKv), u32(pos0), f32(1 / Math.sqrt(headDim))),
     [T, nHeads],
