@@ -81,7 +81,9 @@ describe('export --format job', () => {
   it('without --run or --source, or with a folder that is not a run: a message that says what to give', () => {
     const noRun = runCli('export', '--model', dir, '--format', 'job', '--out', join(dir, 'x'));
     expect(noRun.status).toBe(1);
-    expect(noRun.stderr).toContain('--format job needs --source SRC, --chat or --pairs (with the settings of `homecoder train`) or --run DIR');
+    expect(noRun.stderr).toContain(
+      '--format job needs --source SRC, --chat or --pairs (with the settings of `homecoder train`) or --run DIR',
+    );
     const notRun = runCli('export', '--model', dir, '--run', dir, '--format', 'job', '--out', join(dir, 'x'));
     expect(notRun.status).toBe(1);
     expect(notRun.stderr).toContain('No run.json in the run folder');
