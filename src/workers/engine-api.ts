@@ -52,7 +52,11 @@ export interface EngineApi extends CancellableApi {
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;
   removeAdapter(id: string): Promise<void>;
-  /** One completion from what serves now, in the tab itself (the Playground without a bridge). */
+  /**
+   * One completion (or chat answer, with `messages`) from what serves now, in the tab itself (the
+   * Playground and the Chat panel without a bridge); each decoded piece of text is reported as
+   * it comes, as a progress report's `detail` (reports can trail the result: the result's text is whole).
+   */
   complete(jobId: JobId, onProgress: ProgressListener, request: CompletionRequest): Promise<CompletionResult>;
   /** Serves editors through this bridge's tab socket from now on (null: no bridge; the link stops). */
   linkBridge(target: BridgeTarget | null): Promise<void>;

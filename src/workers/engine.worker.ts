@@ -119,7 +119,13 @@ const api: EngineApi = {
   importAdapter: async (name, files) =>
     served((await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file])))),
   removeAdapter: async (id) => served((await adapters()).remove(id)),
-  complete: (jobId, _onProgress, request) => jobs.run(jobId, (signal) => inference.complete(request, { signal })),
+  // Each piece of text as it is decoded goes to the page as a progress report (its `detail`).
+  complete: (jobId, onProgress, request) =>
+    jobs.run(jobId, (signal) => {
+      let n = 0;
+      const onText = (d: string) => onProgress({ phase: 'generating', done: ++n, total: request.maxTokens, detail: d });
+      return inference.complete(request, { signal, onText });
+    }),
   linkBridge: async (target) => {
     link?.stop();
     link = target ? new BridgeLink(target, inference) : undefined;

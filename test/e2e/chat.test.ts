@@ -2,10 +2,11 @@
 // loaded on the Model page serves the real `openai` and `ollama` clients' chat (streamed and
 // not) with the same greedy answer as `homecoder serve` on the same files; an imported adapter
 // is picked per request by name (homecoder:<name>) without touching what the Use page serves;
-// the Chat panel streams an answer and Stop ends it; function mode runs one input.
+// the Chat panel streams an answer and Stop ends it; function mode runs one input. The app as a
+// static site with no bridge: the Chat panel asks the engine worker itself, same answer, Stop too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import type { Browser, Page } from 'playwright-core';
@@ -13,6 +14,7 @@ import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridg
 import { closeAll, skipNote } from '../helpers/e2e.ts';
 import { startServe, writeTinyModel } from '../helpers/serve.ts';
 import { randomAdapter } from '../helpers/tiny.ts';
+import { serveStatic, type StaticHost } from '../helpers/static-host.ts';
 import { writePeftAdapter } from '../../src/model/peft.ts';
 import { parseConfig } from '../../src/model/config.ts';
 
@@ -46,6 +48,7 @@ describe.skipIf(!!browserSkipReason)(`Chat through the app tab${skipNote}`, () =
   let bridge: RunningBridge;
   let browser: Browser;
   let page: Page;
+  let host: StaticHost | undefined;
 
   beforeAll(async () => {
     modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
@@ -90,7 +93,7 @@ describe.skipIf(!!browserSkipReason)(`Chat through the app tab${skipNote}`, () =
     await page.click('nav a[data-page="use"]');
     await page.waitForSelector('[data-testid="bridge-status"][data-state="serving"]', { timeout: 30_000 });
   });
-  afterAll(() => closeAll({ browser, bridge }));
+  afterAll(() => closeAll({ browser, bridge, servers: [host] }));
 
   it('the openai client: chat, plain and streamed, gets the headless server’s greedy answer', async () => {
     const client = new OpenAI({ baseURL: `${bridge.origin}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -179,4 +182,41 @@ describe.skipIf(!!browserSkipReason)(`Chat through the app tab${skipNote}`, () =
     await page.waitForSelector('[data-testid="chat-finish"]:not([data-finish="cancelled"])', { timeout: 60_000 });
     expect(await page.textContent('[data-testid="chat-output"]')).toBe(expected.fnInput);
   });
+  it('with no bridge (the static site), the Chat panel asks the tab’s engine: the same answer; Stop ends it', async () => {
+    host = await serveStatic(resolve(import.meta.dirname, '../../dist'), '/homecoder/');
+    const context = await browser.newContext();
+    const p = await context.newPage();
+    try {
+      await p.goto(new URL('#/model', host.url).href);
+      await p.setInputFiles('[data-testid="folder-input"]', modelDir);
+      await p.waitForSelector('[data-testid="loaded-model"]', { timeout: 60_000 });
+      await p.click('nav a[data-page="use"]');
+      await p.waitForSelector('[data-testid="chat-panel"][data-path="tab"]', { timeout: 30_000 });
+      const plain = (s: string) => s.replace(/```[^\n]*\n?/g, '').replace(/\s+/g, '');
+      const assistant = '[data-testid="chat-turn"][data-role="assistant"]';
+      // Streamed from the worker, then Stop: the job ends with what came so far.
+      await p.fill('[data-testid="chat-max-tokens"]', '1000');
+      await p.fill('[data-testid="chat-input"]', longMessage);
+      await p.click('[data-testid="chat-send"]');
+      await p.waitForSelector('[data-testid="chat-panel"][data-state="streaming"]');
+      await p.waitForFunction((sel) => (document.querySelector(sel)?.textContent ?? '').length >= 3, assistant, { timeout: 60_000 });
+      await p.click('[data-testid="chat-stop"]');
+      await p.waitForSelector('[data-testid="chat-panel"][data-state="idle"]', { timeout: 30_000 });
+      expect(await p.getAttribute('[data-testid="chat-finish"]', 'data-finish')).toBe('cancelled');
+      const [a, b] = [plain((await p.textContent(assistant)) ?? ''), plain(expected.long!)];
+      expect(a.length).toBeGreaterThanOrEqual(3);
+      expect(a.startsWith(b) || b.startsWith(a), `${a} vs ${b}`).toBe(true);
+      // A new chat, answered whole: the headless server's greedy answer (the stopped job no longer runs).
+      await p.click('[data-testid="chat-clear"]');
+      await p.fill('[data-testid="chat-system"]', MESSAGES[0].content);
+      await p.fill('[data-testid="chat-max-tokens"]', String(N));
+      await p.fill('[data-testid="chat-input"]', MESSAGES[1].content);
+      await p.click('[data-testid="chat-send"]');
+      await p.waitForSelector('[data-testid="chat-finish"]:not([data-finish="cancelled"])', { timeout: 60_000 });
+      expect(plain((await p.textContent(assistant)) ?? '')).toBe(plain(expected.base!));
+      expect(await p.getAttribute('[data-testid="chat-panel"]', 'data-path')).toBe('tab');
+    } finally {
+      await context.close();
+    }
+  }, 180_000);
 });

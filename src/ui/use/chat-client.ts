@@ -1,7 +1,11 @@
 // The Chat panel's side of the bridge: the same OpenAI routes an editor uses (/v1/models,
 // /v1/chat/completions with SSE), so the panel shows exactly what editors get; and the split
-// of an answer into text and fenced code blocks for display.
+// of an answer into text and fenced code blocks for display. Without a bridge the panel asks
+// the engine worker instead (chat-in-tab.ts).
 import { API_KEY_STORAGE } from './api-key.ts';
+
+/** How a request reaches the bridge: `fetch` on its own origin, or the shell's bridgeFetch (a paired bridge). */
+export type Requester = (path: string, init?: RequestInit) => Promise<Response>;
 
 export interface ChatTurn {
   role: 'system' | 'user' | 'assistant';
@@ -19,8 +23,8 @@ async function failure(res: Response): Promise<Error> {
 }
 
 /** The model names served (the default first, then each named adapter). */
-export async function listModels(): Promise<string[]> {
-  const res = await fetch('/v1/models', { headers: headers(), cache: 'no-store' });
+export async function listModels(request: Requester = fetch): Promise<string[]> {
+  const res = await request('/v1/models', { headers: headers(), cache: 'no-store' });
   if (!res.ok) throw await failure(res);
   return ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
 }
@@ -32,11 +36,11 @@ export async function listModels(): Promise<string[]> {
 export async function streamChat(
   model: string,
   messages: ChatTurn[],
-  opts: { signal: AbortSignal; onText: (delta: string) => void; maxTokens?: number },
+  opts: { signal: AbortSignal; onText: (delta: string) => void; maxTokens?: number; request?: Requester },
 ): Promise<string> {
   let res: Response;
   try {
-    res = await fetch('/v1/chat/completions', {
+    res = await (opts.request ?? fetch)('/v1/chat/completions', {
       method: 'POST',
       signal: opts.signal,
       headers: headers(),
