@@ -110,6 +110,7 @@ export async function prepareRun(
       seed: settings.seed,
       fim: { fimRate: settings.fimRate, spmRate: settings.fimSpmRate, lineSplitRate: 0.9 },
       testFraction: settings.testFraction,
+      repoShare: settings.repoShare,
     },
     { chats, signal: o.signal, onProgress: o.onProgress },
   );

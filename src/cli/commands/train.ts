@@ -19,7 +19,7 @@ import { folderLossCache, DEFAULT_LOSS_THRESHOLD } from '../../train/loss-filter
 import { checkpointAdapterFiles } from '../../train/checkpoint.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, validateSettings, type TrainSettings } from '../../train/settings.ts';
 import { RunError } from '../../train/errors.ts';
-import { parseLoraTargets } from '../args.ts';
+import { parseLoraTargets, parseRepoShare } from '../args.ts';
 import { importAndFilter } from '../../data/node-pipeline.ts';
 import type { TrainingFile } from '../../data/types.ts';
 import { abortError, isAbort, type Progress } from '../../progress.ts';
@@ -44,6 +44,7 @@ const FLAGS: Array<[string, keyof TrainSettings]> = [
   ['seed', 'seed'],
   ['fim-rate', 'fimRate'],
   ['fim-spm-rate', 'fimSpmRate'],
+  ['repo-share', 'repoShare'],
   ['test-fraction', 'testFraction'],
   ['eval-every', 'evalEvery'],
   ['checkpoint-every', 'checkpointEvery'],
@@ -88,6 +89,7 @@ ${FLAGS.map(([f, k]) => `  --${f.padEnd(18)} ${SETTING_HELP[k]} (default ${show(
 
 function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
   if (k === 'targets') return parseLoraTargets(v);
+  if (k === 'repoShare') return parseRepoShare(v);
   if (k === 'schedule') {
     if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
     return v;
@@ -215,7 +217,7 @@ async function createFromFiles(
   if (lf) say(`loss filter: kept ${lf.kept} of ${lf.files} files. ${lf.why}`, { loss_filter: lf });
   const ds = record.dataset;
   say(
-    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split}); ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split})${ds.repoSequences ? `, ${ds.repoSequences} repository sequences of ${ds.repoFiles} files` : ''}; ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
     { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
   );
 }

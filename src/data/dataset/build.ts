@@ -7,12 +7,18 @@ import { DatasetError } from '../errors.ts';
 import { encodeDocument, DEFAULT_FIM, type DocTokenizer, type FimSettings } from './fim.ts';
 import { TokenStream, usableBlocks, type PackedTokens } from './pack.ts';
 import { splitFiles, type Split } from './split.ts';
+import { CHARS_PER_TOKEN, chooseRepoSequences, encodeRepoSequence } from './repo.ts';
 
 export interface DatasetSettings {
   seqLen: number;
   seed: number;
   fim: FimSettings;
   testFraction: number;
+  /**
+   * Share of the runs of related files of one repository (that fit one sequence) trained as one
+   * repository-level sequence; 0 or absent = every file alone. Training files only.
+   */
+  repoShare?: number;
 }
 
 export const DEFAULT_DATASET: Omit<DatasetSettings, 'seqLen' | 'seed'> = { fim: DEFAULT_FIM, testFraction: 0.1 };
@@ -27,6 +33,9 @@ export interface DatasetStats {
   spm: number;
   chats: number;
   split: Split['how'];
+  /** Repository-level sequences and the files in them (absent in runs made before they existed). */
+  repoSequences?: number;
+  repoFiles?: number;
 }
 
 export interface Dataset {
@@ -54,6 +63,13 @@ function shuffled<T>(items: T[], rng: Rng): T[] {
   return a;
 }
 
+/** A training document: one file, one conversation, or a repository sequence of several files. */
+interface Doc {
+  text: string;
+  chat: boolean;
+  repo?: TrainingFile[];
+}
+
 export async function buildDataset(
   files: TrainingFile[],
   tok: DocTokenizer,
@@ -66,11 +82,17 @@ export async function buildDataset(
   );
   const split = splitFiles(sorted, { testFraction: s.testFraction, seed: s.seed });
   const rng = new Rng(s.seed);
-  const trainDocs = shuffled(
-    [...split.train.map((f) => ({ text: f.text, chat: false })), ...(opts.chats ?? []).map((text) => ({ text, chat: true }))],
+  // Its own random numbers, so a share of 0 gives exactly the dataset of before.
+  const repo = chooseRepoSequences(split.train, s.repoShare ?? 0, s.seqLen * CHARS_PER_TOKEN, new Rng(s.seed * 7919 + 3));
+  const trainDocs = shuffled<Doc>(
+    [
+      ...repo.singles.map((f) => ({ text: f.text, chat: false })),
+      ...(opts.chats ?? []).map((text) => ({ text, chat: true })),
+      ...repo.sequences.map((files) => ({ text: '', chat: false, repo: files })),
+    ],
     rng,
   );
-  const testDocs = split.test.map((f) => ({ text: f.text, chat: false }));
+  const testDocs: Doc[] = split.test.map((f) => ({ text: f.text, chat: false }));
   const stats: DatasetStats = {
     trainFiles: split.train.length,
     testFiles: split.test.length,
@@ -81,17 +103,25 @@ export async function buildDataset(
     spm: 0,
     chats: opts.chats?.length ?? 0,
     split: split.how,
+    repoSequences: repo.sequences.length,
+    repoFiles: repo.sequences.reduce((n, r) => n + r.length, 0),
   };
   const total = trainDocs.length + testDocs.length;
   let done = 0;
-  const encodeAll = async (docs: Array<{ text: string; chat: boolean }>, docRng: Rng) => {
+  const encodeAll = async (docs: Doc[], docRng: Rng) => {
     const stream = new TokenStream();
     for (const d of docs) {
       opts.signal?.throwIfAborted();
-      // Conversations are trained as rendered (their template has its own end tokens): no FIM.
-      const doc = encodeDocument(tok, d.text, docRng, d.chat ? { ...s.fim, fimRate: 0 } : s.fim);
-      stream.push(doc.segments);
-      if (!d.chat) stats[doc.kind]++;
+      if (d.repo) {
+        const seq = encodeRepoSequence(tok, d.repo[0].source, d.repo, docRng, s.fim);
+        stream.push(seq.segments);
+        for (const k of seq.kinds) stats[k]++;
+      } else {
+        // Conversations are trained as rendered (their template has its own end tokens): no FIM.
+        const doc = encodeDocument(tok, d.text, docRng, d.chat ? { ...s.fim, fimRate: 0 } : s.fim);
+        stream.push(doc.segments);
+        if (!d.chat) stats[doc.kind]++;
+      }
       if (++done % 16 === 0 || done === total) {
         opts.onProgress?.({ phase: 'tokenizing', done, total });
         await new Promise((r) => setTimeout(r, 0)); // let a cancel arrive
