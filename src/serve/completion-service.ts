@@ -8,6 +8,7 @@ import { buildPrompt, stopTokenIds } from './fim.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ModelConfig } from '../model/types.ts';
 import type { CompletionRequest, CompletionResult } from './types.ts';
+import { DEFAULT_REPO_CONTEXT, withRepoContext, type AddedContext, type RepoContextOptions, type SnippetSearch } from './repo-context.ts';
 
 import { CompletionError } from './errors.ts';
 
@@ -29,6 +30,9 @@ export class CompletionService {
   private queue: Promise<unknown> = Promise.resolve();
   private running = 0;
   private stopIds: number[];
+  private repo?: { search: SnippetSearch; opts: RepoContextOptions };
+  /** What repository context the last request got (undefined: none was looked for). */
+  lastContext?: AddedContext;
 
   constructor(
     readonly decoder: Decoder,
@@ -36,6 +40,15 @@ export class CompletionService {
     readonly config: ModelConfig,
   ) {
     this.stopIds = stopTokenIds(tokenizer, config.eosTokenId);
+  }
+
+  /** Adds repository context from `search` to requests that carry none (undefined = off). */
+  setRepoContext(search: SnippetSearch | undefined, opts: RepoContextOptions = DEFAULT_REPO_CONTEXT): void {
+    this.repo = search ? { search, opts } : undefined;
+  }
+
+  get repoContextFiles(): number | undefined {
+    return this.repo?.search.files;
   }
 
   /** Generations in progress or waiting (0 when idle). */
@@ -51,7 +64,9 @@ export class CompletionService {
     return run.finally(() => this.running--);
   }
 
-  private async run(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
+  private async run(asked: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
+    const { req, added } = this.repo ? withRepoContext(asked, this.repo.search, this.tokenizer, this.repo.opts) : { req: asked };
+    this.lastContext = added;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, this.decoder.contextLength - 8));
     const built = buildPrompt(this.tokenizer, req, this.decoder.contextLength - maxTokens);
     const result = (text: string, finishReason: FinishReason, extra: Partial<CompletionResult> = {}): CompletionResult => ({
@@ -63,6 +78,7 @@ export class CompletionService {
       truncated: built.truncated,
       prefillMs: 0,
       decodeMs: 0,
+      ...(added ? { context: added } : {}),
       ...extra,
     });
     if (maxTokens === 0) return result('', 'length'); // a warm-up request (llama.vim sends n_predict 0)
