@@ -13,6 +13,15 @@ export interface RepoChunk {
   text: string;
 }
 
+/** The index as stored beside the filtered files (IndexedDB `meta`), from the filter run at `at`. */
+export interface StoredRepoIndex {
+  at: number;
+  chunks: RepoChunk[];
+}
+
+/** Told on this channel when the sources' index was rebuilt (the engine worker reloads it). */
+export const REPO_INDEX_CHANNEL = 'homecoder-repo-index';
+
 export interface RepoHit extends RepoChunk {
   score: number;
 }

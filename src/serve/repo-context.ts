@@ -32,6 +32,8 @@ export interface AddedContext {
   tokens: number;
   /** The identifier at the cursor, which weighed most in the search. */
   cursorName?: string;
+  /** Why nothing was looked for (the request's own context keeps priority). */
+  skipped?: string;
 }
 
 /** Lines before and after the cursor that make the query. */
@@ -87,15 +89,20 @@ export function withRepoContext<R extends CompletionRequest>(
   search: SnippetSearch,
   tok: ModelTokenizer,
   opts: RepoContextOptions = DEFAULT_REPO_CONTEXT,
-): { req: R; added?: AddedContext } {
-  if (!tok.fim || req.extra?.length) return { req };
+): { req: R; added: AddedContext } {
+  const skip = (why: string) => ({ req, added: { snippets: [], tokens: 0, skipped: why } });
+  if (!tok.fim) return skip('the model has no fill-in-the-middle tokens');
+  if (req.extra?.length) return skip("the editor sent its own context (input_extra or Tabby's snippets)");
   let at: { prefix: string; suffix: string } | undefined;
   if (req.prefix !== undefined || req.suffix !== undefined) at = { prefix: req.prefix ?? '', suffix: req.suffix ?? '' };
   else if (req.prompt !== undefined) {
     const parsed = parseFimPrompt(req.prompt);
     if (parsed && !parsed.preamble.trim()) at = { prefix: parsed.prefix, suffix: parsed.suffix };
   }
-  if (!at) return { req };
+  if (!at)
+    return skip(
+      req.prompt !== undefined && parseFimPrompt(req.prompt) ? 'the prompt carries its own context' : 'not a fill-in-the-middle request',
+    );
   const { extra, added } = repoContext(search, tok, { ...at, filename: req.filename }, opts);
   if (!extra.length) return { req, added };
   const { prompt: _prompt, ...rest } = req;

@@ -101,11 +101,16 @@ describe('repository context in a completion request', () => {
   it("leaves a request with the editor's own context as it is (input_extra, a raw prompt with a preamble)", () => {
     const extra = [{ filename: 'mine.py', text: 'x = 1\n' }];
     const own = req({ ...at, extra });
-    expect(withRepoContext(own, index, qwen)).toEqual({ req: own });
+    const kept = withRepoContext(own, index, qwen);
+    expect(kept.req).toBe(own);
+    expect(kept.added).toMatchObject({ snippets: [], skipped: expect.stringContaining('its own context') });
     const raw = req({ prompt: `<|file_sep|>mine.py\nx = 1\n<|fim_prefix|>${at.prefix}<|fim_suffix|>\n<|fim_middle|>` });
-    expect(withRepoContext(raw, index, qwen)).toEqual({ req: raw });
+    expect(withRepoContext(raw, index, qwen).req).toBe(raw);
     const plain = req({ prompt: 'compute_discount(' });
-    expect(withRepoContext(plain, index, qwen)).toEqual({ req: plain });
+    expect(withRepoContext(plain, index, qwen)).toMatchObject({
+      req: plain,
+      added: { snippets: [], skipped: 'not a fill-in-the-middle request' },
+    });
     // A raw FIM prompt without a preamble gets context, and is then served in the model's format.
     const bare = withRepoContext(req({ prompt: `<|fim_prefix|>${at.prefix}<|fim_suffix|>\n<|fim_middle|>` }), index, qwen);
     expect(bare.req.extra?.[0].filename).toBe('shop/prices.py');
