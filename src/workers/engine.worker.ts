@@ -59,8 +59,9 @@ let adapterSource: Promise<AdapterSource> | undefined;
 const adapters = () => (adapterSource ??= opfsAdapterSource());
 const inference = new InferenceService(models, adapters, sourcesRepoContext());
 // Repository context comes back on after a reload if it was on, and follows each filter run.
-void inference.refreshRepoContext();
-if (typeof BroadcastChannel !== 'undefined') new BroadcastChannel(REPO_INDEX_CHANNEL).onmessage = () => void inference.refreshRepoContext();
+const repoRestored = inference.refreshRepoContext().catch(() => undefined);
+if (typeof BroadcastChannel !== 'undefined')
+  new BroadcastChannel(REPO_INDEX_CHANNEL).onmessage = () => void inference.refreshRepoContext().catch(() => undefined);
 // The tab serves editors through the bridge that served it (same origin).
 BridgeLink.forLocation(self.location, inference).start();
 // What served before a reload comes back by itself; each change of it is remembered.
@@ -142,7 +143,10 @@ const api: EngineApi = {
     return r;
   },
   setRepoContext: (on) => inference.setRepoContext(on),
-  repoContext: async () => inference.repoContextStatus(),
+  repoContext: async () => {
+    await repoRestored; // after a reload, answer once the remembered setting is back
+    return inference.repoContextStatus();
+  },
   listAdapters: async () => (await adapters()).list(),
   importAdapter: async (name, files) =>
     (await adapters()).import(name, new Map(files.map(({ path, file }) => [path.split('/').pop()!, file]))),
