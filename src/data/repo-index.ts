@@ -27,14 +27,16 @@ export interface RepoHit extends RepoChunk {
 }
 
 /** Lines a chunk grows to before it is cut at the next top-level line, and at most. */
-const MIN_LINES = 12;
-const MAX_LINES = 40;
+const MIN_LINES = 8;
+const MAX_LINES = 30;
 /** Files larger than this are not indexed (minified or generated; the filter rejects most). */
 const MAX_FILE_CHARS = 200_000;
 const K1 = 1.2;
 const B = 0.75;
 /** A chunk that defines a query's name scores as if it held that name this many times more. */
 const DEFINES_BOOST = 3;
+/** And for a name given a weight (the one at the cursor): this many times its idf more. */
+const DEFINES_WEIGHTED = 4;
 
 const KEYWORDS = new Set(
   (
@@ -135,7 +137,7 @@ export class RepoIndex {
    * The chunks that best match `query` (text near the cursor), best first; `weights` raise some
    * identifiers (the one at the cursor). Chunks of `exclude` (the file being edited) are skipped.
    */
-  search(query: string, limit: number, opts: { exclude?: string; weights?: Record<string, number> } = {}): RepoHit[] {
+  search(query: string, limit: number, opts: { exclude?: string; weights?: Record<string, number>; paths?: string[] } = {}): RepoHit[] {
     const q = new Map<string, number>();
     for (const w of identifiers(query)) q.set(w, (q.get(w) ?? 0) + 1);
     for (const [w, x] of Object.entries(opts.weights ?? {})) q.set(w.toLowerCase(), (q.get(w.toLowerCase()) ?? 0) + x);
@@ -149,9 +151,19 @@ export class RepoIndex {
       for (const { chunk, tf } of list) {
         const t = tf + (defs?.has(chunk) ? DEFINES_BOOST : 0);
         const bm = (t * (K1 + 1)) / (t + K1 * (1 - B + (B * this.lengths[chunk]) / this.avgLength));
-        scores.set(chunk, (scores.get(chunk) ?? 0) + idf * bm * Math.min(qw, 3));
+        const named = defs?.has(chunk) && opts.weights?.[w] !== undefined ? DEFINES_WEIGHTED * idf : 0;
+        scores.set(chunk, (scores.get(chunk) ?? 0) + idf * bm * Math.min(qw, 3) + named);
       }
     }
+    // Files the code at the cursor imports its name from (`./repo-format.js` names
+    // src/model/repo-format.ts) come before all others: the import says where the name is defined.
+    const top = Math.max(0, ...scores.values());
+    const wanted = (opts.paths ?? []).map(importTarget).filter((t) => t.stem);
+    if (wanted.length)
+      for (const [i, score] of scores) {
+        const path = this.chunks[i].path.replace(/\\/g, '/');
+        if (wanted.some((t) => importNames(t, path))) scores.set(i, score + top);
+      }
     const exclude = opts.exclude ? normalisePath(opts.exclude) : undefined;
     return [...scores]
       .filter(([i]) => !exclude || !samePath(this.chunks[i].path, exclude))
@@ -161,9 +173,44 @@ export class RepoIndex {
   }
 }
 
-const normalisePath = (p: string) => p.replace(/\\/g, '/').replace(/^\.?\//, '');
+/**
+ * What an import names: a path resolved against the importing file (`anchored`: the file's full
+ * path in the editor or the index, so it must end with the indexed path), or a module name
+ * (`pkg/mod`: any indexed file whose path ends with it).
+ */
+interface ImportTarget {
+  stem: string;
+  anchored: boolean;
+}
 
-/** An editor sends an absolute path, the index holds paths inside a source: equal if one ends with the other. */
+function importTarget(spec: string): ImportTarget {
+  const anchored = spec.startsWith('/');
+  const parts: string[] = [];
+  for (const part of spec.replace(/\\/g, '/').split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return { stem: parts.join('/').replace(/\.[^./]+$/, ''), anchored };
+}
+
+/** Does an import target name the indexed file `path` (with or without extension, or its index file)? */
+function importNames(t: ImportTarget, path: string): boolean {
+  const stem = path.replace(/\.[^./]+$/, '');
+  for (const s of [stem, stem.replace(/\/(index|__init__|mod)$/, '')]) {
+    if (s === t.stem || t.stem.endsWith(`/${s}`)) return true;
+    if (!t.anchored && s.endsWith(`/${t.stem}`)) return true;
+  }
+  return false;
+}
+
+const normalisePath = (p: string) => p.replace(/\\/g, '/').replace(/^\.\//, '');
+
+/**
+ * An editor sends an absolute path (`/home/me/shop/src/a.py`), the index holds paths inside a
+ * source (`src/a.py`): the same file when the absolute path ends with the indexed one.
+ */
 function samePath(indexed: string, editing: string): boolean {
-  return editing === indexed || editing.endsWith(`/${indexed}`) || indexed.endsWith(`/${editing}`);
+  const absolute = /^(\/|[A-Za-z]:\/)/.test(editing);
+  return editing === indexed || (absolute && editing.endsWith(`/${indexed}`));
 }

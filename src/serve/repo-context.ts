@@ -12,7 +12,7 @@ export interface SnippetSearch {
   search(
     query: string,
     limit: number,
-    opts?: { exclude?: string; weights?: Record<string, number> },
+    opts?: { exclude?: string; weights?: Record<string, number>; paths?: string[] },
   ): Array<{ source: string; path: string; line: number; text: string; score: number }>;
   readonly files: number;
 }
@@ -22,6 +22,8 @@ export interface RepoContextOptions {
   budget: number;
   /** Snippets looked at, best first. */
   candidates: number;
+  /** Put the file the name at the cursor is imported from first (default true). */
+  followImports?: boolean;
 }
 
 export const DEFAULT_REPO_CONTEXT: RepoContextOptions = { budget: 512, candidates: 8 };
@@ -48,6 +50,28 @@ export function cursorIdentifier(prefix: string): string | undefined {
 }
 
 /**
+ * A relative import (`../errors.ts`) resolved against the file being edited, as an anchored path
+ * (`/…/src/errors.ts`); without the file's name, and for a module name, the spec as it is.
+ */
+function anchor(spec: string, filename: string | undefined): string {
+  if (!filename || !/^\.\.?\//.test(spec)) return spec.replace(/^(\.\.?\/)+/, '');
+  const dir = filename.replace(/\\/g, '/').replace(/\/?[^/]*$/, '');
+  return `/${dir}/${spec}`;
+}
+
+/** The modules the code in `prefix` imports `name` from (JS/TS `import … from`, `require`, Python `from … import`). */
+export function importedFrom(prefix: string, name: string): string[] {
+  const head = prefix.slice(0, 50_000);
+  const has = (text: string) => new RegExp(`(^|[^\\w$])${name.replace(/\$/g, '\\$')}($|[^\\w$])`).test(text);
+  const out: string[] = [];
+  for (const m of head.matchAll(/\b(?:import|export)\b([^;'"]*?)\bfrom\s*["']([^"']+)["']/g)) if (has(m[1])) out.push(m[2]);
+  for (const m of head.matchAll(/\b(?:const|let|var)\s+([^=;]+?)=\s*require\(\s*["']([^"']+)["']\s*\)/g)) if (has(m[1])) out.push(m[2]);
+  for (const m of head.matchAll(/^[ \t]*from\s+(\.*[\w.]*)\s+import\s+([^\n]+)/gm))
+    if (has(m[2])) out.push(m[1].replace(/^\.+/, '').replaceAll('.', '/'));
+  return out.filter(Boolean);
+}
+
+/**
  * Snippets for a request's prefix and suffix: best matches first, skipping the file being edited
  * and text the prompt already holds, as many as fit `budget` tokens in the family's layout.
  */
@@ -64,7 +88,11 @@ export function repoContext(
   const weights: Record<string, number> = {};
   for (const m of currentLine.matchAll(/[A-Za-z_$][\w$]*/g)) weights[m[0]] = 1;
   if (cursorName) weights[cursorName] = 3;
-  const hits = search.search(`${before}\n${after}`, opts.candidates, { exclude: at.filename, weights });
+  const hits = search.search(`${before}\n${after}`, opts.candidates, {
+    exclude: at.filename,
+    weights,
+    paths: cursorName && opts.followImports !== false ? importedFrom(at.prefix, cursorName).map((spec) => anchor(spec, at.filename)) : [],
+  });
   const extra: ExtraContext[] = [];
   const added: AddedContext = { snippets: [], tokens: 0, cursorName };
   for (const h of hits) {

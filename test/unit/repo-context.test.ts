@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
 import { RepoIndex, chunkFile, definedNames } from '../../src/data/repo-index.ts';
-import { cursorIdentifier, repoContext, withRepoContext } from '../../src/serve/repo-context.ts';
+import { cursorIdentifier, importedFrom, repoContext, withRepoContext } from '../../src/serve/repo-context.ts';
 import { buildPrompt } from '../../src/serve/fim.ts';
 import { DEFAULT_REQUEST, type CompletionRequest } from '../../src/serve/types.ts';
 
@@ -48,7 +48,7 @@ describe('the repository index', () => {
     ]);
     const long = Array.from({ length: 30 }, (_, i) => (i % 10 === 0 ? `def f${i}():` : '    pass')).join('\n');
     const chunks = chunkFile('s', 'a.py', long);
-    expect(chunks.map((c) => c.line)).toEqual([1, 21]);
+    expect(chunks.map((c) => c.line)).toEqual([1, 11, 21]);
     expect(chunks.map((c) => c.text).join('\n')).toBe(long);
   });
 
@@ -60,6 +60,22 @@ describe('the repository index', () => {
     expect(hits.map((h) => h.path)).not.toContain('shop/checkout.py');
     // An editor's absolute path names the same file.
     expect(index.search('compute_discount', 5, { exclude: '/home/me/shop/checkout.py' }).map((h) => h.path)).toEqual(['shop/prices.py']);
+  });
+
+  it('follows the import of the name at the cursor to the file it names, resolved against the file being edited', () => {
+    expect(importedFrom("import {\n  a,\n  type B,\n} from './x.js';\nimport c from '../c';\nfoo(a", 'a')).toEqual(['./x.js']);
+    expect(importedFrom('from shop.prices import TAX, compute_discount\n', 'compute_discount')).toEqual(['shop/prices']);
+    expect(importedFrom("const { d } = require('./d');\n", 'd')).toEqual(['./d']);
+    // Two files define `fail`; the one the import names comes first, also for an editor's absolute path.
+    const two = RepoIndex.fromFiles([
+      { source: 's', path: 'a/errors.ts', text: 'export function fail(msg) {\n  throw new Error(msg);\n}\n' },
+      { source: 's', path: 'b/errors.ts', text: 'export function fail(msg) {\n  console.log(msg);\n}\n' },
+      { source: 's', path: 'b/main.ts', text: "import { fail } from '../a/errors.ts';\n" },
+    ]);
+    for (const filename of ['b/main.ts', '/home/me/proj/b/main.ts']) {
+      const { added } = repoContext(two, qwen, { prefix: "import { fail } from '../a/errors.ts';\n\nfail(", suffix: '', filename });
+      expect(added.snippets[0].path).toBe('a/errors.ts');
+    }
   });
 
   it("finds the defining file in this repository's own src/ for identifiers used elsewhere", () => {
