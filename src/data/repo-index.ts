@@ -155,15 +155,18 @@ export class RepoIndex {
         scores.set(chunk, (scores.get(chunk) ?? 0) + idf * bm * Math.min(qw, 3) + named);
       }
     }
-    // Files the code at the cursor imports its name from (`./repo-format.js` names
-    // src/model/repo-format.ts) come before all others: the import says where the name is defined.
-    const top = Math.max(0, ...scores.values());
+    // The file the code at the cursor imports its name from (`./repo-format.js` names
+    // src/model/repo-format.ts) comes before all others, by the chunks that define a weighted
+    // name there, else by its best one: the import says where the name is defined.
     const wanted = (opts.paths ?? []).map(importTarget).filter((t) => t.stem);
-    if (wanted.length)
-      for (const [i, score] of scores) {
-        const path = this.chunks[i].path.replace(/\\/g, '/');
-        if (wanted.some((t) => importNames(t, path))) scores.set(i, score + top);
-      }
+    if (wanted.length) {
+      const top = Math.max(0, ...scores.values());
+      const named = new Set(Object.keys(opts.weights ?? {}).flatMap((w) => [...(this.defines.get(w.toLowerCase()) ?? [])]));
+      const inFile = [...scores].filter(([i]) => wanted.some((t) => importNames(t, this.chunks[i].path.replace(/\\/g, '/'))));
+      const defining = inFile.filter(([i]) => named.has(i));
+      const lifted = defining.length ? defining : inFile.sort((a, b) => b[1] - a[1]).slice(0, 1);
+      for (const [i, score] of lifted) scores.set(i, score + top);
+    }
     const exclude = opts.exclude ? normalisePath(opts.exclude) : undefined;
     return [...scores]
       .filter(([i]) => !exclude || !samePath(this.chunks[i].path, exclude))
