@@ -9,3 +9,16 @@ export function parseLoraTargets(list: string): LoraTarget[] {
   if (bad.length) throw new UsageError(`--targets: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
   return t as LoraTarget[];
 }
+
+/**
+ * `--repo-share X` (train, dataset, filter): the share of runs of a repository's related files
+ * trained together as one repository-level sequence, from 0 (every file alone) to 1.
+ */
+export const REPO_SHARE_OPTION = { 'repo-share': { type: 'string' } } as const;
+
+export function parseRepoShare(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new UsageError(`--repo-share must be a number from 0 to 1 (the share of repository sequences), not "${v}".`);
+  return n;
+}

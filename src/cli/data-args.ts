@@ -8,7 +8,7 @@ import type { TrainingFile } from '../data/types.ts';
 import { DatasetError } from '../data/errors.ts';
 import { DEFAULT_SETTINGS, SETTING_HELP, type TrainSettings } from '../train/settings.ts';
 import { UsageError } from '../errors.ts';
-import { parseLoraTargets } from './args.ts';
+import { parseLoraTargets, parseRepoShare } from './args.ts';
 import { importOptions, SOURCE_HELP, SOURCE_OPTIONS, type SourceValues } from './source-args.ts';
 
 /** CLI flag → setting. */
@@ -29,6 +29,7 @@ export const SETTING_FLAGS: Array<[string, keyof TrainSettings]> = [
   ['seed', 'seed'],
   ['fim-rate', 'fimRate'],
   ['fim-spm-rate', 'fimSpmRate'],
+  ['repo-share', 'repoShare'],
   ['test-fraction', 'testFraction'],
   ['history-share', 'historyShare'],
   ['eval-every', 'evalEvery'],
@@ -99,6 +100,7 @@ export const settingsHelp = SETTING_FLAGS.map(([f, k]) => `  --${f.padEnd(18)} $
 
 function parseSetting(k: keyof TrainSettings, v: string): TrainSettings[keyof TrainSettings] {
   if (k === 'targets') return parseLoraTargets(v);
+  if (k === 'repoShare') return parseRepoShare(v);
   if (k === 'schedule') {
     if (v !== 'linear' && v !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got "${v}"`);
     return v;

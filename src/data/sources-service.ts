@@ -13,7 +13,8 @@ import { commitText } from './filter/commits.ts';
 import { filterFiles } from './filter/stage1.ts';
 import { fileText, isNotebook } from './filter/notebook.ts';
 import { withDefaults, type FilterSettings } from './filter/settings.ts';
-import { contentHash, type ContentFacts } from './filter/content.ts';
+import { contentHash, decodeText, type ContentFacts } from './filter/content.ts';
+import { chunkFile, REPO_INDEX_CHANNEL } from './repo-index.ts';
 import { SourceStore, type FileChanges, type FilterRun } from './store/source-store.ts';
 import type { FileDecision, SourceFile, SourceRecord } from './types.ts';
 
@@ -276,6 +277,14 @@ export class SourcesService {
     const seen = Object.fromEntries((await store.sources()).map((x) => [x.id, x.updatedAt]));
     const run: FilterRun = { summary: result.summary, settings: s, at: Date.now(), analysed: result.analysed, seen };
     await store.saveRun(result.decisions, fresh, run);
+    // The repository-context index of what was accepted, stored beside it (completions use it).
+    onProgress({ phase: 'indexing', done: 0, total: result.summary.accepted });
+    const accepted = new Set(result.decisions.filter((d) => d.accepted).map((d) => `${d.source}\0${d.path}`));
+    const chunks = files
+      .filter((f) => accepted.has(`${f.source}\0${f.path}`))
+      .flatMap((f) => chunkFile(names.get(f.source) ?? f.source, f.path, decodeText(f.bytes)));
+    await store.saveRepoIndex({ at: run.at, chunks });
+    announceRepoIndex();
     return { ...run, total: files.length };
   }
 
@@ -302,4 +311,12 @@ export class SourcesService {
     const head = f.bytes.subarray(0, 65536);
     return { text: new TextDecoder().decode(head), truncated: f.bytes.length > head.length };
   }
+}
+
+/** Tells the engine worker (another worker of this tab) that the index changed. */
+function announceRepoIndex(): void {
+  if (typeof BroadcastChannel === 'undefined') return;
+  const ch = new BroadcastChannel(REPO_INDEX_CHANNEL);
+  ch.postMessage('rebuilt');
+  ch.close();
 }

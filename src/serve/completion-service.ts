@@ -12,6 +12,7 @@ import { buildPrompt, stopTokenIds } from './fim.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ModelConfig } from '../model/types.ts';
 import type { CompletionRequest, CompletionResult } from './types.ts';
+import { DEFAULT_REPO_CONTEXT, withRepoContext, type AddedContext, type RepoContextOptions, type SnippetSearch } from './repo-context.ts';
 
 import { CompletionError } from './errors.ts';
 
@@ -39,6 +40,9 @@ export class CompletionService {
   private chatStops: number[];
   /** What serves a request that names no adapter (the base when undefined). */
   defaultAdapter?: GpuLora;
+  private repo?: { search: SnippetSearch; opts: RepoContextOptions };
+  /** What repository context the last request got (undefined: none was looked for). */
+  lastContext?: AddedContext;
 
   constructor(
     readonly decoder: Decoder,
@@ -60,6 +64,15 @@ export class CompletionService {
     if (this.decoder.currentAdapter !== lora) this.decoder.setAdapter(lora);
   }
 
+  /** Adds repository context from `search` to requests that carry none (undefined = off). */
+  setRepoContext(search: SnippetSearch | undefined, opts: RepoContextOptions = DEFAULT_REPO_CONTEXT): void {
+    this.repo = search ? { search, opts } : undefined;
+  }
+
+  get repoContextFiles(): number | undefined {
+    return this.repo?.search.files;
+  }
+
   /** Generations in progress or waiting (0 when idle). */
   get active(): number {
     return this.running;
@@ -73,7 +86,9 @@ export class CompletionService {
     return run.finally(() => this.running--);
   }
 
-  private async run(req: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
+  private async run(asked: CompletionRequest, opts: { signal?: AbortSignal; onText?: (delta: string) => void }): Promise<CompletionResult> {
+    const { req, added } = this.repo ? withRepoContext(asked, this.repo.search, this.tokenizer, this.repo.opts) : { req: asked };
+    this.lastContext = added;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, this.decoder.contextLength - 8));
     const budget = this.decoder.contextLength - maxTokens;
     // A conversation keeps its turns before a large answer budget: at most a quarter of the
@@ -95,6 +110,7 @@ export class CompletionService {
       truncated: built.truncated,
       prefillMs: 0,
       decodeMs: 0,
+      ...(added ? { context: added } : {}),
       ...extra,
     });
     if (maxTokens === 0) return result('', 'length'); // a warm-up request (llama.vim sends n_predict 0)

@@ -3,6 +3,7 @@
 // dropping the text farthest from the cursor: the start of the prefix, the end of the
 // suffix, then whole extra-context files.
 import type { FimFamily, ModelTokenizer } from '../model/tokenizer.ts';
+import { pathComment, withFinalNewline } from '../model/repo-format.ts';
 
 export type { FimFamily };
 
@@ -113,6 +114,11 @@ export interface PromptInput {
   suffix?: string;
   /** Other files for repository-level context (llama.cpp's input_extra). */
   extra?: ExtraContext[];
+  /**
+   * Tokens the extra files may take before the prefix and suffix fill the rest (repository
+   * context the server added); unset = the prefix and suffix come first, extras fill what is left.
+   */
+  extraBudget?: number;
 }
 
 export interface BuiltPrompt {
@@ -147,14 +153,14 @@ export function buildPrompt(tok: ModelTokenizer, input: PromptInput, budget: num
   const fim = tok.fim;
   if (input.prefix !== undefined || input.suffix !== undefined) {
     if (!fim) return plain(tok, bos, input.prefix ?? '', budget);
-    return fimIds(tok, bos, input.prefix ?? '', input.suffix ?? '', input.extra ?? [], budget, 'fim');
+    return fimIds(tok, bos, input.prefix ?? '', input.suffix ?? '', input.extra ?? [], budget, 'fim', input.extraBudget ?? 0);
   }
   const text = input.prompt ?? '';
   const parsed = parseFimPrompt(text);
   if (parsed && fim) {
     const asIs = tok.encode(text);
     if (parsed.family === fim.family && asIs.length <= budget) return { ids: asIs, mode: 'raw-fim', truncated: false };
-    return fimIds(tok, bos, parsed.prefix, parsed.suffix, [], budget, 'raw-fim');
+    return fimIds(tok, bos, parsed.prefix, parsed.suffix, [], budget, 'raw-fim', 0);
   }
   return plain(tok, bos, text, budget);
 }
@@ -168,6 +174,16 @@ function plain(tok: ModelTokenizer, bos: number[], text: string, budget: number)
   return { ids: out, mode: 'plain', truncated: ids.length > room };
 }
 
+/**
+ * One extra file as prompt ids: after the family's file separator (`<|file_sep|>path\ncontent`),
+ * or, for a family without one, as a path comment and the content at the start of the prefix.
+ */
+export function extraIds(tok: ModelTokenizer, e: ExtraContext): number[] {
+  const sep = tok.fim?.fileSep;
+  if (sep !== undefined) return [sep, ...tok.encode(`${e.filename ?? 'file'}\n${e.text}`, { bos: false })];
+  return tok.encode(`${pathComment(e.filename ?? 'file')}${withFinalNewline(e.text)}\n`, { bos: false });
+}
+
 function fimIds(
   tok: ModelTokenizer,
   bos: number[],
@@ -176,28 +192,38 @@ function fimIds(
   extra: ExtraContext[],
   budget: number,
   mode: 'fim' | 'raw-fim',
+  extraBudget: number,
 ): BuiltPrompt {
   const fim = tok.fim!;
   const pre = tok.encode(prefix, { bos: false });
   const suf = tok.encode(suffix, { bos: false });
   let room = budget - bos.length - 3;
+  const extraIdsOut: number[] = [];
+  let truncated = false;
+  const addExtras = (limit: number) => {
+    for (const e of extra) {
+      const ids = extraIds(tok, e);
+      if (ids.length > Math.min(limit, room)) {
+        truncated = true;
+        continue;
+      }
+      extraIdsOut.push(...ids);
+      room -= ids.length;
+      limit -= ids.length;
+    }
+  };
+  // Server-added repository context gets its share first; editors' extras fill what is left.
+  if (extraBudget > 0) addExtras(Math.min(extraBudget, Math.floor(room / 2)));
   // The suffix gets up to a quarter of the room (more when the prefix is short), the prefix the rest.
   const sufKeep = Math.min(suf.length, Math.max(Math.floor(room / 4), room - pre.length));
   const preKeep = Math.min(pre.length, room - sufKeep);
   room -= sufKeep + preKeep;
-  const extraIds: number[] = [];
-  let truncated = sufKeep < suf.length || preKeep < pre.length;
-  if (fim.fileSep !== undefined) {
-    for (const e of extra) {
-      const ids = [fim.fileSep, ...tok.encode(`${e.filename ?? 'file'}\n${e.text}`, { bos: false })];
-      if (ids.length > room) {
-        truncated = true;
-        continue;
-      }
-      extraIds.push(...ids);
-      room -= ids.length;
-    }
-  }
-  const ids = [...bos, ...extraIds, fim.prefix, ...pre.slice(pre.length - preKeep), fim.suffix, ...suf.slice(0, sufKeep), fim.middle];
+  truncated ||= sufKeep < suf.length || preKeep < pre.length;
+  if (extraBudget <= 0) addExtras(room);
+  // Families without a file separator carry the context inside the prefix, before the file's text.
+  const ids =
+    fim.fileSep !== undefined
+      ? [...bos, ...extraIdsOut, fim.prefix, ...pre.slice(pre.length - preKeep), fim.suffix, ...suf.slice(0, sufKeep), fim.middle]
+      : [...bos, fim.prefix, ...extraIdsOut, ...pre.slice(pre.length - preKeep), fim.suffix, ...suf.slice(0, sufKeep), fim.middle];
   return { ids, mode, truncated };
 }

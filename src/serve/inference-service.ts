@@ -14,6 +14,7 @@ import { adapterLabels, type NamedAdapter, uploadAdapterMix } from './serving-ad
 import type { CompletionRequest, CompletionResult, ServingInfo } from './types.ts';
 import { CompletionError } from './errors.ts';
 import { storedAdapterNames } from './model-names.ts';
+import type { AddedContext, SnippetSearch } from './repo-context.ts';
 
 export interface ServingChoice {
   /** Stored adapter ids with weights; empty = the base model alone. */
@@ -23,6 +24,25 @@ export interface ServingChoice {
 
 /** Named adapters kept on the GPU at once (each is small: r·(in+out) floats per target). */
 const MAX_NAMED_LOADED = 4;
+
+/** Where the tab's repository-context index and its on/off setting are kept (the sources' IndexedDB). */
+export interface RepoContextStore {
+  load(): Promise<{ search: SnippetSearch; snippets: number; at: number } | undefined>;
+  isOn(): Promise<boolean>;
+  setOn(on: boolean): Promise<void>;
+}
+
+/** The Use page's view of repository context: on or off, the index, what the last request got. */
+export interface RepoContextStatus {
+  on: boolean;
+  /** Files and snippets in the index (0 when the sources were never filtered). */
+  files: number;
+  snippets: number;
+  /** When the filter run it comes from finished (ms since 1970). */
+  builtAt?: number;
+  /** What was added to the last completion request (undefined: none since it was turned on). */
+  last?: AddedContext;
+}
 
 /** Most positions the tab's KV cache holds (memory: 2·layers·positions·kv-width floats). */
 const TAB_CONTEXT = 2048;
@@ -37,10 +57,45 @@ export class InferenceService {
   /** Named adapters on the GPU, the most recently used last. */
   private loaded = new Map<string, { id: string; lora: GpuLora }>();
 
+  private repo?: { search: SnippetSearch; snippets: number; at: number };
+  private repoOn = false;
+
   constructor(
     private models: ModelService,
     private adapters: () => Promise<AdapterSource>,
+    private repoStore?: RepoContextStore,
   ) {}
+
+  /** Turns repository context on or off (remembered) and loads the sources' index. */
+  async setRepoContext(on: boolean): Promise<RepoContextStatus> {
+    await this.repoStore?.setOn(on);
+    this.repoOn = on;
+    this.repo = on ? await this.repoStore?.load() : undefined;
+    this.applyRepoContext();
+    return this.repoContextStatus();
+  }
+
+  /** After a reload: back on if it was; after a filter run: the new index. */
+  async refreshRepoContext(): Promise<void> {
+    if (!this.repoStore) return;
+    this.repoOn = await this.repoStore.isOn();
+    this.repo = this.repoOn ? await this.repoStore.load() : undefined;
+    this.applyRepoContext();
+  }
+
+  repoContextStatus(): RepoContextStatus {
+    return {
+      on: this.repoOn,
+      files: this.repo?.search.files ?? 0,
+      snippets: this.repo?.snippets ?? 0,
+      builtAt: this.repo?.at,
+      last: this.repoOn ? this.built?.service.lastContext : undefined,
+    };
+  }
+
+  private applyRepoContext(): void {
+    this.built?.service.setRepoContext(this.repoOn ? this.repo?.search : undefined);
+  }
 
   /** Called when what serves changes (the bridge link tells the bridge). */
   /** Calls `fn` on each change of what serves; returns a function that stops that. */
@@ -158,6 +213,7 @@ export class InferenceService {
     const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
     this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c, (name) => this.named(name)) };
     this.loaded.clear(); // the old model's adapters went with its memory
+    this.applyRepoContext();
     if (this.choice.adapters.length) {
       this.choice = { adapters: [], combination: 'cat' };
       this.labels = [];

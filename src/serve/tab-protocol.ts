@@ -66,6 +66,8 @@ function requestOk(v: unknown): boolean {
     optStr('prompt') &&
     optStr('prefix') &&
     optStr('suffix') &&
+    optStr('filename') &&
+    (v.extraBudget === undefined || isCount(v.extraBudget)) &&
     (v.extra === undefined || (Array.isArray(v.extra) && v.extra.every((e) => isObj(e) && typeof e.text === 'string'))) &&
     ['maxTokens', 'temperature', 'topP', 'topK'].every((k) => isCount(v[k])) &&
     Array.isArray(v.stop) &&

@@ -2,6 +2,7 @@
 // The bridge turns every editor protocol into a CompletionRequest and the answers back
 // into that protocol's shape. Plain data: it crosses the tab's WebSocket as JSON.
 import type { ExtraContext } from './fim.ts';
+import type { AddedContext } from './repo-context.ts';
 import type { FinishReason } from './generate.ts';
 import type { ChatMessage } from './chat.ts';
 
@@ -18,6 +19,10 @@ export interface CompletionRequest {
   prefix?: string;
   suffix?: string;
   extra?: ExtraContext[];
+  /** Tokens server-added context may take first (src/serve/repo-context.ts sets it). */
+  extraBudget?: number;
+  /** The file being edited, when the editor says (Tabby's segments.filepath): left out of repository context. */
+  filename?: string;
   maxTokens: number;
   /** 0 = greedy. */
   temperature: number;
@@ -46,6 +51,8 @@ export interface CompletionResult {
   truncated: boolean;
   prefillMs: number;
   decodeMs: number;
+  /** Repository context the server added (absent when off, or the request had its own). */
+  context?: AddedContext;
 }
 
 /** What is serving: shown to editors (/v1/models, /api/tags, /api/show) and in the app. */

@@ -20,6 +20,7 @@ export function datasetSettingsOf(s: TrainSettings): DatasetSettings {
     testFraction: s.testFraction,
     lossOnAnswersOnly: s.lossOnAnswersOnly,
     historyShare: s.historyShare,
+    repoShare: s.repoShare,
   };
 }
 

@@ -23,6 +23,8 @@ export interface TrainSettings {
   seed: number;
   fimRate: number;
   fimSpmRate: number;
+  /** Share of runs of related files of one repository trained as one repository-level sequence. */
+  repoShare: number;
   /** Share of files held out for test loss when none is marked. */
   testFraction: number;
   /** Most of the training text that commits of the history may be (only sources read with history have any). */
@@ -58,6 +60,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   seed: 42,
   fimRate: 0.5,
   fimSpmRate: 0.5,
+  repoShare: 0.3,
   testFraction: 0.1,
   historyShare: 0.2,
   evalEvery: 10,
@@ -87,6 +90,7 @@ export const SETTING_HELP: Record<keyof TrainSettings, string> = {
   seed: 'Seed for the split, FIM, data order, init and dropout: same seed, same run.',
   fimRate: 'Share of files turned into fill-in-the-middle examples.',
   fimSpmRate: 'Share of FIM examples in suffix-prefix-middle order.',
+  repoShare: "Share of runs of a repository's related files trained together as one sequence (its file separators).",
   testFraction: 'Share of files held out for test loss when none is marked.',
   historyShare: 'Most of the training text that commits of the history may be (0 = none; a depth-1 clone has none).',
   evalEvery: 'Measure test loss every this many steps.',
@@ -155,6 +159,7 @@ export function validateSettings(over: Partial<TrainSettings>, maxPositions?: nu
   int('seed', 0, 2 ** 32 - 1);
   num('fimRate', 0, 1);
   num('fimSpmRate', 0, 1);
+  num('repoShare', 0, 1);
   num('testFraction', 0, 0.5);
   num('historyShare', 0, 0.9);
   int('evalEvery', 1);

@@ -11,7 +11,7 @@ import type { CachedModel, HubSettings, LoadedModelInfo } from '../serve/model-s
 import type { PlanReport, PlanRequest } from '../train/plan-service.ts';
 import type { CompletionRequest, CompletionResult, ServingInfo } from '../serve/types.ts';
 import type { BridgeTarget } from '../serve/bridge-link.ts';
-import type { ServingChoice } from '../serve/inference-service.ts';
+import type { RepoContextStatus, ServingChoice } from '../serve/inference-service.ts';
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 import type { RestoreState } from '../serve/serving-memory.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
@@ -48,6 +48,10 @@ export interface EngineApi extends CancellableApi {
   serving(): Promise<ServingInfo | undefined>;
   /** Serves the base model, or stored adapters mixed with weights (base weights stay loaded). */
   setServing(choice: ServingChoice): Promise<ServingInfo & { warnings: string[] }>;
+  /** Repository context for completions that carry none: on or off (remembered), from the filtered sources' index. */
+  setRepoContext(on: boolean): Promise<RepoContextStatus>;
+  /** Whether it is on, the index, and what the last request got. */
+  repoContext(): Promise<RepoContextStatus>;
   /** Adapters in browser storage (training checkpoints and imported ones). */
   listAdapters(): Promise<StoredAdapter[]>;
   importAdapter(name: string, files: Array<{ path: string; file: File }>): Promise<StoredAdapter>;

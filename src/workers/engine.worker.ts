@@ -14,6 +14,30 @@ import { BridgeLink } from '../serve/bridge-link.ts';
 import { opfsAdapterSource, type AdapterSource } from '../model/storage/adapter-store.ts';
 import { opfsServingMemory, restoreServing, type RestoreState } from '../serve/serving-memory.ts';
 import { exportServing } from '../serve/export-service.ts';
+import type { RepoContextStore } from '../serve/inference-service.ts';
+import { RepoIndex, REPO_INDEX_CHANNEL } from '../data/repo-index.ts';
+import { SourceStore } from '../data/store/source-store.ts';
+
+/** The index the sources worker stores after each filter run, and the Use page's on/off, in its IndexedDB. */
+function sourcesRepoContext(): RepoContextStore {
+  const withStore = async <T>(fn: (s: SourceStore) => Promise<T>): Promise<T> => {
+    const s = await SourceStore.open();
+    try {
+      return await fn(s);
+    } finally {
+      s.close();
+    }
+  };
+  return {
+    load: () =>
+      withStore(async (s) => {
+        const stored = await s.repoIndex();
+        return stored ? { search: new RepoIndex(stored.chunks), snippets: stored.chunks.length, at: stored.at } : undefined;
+      }),
+    isOn: () => withStore((s) => s.repoContextOn()),
+    setOn: (on) => withStore((s) => s.setRepoContextOn(on)),
+  };
+}
 
 const jobs = new JobHost();
 let gpu: Promise<GpuContext> | undefined;
@@ -33,7 +57,11 @@ function context(): Promise<GpuContext> {
 const models = new ModelService(async () => (await context()).device);
 let adapterSource: Promise<AdapterSource> | undefined;
 const adapters = () => (adapterSource ??= opfsAdapterSource());
-const inference = new InferenceService(models, adapters);
+const inference = new InferenceService(models, adapters, sourcesRepoContext());
+// Repository context comes back on after a reload if it was on, and follows each filter run.
+const repoRestored = inference.refreshRepoContext().catch(() => undefined);
+if (typeof BroadcastChannel !== 'undefined')
+  new BroadcastChannel(REPO_INDEX_CHANNEL).onmessage = () => void inference.refreshRepoContext().catch(() => undefined);
 // The tab serves editors through a bridge once the page has found one (src/ui/shell/bridge.svelte.ts).
 let link: BridgeLink | undefined;
 // What served before a reload comes back by itself; each change of it is remembered.
@@ -113,6 +141,11 @@ const api: EngineApi = {
     const r = await inference.setServing(choice);
     if (servedModelId) await memory.write({ modelId: servedModelId, choice });
     return r;
+  },
+  setRepoContext: (on) => inference.setRepoContext(on),
+  repoContext: async () => {
+    await repoRestored; // after a reload, answer once the remembered setting is back
+    return inference.repoContextStatus();
   },
   // Each look at the stored adapters also refreshes the names editors pick them by (inference.changed).
   listAdapters: async () => served((await adapters()).list()),

@@ -311,6 +311,7 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
         seed: 7,
         fim: { fimRate: 0.5, spmRate: 0.5, lineSplitRate: 0.9 },
         testFraction: 0.1,
+        repoShare: 0.3, // the page's default (48 tokens hold no two of these files: no repository sequence)
       });
       const adapter = new GpuLora(engine.memory, peft.lora, peft.layers, { trainable: false });
       const tf = new Transformer(engine.runner, engine.memory, engine.model, adapter, { seqLen: 48 });
@@ -351,5 +352,17 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     await page.waitForSelector('[data-testid="serving"][data-adapters="1"]', { timeout: 30_000 });
     await page.goto(new URL('#/model', bridge.origin).href);
     expect(await (await page.waitForSelector('[data-testid="loaded-model"]')).textContent()).toContain('test/tiny-coder');
+  });
+
+  it('repository sequences: with room for several files per sequence, the run says how many it made', async () => {
+    await openTrainPage();
+    // 256 tokens hold about three of the tiny repository's files: every run of them becomes one sequence.
+    await fillSettings({ seqLen: '256', repoShare: '1', steps: '2', evalEvery: '2', checkpointEvery: '2' });
+    const id = await startRun();
+    const shown = await page.waitForSelector('[data-testid="repo-sequences"]', { timeout: 60_000 });
+    expect(Number(await shown.getAttribute('data-sequences'))).toBeGreaterThan(0);
+    expect(Number(await shown.getAttribute('data-files'))).toBeGreaterThanOrEqual(2 * Number(await shown.getAttribute('data-sequences')));
+    expect(await shown.textContent()).toMatch(/\d+ repository sequences \(\d+ files trained together\)/);
+    await page.waitForSelector(`${runRow(id)}[data-status="done"]`, { timeout: 180_000 });
   });
 });

@@ -484,6 +484,7 @@ describe('settings and runs', { timeout: 120_000 }, () => {
       [['--checkpoint-minutes=-1'], /checkpointMinutes must be a number in \[0, 1440\] \(got -1\)/],
       [['--checkpoint-minutes', '1e9'], /checkpointMinutes must be a number in \[0, 1440\]/],
       [['--loss-threshold', 'high'], /--loss-threshold must be a positive number of nats or "auto"/],
+      [['--repo-share', '1.5'], /--repo-share must be a number from 0 to 1/],
     ] as const) {
       const r = cli('train', '--model', dir, '--source', join(root, 'no-such-folder'), '--out', join(root, `t-out-${n++}`), ...flags);
       expect(r.status).toBe(1);

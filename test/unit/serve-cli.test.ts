@@ -32,4 +32,11 @@ describe('homecoder serve', () => {
     expect(twice.status).toBe(1);
     expect(twice.stderr).toContain('--named-adapter fn is given twice');
   });
+  it('--context-source refuses a folder with nothing to index, before loading the model', () => {
+    const empty = mkdtempSync(`${tmpdir()}/hc-ctx-empty-`);
+    const r = runCli('serve', '--model', 'no-such-model', '--port', '0', '--context-source', empty);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('--context-source: no file');
+    expect(runCli('serve', '--help').stdout).toContain('--context-source');
+  });
 });

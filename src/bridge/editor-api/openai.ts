@@ -71,6 +71,7 @@ function tabbyRequest(body: Record<string, unknown>): CompletionRequest {
     prefix,
     suffix: suffix ?? '',
     extra,
+    filename: str(seg, 'filepath'),
     maxTokens: clampTokens(int(body, 'max_tokens', -1, 1e9)),
     temperature: num(body, 'temperature', 0, 2) ?? 0,
     topP: 1,

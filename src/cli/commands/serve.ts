@@ -9,12 +9,15 @@ import { parseConfig, servingContext } from '../../model/config.ts';
 import { readJson } from '../../model/storage/files.ts';
 import type { Combination } from '../../model/adapter-mix.ts';
 import { openHeadlessService } from '../../serve/headless.ts';
+import { DEFAULT_REPO_CONTEXT } from '../../serve/repo-context.ts';
 import { LocalBackend } from '../../bridge/local-backend.ts';
 import { checkListen, startBridge } from '../../bridge/server.ts';
 import { appDirOrNote, PACKAGE_ROOT, packageVersion } from '../../bridge/build.ts';
 import { exposureWarning, LISTEN_ARGS, LISTEN_HELP, readListenOptions } from '../../bridge/listen-options.ts';
 import { writeRuntimeFile } from '../../bridge/runtime-file.ts';
 import { ADAPTER_NAME } from '../../serve/model-names.ts';
+import { importAndFilter } from '../../data/node-pipeline.ts';
+import { RepoIndex } from '../../data/repo-index.ts';
 import { UsageError } from '../../errors.ts';
 
 export const serveHelp = `Usage: homecoder serve --model DIR [--adapter DIR[=WEIGHT]]... [options]
@@ -31,6 +34,9 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
   --kv-cache T           KV cache storage: auto (f16 where the GPU has shader-f16, default) | f16 | f32
+  --context-source DIR   add repository context from DIR's files (what \`homecoder filter\` accepts)
+                         to completions whose request carries none; repeatable
+  --context-budget N     tokens of repository context a completion may get (default 512)
 ${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
   --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
                          without it only this process serves
@@ -56,6 +62,20 @@ export function namedAdapterSpec(spec: string): { name: string; dir: string } {
   return { name, dir: spec.slice(i + 1) };
 }
 
+/** The repository-context index of --context-source folders: their files that pass the stage-1 filter. */
+async function contextIndex(dirs: string[]): Promise<RepoIndex> {
+  const { accepted, summary } = await importAndFilter(dirs);
+  if (!accepted.length)
+    throw new UsageError(
+      `--context-source: no file in ${dirs.join(', ')} passed the filter${summary.explanation ? ` (${summary.explanation})` : ''}; give a folder with source code.`,
+    );
+  const index = RepoIndex.fromFiles(accepted);
+  console.log(
+    `Repository context: ${index.files} files (${index.chunks.length} snippets) from ${dirs.join(', ')}; ${summary.total - summary.accepted} files left out by the filter.`,
+  );
+  return index;
+}
+
 /** Resolves on the first SIGINT or SIGTERM. */
 function stopSignal(): Promise<void> {
   return new Promise((done) => {
@@ -74,6 +94,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
       'kv-cache': { type: 'string', default: 'auto' },
+      'context-source': { type: 'string', multiple: true },
+      'context-budget': { type: 'string' },
       ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       'allow-tab': { type: 'boolean', default: false },
@@ -102,6 +124,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (!listen) return 2;
   checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
 
+  const contextBudget = Number(values['context-budget'] ?? DEFAULT_REPO_CONTEXT.budget);
+  if (!Number.isInteger(contextBudget) || contextBudget < 1)
+    throw new UsageError(`--context-budget must be a whole number of tokens above 0, not "${values['context-budget']}".`);
+  // The index is built before the model loads: a wrong folder should not take minutes to report.
+  const repoIndex = values['context-source']?.length ? await contextIndex(values['context-source']) : undefined;
+
   // --context is checked against the model's config before anything is loaded.
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
   const engine = await loadNodeModel(values.model);
@@ -119,6 +147,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     contextLength: context,
     kvCache,
   });
+  if (repoIndex) service.setRepoContext(repoIndex, { ...DEFAULT_REPO_CONTEXT, budget: contextBudget });
   const bridge = await startBridge({
     ...listen,
     appDir: appDirOrNote(resolve(values['app-dir'] ?? join(PACKAGE_ROOT, 'dist')), (m) => console.warn(m)),

@@ -149,7 +149,7 @@ async function createFromFiles(
     ds.chats || ds.pairs ? `, ${ds.chats} conversations and ${ds.pairs ?? 0} pairs (${ds.testExamples ?? 0} held out)` : '';
   const skipped = ds.badLines ? `, ${ds.badLines} bad lines skipped` : '';
   say(
-    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split})${supervised}${skipped}; ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
+    `dataset: ${ds.trainFiles} train files (${ds.trainTokens} tokens), ${ds.testFiles} test files (${ds.testTokens} tokens, ${ds.split})${supervised}${skipped}${ds.repoSequences ? `, ${ds.repoSequences} repository sequences of ${ds.repoFiles} files` : ''}; ${record.steps} steps${record.stepsAuto ? ' (automatic)' : ''}; GPU memory planned ${(record.plan.total / 2 ** 20).toFixed(1)} MiB`,
     { dataset: ds, steps: record.steps, steps_auto: record.stepsAuto, plan: record.plan },
   );
 }

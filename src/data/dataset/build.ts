@@ -12,6 +12,7 @@ import { TokenStream, usableBlocks, type PackedTokens } from './pack.ts';
 import { splitFiles, type Split } from './split.ts';
 import { encodeExample, type ChatFormat } from './supervised-encode.ts';
 import type { BadLine, SupervisedExample } from './supervised.ts';
+import { CHARS_PER_TOKEN, chooseRepoSequences, encodeRepoSequence } from './repo.ts';
 
 export interface DatasetSettings {
   seqLen: number;
@@ -22,6 +23,11 @@ export interface DatasetSettings {
   lossOnAnswersOnly?: boolean;
   /** Most of the training characters that commits of the history may be (DEFAULT_HISTORY_SHARE when absent). */
   historyShare?: number;
+  /**
+   * Share of the runs of related files of one repository (that fit one sequence) trained as one
+   * repository-level sequence; 0 or absent = every file alone. Training files only.
+   */
+  repoShare?: number;
 }
 
 export const DEFAULT_HISTORY_SHARE = 0.2;
@@ -46,6 +52,9 @@ export interface DatasetStats {
   /** Commits of the history trained on (never FIM, never in the test set). */
   commits?: number;
   split: Split['how'];
+  /** Repository-level sequences and the files in them (absent in runs made before they existed). */
+  repoSequences?: number;
+  repoFiles?: number;
 }
 
 export interface Dataset {
@@ -80,8 +89,10 @@ export interface DatasetDocument {
   split: 'train' | 'test';
   /** "source/path" for a file, "file:line" for an example. */
   source: string;
-  kind: 'plain' | 'psm' | 'spm' | 'commit' | 'chat' | 'pair' | 'rendered';
+  kind: 'plain' | 'psm' | 'spm' | 'repo' | 'commit' | 'chat' | 'pair' | 'rendered';
   segments: Segment[];
+  /** A repository sequence: how each of its files was encoded (plain or FIM). */
+  fimKinds?: Array<'plain' | 'psm' | 'spm'>;
 }
 
 function shuffled<T>(items: T[], rng: Rng): T[] {
@@ -132,7 +143,8 @@ export function pickHistory(commits: TrainingFile[], trainFiles: TrainingFile[],
   return out;
 }
 
-type Doc = { file?: TrainingFile; commit?: TrainingFile; example?: SupervisedExample; chat?: string };
+/** A document to train on: a file, a repository sequence of several files, a commit, a conversation, an example. */
+type Doc = { file?: TrainingFile; repo?: TrainingFile[]; commit?: TrainingFile; example?: SupervisedExample; chat?: string };
 
 /** Files, then examples, split and ordered as training uses them. */
 function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
@@ -157,19 +169,22 @@ function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
     s.historyShare ?? DEFAULT_HISTORY_SHARE,
     s.seed,
   );
+  // Its own random numbers, so a share of 0 gives exactly the dataset without repository sequences.
+  const repo = chooseRepoSequences(split.train, s.repoShare ?? 0, s.seqLen * CHARS_PER_TOKEN, new Rng(s.seed * 7919 + 3));
   const ex = splitExamples(examples, s, split.test.length > 0);
   const rng = new Rng(s.seed);
   const train: Doc[] = shuffled(
     [
-      ...split.train.map((file) => ({ file })),
+      ...repo.singles.map((file) => ({ file })),
       ...history.map((commit) => ({ commit })),
       ...(opts.chats ?? []).map((chat) => ({ chat })),
       ...ex.train.map((example) => ({ example })),
+      ...repo.sequences.map((files) => ({ repo: files })),
     ],
     rng,
   );
   const test: Doc[] = [...split.test.map((file) => ({ file })), ...ex.test.map((example) => ({ example }))];
-  return { split, history, train, test, examples: ex };
+  return { split, history, repo, train, test, examples: ex };
 }
 
 /**
@@ -199,6 +214,10 @@ export function* datasetDocuments(
       if (d.file) {
         const doc = encodeDocument(tok, d.file.text, docRng, s.fim);
         yield { split, source: `${d.file.source}/${d.file.path}`, kind: doc.kind, segments: doc.segments };
+      } else if (d.repo) {
+        // Several files of one repository in the family's repository format, FIM per file.
+        const seq = encodeRepoSequence(tok, d.repo[0].source, d.repo, docRng, s.fim);
+        yield { split, source: `${d.repo[0].source} (${d.repo.length} files)`, kind: 'repo', segments: seq.segments, fimKinds: seq.kinds };
       } else if (d.commit) {
         // Commits in the family's commit format, left to right: no FIM.
         yield { split, source: `${d.commit.source}/${d.commit.path}`, kind: 'commit', segments: encodeCommit(tok, d.commit.text).segments };
@@ -244,6 +263,8 @@ export async function buildDataset(
     badLines: 0,
     commits: p.history.length,
     split: p.split.how,
+    repoSequences: p.repo.sequences.length,
+    repoFiles: p.repo.sequences.reduce((n, r) => n + r.length, 0),
   };
   const streams = { train: new TokenStream(), test: new TokenStream() };
   const total = p.train.length + p.test.length;
@@ -252,6 +273,7 @@ export async function buildDataset(
     opts.signal?.throwIfAborted();
     streams[d.split].push(d.segments);
     if (d.kind === 'plain' || d.kind === 'psm' || d.kind === 'spm') stats[d.kind]++;
+    for (const k of d.fimKinds ?? []) stats[k]++;
     if (++done % 16 === 0 || done === total) {
       opts.onProgress?.({ phase: 'tokenizing', done, total });
       await new Promise((r) => setTimeout(r, 0)); // let a cancel arrive

@@ -89,19 +89,33 @@ export interface EncodedDocument {
   pieces?: FimPieces;
 }
 
+/** A file's text as content segments, plain or as a FIM example (no BOS, no EOS). */
+export function encodeBody(tok: DocTokenizer, text: string, rng: Rng, s: FimSettings): EncodedDocument {
+  // Draw every random number whether or not it is used, so one file's choice never shifts the next file's.
+  const doFim = rng.next() < s.fimRate;
+  const spm = rng.next() < s.spmRate;
+  const cuts = fimCuts(text, rng, s.lineSplitRate);
+  if (!tok.fim || !doFim) return { segments: [{ ids: tok.encode(text, { bos: false }), train: true }], kind: 'plain' };
+  const pieces = fimPieces(text, cuts);
+  const order: FimOrder = spm ? 'spm' : 'psm';
+  return { segments: fimSegments(tok, tok.fim, pieces, order), kind: order, pieces };
+}
+
+/** BOS when the tokenizer adds one (not trained on). */
+export function bosSegments(tok: DocTokenizer): Segment[] {
+  return tok.addBos && tok.bos !== undefined ? [{ ids: [tok.bos], train: false }] : [];
+}
+
+/** EOS (trained on: the model learns where a document ends). */
+export function eosSegments(tok: DocTokenizer): Segment[] {
+  return tok.eos !== undefined ? [{ ids: [tok.eos], train: true }] : [];
+}
+
 /**
  * One file as training tokens: BOS (when the tokenizer adds one, not trained on), the
  * text plain or as a FIM example, then EOS. FIM is off when the tokenizer has no FIM tokens.
  */
 export function encodeDocument(tok: DocTokenizer, text: string, rng: Rng, s: FimSettings): EncodedDocument {
-  const head: Segment[] = tok.addBos && tok.bos !== undefined ? [{ ids: [tok.bos], train: false }] : [];
-  const tail: Segment[] = tok.eos !== undefined ? [{ ids: [tok.eos], train: true }] : [];
-  // Draw every random number whether or not it is used, so one file's choice never shifts the next file's.
-  const doFim = rng.next() < s.fimRate;
-  const spm = rng.next() < s.spmRate;
-  const cuts = fimCuts(text, rng, s.lineSplitRate);
-  if (!tok.fim || !doFim) return { segments: [...head, { ids: tok.encode(text, { bos: false }), train: true }, ...tail], kind: 'plain' };
-  const pieces = fimPieces(text, cuts);
-  const order: FimOrder = spm ? 'spm' : 'psm';
-  return { segments: [...head, ...fimSegments(tok, tok.fim, pieces, order), ...tail], kind: order, pieces };
+  const body = encodeBody(tok, text, rng, s);
+  return { ...body, segments: [...bosSegments(tok), ...body.segments, ...eosSegments(tok)] };
 }

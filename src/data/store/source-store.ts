@@ -1,5 +1,6 @@
 // Sources, their files, content facts and filter decisions in IndexedDB (idb), so a reload
 // keeps everything and a re-run after `git pull` analyses only changed files.
+import type { StoredRepoIndex } from '../repo-index.ts';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { contentHash, type ContentFacts } from '../filter/content.ts';
 import type { FilterSettings } from '../filter/settings.ts';
@@ -212,6 +213,24 @@ export class SourceStore {
 
   decisions(): Promise<FileDecision[]> {
     return this.db.getAll('decisions');
+  }
+
+  /** The repository-context index of the last filter run's accepted files. */
+  async saveRepoIndex(index: StoredRepoIndex): Promise<void> {
+    await this.db.put('meta', index, 'repoIndex');
+  }
+
+  async repoIndex(): Promise<StoredRepoIndex | null> {
+    return ((await this.db.get('meta', 'repoIndex')) as StoredRepoIndex | undefined) ?? null;
+  }
+
+  /** Whether completions get repository context (the Use page's setting; off until turned on). */
+  async repoContextOn(): Promise<boolean> {
+    return (await this.db.get('meta', 'repoContextOn')) === true;
+  }
+
+  async setRepoContextOn(on: boolean): Promise<void> {
+    await this.db.put('meta', on, 'repoContextOn');
   }
 
   async lastRun(): Promise<FilterRun | null> {
