@@ -2,11 +2,23 @@
 // largest logits (and, for top-p alone, the softmax total), and read back only those
 // (id, logit) pairs — 8 bytes for greedy, ≤ 2 KB otherwise, instead of vocab × 4 bytes.
 // The CPU makes the seeded draw (src/serve/sampling.ts: sampleCandidates).
-import type { Candidates } from '../serve/sampling.ts';
-import { MAX_GPU_TOP_K, PENALTY_WINDOW } from '../serve/sampling.ts';
 import type { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import { firstPassGroups, listSize, repetitionPenalty, softmaxTotal, topKSelect } from './kernels/top-k.ts';
+
+/** Tokens of the context the repetition penalty looks at (llama.cpp's repeat_last_n). */
+export const PENALTY_WINDOW = 64;
+/** The largest top_k whose candidates the GPU selects; a larger one reads the whole logits back. */
+export const MAX_GPU_TOP_K = 256;
+
+/** The candidates the GPU selected: the k largest logits, largest first (ties: lower id first). */
+export interface Candidates {
+  ids: ArrayLike<number>;
+  logits: ArrayLike<number>;
+  /** Σ exp((logit − max)/temperature) over the whole vocabulary (top-p without top-k only). */
+  total?: number;
+  vocabSize: number;
+}
 
 /** What to select after a forward pass. */
 export interface Selection {

@@ -4,6 +4,9 @@
 // the GPU (src/gpu/sampler.ts) and `sampleCandidates` draws from them with the same steps,
 // so both give the same token for the same seed.
 import type { Rng } from '../random.ts';
+import { type Candidates, MAX_GPU_TOP_K, PENALTY_WINDOW } from '../gpu/sampler.ts';
+
+export { type Candidates, MAX_GPU_TOP_K, PENALTY_WINDOW };
 
 export interface SamplingParams {
   /** 0 = greedy (argmax). */
@@ -19,9 +22,6 @@ export interface SamplingParams {
    */
   repetitionPenalty?: number;
 }
-
-/** Tokens of the context the repetition penalty looks at (llama.cpp's repeat_last_n). */
-export const PENALTY_WINDOW = 64;
 
 /** The distinct token ids among the last PENALTY_WINDOW of `context`, ascending. */
 export function penaltyTokens(context: readonly number[]): number[] {
@@ -87,8 +87,6 @@ export function topK(logits: ArrayLike<number>, k: number): number[] {
 
 /** Candidates examined first for a top-p nucleus; the whole vocabulary only when they fall short. */
 export const NUCLEUS_FIRST = 256;
-/** The largest top_k whose candidates the GPU selects; a larger one reads the whole logits back. */
-export const MAX_GPU_TOP_K = 256;
 
 /** Picks from `idx` (largest first) with weights `w`, cut to the top-p nucleus of `total`. */
 function pick(idx: number[], w: number[], total: number, topP: number, rng: Rng): number {
@@ -177,15 +175,6 @@ function sampleFlatNucleus(logits: Float32Array, mx: number, total: number, p: S
     if (u < 0) return i;
   }
   return argmax(logits);
-}
-
-/** The candidates the GPU selected: the k largest logits, largest first (ties: lower id first). */
-export interface Candidates {
-  ids: ArrayLike<number>;
-  logits: ArrayLike<number>;
-  /** Σ exp((logit − max)/temperature) over the whole vocabulary (top-p without top-k only). */
-  total?: number;
-  vocabSize: number;
 }
 
 /**
