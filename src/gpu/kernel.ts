@@ -5,6 +5,8 @@
 // Pipelines are compiled once per device and WGSL text. Dispatches are recorded into a
 // caller-owned compute pass so a whole training step can be one command buffer.
 
+import { KernelSelection } from './kernel-versions.ts';
+
 export type Workgroups = [number, number?, number?];
 
 /** A storage binding: a whole buffer, or a byte range of one (offsets 256-aligned). */
@@ -16,9 +18,14 @@ export class KernelRunner {
   readonly device: GPUDevice;
   private pipelines = new Map<string, GPUComputePipeline>();
   private uniforms: GPUBuffer[] = [];
+  /** Which version of each hot kernel runs (tuned picks or a forced family). */
+  readonly kernels: KernelSelection;
+  /** Dispatches recorded so far (the bench reports them per micro-batch). */
+  dispatches = 0;
 
   constructor(device: GPUDevice) {
     this.device = device;
+    this.kernels = KernelSelection.forDevice(device);
   }
 
   pipeline(code: string, label = 'kernel'): GPUComputePipeline {
@@ -65,7 +72,10 @@ export class KernelRunner {
     if (x > max || y > max || z > max) {
       throw new Error(`dispatch ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${max}; split the grid`);
     }
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (x > 0 && y > 0 && z > 0) {
+      pass.dispatchWorkgroups(x, y, z);
+      this.dispatches++;
+    }
   }
 
   /** Frees the uniform buffers of dispatches already submitted. */
