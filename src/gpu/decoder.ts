@@ -8,6 +8,7 @@
 import type { GpuModel, GpuLinear } from './model.ts';
 import type { GpuLora, LoraParam } from './lora.ts';
 import { KernelRunner } from './kernel.ts';
+import type { KernelSelection } from './kernel-versions.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
 import { KvCache, copyRange } from './kv-cache.ts';
@@ -26,6 +27,8 @@ export interface DecoderOptions {
   contextLength: number;
   /** Most prompt tokens prefilled in one submit (bounds scratch memory and dispatch time). */
   chunk?: number;
+  /** Kernel versions to use (tuned picks or a forced family); default: the fallback versions. */
+  kernels?: KernelSelection;
 }
 
 export interface PrefillResult {
@@ -74,7 +77,7 @@ export class Decoder {
   ) {
     const c = model.config;
     const device = memory.device;
-    this.runner = new KernelRunner(device);
+    this.runner = new KernelRunner(device, opts.kernels);
     this.contextLength = opts.contextLength;
     const C = (this.chunk = Math.max(1, Math.min(opts.chunk ?? 128, opts.contextLength)));
     this.cache = new KvCache(memory, c, this.contextLength);

@@ -23,9 +23,10 @@ export class KernelRunner {
   /** Dispatches recorded so far (the bench reports them per micro-batch). */
   dispatches = 0;
 
-  constructor(device: GPUDevice) {
+  /** `kernels`: share another runner's selection (the decoder uses its engine's). */
+  constructor(device: GPUDevice, kernels?: KernelSelection) {
     this.device = device;
-    this.kernels = KernelSelection.forDevice(device);
+    this.kernels = kernels ?? KernelSelection.forDevice(device);
   }
 
   pipeline(code: string, label = 'kernel'): GPUComputePipeline {

@@ -25,7 +25,7 @@ export class GreedyDecoder {
     adapter: GpuLora | undefined,
     readonly maxTokens: number,
   ) {
-    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens });
+    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens, kernels: engine.runner.kernels });
     this.decoder.setAdapter(adapter);
   }
 
