@@ -51,6 +51,8 @@ export type KernelPicks = Record<string, string>;
 export class KernelSelection {
   /** When set, every op uses its version of this family (where it has one that fits). */
   forced?: KernelFamily;
+  /** Calls per version name since creation (the bench and tests read which versions ran). */
+  readonly used = new Map<string, number>();
   /** op K N → (token bucket → version name). */
   private picks = new Map<string, Map<number, string>>();
 
@@ -109,12 +111,14 @@ export class KernelSelection {
   /** The version to run for these arguments; the first version is the fallback. */
   choose<A>(versions: readonly KernelVersion<A>[], shape: OpShape, args: A): KernelVersion<A> {
     const fits = (v: KernelVersion<A> | undefined): v is KernelVersion<A> => !!v && this.available(v) && v.supports(args);
-    if (this.forced) {
-      const v = versions.find((x) => x.family === this.forced);
-      return fits(v) ? v : versions[0];
+    let v: KernelVersion<A> | undefined;
+    if (this.forced) v = versions.find((x) => x.family === this.forced);
+    else {
+      const name = this.picked(versions[0].op, shape);
+      v = name ? versions.find((x) => x.name === name) : undefined;
     }
-    const name = this.picked(versions[0].op, shape);
-    const v = name ? versions.find((x) => x.name === name) : undefined;
-    return fits(v) ? v : versions[0];
+    const chosen = fits(v) ? v : versions[0];
+    this.used.set(chosen.name, (this.used.get(chosen.name) ?? 0) + 1);
+    return chosen;
   }
 }
