@@ -75,7 +75,8 @@ describe.skipIf(!!gpuSkipReason)(`every kernel family trains and decodes alike${
       else expect(names.filter((n) => n.startsWith('gemv'))).toEqual(['gemv.subgroup']);
       const dLoss = Math.max(...got.losses.map((l, i) => Math.abs(l - base.losses[i])));
       let dLogit = 0;
-      got.logits.forEach((row, t) => row.forEach((v, i) => (dLogit = Math.max(dLogit, Math.abs(v - base.logits[t][i])))));
+      for (const [t, row] of got.logits.entries())
+        for (const [i, v] of row.entries()) dLogit = Math.max(dLogit, Math.abs(v - base.logits[t][i]));
       console.log(
         `[gpu tests] --kernels ${family}: max |Δ loss| over ${STEPS} steps ${dLoss.toExponential(2)}, max |Δ logit| ${dLogit.toExponential(2)}`,
       );
