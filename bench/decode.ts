@@ -5,6 +5,7 @@ import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Decoder } from '../src/gpu/decoder.ts';
 import { generateTokens } from '../src/serve/generate.ts';
 import { BENCH_LORA, benchModel } from './fixture.ts';
+import type { KernelSelection } from '../src/gpu/kernel-versions.ts';
 
 export interface DecodeBench {
   label: string;
@@ -12,14 +13,18 @@ export interface DecodeBench {
   newTokens: number;
   ttftMs: number;
   decodeTokensPerS: number;
+  /** Dispatches recorded for one decoded token. */
+  dispatchesPerToken: number;
+  /** Bind groups created for it (the rest were reused; before the cache, one per dispatch). */
+  bindGroupsPerToken: number;
 }
 
 export async function benchDecode(
   device: GPUDevice,
-  opts: { promptTokens: number; newTokens: number; reps: number },
+  opts: { promptTokens: number; newTokens: number; reps: number; kernels?: KernelSelection },
 ): Promise<DecodeBench[]> {
   const { config, memory, model } = await benchModel(device);
-  const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8 });
+  const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8, kernels: opts.kernels });
   const prompt = Array.from({ length: opts.promptTokens }, (_, i) => (i * 37 + 11) % config.vocabSize);
   const lora = BENCH_LORA;
   const host = initHostAdapter(config, lora, 1);
@@ -41,7 +46,19 @@ export async function benchDecode(
       tps.push(((g.tokens.length - 1) / g.decodeMs) * 1000);
     }
     const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    out.push({ label, promptTokens: opts.promptTokens, newTokens: opts.newTokens, ttftMs: med(ttft), decodeTokensPerS: med(tps) });
+    const [d0, b0] = [decoder.runner.dispatches, decoder.runner.bindGroupsCreated];
+    await decoder.step(prompt[0]);
+    const dispatchesPerToken = decoder.runner.dispatches - d0;
+    const bindGroupsPerToken = decoder.runner.bindGroupsCreated - b0;
+    out.push({
+      label,
+      promptTokens: opts.promptTokens,
+      newTokens: opts.newTokens,
+      ttftMs: med(ttft),
+      decodeTokensPerS: med(tps),
+      dispatchesPerToken,
+      bindGroupsPerToken,
+    });
   }
   memory.destroyAll();
   return out;
@@ -52,8 +69,11 @@ export function decodeSummary(rows: DecodeBench[]): string {
   return [
     `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
     '',
-    '| serving | time to first token (ms) | decode tokens/s |',
-    '| --- | ---: | ---: |',
-    ...rows.map((r) => `| ${r.label} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} |`),
+    '| serving | time to first token (ms) | decode tokens/s | dispatches per token | bind groups created per token |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.dispatchesPerToken} | ${r.bindGroupsPerToken} |`,
+    ),
   ].join('\n');
 }

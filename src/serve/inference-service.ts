@@ -103,7 +103,10 @@ export class InferenceService {
     // own small buffers (RoPE table, staging) are freed here.
     this.built?.decoder.destroy();
     const c = cur.info.config;
-    const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
+    const decoder = new Decoder(cur.memory, cur.model, {
+      contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),
+      kernels: cur.runner.kernels,
+    });
     this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c) };
     if (this.choice.adapters.length) {
       this.choice = { adapters: [], combination: 'cat' };
