@@ -22,7 +22,9 @@ const runner = new KernelRunner(device);
 const software = info.software;
 const quick = process.argv.includes('--quick');
 // --kernels NAME forces a family for the training and decoding rows (the per-version rows run every version).
-const kernelsArg = process.argv.find((a) => a.startsWith('--kernels='))?.slice('--kernels='.length);
+const kernelsAt = process.argv.indexOf('--kernels');
+const kernelsArg =
+  kernelsAt > 0 ? process.argv[kernelsAt + 1] : process.argv.find((a) => a.startsWith('--kernels='))?.slice('--kernels='.length);
 const forced = parseKernelsOption(kernelsArg);
 await applyKernels(runner, info, forced);
 const rows: string[][] = [];
