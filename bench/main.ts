@@ -28,7 +28,7 @@ const kernelsArg =
 const forced = parseKernelsOption(kernelsArg);
 await applyKernels(runner, info, forced);
 const rows: string[][] = [];
-/** Per-version rows: [model, op, version, shape, ms, GFLOP/s, GB/s]. */
+/** Per-version rows: [model, op, version, shape, MFLOP, MB, ms, GFLOP/s, GB/s]. */
 const versionRows: string[][] = [];
 
 async function time(fn: (pass: GPUComputePassEncoder) => void, reps: number): Promise<number> {
@@ -86,6 +86,8 @@ for (const m of MODELS) {
             `${label} ${op}`,
             v.name,
             shape,
+            (flops / 1e6).toFixed(1),
+            (bytes / 1e6).toFixed(2),
             ms.toFixed(2),
             (flops / ms / 1e6).toFixed(2),
             (bytes / ms / 1e6).toFixed(2),
@@ -204,11 +206,11 @@ const table = [
   ...rows.map((r) => `| ${r.join(' | ')} | ${(Number(r[4]) / base).toFixed(2)}× |`),
 ].join('\n');
 const versionTable = [
-  '| model | operation | version | shape | ms (median) | GFLOP/s | GB/s | vs register |',
-  '| --- | --- | --- | --- | ---: | ---: | ---: | ---: |',
+  '| model | operation | version | shape | MFLOP | MB moved | ms (median) | GFLOP/s | GB/s | speed vs register |',
+  '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...versionRows.map((r) => {
     const first = versionRows.find((x) => x[0] === r[0] && x[1] === r[1])!;
-    return `| ${r.join(' | ')} | ${(Number(first[4]) / Number(r[4])).toFixed(2)}× |`;
+    return `| ${r.join(' | ')} | ${(Number(first[6]) / Number(r[6])).toFixed(2)}× |`;
   }),
 ].join('\n');
 const section = `## Latest run (${new Date().toISOString().slice(0, 10)})
