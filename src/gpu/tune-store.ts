@@ -15,12 +15,14 @@ export interface TuneStore {
 }
 
 /** The key stored picks are filed under: the adapter as the driver names it, and the kernels' revision. */
-export function adapterKey(info: Pick<GpuInfo, 'vendor' | 'architecture' | 'device' | 'description'>): string {
+export function adapterKey(info: AdapterNames): string {
   return `${info.vendor} | ${info.architecture} | ${info.device} | ${info.description} | kernels r${KERNELS_REVISION}`;
 }
 
+type AdapterNames = Pick<GpuInfo, 'vendor' | 'architecture' | 'device' | 'description'>;
+
 /** Loads this adapter's stored picks into a selection; returns how many there were. */
-export async function applyStoredPicks(store: TuneStore, info: GpuInfo, selection: KernelSelection): Promise<number> {
+export async function applyStoredPicks(store: TuneStore, info: AdapterNames, selection: KernelSelection): Promise<number> {
   const picks = await store.load(adapterKey(info));
   if (!picks) return 0;
   selection.loadPicks(picks);
@@ -28,10 +30,19 @@ export async function applyStoredPicks(store: TuneStore, info: GpuInfo, selectio
 }
 
 /** Saves a selection's picks for this adapter, merged with what was stored (other models' shapes stay). */
-export async function savePicks(store: TuneStore, info: GpuInfo, selection: KernelSelection): Promise<void> {
+export async function savePicks(store: TuneStore, info: AdapterNames, selection: KernelSelection): Promise<void> {
   const key = adapterKey(info);
   const old = (await store.load(key)) ?? {};
   await store.save(key, { ...old, ...selection.picksRecord() });
+}
+
+/**
+ * Applies the picks stored for this device's adapter, where a store exists (the browser's
+ * IndexedDB); a store that cannot be read leaves the register versions, never an error.
+ */
+export async function applyBrowserPicks(device: GPUDevice, selection: KernelSelection): Promise<number> {
+  if (typeof indexedDB === 'undefined' || !device.adapterInfo) return 0;
+  return applyStoredPicks(indexedDbTuneStore(), device.adapterInfo, selection).catch(() => 0);
 }
 
 /** The browser's store: one IndexedDB object store, adapter key → picks. */
