@@ -8,6 +8,7 @@ import { Decoder } from '../src/gpu/decoder.ts';
 import { generateTokens } from '../src/serve/generate.ts';
 import { argmax } from '../src/serve/sampling.ts';
 import { BENCH_LORA, benchModel } from './fixture.ts';
+import type { KernelSelection } from '../src/gpu/kernel-versions.ts';
 
 export interface DecodeBench {
   label: string;
@@ -18,14 +19,16 @@ export interface DecodeBench {
   kvCache: string;
   bytesPerToken: number;
   dispatchesPerToken: number;
+  /** Bind groups created for one decoded token (the rest were reused; before the cache, one per dispatch). */
+  bindGroupsPerToken?: number;
 }
 
 export async function benchDecode(
   device: GPUDevice,
-  opts: { promptTokens: number; newTokens: number; reps: number },
+  opts: { promptTokens: number; newTokens: number; reps: number; kernels?: KernelSelection },
 ): Promise<DecodeBench[]> {
   const { config, memory, model } = await benchModel(device);
-  const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8 });
+  const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8, kernels: opts.kernels });
   const prompt = Array.from({ length: opts.promptTokens }, (_, i) => (i * 37 + 11) % config.vocabSize);
   const lora = BENCH_LORA;
   const host = initHostAdapter(config, lora, 1);
@@ -49,6 +52,9 @@ export async function benchDecode(
       tps.push(((g.tokens.length - 1) / g.decodeMs) * 1000);
       bytes = g.bytesReadBack / g.tokens.length;
     }
+    const b0 = decoder.runner.bindGroupsCreated;
+    await decoder.step(prompt[0]);
+    const bindGroupsPerToken = decoder.runner.bindGroupsCreated - b0;
     const row = { promptTokens: opts.promptTokens, newTokens: opts.newTokens, kvCache: decoder.kvType };
     out.push({
       label,
@@ -57,6 +63,7 @@ export async function benchDecode(
       decodeTokensPerS: med(tps),
       bytesPerToken: bytes,
       dispatchesPerToken: decoder.lastDispatches,
+      bindGroupsPerToken,
     });
   }
   // As before GPU sampling: the whole logits read back each token, argmax on the CPU.
@@ -91,11 +98,11 @@ export function decodeSummary(rows: DecodeBench[]): string {
   return [
     `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
     '',
-    '| serving | KV cache | time to first token (ms) | decode tokens/s | bytes read back per token | dispatches per token |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
+    '| serving | KV cache | time to first token (ms) | decode tokens/s | bytes read back per token | dispatches per token | bind groups created per token |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.kvCache} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.bytesPerToken} | ${r.dispatchesPerToken} |`,
+        `| ${r.label} | ${r.kvCache} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.bytesPerToken} | ${r.dispatchesPerToken} | ${r.bindGroupsPerToken ?? '–'} |`,
     ),
   ].join('\n');
 }

@@ -12,6 +12,8 @@ import { trainCommand, trainHelp } from './commands/train.ts';
 import { HomecoderError } from '../errors.ts';
 import { urlCommand, urlHelp } from './commands/url.ts';
 import { bridgeCommand, bridgeHelp } from './commands/bridge.ts';
+import { kernelsCommand, kernelsHelp } from './commands/kernels.ts';
+import { tuneCommand, tuneHelp } from './commands/tune.ts';
 
 interface Command {
   summary: string;
@@ -53,6 +55,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'fine-tune on a folder: loss filter, dataset, training, evaluation; writes the best adapter + run.json',
     help: trainHelp,
     run: trainCommand,
+  },
+  kernels: {
+    summary: 'the kernel versions this GPU adapter can run, and the tuned choices (--json)',
+    help: kernelsHelp,
+    run: kernelsCommand,
+  },
+  tune: {
+    summary: "time every kernel version at a model's shapes on this GPU and store the fastest (--json)",
+    help: tuneHelp,
+    run: tuneCommand,
   },
   url: { summary: "print the running bridge's app link with its secret (open it in Chrome)", help: urlHelp, run: urlCommand },
   bridge: {

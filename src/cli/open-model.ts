@@ -13,6 +13,8 @@ import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
 import { withErrorScopes, type GpuContext } from '../gpu/device.ts';
 import { UsageError } from '../errors.ts';
+import type { KernelFamily } from '../gpu/kernel-versions.ts';
+import { applyKernels } from './kernels-option.ts';
 
 export interface NodeModel {
   gpu: GpuContext;
@@ -25,7 +27,10 @@ export interface NodeModel {
   close(): void;
 }
 
-export async function loadNodeModel(modelDir: string, opts: { adapterDir?: string; maxChunkBytes?: number } = {}): Promise<NodeModel> {
+export async function loadNodeModel(
+  modelDir: string,
+  opts: { adapterDir?: string; maxChunkBytes?: number; kernels?: KernelFamily } = {},
+): Promise<NodeModel> {
   const files = nodeFiles(modelDir);
   // Everything that can be wrong with the files is found before the GPU is touched.
   const opened = await openModel(files);
@@ -35,6 +40,7 @@ export async function loadNodeModel(modelDir: string, opts: { adapterDir?: strin
   if (warning) console.warn(`Warning: ${warning}`);
   const gpu = await nodeGpuDevice();
   const runner = new KernelRunner(gpu.device);
+  await applyKernels(runner, gpu.info, opts.kernels);
   const memory = new GpuMemory(gpu.device);
   // Out of memory while uploading becomes a typed error with a hint, not garbage later.
   const model = await withErrorScopes(gpu.device, 'uploading the model weights', () =>

@@ -10,6 +10,7 @@
 import type { GpuModel, GpuLinear } from './model.ts';
 import type { GpuLora, LoraParam } from './lora.ts';
 import { KernelRunner } from './kernel.ts';
+import type { KernelSelection } from './kernel-versions.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
 import { KvCache, copyRange, type KvDtype } from './kv-cache.ts';
@@ -32,6 +33,8 @@ export interface DecoderOptions {
   chunk?: number;
   /** KV cache storage: 'auto' (default) is f16 where the device has shader-f16, else f32. */
   kvCache?: 'auto' | KvDtype;
+  /** Kernel versions to use (tuned picks or a forced family); default: the fallback versions. */
+  kernels?: KernelSelection;
 }
 
 /** The cache type 'auto' gives on this device, or the one asked for (f16 needs shader-f16). */
@@ -99,7 +102,7 @@ export class Decoder {
   ) {
     const c = model.config;
     const device = memory.device;
-    this.runner = new KernelRunner(device);
+    this.runner = new KernelRunner(device, opts.kernels);
     this.contextLength = opts.contextLength;
     const C = (this.chunk = Math.max(1, Math.min(opts.chunk ?? 128, opts.contextLength)));
     this.kvType = kvCacheType(device, opts.kvCache);
@@ -241,7 +244,7 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
         throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
     this.busy = true;
-    const d0 = this.runner.dispatchCount;
+    const d0 = this.runner.dispatches;
     try {
       const device = this.memory.device;
       for (let start = 0; start < ids.length; start += this.chunk) {
@@ -270,7 +273,7 @@ export class Decoder {
         this.readBackBytes += this.sampler.lastBytes;
       } else out = await this.mapLogits();
       this.runner.releaseUniforms();
-      this.lastDispatches = this.runner.dispatchCount - d0;
+      this.lastDispatches = this.runner.dispatches - d0;
       return out;
     } catch (err) {
       // Whatever was recorded may be half-written: forget the cache rather than trust it.

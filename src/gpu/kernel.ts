@@ -2,40 +2,116 @@
 //
 // A kernel is WGSL whose storage buffers are bindings 0..n-1 of group 0 in the order
 // given to `dispatch`, and whose parameters (if any) are a uniform struct at binding n.
-// Pipelines are compiled once per device and WGSL text. Dispatches are recorded into a
-// caller-owned compute pass so a whole training step can be one command buffer.
+// Pipelines are compiled once per device and WGSL text, with explicit layouts so the
+// parameters of every dispatch sit in one uniform buffer at dynamic offsets and bind
+// groups are built once per pipeline and buffers, not per dispatch. Dispatches are recorded
+// into a caller-owned compute pass so a whole training step can be one command buffer.
+
+import { KernelSelection } from './kernel-versions.ts';
 
 export type Workgroups = [number, number?, number?];
 
 /** A storage binding: a whole buffer, or a byte range of one (offsets 256-aligned). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
-const UNIFORM_ALIGN = 256;
+/** One uniform slot per dispatch; 256 is every adapter's minUniformBufferOffsetAlignment or more. */
+const UNIFORM_SLOT = 256;
+/** Bind groups kept for reuse; past this many the cache starts over (buffers come and go in tests). */
+const MAX_BIND_GROUPS = 8192;
+
+/**
+ * The bind group layout a kernel's WGSL declares: storage bindings read-only or read-write
+ * as written, the parameters a uniform with a dynamic offset into the runner's arena.
+ */
+export function bindingLayout(code: string): GPUBindGroupLayoutEntry[] {
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  for (const m of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<(storage|uniform)\s*(?:,\s*(read_write|read))?\s*>/g)) {
+    const binding = Number(m[1]);
+    const buffer: GPUBufferBindingLayout =
+      m[2] === 'uniform' ? { type: 'uniform', hasDynamicOffset: true } : { type: m[3] === 'read_write' ? 'storage' : 'read-only-storage' };
+    entries.push({ binding, visibility: GPUShaderStage.COMPUTE, buffer });
+  }
+  return entries;
+}
 
 export class KernelRunner {
   readonly device: GPUDevice;
   private pipelines = new Map<string, GPUComputePipeline>();
-  private uniforms: GPUBuffer[] = [];
-  /** Dispatches recorded so far (the decoder and the bench report them per token). */
-  dispatchCount = 0;
+  private layouts = new WeakMap<GPUComputePipeline, { layout: GPUBindGroupLayout; id: number }>();
+  /** Parameters of every dispatch live in one arena at 256-byte slots, reused after each submit. */
+  private arena?: GPUBuffer;
+  private arenaId = 0;
+  private slotsUsed = 0;
+  private retired: GPUBuffer[] = [];
+  private slot = new Uint8Array(UNIFORM_SLOT);
+  /** Bind groups by pipeline + buffers: a training step's dispatches reuse the previous step's. */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
+  /** Which version of each hot kernel runs (tuned picks or a forced family). */
+  readonly kernels: KernelSelection;
+  /** Dispatches recorded so far (the bench reports them per micro-batch). */
+  dispatches = 0;
+  /** Bind groups created so far (the rest were reused). */
+  bindGroupsCreated = 0;
 
-  constructor(device: GPUDevice) {
+  /** `kernels`: share another runner's selection (the decoder uses its engine's). */
+  constructor(device: GPUDevice, kernels?: KernelSelection) {
     this.device = device;
+    this.kernels = kernels ?? KernelSelection.forDevice(device);
   }
 
   pipeline(code: string, label = 'kernel'): GPUComputePipeline {
     let p = this.pipelines.get(code);
     if (!p) {
       const module = this.device.createShaderModule({ code, label });
-      p = this.device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const layout = this.device.createBindGroupLayout({ label, entries: bindingLayout(code) });
+      p = this.device.createComputePipeline({
+        label,
+        layout: this.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'main' },
+      });
       this.pipelines.set(code, p);
+      this.layouts.set(p, { layout, id: this.nextId++ });
     }
     return p;
   }
 
+  private id(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextId++));
+    return id;
+  }
+
+  /** A slot in the uniform arena holding `bytes` (written now: the queue orders it before the next submit). */
+  private uniformSlot(bytes: Uint8Array): number {
+    if (bytes.byteLength > UNIFORM_SLOT)
+      throw new Error(`kernel parameters of ${bytes.byteLength} bytes exceed a ${UNIFORM_SLOT}-byte slot`);
+    const slots = this.arena ? this.arena.size / UNIFORM_SLOT : 0;
+    if (this.slotsUsed >= slots) {
+      // Full: a twice-larger arena; the old one lives until the work recorded with it is submitted.
+      if (this.arena) this.retired.push(this.arena);
+      this.arena = this.device.createBuffer({
+        label: 'kernel parameters',
+        size: Math.max(1024, slots * 2) * UNIFORM_SLOT,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      this.arenaId = this.nextId++;
+      this.bindGroups.clear(); // they name the old arena
+      this.slotsUsed = 0;
+    }
+    const offset = this.slotsUsed++ * UNIFORM_SLOT;
+    // The whole slot, zeros after the parameters: a struct longer than the words given reads 0, as before.
+    this.slot.fill(0);
+    this.slot.set(bytes);
+    this.device.queue.writeBuffer(this.arena!, offset, this.slot);
+    return offset;
+  }
+
   /**
-   * Records one dispatch. `params` are the uniform bytes (u32/f32 words) or omitted.
-   * Uniform buffers live until `releaseUniforms()` (call after the submit that used them).
+   * Records one dispatch. `params` are the uniform bytes (u32/f32 words) or omitted; they go
+   * to a slot of the arena, which is reused after `releaseUniforms()` (call it after the
+   * submit that used them). Bind groups are built once per pipeline and set of buffers.
    */
   dispatch(
     pass: GPUComputePassEncoder,
@@ -44,39 +120,45 @@ export class KernelRunner {
     params: ArrayBuffer | ArrayBufferView | undefined,
     workgroups: Workgroups,
   ): void {
-    const entries: GPUBindGroupEntry[] = storage.map((b, i) => ({
-      binding: i,
-      resource: 'buffer' in b ? b : { buffer: b },
-    }));
-    if (params) {
-      const bytes = ArrayBuffer.isView(params)
-        ? new Uint8Array(params.buffer, params.byteOffset, params.byteLength)
-        : new Uint8Array(params);
-      const size = Math.ceil(Math.max(bytes.byteLength, 16) / 16) * 16;
-      const u = this.device.createBuffer({ size: Math.max(size, UNIFORM_ALIGN), usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
-      new Uint8Array(u.getMappedRange()).set(bytes);
-      u.unmap();
-      this.uniforms.push(u);
-      entries.push({ binding: storage.length, resource: { buffer: u } });
-    }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = workgroups;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
       throw new Error(`dispatch ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${max}; split the grid`);
     }
+    const compiled = this.layouts.get(pipeline);
+    if (!compiled) throw new Error(`pipeline ${pipeline.label} was not made by this runner`);
+    const offsets: number[] = [];
+    if (params) {
+      const bytes = ArrayBuffer.isView(params)
+        ? new Uint8Array(params.buffer, params.byteOffset, params.byteLength)
+        : new Uint8Array(params);
+      offsets.push(this.uniformSlot(bytes));
+    }
+    let key = `${compiled.id}`;
+    for (const b of storage) key += 'buffer' in b ? `|${this.id(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}` : `|${this.id(b)}`;
+    if (params) key += `|u${this.arenaId}`;
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = storage.map((b, i) => ({ binding: i, resource: 'buffer' in b ? b : { buffer: b } }));
+      if (params) entries.push({ binding: storage.length, resource: { buffer: this.arena!, offset: 0, size: UNIFORM_SLOT } });
+      bindGroup = this.device.createBindGroup({ layout: compiled.layout, entries });
+      this.bindGroupsCreated++;
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, bindGroup);
+    }
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup, offsets);
     if (x > 0 && y > 0 && z > 0) {
       pass.dispatchWorkgroups(x, y, z);
-      this.dispatchCount++;
+      this.dispatches++;
     }
   }
 
-  /** Frees the uniform buffers of dispatches already submitted. */
+  /** Lets the arena's slots be reused: call after submitting the work that read them. */
   releaseUniforms(): void {
-    for (const u of this.uniforms) u.destroy();
-    this.uniforms = [];
+    this.slotsUsed = 0;
+    for (const u of this.retired) u.destroy();
+    this.retired = [];
   }
 
   /** Convenience for tests and one-off work: record with `record`, submit, wait, free uniforms. */

@@ -3,6 +3,7 @@
 // bridge's LocalBackend answers editors with.
 import { Decoder } from '../gpu/decoder.ts';
 import { withErrorScopes } from '../gpu/device.ts';
+import type { KernelRunner } from '../gpu/kernel.ts';
 import type { GpuMemory } from '../gpu/memory.ts';
 import type { GpuModel } from '../gpu/model.ts';
 import type { Combination } from '../model/adapter-mix.ts';
@@ -31,7 +32,7 @@ export interface HeadlessOptions {
 }
 
 export async function openHeadlessService(
-  loaded: { memory: GpuMemory; model: GpuModel; tokenizer: ModelTokenizer },
+  loaded: { memory: GpuMemory; model: GpuModel; tokenizer: ModelTokenizer; runner?: KernelRunner },
   opts: HeadlessOptions,
 ): Promise<{ service: CompletionService; info: ServingInfo }> {
   const config = loaded.model.config;
@@ -39,7 +40,7 @@ export async function openHeadlessService(
   const decoder = await withErrorScopes(
     loaded.memory.device,
     `allocating the KV cache for ${contextLength} positions`,
-    async () => new Decoder(loaded.memory, loaded.model, { contextLength, kvCache: opts.kvCache }),
+    async () => new Decoder(loaded.memory, loaded.model, { contextLength, kvCache: opts.kvCache, kernels: loaded.runner?.kernels }),
   );
   const adapter = await uploadAdapterMix(loaded.memory, config, opts.adapters, opts.combination);
   if (adapter) decoder.setAdapter(adapter);

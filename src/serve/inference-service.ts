@@ -210,7 +210,10 @@ export class InferenceService {
     // own small buffers (RoPE table, staging) are freed here.
     this.built?.decoder.destroy();
     const c = cur.info.config;
-    const decoder = new Decoder(cur.memory, cur.model, { contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT) });
+    const decoder = new Decoder(cur.memory, cur.model, {
+      contextLength: Math.min(c.maxPositionEmbeddings, TAB_CONTEXT),
+      kernels: cur.runner.kernels,
+    });
     this.built = { loaded: cur, decoder, service: new CompletionService(decoder, cur.tokenizer, c, (name) => this.named(name)) };
     this.loaded.clear(); // the old model's adapters went with its memory
     this.applyRepoContext();

@@ -11,6 +11,7 @@ import { blobFiles, type ModelFiles } from '../model/storage/files.ts';
 import { modelId, type Manifest, type ModelStore } from '../model/storage/store.ts';
 import { GpuMemory, type MemoryReport } from '../gpu/memory.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
+import { applyBrowserPicks } from '../gpu/tune-store.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
 import { Transformer } from '../gpu/transformer.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
@@ -206,7 +207,9 @@ export class ModelService {
       allocated: memory.report(),
       fim: tokenizer.fim?.family,
     };
-    this.loaded = { info, model, memory, runner: new KernelRunner(device), tokenizer, files };
+    const runner = new KernelRunner(device);
+    await applyBrowserPicks(device, runner.kernels); // the tuner's choices for this GPU
+    this.loaded = { info, model, memory, runner, tokenizer, files };
     return info;
   }
 

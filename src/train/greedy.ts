@@ -22,7 +22,7 @@ export class GreedyDecoder {
     readonly maxTokens: number,
   ) {
     // An f32 KV cache: the evaluation's score should not depend on whether the GPU has shader-f16.
-    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens, kvCache: 'f32' });
+    this.decoder = new Decoder(engine.memory, engine.model, { contextLength: maxTokens, kvCache: 'f32', kernels: engine.runner.kernels });
     this.decoder.setAdapter(adapter);
   }
 

@@ -7,6 +7,7 @@ import { KernelRunner } from '../gpu/kernel.ts';
 import { GpuMemory } from '../gpu/memory.ts';
 import { uploadModel } from '../gpu/model.ts';
 import { withErrorScopes } from '../gpu/device.ts';
+import { applyBrowserPicks } from '../gpu/tune-store.ts';
 import type { Progress } from '../progress.ts';
 import type { RunModel } from './run.ts';
 
@@ -36,8 +37,10 @@ export async function openRunModel(
     memory.destroyAll();
     throw err;
   });
+  const runner = new KernelRunner(device);
+  await applyBrowserPicks(device, runner.kernels); // the tuner's choices for this GPU, in the browser
   return {
-    runner: new KernelRunner(device),
+    runner,
     memory,
     model,
     limits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },

@@ -7,6 +7,7 @@ import { Transformer } from '../../gpu/transformer.ts';
 import { GpuLora } from '../../gpu/lora.ts';
 import { readFloat32 } from '../../gpu/buffers.ts';
 import { UsageError } from '../../errors.ts';
+import { KERNELS_HELP, KERNELS_OPTION, parseKernelsOption } from '../kernels-option.ts';
 
 export const lossHelp = `Usage: homecoder loss --model DIR (--text FILE | --ids FILE) [--adapter DIR] [--json]
 
@@ -18,6 +19,7 @@ the mean over positions 1..N-1 of -log p(id[i] | id[<i]).
   --ids FILE      token ids instead: a JSON array or whitespace-separated numbers
   --adapter DIR   PEFT adapter folder (adapter_config.json + adapter_model.safetensors)
   --json          print {"tokens", "loss", "ids", "per_token"}
+${KERNELS_HELP}
 `;
 
 export async function lossCommand(argv: string[]): Promise<number> {
@@ -28,6 +30,7 @@ export async function lossCommand(argv: string[]): Promise<number> {
       text: { type: 'string' },
       ids: { type: 'string' },
       adapter: { type: 'string' },
+      ...KERNELS_OPTION,
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -40,7 +43,7 @@ export async function lossCommand(argv: string[]): Promise<number> {
     process.stderr.write(`homecoder loss: give --model and one of --text or --ids.\n\n${lossHelp}`);
     return 2;
   }
-  const engine = await loadNodeModel(values.model, { adapterDir: values.adapter });
+  const engine = await loadNodeModel(values.model, { adapterDir: values.adapter, kernels: parseKernelsOption(values.kernels) });
   try {
     const { config } = engine.opened;
     const ids = values.text

@@ -4,6 +4,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAdapterFolders, loadNodeModel } from '../open-model.ts';
+import { KERNELS_HELP, KERNELS_OPTION, parseKernelsOption } from '../kernels-option.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
 import { parseConfig, servingContext } from '../../model/config.ts';
 import { readJson } from '../../model/storage/files.ts';
@@ -40,6 +41,7 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
 ${LISTEN_HELP}  --app-dir DIR          the built app to serve (default dist/)
   --allow-tab            let an app tab (opened with the printed link) attach as a backend too;
                          without it only this process serves
+${KERNELS_HELP}
 
 It prints the app's link with a secret (…/?token=…); \`homecoder url\` prints it again.
 `;
@@ -99,6 +101,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       ...LISTEN_ARGS,
       'app-dir': { type: 'string' },
       'allow-tab': { type: 'boolean', default: false },
+      ...KERNELS_OPTION,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -123,6 +126,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
   if (!listen) return 2;
   checkListen(listen.host, listen.apiKey); // before the model loads: a refusal should not take minutes
+  const kernels = parseKernelsOption(values.kernels);
 
   const contextBudget = Number(values['context-budget'] ?? DEFAULT_REPO_CONTEXT.budget);
   if (!Number.isInteger(contextBudget) || contextBudget < 1)
@@ -132,7 +136,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
   // --context is checked against the model's config before anything is loaded.
   const context = servingContext(values.context, parseConfig(await readJson(nodeFiles(values.model), 'config.json')));
-  const engine = await loadNodeModel(values.model);
+  const engine = await loadNodeModel(values.model, { kernels });
   const adapters = await loadAdapterFolders((values.adapter ?? []).map(adapterSpec), engine.opened.config, values.model);
   const named = await loadAdapterFolders(
     namedSpecs.map((n) => ({ dir: n.dir, weight: 1 })),

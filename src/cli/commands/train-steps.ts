@@ -5,6 +5,7 @@ import { join, basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withErrorScopes } from '../../gpu/device.ts';
 import { loadNodeModel, type NodeModel } from '../open-model.ts';
+import { KERNELS_HELP, KERNELS_OPTION, parseKernelsOption } from '../kernels-option.ts';
 import { parseLoraTargets } from '../args.ts';
 import { Transformer } from '../../gpu/transformer.ts';
 import { GpuLora, initHostAdapter } from '../../gpu/lora.ts';
@@ -34,6 +35,7 @@ each step trains on the next sequence.
   --seq-len N         tokens per sequence (default 256)
   --seed N            initialisation and dropout seed (default 0)
   --json              print {"steps": [{"step","loss","grad_norm"}], "final_loss", "out", "memory", "tokens_per_s"}
+${KERNELS_HELP}
 `;
 
 interface StepsSettings {
@@ -140,6 +142,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
       targets: { type: 'string' },
       'seq-len': { type: 'string' },
       seed: { type: 'string' },
+      ...KERNELS_OPTION,
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -153,7 +156,7 @@ export async function trainStepsCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const set = parseSettings(values);
-  const engine = await loadNodeModel(values.model);
+  const engine = await loadNodeModel(values.model, { kernels: parseKernelsOption(values.kernels) });
   try {
     const blocks = textBlocks(engine.tokenizer, await readFile(values.text, 'utf8'), set.seqLen, values.text);
     const { adapter, log, tokensPerSecond } = await trainBlocks(engine, blocks, set, (line) => {

@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { nodeGpuDevice } from '../dawn.ts';
+import { applyKernels, KERNELS_HELP, KERNELS_OPTION, parseKernelsOption } from '../kernels-option.ts';
 import { nodeFiles } from '../../model/storage/node-files.ts';
 import { openRunModel, type OpenedRunModel } from '../../train/run-model.ts';
 import { nodeRunFolder } from '../../train/node-run-folder.ts';
@@ -56,6 +57,7 @@ ${dataHelp}
   --no-loss-filter     skip the stage-2 filter
   --no-eval            skip the evaluation after training
   --json               print one JSON object per line (progress, steps, the final run)
+${KERNELS_HELP}
 ${settingsHelp}
 `;
 
@@ -84,6 +86,7 @@ function parseTrainArgs(argv: string[]): Args {
     'loss-threshold': { type: 'string' },
     'no-loss-filter': { type: 'boolean' },
     'no-eval': { type: 'boolean' },
+    ...KERNELS_OPTION,
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   };
@@ -198,6 +201,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     validateSettings(over);
     lossThreshold(v); // checked here too, before any source is read
   }
+  const kernels = parseKernelsOption(v.kernels as string | undefined);
   const files = await stage1(v, say);
 
   const gpu = await nodeGpuDevice();
@@ -207,6 +211,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSigint = () => ctl.abort(abortError('Stopped (Ctrl-C).'));
   process.once('SIGINT', onSigint);
   const engine = await openRunModel(gpu.device, nodeFiles(v.model as string), { onProgress });
+  await applyKernels(engine.runner, gpu.info, kernels);
   try {
     if (!v.resume) await createFromFiles(engine, files, v, { over, out, run, say, onProgress, signal: ctl.signal });
     const record = await trainAndEvaluate(engine, run, {

@@ -5,8 +5,11 @@
 // 16 words per thread, at most 64 threads): long rows get a whole workgroup, short rows
 // (a 64-wide LM head over 150k tokens) share one, which keeps the workgroup count and the
 // reduction steps low.
+// That version runs everywhere; GEMV_VERSIONS adds a subgroup one (gemv-subgroup.ts).
 import { params, u32, grid1d, wgslUnpack2, type KernelRunner } from '../kernel.ts';
-import type { WeightTensor } from '../weights.ts';
+import type { KernelVersion } from '../kernel-versions.ts';
+import type { WeightChunk, WeightTensor } from '../weights.ts';
+import { GEMV_SUBGROUP } from './gemv-subgroup.ts';
 
 const WG = 64;
 
@@ -54,6 +57,44 @@ export function threadsPerRow(words: number): number {
   return t;
 }
 
+/** One chunk of one GEMV: y[chunk rows] (+)= x[xRow, :]·W_chunkᵀ (+ b). */
+export interface GemvArgs {
+  x: GPUBuffer;
+  W: WeightTensor;
+  chunk: WeightChunk;
+  bias?: GPUBuffer;
+  y: GPUBuffer;
+  accumulate: boolean;
+  xRow: number;
+}
+
+const GEMV_SHARED: KernelVersion<GemvArgs> = {
+  op: 'gemv',
+  name: 'gemv.shared',
+  family: 'register',
+  features: [],
+  workgroupBytes: WG * 4,
+  summary: '64-thread workgroups, 1–64 threads per row by row length, reduction in workgroup memory; any shape',
+  supports: () => true,
+  record(runner, pass, a) {
+    const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+    const tpr = threadsPerRow(a.W.cols / 2);
+    const key = `${a.W.dtype}${tpr}`;
+    let code = codes.get(key);
+    if (!code) codes.set(key, (code = gemv(a.W.dtype, tpr)));
+    runner.dispatch(
+      pass,
+      runner.pipeline(code, `gemv_${key}`),
+      [a.x, a.chunk.buffer, a.bias ?? a.x, a.y],
+      params(u32(a.W.cols), u32(a.chunk.rows), u32(a.chunk.rowStart), u32(flags), u32(a.xRow * a.W.cols)),
+      grid1d(Math.ceil(a.chunk.rows / (WG / tpr)), 1),
+    );
+  },
+};
+
+/** Every version of the decode GEMV; the first is the fallback. */
+export const GEMV_VERSIONS: readonly KernelVersion<GemvArgs>[] = [GEMV_SHARED, GEMV_SUBGROUP];
+
 /**
  * y[0, :] (+)= x[xRow, :]·Wᵀ (+ b) over every chunk of W, for one token. `xRow` picks the
  * row of a [T, in] activation (e.g. the last token of a prefill).
@@ -68,19 +109,8 @@ export function gemvForward(
   accumulate = false,
   xRow = 0,
 ): void {
-  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0);
-  const tpr = threadsPerRow(W.cols / 2);
-  const key = `${W.dtype}${tpr}`;
-  let code = codes.get(key);
-  if (!code) codes.set(key, (code = gemv(W.dtype, tpr)));
-  const rowsPerGroup = WG / tpr;
-  for (const c of W.chunks) {
-    runner.dispatch(
-      pass,
-      runner.pipeline(code, `gemv_${key}`),
-      [x, c.buffer, bias ?? x, y],
-      params(u32(W.cols), u32(c.rows), u32(c.rowStart), u32(flags), u32(xRow * W.cols)),
-      grid1d(Math.ceil(c.rows / rowsPerGroup), 1),
-    );
+  for (const chunk of W.chunks) {
+    const a: GemvArgs = { x, W, chunk, bias, y, accumulate, xRow };
+    runner.kernels.choose(GEMV_VERSIONS, { T: 1, K: W.cols, N: chunk.rows }, a).record(runner, pass, a);
   }
 }

@@ -1,9 +1,14 @@
 // Linear layers with frozen 16-bit weights W [out, in]: y = x·Wᵀ + b, and the input
-// gradient dx = dy·W. Register-tiled: each thread computes a 4×4 block of outputs
-// (software adapters favour register blocking over shared-memory tiling; see
-// docs/BENCHMARKS.md). Weight chunks are processed one dispatch each.
+// gradient dx = dy·W. Each has several versions (LINEAR_VERSIONS, LINEAR_DX_VERSIONS);
+// the runner's kernel selection picks one per call. The first, defined here, is
+// register-tiled: each thread computes a 4×4 block of outputs straight from memory
+// (software adapters favour it; see docs/BENCHMARKS.md) and handles every shape. The
+// workgroup-memory tiled versions are in matmul-tiled.ts. Weight chunks are processed one
+// dispatch each.
 import { params, u32, wgslUnpack2, type KernelRunner } from '../kernel.ts';
+import type { KernelVersion } from '../kernel-versions.ts';
 import type { WeightTensor } from '../weights.ts';
+import { LINEAR_DX_TILED, LINEAR_DX_TILED_F16, LINEAR_TILED, LINEAR_TILED_F16 } from './matmul-tiled.ts';
 
 const TILE = 4;
 const WG = 8;
@@ -107,6 +112,94 @@ export interface RowBand {
   rows: number;
 }
 
+/** One forward call: y[:, yCol0 .. yCol0+band.rows) (+)= x·W_bandᵀ (+ bias). */
+export interface LinearArgs {
+  x: GPUBuffer;
+  W: WeightTensor;
+  band: RowBand;
+  bias?: { buffer: GPUBuffer; offset: number };
+  y: GPUBuffer;
+  yStride: number;
+  yCol0: number;
+  T: number;
+  accumulate: boolean;
+}
+
+/** One input-gradient call: dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
+export interface LinearDxArgs {
+  dy: GPUBuffer;
+  dyStride: number;
+  dyCol0: number;
+  W: WeightTensor;
+  band: RowBand;
+  dx: GPUBuffer;
+  T: number;
+  accumulate: boolean;
+}
+
+const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
+  op: 'linear',
+  name: 'linear.register',
+  family: 'register',
+  features: [],
+  workgroupBytes: 0,
+  summary: '4×4 outputs per thread read straight from memory (no workgroup memory); any shape',
+  supports: () => true,
+  record(runner, pass, a) {
+    const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+    runner.dispatch(
+      pass,
+      runner.pipeline(FWD[a.W.dtype], `linear_${a.W.dtype}`),
+      [a.x, a.band.buffer, a.bias?.buffer ?? a.x, a.y],
+      params(
+        u32(a.T),
+        u32(a.W.cols),
+        u32(a.band.rows),
+        u32(a.band.bufferRow),
+        u32(a.yStride),
+        u32(a.yCol0),
+        u32(a.bias?.offset ?? 0),
+        u32(flags),
+      ),
+      [Math.ceil(a.band.rows / (TILE * WG)), Math.ceil(a.T / (TILE * WG))],
+    );
+  },
+};
+
+const LINEAR_DX_REGISTER: KernelVersion<LinearDxArgs> = {
+  op: 'linear-dx',
+  name: 'linear-dx.register',
+  family: 'register',
+  features: [],
+  workgroupBytes: 0,
+  summary: '4 tokens × 4 inputs per thread, looping over W rows straight from memory; any shape',
+  supports: () => true,
+  record(runner, pass, a) {
+    runner.dispatch(
+      pass,
+      runner.pipeline(BWD[a.W.dtype], `linear_bwd_${a.W.dtype}`),
+      [a.dy, a.band.buffer, a.dx],
+      params(u32(a.T), u32(a.W.cols), u32(a.band.rows), u32(a.band.bufferRow), u32(a.dyStride), u32(a.dyCol0), u32(a.accumulate ? 1 : 0)),
+      [Math.ceil(a.W.cols / (TILE * WG)), Math.ceil(a.T / (TILE * WG))],
+    );
+  },
+};
+
+/** Every version of the linear forward; the first is the fallback. */
+export const LINEAR_VERSIONS: readonly KernelVersion<LinearArgs>[] = [LINEAR_REGISTER, LINEAR_TILED, LINEAR_TILED_F16];
+/** Every version of the input gradient; the first is the fallback. */
+export const LINEAR_DX_VERSIONS: readonly KernelVersion<LinearDxArgs>[] = [LINEAR_DX_REGISTER, LINEAR_DX_TILED, LINEAR_DX_TILED_F16];
+
+/** Records one forward call with the version the runner's selection picks. */
+export function linearCall(runner: KernelRunner, pass: GPUComputePassEncoder, a: LinearArgs): void {
+  runner.kernels.choose(LINEAR_VERSIONS, { T: a.T, K: a.W.cols, N: a.band.rows }, a).record(runner, pass, a);
+}
+
+/** Records one input-gradient call with the version the runner's selection picks. */
+export function linearDxCall(runner: KernelRunner, pass: GPUComputePassEncoder, a: LinearDxArgs): void {
+  runner.kernels.choose(LINEAR_DX_VERSIONS, { T: a.T, K: a.band.rows, N: a.W.cols }, a).record(runner, pass, a);
+}
+
 /** Records y[:, yCol0 .. yCol0+band.rows) (+)= x·W_bandᵀ (+ bias). */
 export function linearBandForward(
   runner: KernelRunner,
@@ -121,14 +214,7 @@ export function linearBandForward(
   T: number,
   accumulate: boolean,
 ): void {
-  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0);
-  runner.dispatch(
-    pass,
-    runner.pipeline(FWD[W.dtype], `linear_${W.dtype}`),
-    [x, band.buffer, bias?.buffer ?? x, y],
-    params(u32(T), u32(W.cols), u32(band.rows), u32(band.bufferRow), u32(yStride), u32(yCol0), u32(bias?.offset ?? 0), u32(flags)),
-    [Math.ceil(band.rows / (TILE * WG)), Math.ceil(T / (TILE * WG))],
-  );
+  linearCall(runner, pass, { x, W, band, bias, y, yStride, yCol0, T, accumulate });
 }
 
 /** Records dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
@@ -144,13 +230,7 @@ export function linearBandBackward(
   T: number,
   accumulate: boolean,
 ): void {
-  runner.dispatch(
-    pass,
-    runner.pipeline(BWD[W.dtype], `linear_bwd_${W.dtype}`),
-    [dy, band.buffer, dx],
-    params(u32(T), u32(W.cols), u32(band.rows), u32(band.bufferRow), u32(dyStride), u32(dyCol0), u32(accumulate ? 1 : 0)),
-    [Math.ceil(W.cols / (TILE * WG)), Math.ceil(T / (TILE * WG))],
-  );
+  linearDxCall(runner, pass, { dy, dyStride, dyCol0, W, band, dx, T, accumulate });
 }
 
 /** y[T, out] (+)= x[T, in]·Wᵀ + b, over every chunk of W. */
