@@ -287,12 +287,70 @@ function code(kind: Kind, hd: number, group: number, t: FlashTiles): string {
   return c;
 }
 
-function setup(runner: KernelRunner, T: number, nHeads: number, nKv: number, hd: number, tiles?: Partial<FlashTiles>) {
+/** The buffers a flash pass binds, in binding order. */
+export type FlashBinding = 'q' | 'k' | 'v' | 'out' | 'lse' | 'dout' | 'dq' | 'dk' | 'dv' | 'delta';
+
+/** One dispatch of the flash kernels: WGSL, storage bindings, uniform bytes and grid. */
+export interface FlashPass {
+  label: string;
+  code: string;
+  bindings: FlashBinding[];
+  params: ArrayBuffer;
+  workgroups: [number, number];
+}
+
+/**
+ * The dispatches of the flash forward (`forward`) and backward (`dq`, then `dkv`) for a
+ * shape on a device with `limits`. The runner functions below record them; the browser
+ * test replays them with the page's own WebGPU.
+ */
+export function flashPasses(
+  limits: FlashLimits,
+  T: number,
+  nHeads: number,
+  nKv: number,
+  hd: number,
+  tiles?: Partial<FlashTiles>,
+): { forward: FlashPass; dq: FlashPass; dkv: FlashPass } {
   if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
   const group = nHeads / nKv;
-  const t = { ...flashTiles(runner.device.limits, hd, group), ...tiles };
+  const t = { ...flashTiles(limits, hd, group), ...tiles };
   if (Math.ceil(T / Math.min(t.br, t.bck)) > 65535) throw new RangeError(`sequence of ${T} tokens is too long`);
-  return { group, t, p: params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(hd))) };
+  const p = params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(hd)));
+  const rows: [number, number] = [Math.ceil(T / t.br), nKv];
+  return {
+    forward: {
+      label: 'attention_flash',
+      code: code('fwd', hd, group, t),
+      bindings: ['q', 'k', 'v', 'out', 'lse'],
+      params: p,
+      workgroups: rows,
+    },
+    dq: {
+      label: 'attention_flash_bwd_q',
+      code: code('bq', hd, group, t),
+      bindings: ['q', 'k', 'v', 'out', 'lse', 'dout', 'dq', 'delta'],
+      params: p,
+      workgroups: rows,
+    },
+    dkv: {
+      label: 'attention_flash_bwd_kv',
+      code: code('bkv', hd, group, t),
+      bindings: ['q', 'k', 'v', 'lse', 'dout', 'delta', 'dk', 'dv'],
+      params: p,
+      workgroups: [Math.ceil(T / t.bck), nKv],
+    },
+  };
+}
+
+function record(runner: KernelRunner, pass: GPUComputePassEncoder, fp: FlashPass, buffers: Partial<Record<FlashBinding, GPUBuffer>>): void {
+  runner.dispatch(
+    pass,
+    runner.pipeline(fp.code, fp.label),
+    fp.bindings.map((b) => buffers[b]!),
+    fp.params,
+    fp.workgroups,
+  );
 }
 
 /**
@@ -313,11 +371,8 @@ export function attentionForwardFlash(
   headDim: number,
   tiles?: Partial<FlashTiles>,
 ): void {
-  const { group, t, p } = setup(runner, T, nHeads, nKv, headDim, tiles);
-  runner.dispatch(pass, runner.pipeline(code('fwd', headDim, group, t), 'attention_flash'), [q, k, v, out, lse], p, [
-    Math.ceil(T / t.br),
-    nKv,
-  ]);
+  const { forward } = flashPasses(runner.device.limits, T, nHeads, nKv, headDim, tiles);
+  record(runner, pass, forward, { q, k, v, out, lse });
 }
 
 /** dq, dk, dv (written, not accumulated). `delta` is scratch [nHeads, T]. */
@@ -340,13 +395,8 @@ export function attentionBackwardFlash(
   headDim: number,
   tiles?: Partial<FlashTiles>,
 ): void {
-  const { group, t, p } = setup(runner, T, nHeads, nKv, headDim, tiles);
-  runner.dispatch(pass, runner.pipeline(code('bq', headDim, group, t), 'attention_flash_bwd_q'), [q, k, v, out, lse, dout, dq, delta], p, [
-    Math.ceil(T / t.br),
-    nKv,
-  ]);
-  runner.dispatch(pass, runner.pipeline(code('bkv', headDim, group, t), 'attention_flash_bwd_kv'), [q, k, v, lse, dout, delta, dk, dv], p, [
-    Math.ceil(T / t.bck),
-    nKv,
-  ]);
+  const { dq: passQ, dkv } = flashPasses(runner.device.limits, T, nHeads, nKv, headDim, tiles);
+  const buffers = { q, k, v, out, lse, dout, dq, dk, dv, delta };
+  record(runner, pass, passQ, buffers);
+  record(runner, pass, dkv, buffers);
 }
