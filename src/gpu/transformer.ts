@@ -14,6 +14,7 @@ import { checkpointStride, layerInputName, lossTileRows, transformerBuffers } fr
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionForward, attentionBackward } from './kernels/attention.ts';
+import { attentionForwardFlash, attentionBackwardFlash } from './kernels/attention-flash.ts';
 import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
 
 export interface TransformerOptions {
@@ -23,7 +24,18 @@ export interface TransformerOptions {
   dropoutSeed?: number;
   /** Keep fewer layer inputs and recompute them in backward (≈ √L kept instead of L). */
   lowMemory?: boolean;
+  /** Training attention kernels: 'simple' (one thread per query row, the default) or 'flash'
+   *  (FlashAttention-2: K/V and Q blocks in workgroup memory). Same buffers, same results
+   *  within f32 rounding (test/gpu/attention*.test.ts). */
+  attention?: AttentionVersion;
 }
+
+export type AttentionVersion = 'simple' | 'flash';
+type AttentionKernels = { forward: typeof attentionForward; backward: typeof attentionBackward };
+const ATTENTION: Record<AttentionVersion, AttentionKernels> = {
+  simple: { forward: attentionForward, backward: attentionBackward },
+  flash: { forward: attentionForwardFlash, backward: attentionBackwardFlash },
+};
 
 /** Per-layer scratch reused by every layer (forward, recompute and backward). */
 interface Scratch {
@@ -72,6 +84,7 @@ export class Transformer {
   private tokens = 0;
   private counted = 0;
   private buffers: GPUBuffer[];
+  private attention: AttentionKernels;
 
   constructor(
     readonly runner: KernelRunner,
@@ -82,6 +95,8 @@ export class Transformer {
   ) {
     const c = model.config;
     const T = (this.T = opts.seqLen);
+    this.attention = ATTENTION[opts.attention ?? 'simple'];
+    if (!this.attention) throw new Error(`attention version '${opts.attention}' is not one of ${Object.keys(ATTENTION).join(', ')}`);
     const specs = transformerBuffers(c, T, adapter?.config, opts.lowMemory);
     this.stride = checkpointStride(c.numLayers, !!opts.lowMemory);
     const buf = new Map(specs.map((sp) => [sp.name, memory.buffer(sp.category, sp.words * 4, sp.name)]));
@@ -298,7 +313,7 @@ export class Transformer {
     this.proj(pass, L.v, lora.v_proj, s.xn, s.v, 'v_proj');
     ropeForward(this.runner, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, 0);
     ropeForward(this.runner, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, 0);
-    attentionForward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, T, c.numHeads, c.numKvHeads, c.headDim);
+    this.attention.forward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, T, c.numHeads, c.numKvHeads, c.headDim);
     copyInto(this.runner, pass, x, s.h, T * H);
     this.proj(pass, L.o, lora.o_proj, s.attn, s.h, 'o_proj', true); // h = x + o(attn)
     rmsnormForward(this.runner, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
@@ -333,7 +348,7 @@ export class Transformer {
     rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
     // h = x + o(attn)
     this.projBackward(pass, L.o, lora.o_proj, s.attn, s.dh, s.dAttn, false, 'o_proj');
-    attentionBackward(
+    this.attention.backward(
       this.runner,
       pass,
       s.q,

@@ -21,11 +21,14 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
     ...(['llama', 'qwen2'] as const).flatMap((arch) =>
       [undefined, 200].map((maxChunkBytes) => ({ arch, maxChunkBytes, lowMemory: false, over: {} })),
     ),
+    // The FlashAttention-2 kernels inside the whole model (GQA 2, 16 tokens).
+    { arch: 'qwen2' as const, maxChunkBytes: undefined, lowMemory: false, over: {}, attention: 'flash' as const },
     // DeepSeek-Coder style (linear RoPE scaling), and low memory mode with a partial last segment (5 layers, stride 3).
     { arch: 'llama' as const, maxChunkBytes: undefined, lowMemory: true, over: { numLayers: 5, ropeTheta: 100000, ropeLinearFactor: 4 } },
   ];
-  for (const { arch, maxChunkBytes, lowMemory, over } of cases) {
-    const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}`;
+  for (const { arch, maxChunkBytes, lowMemory, over, ...rest } of cases) {
+    const attention = 'attention' in rest ? rest.attention : undefined;
+    const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}${attention ? `, ${attention} attention` : ''}`;
     it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}${extra}: logits, losses and LoRA gradients`, async () => {
       const { device } = await testDevice();
       const runner = await testRunner();
@@ -38,7 +41,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
       const alpha = 4;
       const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
       const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
-      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
+      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory, attention });
       const counted = tf.setBatch(ids);
       expect(counted).toBe(ids.length - 1);
       const logits = memory.buffer('scratch', ids.length * config.vocabSize * 4);
