@@ -97,9 +97,11 @@ export function previewDataset(
   let trainFiles = 0;
   let testFiles = 0;
   for (const d of datasetDocuments(files, m.tokenizer, dataset, { supervised: input }, (b) => bad.push(b))) {
-    const group = d.kind === 'chat' || d.kind === 'pair' ? d.kind : 'code';
-    if (group === 'code' && d.split === 'train') trainFiles++;
-    else if (group === 'code') testFiles++;
+    const group = d.kind === 'chat' || d.kind === 'pair' || d.kind === 'commit' ? d.kind : 'code';
+    // A repository sequence is several files in one document.
+    const files = d.kind === 'repo' ? (d.fimKinds?.length ?? 1) : 1;
+    if (group === 'code' && d.split === 'train') trainFiles += files;
+    else if (group === 'code') testFiles += files;
     if ((shown.get(group) ?? 0) >= perKind) continue;
     shown.set(group, (shown.get(group) ?? 0) + 1);
     const j = documentJson(d, m.tokenizer);
