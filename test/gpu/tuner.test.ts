@@ -41,6 +41,8 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
       'mlp.down',
       'lm_head tile',
     ]);
+    // Training attention: one case (head size 16, 2 query heads per kv head), forward and backward.
+    expect(cases.filter((c) => c.op === 'attention').map((c) => c.shape)).toEqual([{ T: 40, K: 16, N: 2 }]);
     const progress: number[] = [];
     const results = await tuneKernels(runner, cases, { reps: 2, onProgress: (p) => progress.push(p.done) });
     expect(progress.at(-1)).toBe(cases.length);
@@ -51,6 +53,9 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
       for (const v of ok) expect(v.error!).toBeLessThan(v.name.includes('f16') ? 1e-2 : 1e-5);
       expect(r.chosen).toBe(ok.reduce((b, v) => (v.ms! < b.ms! ? v : b)).name);
     }
+    const attention = results.find((r) => r.op === 'attention')!;
+    expect(attention.versions.map((v) => v.name)).toEqual(['attention.simple', 'attention.flash']);
+    expect(attention.versions[1].error!).toBeLessThan(2e-5); // the attention test's tolerance
     // The engine now runs the chosen versions at those shapes (any T in the same power-of-two bucket).
     const linear = results.find((r) => r.op === 'linear' && r.label === 'mlp.down')!;
     const w = model.layers[0].down.weight;
