@@ -259,6 +259,8 @@ function maxRelErr(got: Float32Array, want: Float32Array): number {
 export interface TuneOptions {
   /** Timed runs per version after the warm-up (median taken). */
   reps?: number;
+  /** Starts no new case after this many ms (the cases left keep their current choice). */
+  budgetMs?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -271,8 +273,10 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
   const reps = opts.reps ?? 5;
   const device = runner.device;
   const results: TuneResult[] = [];
+  const start = performance.now();
   for (const [i, c] of cases.entries()) {
     if (opts.signal?.aborted) throw abortError();
+    if (opts.budgetMs !== undefined && performance.now() - start > opts.budgetMs) break;
     const key = shapeKey(c.op, c.shape);
     opts.onProgress?.({ phase: 'tuning kernels', done: i, total: cases.length, detail: `${c.label} ${key}` });
     const p = prepare(device, c);

@@ -27,6 +27,7 @@ import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
 import { RunError } from './errors.ts';
 import { exportJobFromFiles } from './job-export.ts';
+import { autoTune } from '../gpu/browser-tune.ts';
 import { zipSinks } from '../model/export/zip-sink.ts';
 import { opfsExportFolder, removeExport } from '../model/storage/opfs-exports.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
@@ -197,6 +198,9 @@ export class TrainService {
         this.checkpointAsked = false;
         return asked;
       };
+      // The first run of this model shape on this GPU: pick the kernels by a quick measurement (stored).
+      const record = await readRun(run);
+      if (record) await autoTune(engine.runner, engine.model, record.settings.seqLen, { signal, onProgress });
       return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false, checkpointRequested });
     } finally {
       this.active.delete(id);
