@@ -35,8 +35,8 @@ export async function tuneAndStore(runner: KernelRunner, model: GpuModel, seqLen
 }
 
 /**
- * Before training: where the selection has no pick for some of the model's training shapes
- * at `seqLen`, tunes those quickly and stores the picks. Returns how many shapes it tuned
+ * Before training: where the selection has no pick (at any token count) for some of the
+ * model's training shapes, tunes those quickly at `seqLen` and stores the picks. Returns how many shapes it tuned
  * (0: all were tuned before, or the browser cannot store picks; nothing is ever refused).
  */
 export async function autoTune(
@@ -46,8 +46,10 @@ export async function autoTune(
   opts: Omit<TuneOptions, 'reps' | 'budgetMs'> = {},
 ): Promise<number> {
   if (!runner.device.adapterInfo || typeof indexedDB === 'undefined') return 0;
-  const have = runner.kernels.picksRecord();
-  const missing = modelTuneCases(model, seqLen, TRAINING_OPS).filter((c) => !(shapeKey(c.op, c.shape) in have));
+  // A pick at any token count serves this model shape (the selection takes the nearest bucket).
+  const untimed = (key: string) => key.replace(/ T\d+ /, ' ');
+  const have = new Set(Object.keys(runner.kernels.picksRecord()).map(untimed));
+  const missing = modelTuneCases(model, seqLen, TRAINING_OPS).filter((c) => !have.has(untimed(shapeKey(c.op, c.shape))));
   if (!missing.length) return 0;
   const results = await tuneKernels(runner, missing, { ...opts, reps: 1, budgetMs: AUTO_TUNE_BUDGET_MS });
   await savePicks(indexedDbTuneStore(), runner.device.adapterInfo, runner.kernels).catch(() => undefined);

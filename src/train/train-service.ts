@@ -199,8 +199,10 @@ export class TrainService {
         return asked;
       };
       // The first run of this model shape on this GPU: pick the kernels by a quick measurement (stored).
+      // Tuning only makes it faster: a failure or a Stop during it leaves the register versions, and
+      // the run itself then handles a Stop as always.
       const record = await readRun(run);
-      if (record) await autoTune(engine.runner, engine.model, record.settings.seqLen, { signal, onProgress });
+      if (record) await autoTune(engine.runner, engine.model, record.settings.seqLen, { signal, onProgress }).catch(() => 0);
       return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false, checkpointRequested });
     } finally {
       this.active.delete(id);
