@@ -44,7 +44,16 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     // Training attention: one case (head size 16, 2 query heads per kv head), forward and backward.
     expect(cases.filter((c) => c.op === 'attention').map((c) => c.shape)).toEqual([{ T: 40, K: 16, N: 2 }]);
     const progress: number[] = [];
-    const results = await tuneKernels(runner, cases, { reps: 2, onProgress: (p) => progress.push(p.done) });
+    const t0 = performance.now();
+    const times: string[] = [];
+    const results = await tuneKernels(runner, cases, {
+      reps: 2,
+      onProgress: (p) => {
+        progress.push(p.done);
+        times.push(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${p.detail ?? 'done'}`);
+      },
+    });
+    console.log(`[tuner] progress over time:\n  ${times.join('\n  ')}`);
     expect(progress.at(-1)).toBe(cases.length);
     for (const r of results) {
       const ok = r.versions.filter((v) => v.status === 'ok');
@@ -84,7 +93,7 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     expect(adapterKey(info)).toContain(`kernels r${KERNELS_REVISION}`);
     expect(await store.load(adapterKey({ ...info, device: 'another GPU' }))).toBeUndefined();
     memory.destroyAll();
-  });
+  }, 300_000); // every version of four operations at 13 shapes, on a software adapter
 
   it('homecoder tune --json prints every version per shape and stores the choices; kernels --json lists them', async () => {
     const modelDir = join(dir, 'model');
