@@ -10,10 +10,11 @@ import type { KernelRunner } from './kernel.ts';
 export const KERNEL_FAMILIES = ['register', 'tiled', 'tiled-f16', 'subgroup'] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 
-export type KernelOp = 'linear' | 'linear-dx' | 'gemv';
-export const KERNEL_OPS: readonly KernelOp[] = ['linear', 'linear-dx', 'gemv'];
+export type KernelOp = 'linear' | 'linear-dx' | 'gemv' | 'attention';
+export const KERNEL_OPS: readonly KernelOp[] = ['linear', 'linear-dx', 'gemv', 'attention'];
 
-/** A dispatch's problem size: T tokens (rows of the activation), reduction K, outputs N. */
+/** A dispatch's problem size: T tokens (rows of the activation), reduction K, outputs N.
+ *  For attention: K is the head size and N the query heads per kv head. */
 export interface OpShape {
   T: number;
   K: number;

@@ -13,8 +13,7 @@ import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } fr
 import { checkpointStride, layerInputName, lossTileRows, transformerBuffers } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
-import { attentionForward, attentionBackward } from './kernels/attention.ts';
-import { attentionForwardFlash, attentionBackwardFlash } from './kernels/attention-flash.ts';
+import { attentionCall } from './kernels/attention-versions.ts';
 import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
 
 export interface TransformerOptions {
@@ -24,18 +23,7 @@ export interface TransformerOptions {
   dropoutSeed?: number;
   /** Keep fewer layer inputs and recompute them in backward (≈ √L kept instead of L). */
   lowMemory?: boolean;
-  /** Training attention kernels: 'simple' (one thread per query row, the default) or 'flash'
-   *  (FlashAttention-2: K/V and Q blocks in workgroup memory). Same buffers, same results
-   *  within f32 rounding (test/gpu/attention*.test.ts). */
-  attention?: AttentionVersion;
 }
-
-export type AttentionVersion = 'simple' | 'flash';
-type AttentionKernels = { forward: typeof attentionForward; backward: typeof attentionBackward };
-const ATTENTION: Record<AttentionVersion, AttentionKernels> = {
-  simple: { forward: attentionForward, backward: attentionBackward },
-  flash: { forward: attentionForwardFlash, backward: attentionBackwardFlash },
-};
 
 /** Per-layer scratch reused by every layer (forward, recompute and backward). */
 interface Scratch {
@@ -84,7 +72,6 @@ export class Transformer {
   private tokens = 0;
   private counted = 0;
   private buffers: GPUBuffer[];
-  private attention: AttentionKernels;
 
   constructor(
     readonly runner: KernelRunner,
@@ -95,8 +82,6 @@ export class Transformer {
   ) {
     const c = model.config;
     const T = (this.T = opts.seqLen);
-    this.attention = ATTENTION[opts.attention ?? 'simple'];
-    if (!this.attention) throw new Error(`attention version '${opts.attention}' is not one of ${Object.keys(ATTENTION).join(', ')}`);
     const specs = transformerBuffers(c, T, adapter?.config, opts.lowMemory);
     this.stride = checkpointStride(c.numLayers, !!opts.lowMemory);
     const buf = new Map(specs.map((sp) => [sp.name, memory.buffer(sp.category, sp.words * 4, sp.name)]));
@@ -299,6 +284,11 @@ export class Transformer {
     return { p, seed: (this.opts.dropoutSeed * 31 + LORA_TARGET_INDEX[target]) >>> 0 };
   }
 
+  private attentionArgs(T: number) {
+    const c = this.model.config;
+    return { T, nHeads: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, limits: this.runner.device.limits };
+  }
+
   /** x → out (out undefined: recompute only, leaving the activations in scratch). */
   private layerForward(pass: GPUComputePassEncoder, l: number, x: GPUBuffer, out: GPUBuffer | undefined): void {
     const c = this.model.config;
@@ -313,7 +303,8 @@ export class Transformer {
     this.proj(pass, L.v, lora.v_proj, s.xn, s.v, 'v_proj');
     ropeForward(this.runner, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, 0);
     ropeForward(this.runner, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, 0);
-    this.attention.forward(this.runner, pass, s.q, s.k, s.v, s.attn, s.lse, T, c.numHeads, c.numKvHeads, c.headDim);
+    // The version (simple or flash) is the runner's selection's: tuned, forced or the fallback.
+    attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse });
     copyInto(this.runner, pass, x, s.h, T * H);
     this.proj(pass, L.o, lora.o_proj, s.attn, s.h, 'o_proj', true); // h = x + o(attn)
     rmsnormForward(this.runner, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
@@ -348,24 +339,8 @@ export class Transformer {
     rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
     // h = x + o(attn)
     this.projBackward(pass, L.o, lora.o_proj, s.attn, s.dh, s.dAttn, false, 'o_proj');
-    this.attention.backward(
-      this.runner,
-      pass,
-      s.q,
-      s.k,
-      s.v,
-      s.attn,
-      s.lse,
-      s.dAttn,
-      s.dq,
-      s.dk,
-      s.dv,
-      s.delta,
-      T,
-      c.numHeads,
-      c.numKvHeads,
-      c.headDim,
-    );
+    const grads = { dout: s.dAttn, dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta };
+    attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse, grads });
     ropeBackward(this.runner, pass, s.dq, s.dq, this.rope, T, c.numHeads, c.headDim, 0);
     ropeBackward(this.runner, pass, s.dk, s.dk, this.rope, T, c.numKvHeads, c.headDim, 0);
     this.projBackward(pass, L.q, lora.q_proj, s.xn, s.dq, s.dxn, false, 'q_proj');

@@ -14,6 +14,7 @@ import type { GpuModel } from './model.ts';
 import type { WeightTensor } from './weights.ts';
 import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS, type LinearArgs, type LinearDxArgs } from './kernels/linear.ts';
 import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
+import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from './kernels/attention-versions.ts';
 import { lossTileRows } from './buffers-plan.ts';
 import { readFloat32 } from './buffers.ts';
 import type { Progress } from '../progress.ts';
@@ -22,12 +23,14 @@ import { abortError } from '../progress.ts';
 /** One operation at one shape, on one of the model's weights. */
 export interface TuneCase {
   op: KernelOp;
-  /** Which weight (e.g. `mlp.up`, `lm_head`). */
+  /** Which weight (e.g. `mlp.up`, `lm_head`), or `attention`. */
   label: string;
   shape: OpShape;
-  weight: WeightTensor;
-  /** Rows of the weight used (the LM head's loss tile is a band of its rows). */
-  rows: number;
+  /** The weight and the rows of it used (the LM head's loss tile is a band of its rows); absent for attention. */
+  weight?: WeightTensor;
+  rows?: number;
+  /** Attention's heads (its shape holds the head size and the group only). */
+  heads?: { nHeads: number; nKv: number };
 }
 
 export interface VersionTiming {
@@ -51,8 +54,9 @@ export interface TuneResult {
   chosen: string;
 }
 
-/** Errors above this (relative to the largest output) mark a version wrong: f16 inputs ≈ 4e-4, f32 ≈ 1e-6. */
-const AGREE = { f32: 1e-4, f16: 1e-2 };
+/** Errors above this (relative to the largest output) mark a version wrong: f16 inputs ≈ 4e-4, f32 ≈ 1e-6.
+ *  Attention's versions must agree within its kernel test's tolerance (test/gpu/attention.test.ts). */
+const AGREE = { f32: 1e-4, f16: 1e-2, attention: 2e-5 };
 
 /** The operations and shapes the engine dispatches for this model: training at `seqLen` tokens, decoding one. */
 export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly KernelOp[] = KERNEL_OPS): TuneCase[] {
@@ -90,6 +94,12 @@ export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly Ke
       const rows = head.chunks[0].rows;
       add({ op, label: 'lm_head', weight: head, rows, shape: { T: 1, K: head.cols, N: rows } });
     }
+    // Training attention, forward and backward together (one pick serves both).
+    if (op === 'attention') {
+      const c = model.config;
+      const heads = { nHeads: c.numHeads, nKv: c.numKvHeads };
+      add({ op, label: 'attention', heads, shape: attentionShape({ T: seqLen, ...heads, headDim: c.headDim }) });
+    }
   }
   return cases;
 }
@@ -97,13 +107,15 @@ export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly Ke
 interface Prepared {
   versions: readonly KernelVersion<unknown>[];
   args: unknown;
-  out: { buffer: GPUBuffer; n: number };
+  /** The outputs compared between versions (each relative to its own largest value). */
+  outs: { buffer: GPUBuffer; n: number }[];
+  /** One timed call: a version records this (attention: forward then backward). */
+  record(v: KernelVersion<unknown>, runner: KernelRunner, pass: GPUComputePassEncoder): void;
   destroy(): void;
 }
 
 function prepare(device: GPUDevice, c: TuneCase): Prepared {
   const { T, K, N } = c.shape;
-  const band = { buffer: c.weight.chunks[0].buffer, bufferRow: 0, rows: c.rows };
   const make = (floats: number, fill: boolean) => {
     const b = device.createBuffer({
       size: Math.max(16, floats * 4),
@@ -116,22 +128,74 @@ function prepare(device: GPUDevice, c: TuneCase): Prepared {
     }
     return b;
   };
+  if (c.op === 'attention') return prepareAttention(device, c, make);
+  const W = c.weight!;
+  const rows = c.rows!;
+  const band = { buffer: W.chunks[0].buffer, bufferRow: 0, rows };
   const input = make(T * K, true);
   const output = make(T * N, false);
   const destroy = () => {
     input.destroy();
     output.destroy();
   };
+  const common = { outs: [{ buffer: output, n: c.op === 'gemv' ? N : T * N }], destroy };
+  let versions: readonly KernelVersion<unknown>[];
+  let args: unknown;
   if (c.op === 'linear') {
-    const args: LinearArgs = { x: input, W: c.weight, band, y: output, yStride: N, yCol0: 0, T, accumulate: false };
-    return { versions: LINEAR_VERSIONS as readonly KernelVersion<unknown>[], args, out: { buffer: output, n: T * N }, destroy };
+    versions = LINEAR_VERSIONS as readonly KernelVersion<unknown>[];
+    args = { x: input, W, band, y: output, yStride: N, yCol0: 0, T, accumulate: false } satisfies LinearArgs;
+  } else if (c.op === 'linear-dx') {
+    versions = LINEAR_DX_VERSIONS as readonly KernelVersion<unknown>[];
+    args = { dy: input, dyStride: K, dyCol0: 0, W, band, dx: output, T, accumulate: false } satisfies LinearDxArgs;
+  } else {
+    versions = GEMV_VERSIONS as readonly KernelVersion<unknown>[];
+    args = { x: input, W, chunk: { ...W.chunks[0], rows }, y: output, accumulate: false, xRow: 0 } satisfies GemvArgs;
   }
-  if (c.op === 'linear-dx') {
-    const args: LinearDxArgs = { dy: input, dyStride: K, dyCol0: 0, W: c.weight, band, dx: output, T, accumulate: false };
-    return { versions: LINEAR_DX_VERSIONS as readonly KernelVersion<unknown>[], args, out: { buffer: output, n: T * N }, destroy };
-  }
-  const args: GemvArgs = { x: input, W: c.weight, chunk: { ...c.weight.chunks[0], rows: c.rows }, y: output, accumulate: false, xRow: 0 };
-  return { versions: GEMV_VERSIONS as readonly KernelVersion<unknown>[], args, out: { buffer: output, n: N }, destroy };
+  return { ...common, versions, args, record: (v, runner, pass) => v.record(runner, pass, args) };
+}
+
+/** Attention at a training shape: deterministic q, k, v and dout; forward then backward per call. */
+function prepareAttention(device: GPUDevice, c: TuneCase, make: (floats: number, fill: boolean) => GPUBuffer): Prepared {
+  const { T, K: headDim } = c.shape;
+  const { nHeads, nKv } = c.heads!;
+  const qn = T * nHeads * headDim;
+  const kn = T * nKv * headDim;
+  const [q, k, v, dout] = [make(qn, true), make(kn, true), make(kn, true), make(qn, true)];
+  const [out, lse, dq, dk, dv, delta] = [
+    make(qn, false),
+    make(nHeads * T, false),
+    make(qn, false),
+    make(kn, false),
+    make(kn, false),
+    make(nHeads * T, false),
+  ];
+  const all = [q, k, v, dout, out, lse, dq, dk, dv, delta];
+  const fwd: AttentionArgs = { q, k, v, out, lse, T, nHeads, nKv, headDim, limits: device.limits };
+  const bwd: AttentionArgs = { ...fwd, grads: { dout, dq, dk, dv, delta } };
+  return {
+    versions: ATTENTION_VERSIONS as readonly KernelVersion<unknown>[],
+    args: fwd,
+    outs: [
+      { buffer: out, n: qn },
+      { buffer: dq, n: qn },
+      { buffer: dk, n: kn },
+      { buffer: dv, n: kn },
+    ],
+    record(ver, runner, pass) {
+      ver.record(runner, pass, fwd);
+      ver.record(runner, pass, bwd);
+    },
+    destroy: () => {
+      for (const b of all) b.destroy();
+    },
+  };
+}
+
+/** FLOPs of one call: a GEMM's 2·T·K·N; causal attention's forward (2·T²·d·heads) and backward (5·T²·d·heads). */
+function caseFlops(c: TuneCase): number {
+  const { T, K, N } = c.shape;
+  if (c.op === 'attention') return 7 * T * T * K * c.heads!.nHeads;
+  return 2 * T * K * N;
 }
 
 /** Times `record` (one call of a version): median ms of `reps` runs after a warm-up. */
@@ -195,6 +259,8 @@ function maxRelErr(got: Float32Array, want: Float32Array): number {
 export interface TuneOptions {
   /** Timed runs per version after the warm-up (median taken). */
   reps?: number;
+  /** Starts no new case after this many ms (the cases left keep their current choice). */
+  budgetMs?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -207,13 +273,15 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
   const reps = opts.reps ?? 5;
   const device = runner.device;
   const results: TuneResult[] = [];
+  const start = performance.now();
   for (const [i, c] of cases.entries()) {
     if (opts.signal?.aborted) throw abortError();
+    if (opts.budgetMs !== undefined && performance.now() - start > opts.budgetMs) break;
     const key = shapeKey(c.op, c.shape);
     opts.onProgress?.({ phase: 'tuning kernels', done: i, total: cases.length, detail: `${c.label} ${key}` });
     const p = prepare(device, c);
     const timings: VersionTiming[] = [];
-    let reference: Float32Array | undefined;
+    let reference: Float32Array[] | undefined;
     try {
       for (const v of p.versions) {
         if (!runner.kernels.available(v)) {
@@ -224,12 +292,14 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
           timings.push({ name: v.name, status: 'unsupported-shape' });
           continue;
         }
-        const record = (pass: GPUComputePassEncoder) => v.record(runner, pass, p.args);
+        const record = (pass: GPUComputePassEncoder) => p.record(v, runner, pass);
         await runner.run(record);
-        const out = await readFloat32(device, p.out.buffer, p.out.n);
-        const error = reference ? maxRelErr(out, reference) : 0;
-        reference ??= out;
-        if (error > (v.features.includes('shader-f16') ? AGREE.f16 : AGREE.f32)) {
+        const outs: Float32Array[] = [];
+        for (const o of p.outs) outs.push(await readFloat32(device, o.buffer, o.n));
+        const error = reference ? Math.max(...outs.map((o, j) => maxRelErr(o, reference![j]))) : 0;
+        reference ??= outs;
+        const agree = c.op === 'attention' ? AGREE.attention : v.features.includes('shader-f16') ? AGREE.f16 : AGREE.f32;
+        if (error > agree) {
           timings.push({ name: v.name, status: 'wrong', error });
           continue;
         }
@@ -242,8 +312,7 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
     const ok = timings.filter((t) => t.status === 'ok');
     const chosen = ok.reduce((b, t) => (t.ms! < b.ms! ? t : b), ok[0]).name;
     runner.kernels.setPick(c.op, c.shape, chosen);
-    const { T, K, N } = c.shape;
-    results.push({ op: c.op, label: c.label, key, shape: c.shape, flops: 2 * T * K * N, versions: timings, chosen });
+    results.push({ op: c.op, label: c.label, key, shape: c.shape, flops: caseFlops(c), versions: timings, chosen });
   }
   opts.onProgress?.({ phase: 'tuning kernels', done: cases.length, total: cases.length });
   return results;

@@ -12,6 +12,8 @@ import { modelId, type Manifest, type ModelStore } from '../model/storage/store.
 import { GpuMemory, type MemoryReport } from '../gpu/memory.ts';
 import { KernelRunner } from '../gpu/kernel.ts';
 import { applyBrowserPicks } from '../gpu/tune-store.ts';
+import { tuneAndStore } from '../gpu/browser-tune.ts';
+import type { TuneResult } from '../gpu/tuner.ts';
 import { uploadModel, type GpuModel } from '../gpu/model.ts';
 import { Transformer } from '../gpu/transformer.ts';
 import { readFloat32 } from '../gpu/buffers.ts';
@@ -221,6 +223,13 @@ export class ModelService {
   unload(): void {
     this.loaded?.memory.destroyAll();
     this.loaded = undefined;
+  }
+
+  /** Times every kernel version at the loaded model's shapes (training at `seqLen` tokens) on this GPU; uses and stores the fastest. */
+  async tuneKernels(seqLen: number, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<TuneResult[]> {
+    const l = this.loaded;
+    if (!l) throw new ModelError('NO_MODEL_LOADED', 'Load a model first: the kernels are tuned at its shapes.');
+    return tuneAndStore(l.runner, l.model, seqLen, { signal, onProgress });
   }
 
   /** Mean next-token loss of `text` under the loaded model (as `homecoder loss`). */

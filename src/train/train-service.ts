@@ -27,6 +27,7 @@ import type { RunRecord } from './run-record.ts';
 import type { Progress } from '../progress.ts';
 import { RunError } from './errors.ts';
 import { exportJobFromFiles } from './job-export.ts';
+import { autoTune } from '../gpu/browser-tune.ts';
 import { zipSinks } from '../model/export/zip-sink.ts';
 import { opfsExportFolder, removeExport } from '../model/storage/opfs-exports.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
@@ -197,6 +198,11 @@ export class TrainService {
         this.checkpointAsked = false;
         return asked;
       };
+      // The first run of this model shape on this GPU: pick the kernels by a quick measurement (stored).
+      // Tuning only makes it faster: a failure or a Stop during it leaves the register versions, and
+      // the run itself then handles a Stop as always.
+      const record = await readRun(run);
+      if (record) await autoTune(engine.runner, engine.model, record.settings.seqLen, { signal, onProgress }).catch(() => 0);
       return await trainAndEvaluate(engine, run, { signal, onProgress, onUpdate, maxTestBlocks: 64, evaluate: false, checkpointRequested });
     } finally {
       this.active.delete(id);

@@ -15,8 +15,10 @@ import type { RepoContextStatus, ServingChoice } from '../serve/inference-servic
 import type { StoredAdapter } from '../model/storage/adapter-store.ts';
 import type { RestoreState } from '../serve/serving-memory.ts';
 import type { ExportedFiles } from '../serve/export-service.ts';
+import type { TuneResult } from '../gpu/tuner.ts';
+import type { KernelPicks } from '../gpu/kernel-versions.ts';
 
-export type { BridgeTarget, CachedModel, ExportedFiles, HubSettings, LoadedModelInfo, PlanReport, PlanRequest };
+export type { BridgeTarget, CachedModel, ExportedFiles, HubSettings, KernelPicks, LoadedModelInfo, PlanReport, PlanRequest, TuneResult };
 
 export type GpuStatus = { ok: true; info: GpuInfo } | { ok: false; code: string; message: string; hint: string };
 
@@ -41,6 +43,10 @@ export interface EngineApi extends CancellableApi {
   loadedModel(): Promise<LoadedModelInfo | undefined>;
   /** Copies a picked model folder into browser storage (listed with the downloaded models). */
   importModelFiles(jobId: JobId, onProgress: ProgressListener, files: Array<{ path: string; file: File }>): Promise<Manifest>;
+  /** "Tune for this GPU": times every kernel version at the loaded model's shapes (training at `seqLen`), uses and stores (IndexedDB) the fastest. */
+  tuneKernels(jobId: JobId, onProgress: ProgressListener, seqLen: number): Promise<TuneResult[]>;
+  /** The kernel choices stored for this GPU adapter (shape key → version), and the key they are filed under. */
+  storedKernelPicks(): Promise<{ adapter: string; picks: KernelPicks }>;
   /** GPU memory for training and inference from a model's config and this GPU's limits. */
   planModel(req: PlanRequest): Promise<PlanReport>;
 

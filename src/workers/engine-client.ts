@@ -15,6 +15,7 @@ export function createEngineClient(): EngineClient {
     loadModelFiles: 1,
     importModelFiles: 1,
     exportServing: 1,
+    tuneKernels: 1,
     complete: 1,
   });
 }

@@ -14,6 +14,7 @@ import { BridgeLink } from '../serve/bridge-link.ts';
 import { opfsAdapterSource, type AdapterSource } from '../model/storage/adapter-store.ts';
 import { opfsServingMemory, restoreServing, type RestoreState } from '../serve/serving-memory.ts';
 import { exportServing } from '../serve/export-service.ts';
+import { storedPicks } from '../gpu/browser-tune.ts';
 import type { RepoContextStore } from '../serve/inference-service.ts';
 import { RepoIndex, REPO_INDEX_CHANNEL } from '../data/repo-index.ts';
 import { SourceStore } from '../data/store/source-store.ts';
@@ -115,6 +116,8 @@ const api: EngineApi = {
   downloadModel: (jobId, onProgress, repo, hub) => jobs.run(jobId, (signal) => models.download(repo, hub, signal, onProgress)),
   deleteModel: (id) => models.remove(id),
   importModelFiles: (jobId, onProgress, files) => jobs.run(jobId, (signal) => models.importFiles(files, signal, onProgress)),
+  tuneKernels: (jobId, onProgress, seqLen) => jobs.run(jobId, (signal) => models.tuneKernels(seqLen, signal, onProgress)),
+  storedKernelPicks: async () => storedPicks((await context()).device),
   planModel: async (req) => planModel(req, (await context()).device.limits),
   loadCachedModel: async (jobId, onProgress, id) => {
     await restored; // one load at a time: a restore under way finishes first

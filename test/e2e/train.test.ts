@@ -159,6 +159,8 @@ describe.skipIf(!!browserSkipReason)(`Train page${skipNote}`, () => {
     expect(withEta('loss filter')[0]).toMatch(/loss filter \d+% \(\d\/8\) .* · \d+ tokens\/s · ETA/);
     expect(withEta('test loss').length, seen.join('\n')).toBeGreaterThan(0);
     expect(withEta('ETA').length, seen.join('\n')).toBeGreaterThan(0); // the training figures' ETA
+    // The first run of this model shape on this GPU tuned the kernels first (quickly, with progress).
+    expect(seen.filter((t) => t.startsWith('tuning kernels')).length, seen.join('\n')).toBeGreaterThan(0);
     await page.waitForSelector(`${runRow(id)}[data-status="stopped"]`);
     // The losses are kept (the cache the Filter page shares): the next start measures nothing.
     const again = await page.waitForSelector('[data-testid="loss-step-cost"][data-cached="8"]');

@@ -9,6 +9,8 @@ import { uploadModel } from '../../src/gpu/model.ts';
 import { GpuLora } from '../../src/gpu/lora.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { Transformer } from '../../src/gpu/transformer.ts';
+import { KernelRunner } from '../../src/gpu/kernel.ts';
+import { attentionShape } from '../../src/gpu/kernels/attention-versions.ts';
 import { LORA_TARGETS, type LoraTarget } from '../../src/model/types.ts';
 import { gpuSkipReason, readF64, skipNote, testDevice, testRunner } from '../helpers/gpu.ts';
 import { relErr } from '../helpers/numeric.ts';
@@ -21,7 +23,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
     ...(['llama', 'qwen2'] as const).flatMap((arch) =>
       [undefined, 200].map((maxChunkBytes) => ({ arch, maxChunkBytes, lowMemory: false, over: {} })),
     ),
-    // The FlashAttention-2 kernels inside the whole model (GQA 2, 16 tokens).
+    // The FlashAttention-2 kernels inside the whole model (GQA 2, 16 tokens), picked as a tuner would.
     { arch: 'qwen2' as const, maxChunkBytes: undefined, lowMemory: false, over: {}, attention: 'flash' as const },
     // DeepSeek-Coder style (linear RoPE scaling), and low memory mode with a partial last segment (5 layers, stride 3).
     { arch: 'llama' as const, maxChunkBytes: undefined, lowMemory: true, over: { numLayers: 5, ropeTheta: 100000, ropeLinearFactor: 4 } },
@@ -31,8 +33,12 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
     const extra = `${lowMemory ? ', low memory' : ''}${'ropeLinearFactor' in over ? ', linear RoPE scaling' : ''}${attention ? `, ${attention} attention` : ''}`;
     it(`${arch}, ${maxChunkBytes ? `chunks of ${maxChunkBytes} bytes` : 'whole tensors'}${extra}: logits, losses and LoRA gradients`, async () => {
       const { device } = await testDevice();
-      const runner = await testRunner();
       const config = tinyConfig(arch, over);
+      const runner = attention ? new KernelRunner(device) : await testRunner();
+      if (attention) {
+        const shape = attentionShape({ T: ids.length, nHeads: config.numHeads, nKv: config.numKvHeads, headDim: config.headDim });
+        runner.kernels.setPick('attention', shape, `attention.${attention}`);
+      }
       const { tensors, ref } = tinyModel(config, 11);
       const memory = new GpuMemory(device);
       const model = await uploadModel(memory, config, async (n) => tensors.get(n)!, { maxChunkBytes });
@@ -41,7 +47,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
       const alpha = 4;
       const host = randomAdapter(config, r, [...LORA_TARGETS], 21);
       const adapter = new GpuLora(memory, { r, alpha, dropout: 0, targets: [...LORA_TARGETS] }, host, { trainable: true });
-      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory, attention });
+      const tf = new Transformer(runner, memory, model, adapter, { seqLen: 16, lowMemory });
       const counted = tf.setBatch(ids);
       expect(counted).toBe(ids.length - 1);
       const logits = memory.buffer('scratch', ids.length * config.vocabSize * 4);
@@ -50,6 +56,7 @@ describe.skipIf(!!gpuSkipReason)(`GPU transformer vs float64 reference${skipNote
         tf.recordLogits(pass, logits);
         tf.recordBackward(pass, 1 / counted);
       });
+      if (attention) expect([...runner.kernels.used.keys()].filter((n) => n.startsWith('attention'))).toEqual([`attention.${attention}`]);
       const lora = refLora(host, r, alpha);
       const want = refForward(ref, lora, ids, undefined, { logits: true });
       expect(relErr(await readF64(logits, ids.length * config.vocabSize), want.logits!)).toBeLessThan(1e-4);

@@ -41,8 +41,19 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
       'mlp.down',
       'lm_head tile',
     ]);
+    // Training attention: one case (head size 16, 2 query heads per kv head), forward and backward.
+    expect(cases.filter((c) => c.op === 'attention').map((c) => c.shape)).toEqual([{ T: 40, K: 16, N: 2 }]);
     const progress: number[] = [];
-    const results = await tuneKernels(runner, cases, { reps: 2, onProgress: (p) => progress.push(p.done) });
+    const t0 = performance.now();
+    const times: string[] = [];
+    const results = await tuneKernels(runner, cases, {
+      reps: 2,
+      onProgress: (p) => {
+        progress.push(p.done);
+        times.push(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${p.detail ?? 'done'}`);
+      },
+    });
+    console.log(`[tuner] progress over time:\n  ${times.join('\n  ')}`);
     expect(progress.at(-1)).toBe(cases.length);
     for (const r of results) {
       const ok = r.versions.filter((v) => v.status === 'ok');
@@ -51,6 +62,9 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
       for (const v of ok) expect(v.error!).toBeLessThan(v.name.includes('f16') ? 1e-2 : 1e-5);
       expect(r.chosen).toBe(ok.reduce((b, v) => (v.ms! < b.ms! ? v : b)).name);
     }
+    const attention = results.find((r) => r.op === 'attention')!;
+    expect(attention.versions.map((v) => v.name)).toEqual(['attention.simple', 'attention.flash']);
+    expect(attention.versions[1].error!).toBeLessThan(2e-5); // the attention test's tolerance
     // The engine now runs the chosen versions at those shapes (any T in the same power-of-two bucket).
     const linear = results.find((r) => r.op === 'linear' && r.label === 'mlp.down')!;
     const w = model.layers[0].down.weight;
@@ -79,7 +93,7 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     expect(adapterKey(info)).toContain(`kernels r${KERNELS_REVISION}`);
     expect(await store.load(adapterKey({ ...info, device: 'another GPU' }))).toBeUndefined();
     memory.destroyAll();
-  });
+  }, 300_000); // every version of four operations at 13 shapes, on a software adapter
 
   it('homecoder tune --json prints every version per shape and stores the choices; kernels --json lists them', async () => {
     const modelDir = join(dir, 'model');

@@ -1,7 +1,9 @@
 // Which kernel version runs: the tuner's pick for the shape (nearest token bucket), a forced
-// family, and the first (register) version wherever a pick or family cannot run.
+// family, and the first (register) version wherever a pick or family cannot run; the same
+// for training attention (simple or FlashAttention-2).
 import { describe, expect, it } from 'vitest';
 import { KernelSelection, type KernelVersion } from '../../src/gpu/kernel-versions.ts';
+import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from '../../src/gpu/kernels/attention-versions.ts';
 
 type Args = { K: number };
 const version = (name: string, family: KernelVersion<Args>['family'], features: string[] = [], kDivides = 1): KernelVersion<Args> => ({
@@ -49,5 +51,35 @@ describe('kernel selection', () => {
     expect(s.choose(VERSIONS, { T: 64, K: 18, N: 32 }, { K: 18 }).name).toBe('linear.register'); // shape it does not take
     s.forced = 'subgroup'; // a family this op has no version of
     expect(s.choose(VERSIONS, { T: 64, K: 64, N: 32 }, { K: 64 }).name).toBe('linear.register');
+  });
+});
+
+describe('attention versions', () => {
+  const limits = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 };
+  const args = (over: Partial<AttentionArgs> = {}): AttentionArgs => {
+    const b = {} as GPUBuffer;
+    return { q: b, k: b, v: b, out: b, lse: b, T: 64, nHeads: 4, nKv: 2, headDim: 16, limits, ...over };
+  };
+  const pick = (s: KernelSelection, a: AttentionArgs) => s.choose(ATTENTION_VERSIONS, attentionShape(a), a).name;
+
+  it('runs simple by default, flash where tuned or where the tiled family is forced', () => {
+    expect(pick(new KernelSelection(new Set(), 16384), args())).toBe('attention.simple');
+    const tuned = new KernelSelection(new Set(), 16384);
+    tuned.loadPicks({ 'attention T64 K16 N2': 'attention.flash' }); // K head size, N query heads per kv head
+    expect(pick(tuned, args({ T: 50 }))).toBe('attention.flash');
+    expect(pick(tuned, args({ nHeads: 8 }))).toBe('attention.simple'); // another group size: not tuned
+    const forced = new KernelSelection(new Set(['shader-f16']), 16384);
+    forced.forced = 'tiled';
+    expect(pick(forced, args())).toBe('attention.flash');
+    forced.forced = 'tiled-f16'; // the flash kernels are f32: other families keep the simple version
+    expect(pick(forced, args())).toBe('attention.simple');
+  });
+
+  it('falls back to simple where the flash tiles do not fit the device', () => {
+    const s = new KernelSelection(new Set(), 16384);
+    s.forced = 'tiled';
+    // 256 bytes of workgroup memory cannot hold one key row of K and V at head size 64.
+    expect(pick(s, args({ headDim: 64, limits: { ...limits, maxComputeWorkgroupStorageSize: 256 } }))).toBe('attention.simple');
+    expect(pick(s, args({ nHeads: 6, nKv: 4 }))).toBe('attention.simple'); // heads not a multiple of kv heads
   });
 });

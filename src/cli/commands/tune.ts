@@ -11,7 +11,7 @@ import { UsageError } from '../../errors.ts';
 export const tuneHelp = `Usage: homecoder tune --model DIR [--seq-len N] [--ops LIST] [--reps N] [--cache FILE] [--json]
 
 Times every version of the engine's hot kernels (linear forward, linear input gradient,
-decode GEMV) that this GPU adapter can run, at the model's real shapes and on its
+decode GEMV, training attention forward + backward) that this GPU adapter can run, at the model's real shapes and on its
 weights, checks each against the register-blocked version's output, and stores the
 fastest correct one per shape for this adapter. Training, loss and serving then use
 the stored choices (unless --kernels forces a family).

@@ -55,7 +55,7 @@ export function flashTiles(limits: FlashLimits, hd: number, group: number): Flas
       'INTERNAL',
       `flash attention does not fit this adapter (head size ${hd}, ${group} query heads per kv head, ` +
         `${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory, ${limits.maxComputeInvocationsPerWorkgroup} invocations).`,
-      "Use the simple attention version (attention: 'simple').",
+      'Use the simple attention version: --kernels register (or the tuner, which skips versions that do not fit).',
     );
   }
   return { br, bc, bck, brq };
