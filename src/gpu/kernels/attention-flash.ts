@@ -13,7 +13,17 @@
 //          query head of the group and over query blocks of BRQ rows staged in workgroup
 //          memory with their lse and delta. No float atomics anywhere.
 import { GpuError } from '../errors.ts';
-import { params, u32, f32, type KernelRunner } from '../kernel.ts';
+import type { KernelRunner } from '../kernel.ts';
+import {
+  attentionBindings,
+  attentionHeader,
+  attentionParams,
+  checkHeads,
+  checkRows,
+  dispatchAttention,
+  type AttentionBinding,
+  type AttentionPassKind,
+} from './attention-common.ts';
 
 /** Block sizes of the flash kernels (all in rows; see flashTiles). */
 export interface FlashTiles {
@@ -61,10 +71,9 @@ export function flashTiles(limits: FlashLimits, hd: number, group: number): Flas
   return { br, bc, bck, brq };
 }
 
-const header = (hd: number, group: number) => /* wgsl */ `
-const HD: u32 = ${hd}u;
-const G: u32 = ${group}u;
-struct P { T: u32, nHeads: u32, nKv: u32, scale: f32 }`;
+const header = (kind: AttentionPassKind, hd: number, group: number) => /* wgsl */ `
+${attentionHeader(kind, hd)}
+const G: u32 = ${group}u;`;
 
 // Forward and dq share the row mapping and the K/V block load.
 const rowsAndKvBlock = (hd: number, br: number, bc: number) => /* wgsl */ `
@@ -90,28 +99,20 @@ fn loadKv(j0: u32, kh: u32, lid: u32) {
   }
 }`;
 
-const forward = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<uniform> p: P;
-${header(hd, group)}
-${rowsAndKvBlock(hd, t.br, t.bc)}
+// Forward and dq entry: thread lid is query row i (clamped to `row` for loads) of query
+// head h in kv head kh's group.
+const rowMain = /* wgsl */ `
 @compute @workgroup_size(WGS) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kh = wg.y;
   let i0 = wg.x * BR;
   let i = i0 + lid / G;
   let h = kh * G + lid % G;
   let live = i < p.T;
-  let qi = (min(i, p.T - 1u) * p.nHeads + h) * HD;
-  var qr: array<f32, ${hd}>;
-  var acc: array<f32, ${hd}>;
-  var s: array<f32, ${t.bc}>;
-  for (var d = 0u; d < HD; d++) { qr[d] = q[qi + d] * p.scale; acc[d] = 0.0; }
-  var m = -3.0e38;
-  var l = 0.0;
+  let row = min(i, p.T - 1u);
+  let qi = (row * p.nHeads + h) * HD;`;
+
+// Forward and dq loop over the key blocks; `body` sees keys j0..j0+n-1 in kt/vt.
+const kvBlocks = (body: string) => /* wgsl */ `
   // Causal: the workgroup's last query bounds the key blocks (uniform, so barriers are legal).
   let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
   for (var b = 0u; b < blocks; b++) {
@@ -120,7 +121,21 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
     loadKv(j0, kh, lid);
     workgroupBarrier();
     if (live && j0 <= i) {
-      let n = min(BC, i - j0 + 1u);
+      let n = min(BC, i - j0 + 1u);${body}
+    }
+  }`;
+
+const forward = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
+${header('fwd', hd, group)}
+${rowsAndKvBlock(hd, t.br, t.bc)}
+${rowMain}
+  var qr: array<f32, ${hd}>;
+  var acc: array<f32, ${hd}>;
+  var s: array<f32, ${t.bc}>;
+  for (var d = 0u; d < HD; d++) { qr[d] = q[qi + d] * p.scale; acc[d] = 0.0; }
+  var m = -3.0e38;
+  var l = 0.0;
+${kvBlocks(/* wgsl */ `
       var mb = m;
       for (var c = 0u; c < n; c++) {
         var sc = 0.0;
@@ -136,9 +151,7 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
         l += pc;
         for (var d = 0u; d < HD; d++) { acc[d] += pc * vt[c * HD + d]; }
       }
-      m = mb;
-    }
-  }
+      m = mb;`)}
   if (live) {
     for (var d = 0u; d < HD; d++) { out[qi + d] = acc[d] / l; }
     lse[h * p.T + i] = m + log(l);
@@ -146,25 +159,9 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
 }`;
 
 const backwardQ = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> out: array<f32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${header(hd, group)}
+${header('bq', hd, group)}
 ${rowsAndKvBlock(hd, t.br, t.bc)}
-@compute @workgroup_size(WGS) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let kh = wg.y;
-  let i0 = wg.x * BR;
-  let i = i0 + lid / G;
-  let h = kh * G + lid % G;
-  let live = i < p.T;
-  let row = min(i, p.T - 1u);
-  let qi = (row * p.nHeads + h) * HD;
+${rowMain}
   var qr: array<f32, ${hd}>;
   var dor: array<f32, ${hd}>;
   var acc: array<f32, ${hd}>;
@@ -177,39 +174,21 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
   }
   if (live) { delta[h * p.T + i] = D; }
   let L = lse[h * p.T + row];
-  let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
-  for (var b = 0u; b < blocks; b++) {
-    let j0 = b * BC;
-    workgroupBarrier();
-    loadKv(j0, kh, lid);
-    workgroupBarrier();
-    if (live && j0 <= i) {
-      let n = min(BC, i - j0 + 1u);
+${kvBlocks(/* wgsl */ `
       for (var c = 0u; c < n; c++) {
         var s = 0.0;
         var dp = 0.0;
         for (var d = 0u; d < HD; d++) { s += qr[d] * kt[c * HD + d]; dp += dor[d] * vt[c * HD + d]; }
         let ds = exp(s - L) * (dp - D) * p.scale;
         for (var d = 0u; d < HD; d++) { acc[d] += ds * kt[c * HD + d]; }
-      }
-    }
-  }
+      }`)}
   if (live) {
     for (var d = 0u; d < HD; d++) { dq[qi + d] = acc[d]; }
   }
 }`;
 
 const backwardKV = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-@group(0) @binding(5) var<storage, read> delta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dv: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${header(hd, group)}
+${header('bkv', hd, group)}
 const BCK: u32 = ${t.bck}u;
 const BRQ: u32 = ${t.brq}u;
 var<workgroup> qt: array<f32, ${t.brq * hd}>;
@@ -288,7 +267,7 @@ function code(kind: Kind, hd: number, group: number, t: FlashTiles): string {
 }
 
 /** The buffers a flash pass binds, in binding order. */
-export type FlashBinding = 'q' | 'k' | 'v' | 'out' | 'lse' | 'dout' | 'dq' | 'dk' | 'dv' | 'delta';
+export type FlashBinding = AttentionBinding;
 
 /** One dispatch of the flash kernels: WGSL, storage bindings, uniform bytes and grid. */
 export interface FlashPass {
@@ -312,31 +291,31 @@ export function flashPasses(
   hd: number,
   tiles?: Partial<FlashTiles>,
 ): { forward: FlashPass; dq: FlashPass; dkv: FlashPass } {
-  if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
+  checkHeads(nHeads, nKv);
   const group = nHeads / nKv;
   const t = { ...flashTiles(limits, hd, group), ...tiles };
-  if (Math.ceil(T / Math.min(t.br, t.bck)) > 65535) throw new RangeError(`sequence of ${T} tokens is too long`);
-  const p = params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(hd)));
+  checkRows(T, Math.min(t.br, t.bck));
+  const p = attentionParams(T, nHeads, nKv, hd);
   const rows: [number, number] = [Math.ceil(T / t.br), nKv];
   return {
     forward: {
       label: 'attention_flash',
       code: code('fwd', hd, group, t),
-      bindings: ['q', 'k', 'v', 'out', 'lse'],
+      bindings: attentionBindings('fwd'),
       params: p,
       workgroups: rows,
     },
     dq: {
       label: 'attention_flash_bwd_q',
       code: code('bq', hd, group, t),
-      bindings: ['q', 'k', 'v', 'out', 'lse', 'dout', 'dq', 'delta'],
+      bindings: attentionBindings('bq'),
       params: p,
       workgroups: rows,
     },
     dkv: {
       label: 'attention_flash_bwd_kv',
       code: code('bkv', hd, group, t),
-      bindings: ['q', 'k', 'v', 'lse', 'dout', 'delta', 'dk', 'dv'],
+      bindings: attentionBindings('bkv'),
       params: p,
       workgroups: [Math.ceil(T / t.bck), nKv],
     },
@@ -344,13 +323,7 @@ export function flashPasses(
 }
 
 function record(runner: KernelRunner, pass: GPUComputePassEncoder, fp: FlashPass, buffers: Partial<Record<FlashBinding, GPUBuffer>>): void {
-  runner.dispatch(
-    pass,
-    runner.pipeline(fp.code, fp.label),
-    fp.bindings.map((b) => buffers[b]!),
-    fp.params,
-    fp.workgroups,
-  );
+  dispatchAttention(runner, pass, fp.bindings, fp.code, fp.label, buffers, fp.params, fp.workgroups);
 }
 
 /**
