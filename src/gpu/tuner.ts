@@ -16,6 +16,7 @@ import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS, type LinearArgs, type LinearDxArgs
 import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
 import { lossTileRows } from './buffers-plan.ts';
 import { readFloat32 } from './buffers.ts';
+import { relErr } from './reference/ops.ts';
 import type { Progress } from '../progress.ts';
 import { abortError } from '../progress.ts';
 
@@ -181,17 +182,6 @@ async function timeCall(
   }
 }
 
-function maxRelErr(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i])) return Infinity;
-    num = Math.max(num, Math.abs(got[i] - want[i]));
-    den = Math.max(den, Math.abs(want[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
-
 export interface TuneOptions {
   /** Timed runs per version after the warm-up (median taken). */
   reps?: number;
@@ -227,7 +217,7 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
         const record = (pass: GPUComputePassEncoder) => v.record(runner, pass, p.args);
         await runner.run(record);
         const out = await readFloat32(device, p.out.buffer, p.out.n);
-        const error = reference ? maxRelErr(out, reference) : 0;
+        const error = reference ? relErr(out, reference) : 0;
         reference ??= out;
         if (error > (v.features.includes('shader-f16') ? AGREE.f16 : AGREE.f32)) {
           timings.push({ name: v.name, status: 'wrong', error });
