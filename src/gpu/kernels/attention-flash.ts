@@ -75,6 +75,27 @@ const header = (kind: AttentionPassKind, hd: number, group: number) => /* wgsl *
 ${attentionHeader(kind, hd)}
 const G: u32 = ${group}u;`;
 
+/**
+ * A WGSL function `fn(r0, h, lid)` that stages rows r0..r0+rows-1 of head h of two
+ * [T, heads·HD] buffers into two workgroup arrays (zeros past T). Consecutive threads read
+ * consecutive floats of a row, so the global reads coalesce.
+ */
+const loadRows = (fn: string, from: [string, string], to: [string, string], rows: string, heads: string, threads: string) => /* wgsl */ `
+fn ${fn}(r0: u32, h: u32, lid: u32) {
+  for (var e = lid; e < ${rows} * HD; e += ${threads}) {
+    let r = r0 + e / HD;
+    var x = 0.0;
+    var y = 0.0;
+    if (r < p.T) {
+      let idx = (r * ${heads} + h) * HD + e % HD;
+      x = ${from[0]}[idx];
+      y = ${from[1]}[idx];
+    }
+    ${to[0]}[e] = x;
+    ${to[1]}[e] = y;
+  }
+}`;
+
 // Forward and dq share the row mapping and the K/V block load.
 const rowsAndKvBlock = (hd: number, br: number, bc: number) => /* wgsl */ `
 const BR: u32 = ${br}u;
@@ -82,22 +103,8 @@ const BC: u32 = ${bc}u;
 const WGS: u32 = ${br}u * G;
 var<workgroup> kt: array<f32, ${bc * hd}>;
 var<workgroup> vt: array<f32, ${bc * hd}>;
-// Keys j0..j0+BC-1 of kv head kh into kt/vt (zeros past T); consecutive threads read
-// consecutive floats of a row, so the global reads coalesce.
-fn loadKv(j0: u32, kh: u32, lid: u32) {
-  for (var e = lid; e < BC * HD; e += WGS) {
-    let j = j0 + e / HD;
-    var kv = 0.0;
-    var vv = 0.0;
-    if (j < p.T) {
-      let idx = (j * p.nKv + kh) * HD + e % HD;
-      kv = k[idx];
-      vv = v[idx];
-    }
-    kt[e] = kv;
-    vt[e] = vv;
-  }
-}`;
+// Keys j0..j0+BC-1 of kv head kh into kt/vt.
+${loadRows('loadKv', ['k', 'v'], ['kt', 'vt'], 'BC', 'p.nKv', 'WGS')}`;
 
 // Forward and dq entry: thread lid is query row i (clamped to `row` for loads) of query
 // head h in kv head kh's group.
@@ -195,6 +202,8 @@ var<workgroup> qt: array<f32, ${t.brq * hd}>;
 var<workgroup> ot: array<f32, ${t.brq * hd}>;
 var<workgroup> lt: array<f32, ${t.brq}>;
 var<workgroup> dt: array<f32, ${t.brq}>;
+// Queries i0..i0+BRQ-1 of query head h and their dout into qt/ot.
+${loadRows('loadQo', ['q', 'dout'], ['qt', 'ot'], 'BRQ', 'p.nHeads', 'BCK')}
 @compute @workgroup_size(BCK) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kh = wg.y;
   let j0 = wg.x * BCK;
@@ -214,18 +223,7 @@ var<workgroup> dt: array<f32, ${t.brq}>;
     for (var b = first; b < blocks; b++) {
       let i0 = b * BRQ;
       workgroupBarrier();
-      for (var e = lid; e < BRQ * HD; e += BCK) {
-        let i = i0 + e / HD;
-        var qv = 0.0;
-        var ov = 0.0;
-        if (i < p.T) {
-          let idx = (i * p.nHeads + h) * HD + e % HD;
-          qv = q[idx];
-          ov = dout[idx];
-        }
-        qt[e] = qv;
-        ot[e] = ov;
-      }
+      loadQo(i0, h, lid);
       for (var r = lid; r < BRQ; r += BCK) {
         let i = min(i0 + r, p.T - 1u);
         lt[r] = lse[h * p.T + i];
