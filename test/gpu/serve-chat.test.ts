@@ -3,8 +3,8 @@
 // must equal the engine's own greedy decode, here in this process, of the template rendered
 // independently (@huggingface/jinja on tokenizer_config.json), stopping at <|im_end|>/EOS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { Template } from '@huggingface/jinja';
@@ -12,12 +12,11 @@ import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
 import { GpuLora } from '../../src/gpu/lora.ts';
 import { argmax } from '../../src/serve/sampling.ts';
-import { readPeftAdapter, writePeftAdapter } from '../../src/model/peft.ts';
+import { readPeftAdapter } from '../../src/model/peft.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { mixAdapters } from '../../src/model/adapter-mix.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
-import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
-import { randomAdapter } from '../helpers/tiny.ts';
+import { startServe, writeRandomAdapter, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
 
 const MESSAGES = [
   { role: 'system' as const, content: 'Answer with code.' },
@@ -32,17 +31,9 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
 
   beforeAll(async () => {
     const modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
-    const adapterDir = join(dirname(modelDir), 'fn');
-    mkdirSync(adapterDir);
+    const adapterDir = writeRandomAdapter(modelDir, 'fn');
     engine = await loadNodeModel(modelDir);
     const config = engine.opened.config;
-    const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    for (const [n, b] of writePeftAdapter({
-      lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
-      baseModel: 'tiny',
-      layers: randomAdapter(config, 2, [...targets], 5, 1.5),
-    }))
-      writeFileSync(join(adapterDir, n), b);
     serve = await startServe(['--model', modelDir, '--context', '256', '--named-adapter', `fn=${adapterDir}`]);
 
     // The template rendered here, on its own, from the folder's tokenizer_config.json.
