@@ -11,11 +11,11 @@ import { Template } from '@huggingface/jinja';
 import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
 import { GpuLora } from '../../src/gpu/lora.ts';
-import { argmax } from '../../src/serve/sampling.ts';
 import { readPeftAdapter } from '../../src/model/peft.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { mixAdapters } from '../../src/model/adapter-mix.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { greedyIds } from '../helpers/greedy.ts';
 import { startServe, writeRandomAdapter, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
 
 const MESSAGES = [
@@ -48,17 +48,7 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
     const ids = tok.encode(text);
     const stops = new Set([tok.tokenId('<|im_end|>')!, tok.tokenId('<|endoftext|>')!]);
     const decoder = new Decoder(engine.memory, engine.model, { contextLength: 256 });
-    const greedy = async () => {
-      const out: number[] = [];
-      let { logits } = await decoder.prefill(ids);
-      for (let i = 0; i < N; i++) {
-        const id = argmax(logits);
-        if (stops.has(id)) break;
-        out.push(id);
-        logits = await decoder.step(id);
-      }
-      return tok.decode(out, { skipSpecial: true });
-    };
+    const greedy = async () => tok.decode(await greedyIds(decoder, ids, N, stops), { skipSpecial: true });
     expected.base = await greedy();
     const peft = await readPeftAdapter(nodeFiles(adapterDir), config);
     const mixed = mixAdapters(config, [{ ...peft, weight: 1 }], 'cat');
