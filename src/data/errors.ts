@@ -33,7 +33,6 @@ export type DatasetErrorCode =
   | 'TOO_FEW_FILES'
   | 'NO_TRAIN_FILES'
   | 'NO_TOKENS'
-  | 'BAD_CHAT'
   | 'BAD_DATASET'
   // Supervised data: no usable line, CSV columns not found, the model's template missing or unusable.
   | 'NO_EXAMPLES'

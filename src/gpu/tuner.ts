@@ -17,6 +17,7 @@ import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
 import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from './kernels/attention-versions.ts';
 import { lossTileRows } from './buffers-plan.ts';
 import { readFloat32 } from './buffers.ts';
+import { relErr } from './reference/ops.ts';
 import type { Progress } from '../progress.ts';
 import { abortError } from '../progress.ts';
 
@@ -245,17 +246,6 @@ async function timeCall(
   }
 }
 
-function maxRelErr(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i])) return Infinity;
-    num = Math.max(num, Math.abs(got[i] - want[i]));
-    den = Math.max(den, Math.abs(want[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
-
 export interface TuneOptions {
   /** Timed runs per version after the warm-up (median taken). */
   reps?: number;
@@ -296,7 +286,7 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
         await runner.run(record);
         const outs: Float32Array[] = [];
         for (const o of p.outs) outs.push(await readFloat32(device, o.buffer, o.n));
-        const error = reference ? Math.max(...outs.map((o, j) => maxRelErr(o, reference![j]))) : 0;
+        const error = reference ? Math.max(...outs.map((o, j) => relErr(o, reference![j]))) : 0;
         reference ??= outs;
         const agree = c.op === 'attention' ? AGREE.attention : v.features.includes('shader-f16') ? AGREE.f16 : AGREE.f32;
         if (error > agree) {

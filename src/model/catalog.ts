@@ -33,6 +33,49 @@ export interface CatalogEntry {
   instruct?: boolean;
 }
 
+const qwen05Base: CatalogEntry = {
+  repo: 'Qwen/Qwen2.5-Coder-0.5B',
+  name: 'Qwen2.5-Coder 0.5B (base)',
+  architecture: 'Qwen2ForCausalLM',
+  params: 494e6,
+  downloadBytes: 988e6,
+  contextLength: 32768,
+  fim: 'qwen',
+  licence: 'Apache-2.0',
+  note: 'Fits almost any GPU; the quickest to fine-tune.',
+  config: qwen05,
+};
+
+const qwen15Base: CatalogEntry = {
+  repo: 'Qwen/Qwen2.5-Coder-1.5B',
+  name: 'Qwen2.5-Coder 1.5B (base)',
+  architecture: 'Qwen2ForCausalLM',
+  params: 1.54e9,
+  downloadBytes: 3.09e9,
+  contextLength: 32768,
+  fim: 'qwen',
+  licence: 'Apache-2.0',
+  note: 'Better completions; more GPU memory to train (see the planner).',
+  config: qwen15,
+};
+
+const deepseek13Base: CatalogEntry = {
+  repo: 'deepseek-ai/deepseek-coder-1.3b-base',
+  name: 'DeepSeek-Coder 1.3B (base)',
+  architecture: 'LlamaForCausalLM',
+  params: 1.35e9,
+  downloadBytes: 2.69e9,
+  contextLength: 16384,
+  fim: 'deepseek',
+  licence: 'DeepSeek License (commercial use allowed)',
+  config: deepseek13,
+};
+
+/** An instruct release of a base model: the base's architecture, size, context and licence. */
+function instructOf(base: CatalogEntry, e: Pick<CatalogEntry, 'repo' | 'name' | 'note' | 'config' | 'tokenizerConfig'>): CatalogEntry {
+  return { ...base, ...e, instruct: true };
+}
+
 export const CATALOG: CatalogEntry[] = [
   {
     repo: DEMO_REPO,
@@ -46,41 +89,9 @@ export const CATALOG: CatalogEntry[] = [
     note: 'Ships with Homecoder, works offline: for trying every step. It knows no code; its completions are noise.',
     local: true,
   },
-  {
-    repo: 'Qwen/Qwen2.5-Coder-0.5B',
-    name: 'Qwen2.5-Coder 0.5B (base)',
-    architecture: 'Qwen2ForCausalLM',
-    params: 494e6,
-    downloadBytes: 988e6,
-    contextLength: 32768,
-    fim: 'qwen',
-    licence: 'Apache-2.0',
-    note: 'Fits almost any GPU; the quickest to fine-tune.',
-    config: qwen05,
-  },
-  {
-    repo: 'Qwen/Qwen2.5-Coder-1.5B',
-    name: 'Qwen2.5-Coder 1.5B (base)',
-    architecture: 'Qwen2ForCausalLM',
-    params: 1.54e9,
-    downloadBytes: 3.09e9,
-    contextLength: 32768,
-    fim: 'qwen',
-    licence: 'Apache-2.0',
-    note: 'Better completions; more GPU memory to train (see the planner).',
-    config: qwen15,
-  },
-  {
-    repo: 'deepseek-ai/deepseek-coder-1.3b-base',
-    name: 'DeepSeek-Coder 1.3B (base)',
-    architecture: 'LlamaForCausalLM',
-    params: 1.35e9,
-    downloadBytes: 2.69e9,
-    contextLength: 16384,
-    fim: 'deepseek',
-    licence: 'DeepSeek License (commercial use allowed)',
-    config: deepseek13,
-  },
+  qwen05Base,
+  qwen15Base,
+  deepseek13Base,
   {
     repo: 'Qwen/Qwen2.5-Coder-3B',
     name: 'Qwen2.5-Coder 3B (base)',
@@ -93,45 +104,24 @@ export const CATALOG: CatalogEntry[] = [
     note: 'Needs a large GPU (see the planner).',
     config: qwen3b,
   },
-  {
+  instructOf(qwen05Base, {
     repo: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
     name: 'Qwen2.5-Coder 0.5B Instruct (chat)',
-    architecture: 'Qwen2ForCausalLM',
-    params: 494e6,
-    downloadBytes: 988e6,
-    contextLength: 32768,
-    fim: 'qwen',
-    licence: 'Apache-2.0',
     note: 'Chat and instruction tuning (conversations, prompt/completion pairs); small and quick.',
     config: qwen05i,
     tokenizerConfig: qwen05iTok,
-    instruct: true,
-  },
-  {
+  }),
+  instructOf(qwen15Base, {
     repo: 'Qwen/Qwen2.5-Coder-1.5B-Instruct',
     name: 'Qwen2.5-Coder 1.5B Instruct (chat)',
-    architecture: 'Qwen2ForCausalLM',
-    params: 1.54e9,
-    downloadBytes: 3.09e9,
-    contextLength: 32768,
-    fim: 'qwen',
-    licence: 'Apache-2.0',
     note: 'Better answers in chat; more GPU memory to train (see the planner).',
     config: qwen15i,
     tokenizerConfig: qwen15iTok,
-    instruct: true,
-  },
-  {
+  }),
+  instructOf(deepseek13Base, {
     repo: 'deepseek-ai/deepseek-coder-1.3b-instruct',
     name: 'DeepSeek-Coder 1.3B Instruct (chat)',
-    architecture: 'LlamaForCausalLM',
-    params: 1.35e9,
-    downloadBytes: 2.69e9,
-    contextLength: 16384,
-    fim: 'deepseek',
-    licence: 'DeepSeek License (commercial use allowed)',
     config: deepseek13i,
     tokenizerConfig: deepseek13iTok,
-    instruct: true,
-  },
+  }),
 ];

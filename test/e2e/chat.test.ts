@@ -5,18 +5,14 @@
 // the Chat panel streams an answer and Stop ends it; function mode runs one input. The app as a
 // static site with no bridge: the Chat panel asks the engine worker itself, same answer, Stop too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { closeAll, skipNote } from '../helpers/e2e.ts';
-import { startServe, writeTinyModel } from '../helpers/serve.ts';
-import { randomAdapter } from '../helpers/tiny.ts';
+import { startServe, writeRandomAdapter, writeTinyModel } from '../helpers/serve.ts';
 import { serveStatic, type StaticHost } from '../helpers/static-host.ts';
-import { writePeftAdapter } from '../../src/model/peft.ts';
-import { parseConfig } from '../../src/model/config.ts';
 
 const MESSAGES = [
   { role: 'system' as const, content: 'Answer with code.' },
@@ -52,16 +48,7 @@ describe.skipIf(!!browserSkipReason)(`Chat through the app tab${skipNote}`, () =
 
   beforeAll(async () => {
     modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
-    const config = parseConfig(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')));
-    adapterDir = join(dirname(modelDir), 'fn');
-    mkdirSync(adapterDir);
-    const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    for (const [n, b] of writePeftAdapter({
-      lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
-      baseModel: 'tiny',
-      layers: randomAdapter(config, 2, [...targets], 5, 1.5),
-    }))
-      writeFileSync(join(adapterDir, n), b);
+    adapterDir = writeRandomAdapter(modelDir, 'fn');
     // What the headless server answers on the same files (lavapipe; the tab runs on SwiftShader).
     const serve = await startServe(['--model', modelDir, '--context', '2048', '--named-adapter', `fn=${adapterDir}`]);
     try {

@@ -4,15 +4,11 @@
 // same path; an imported PEFT adapter at weight 0.8 serves without reloading the base and
 // matches the headless server with --adapter DIR=0.8; closing the tab ends serving (503).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser, startBridgeProcess, type RunningBridge } from '../helpers/browser.ts';
 import { closeAll, skipNote, writeOpfsAdapter } from '../helpers/e2e.ts';
-import { startServe, writeTinyModel } from '../helpers/serve.ts';
-import { randomAdapter } from '../helpers/tiny.ts';
-import { writePeftAdapter } from '../../src/model/peft.ts';
-import { parseConfig } from '../../src/model/config.ts';
+import { startServe, writeRandomAdapter, writeTinyModel } from '../helpers/serve.ts';
 import { readFileSync } from 'node:fs';
 
 const INFILL = { input_prefix: 'def add(a, b):\n    result = ', input_suffix: '\n    return result\n', n_predict: 16 };
@@ -38,16 +34,7 @@ describe.skipIf(!!browserSkipReason)(`Use page: the tab serves editors${skipNote
 
   beforeAll(async () => {
     modelDir = writeTinyModel({ seed: 4, layers: 2, hidden: 64 });
-    const config = parseConfig(JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')));
-    adapterDir = join(dirname(modelDir), 'my-adapter');
-    mkdirSync(adapterDir);
-    const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    for (const [n, b] of writePeftAdapter({
-      lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
-      baseModel: 'tiny',
-      layers: randomAdapter(config, 2, [...targets], 5, 1.5),
-    }))
-      writeFileSync(join(adapterDir, n), b);
+    adapterDir = writeRandomAdapter(modelDir, 'my-adapter');
     // What the headless server answers on the same files (lavapipe; the tab runs on SwiftShader,
     // which has no shader-f16: both on an f32 KV cache, so greedy texts compare exactly).
     const base = await startServe(['--model', modelDir, '--context', '2048', '--kv-cache', 'f32']);

@@ -12,14 +12,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { runCliAsync } from '../helpers/cli.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { SYLLABLES, tinyInstructModel, trainPairs, writePairsRun } from '../helpers/instruct.ts';
 import { startServe, type RunningServe } from '../helpers/serve.ts';
-import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
 import { readPeftAdapter, writePeftAdapter } from '../../src/model/peft.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo'];
 const HELD_OUT = 8;
 /** How much closer (mean normalized edit distance) the tuned answers must be than the base's. */
 const MARGIN = 0.15;
@@ -59,13 +57,10 @@ describe.skipIf(!!gpuSkipReason)(`a pairs-tuned adapter served as a function${sk
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'hc-instruct-serve-'));
-    const model = makeTinyModel({ arch: 'qwen2', seed: 11, instruct: true });
-    mkdirSync(join(dir, 'model'));
-    for (const [name, bytes] of model.files) writeFileSync(join(dir, 'model', name), bytes);
     const all = words(5);
     heldOut = all.slice(0, HELD_OUT);
     const lines = all.slice(HELD_OUT).map((w) => JSON.stringify({ prompt: `Reverse: ${w}`, completion: reverse(w) }));
-    writeFileSync(join(dir, 'pairs.jsonl'), `${lines.join('\n')}\n`);
+    writePairsRun(dir, lines);
   });
   afterAll(async () => {
     await serve?.stop();
@@ -73,23 +68,11 @@ describe.skipIf(!!gpuSkipReason)(`a pairs-tuned adapter served as a function${sk
   });
 
   it('answers held-out words through /v1/chat/completions closer to the target than the base', async () => {
-    const r = await runCliAsync(
-      'train',
-      '--model',
-      join(dir, 'model'),
-      '--pairs',
-      join(dir, 'pairs.jsonl'),
-      '--out',
-      join(dir, 'run'),
-      ...['--steps', '60', '--seq-len', '128', '--batch-size', '4', '--lr', '0.01', '--lora-r', '8', '--lora-alpha', '16'],
-      ...['--warmup', '2', '--eval-every', '60', '--checkpoint-every', '60', '--test-fraction', '0.05', '--seed', '3'],
-      '--no-loss-filter',
-      '--no-eval',
-    );
+    const r = await trainPairs(dir, { steps: 60, seqLen: 128, batchSize: 4, evalEvery: 60, testFraction: 0.05 });
     expect(r.status, r.stderr).toBe(0);
 
     // The control: the trained adapter at weight 0 (its B matrices zeroed).
-    const peft = await readPeftAdapter(nodeFiles(join(dir, 'run')), makeTinyModel({ arch: 'qwen2', seed: 11, instruct: true }).config);
+    const peft = await readPeftAdapter(nodeFiles(join(dir, 'run')), tinyInstructModel().config);
     const zeroed = peft.layers.map((layer) =>
       Object.fromEntries(Object.entries(layer).map(([t, w]) => [t, { ...w, B: new Float32Array(w.B.length) }])),
     );

@@ -3,46 +3,28 @@
 // test loss, and their loss is measured on the completions only (the mask), so the run's test
 // loss before and after training is the held-out completions' loss; training lowers it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliAsync } from '../helpers/cli.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
-import { makeTinyModel } from '../../src/model/fixtures/tiny-model.ts';
+import { SYLLABLES, trainPairs, writePairsRun } from '../helpers/instruct.ts';
 import type { RunRecord } from '../../src/train/run-record.ts';
-
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo'];
 
 describe.skipIf(!!gpuSkipReason)(`instruction tuning on pairs${skipNote}`, () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'hc-instruct-'));
-    const model = makeTinyModel({ arch: 'qwen2', seed: 11, instruct: true });
-    mkdirSync(join(dir, 'model'));
-    for (const [name, bytes] of model.files) writeFileSync(join(dir, 'model', name), bytes);
     const lines: string[] = [];
     for (let i = 0; i < 40; i++) {
       const word = SYLLABLES[i % 8] + SYLLABLES[(i * 3 + 1) % 8] + SYLLABLES[(i * 5 + 2) % 8];
       lines.push(JSON.stringify({ prompt: `Reverse: ${word}`, completion: [...word].reverse().join('') }));
     }
-    writeFileSync(join(dir, 'pairs.jsonl'), `${lines.join('\n')}\n`);
+    writePairsRun(dir, lines);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a pairs-only run lowers the held-out completions’ loss', async () => {
-    const r = await runCliAsync(
-      'train',
-      '--model',
-      join(dir, 'model'),
-      '--pairs',
-      join(dir, 'pairs.jsonl'),
-      '--out',
-      join(dir, 'run'),
-      ...['--steps', '30', '--seq-len', '256', '--batch-size', '2', '--lr', '0.01', '--lora-r', '8', '--lora-alpha', '16'],
-      ...['--warmup', '2', '--eval-every', '10', '--checkpoint-every', '10', '--test-fraction', '0.2', '--seed', '3'],
-      '--no-loss-filter',
-      '--no-eval',
-    );
+    const r = await trainPairs(dir, { steps: 30, seqLen: 256, batchSize: 2, evalEvery: 10, testFraction: 0.2 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/0 conversations and 40 pairs \(8 held out\)/);
     const record = JSON.parse(readFileSync(join(dir, 'run', 'run.json'), 'utf8')) as RunRecord;

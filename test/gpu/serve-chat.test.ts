@@ -3,21 +3,20 @@
 // must equal the engine's own greedy decode, here in this process, of the template rendered
 // independently (@huggingface/jinja on tokenizer_config.json), stopping at <|im_end|>/EOS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { Template } from '@huggingface/jinja';
 import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
 import { GpuLora } from '../../src/gpu/lora.ts';
-import { argmax } from '../../src/serve/sampling.ts';
-import { readPeftAdapter, writePeftAdapter } from '../../src/model/peft.ts';
+import { readPeftAdapter } from '../../src/model/peft.ts';
 import { nodeFiles } from '../../src/model/storage/node-files.ts';
 import { mixAdapters } from '../../src/model/adapter-mix.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
-import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
-import { randomAdapter } from '../helpers/tiny.ts';
+import { greedyIds } from '../helpers/greedy.ts';
+import { startServe, writeRandomAdapter, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
 
 const MESSAGES = [
   { role: 'system' as const, content: 'Answer with code.' },
@@ -32,17 +31,9 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
 
   beforeAll(async () => {
     const modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
-    const adapterDir = join(dirname(modelDir), 'fn');
-    mkdirSync(adapterDir);
+    const adapterDir = writeRandomAdapter(modelDir, 'fn');
     engine = await loadNodeModel(modelDir);
     const config = engine.opened.config;
-    const targets = ['q_proj', 'v_proj', 'down_proj'] as const;
-    for (const [n, b] of writePeftAdapter({
-      lora: { r: 2, alpha: 4, dropout: 0, targets: [...targets] },
-      baseModel: 'tiny',
-      layers: randomAdapter(config, 2, [...targets], 5, 1.5),
-    }))
-      writeFileSync(join(adapterDir, n), b);
     serve = await startServe(['--model', modelDir, '--context', '256', '--named-adapter', `fn=${adapterDir}`]);
 
     // The template rendered here, on its own, from the folder's tokenizer_config.json.
@@ -57,17 +48,7 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
     const ids = tok.encode(text);
     const stops = new Set([tok.tokenId('<|im_end|>')!, tok.tokenId('<|endoftext|>')!]);
     const decoder = new Decoder(engine.memory, engine.model, { contextLength: 256 });
-    const greedy = async () => {
-      const out: number[] = [];
-      let { logits } = await decoder.prefill(ids);
-      for (let i = 0; i < N; i++) {
-        const id = argmax(logits);
-        if (stops.has(id)) break;
-        out.push(id);
-        logits = await decoder.step(id);
-      }
-      return tok.decode(out, { skipSpecial: true });
-    };
+    const greedy = async () => tok.decode(await greedyIds(decoder, ids, N, stops), { skipSpecial: true });
     expected.base = await greedy();
     const peft = await readPeftAdapter(nodeFiles(adapterDir), config);
     const mixed = mixAdapters(config, [{ ...peft, weight: 1 }], 'cat');

@@ -7,9 +7,9 @@ import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { loadNodeModel, type NodeModel } from '../../src/cli/open-model.ts';
 import { Decoder } from '../../src/gpu/decoder.ts';
-import { argmax } from '../../src/serve/sampling.ts';
 import { stopTokenIds } from '../../src/serve/fim.ts';
 import { gpuSkipReason, skipNote } from '../helpers/gpu.ts';
+import { greedyIds } from '../helpers/greedy.ts';
 import { startServe, writeTinyModel, type RunningServe } from '../helpers/serve.ts';
 import { openTab } from '../helpers/tab-client.ts';
 
@@ -34,14 +34,7 @@ describe.skipIf(!!gpuSkipReason)(`editor clients against homecoder serve${skipNo
     const ids = [fim.prefix, ...tok.encode(PREFIX), fim.suffix, ...tok.encode(SUFFIX), fim.middle];
     const decoder = new Decoder(engine.memory, engine.model, { contextLength: 256 });
     const stops = new Set(stopTokenIds(tok, engine.opened.config.eosTokenId));
-    const out: number[] = [];
-    let { logits } = await decoder.prefill(ids);
-    for (let i = 0; i < N; i++) {
-      const id = argmax(logits);
-      if (stops.has(id)) break;
-      out.push(id);
-      logits = await decoder.step(id);
-    }
+    const out = await greedyIds(decoder, ids, N, stops);
     expected = tok.decode(out, { skipSpecial: true });
     expect(out.length).toBeGreaterThan(2);
   });

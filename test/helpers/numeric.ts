@@ -25,15 +25,5 @@ export function bf16Round(a: Float64Array): { bits: Uint16Array; values: Float64
   return { bits, values };
 }
 
-/** max |got − want| / max(|want|∞, tiny): a relative error over the whole tensor. */
-export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i])) return Infinity;
-    num = Math.max(num, Math.abs(got[i] - want[i]));
-    den = Math.max(den, Math.abs(want[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
+// The relative error the tuner uses too (one definition, in the product).
+export { relErr } from '../../src/gpu/reference/ops.ts';

@@ -10,7 +10,6 @@ import { TokenStream, block, blockCount, blockRange, usableBlocks } from '../../
 import { splitFiles, testCount } from '../../src/data/dataset/split.ts';
 import { buildDataset } from '../../src/data/dataset/build.ts';
 import { encodeDataset, decodeDataset } from '../../src/data/dataset/codec.ts';
-import { chatTemplateOf, parseChatJsonl, renderChats } from '../../src/data/dataset/chat.ts';
 import type { TrainingFile } from '../../src/data/types.ts';
 import { DatasetError } from '../../src/data/errors.ts';
 
@@ -185,23 +184,5 @@ describe('train/test split', () => {
     } catch (err) {
       expect((err as DatasetError).code).toBe('NO_TRAIN_FILES');
     }
-  });
-});
-
-describe('chat data', () => {
-  it("renders JSONL conversations with Qwen's chat template and mixes them into training", async () => {
-    const jsonl = '{"messages":[{"role":"user","content":"What does add do?"},{"role":"assistant","content":"It adds two numbers."}]}\n\n';
-    const chats = renderChats(chatTemplateOf(tokenizerConfig)!, parseChatJsonl(jsonl));
-    expect(chats[0]).toContain('<|im_start|>user\nWhat does add do?<|im_end|>');
-    expect(chats[0]).toMatch(/<\|im_start\|>assistant\n(<think>\s*<\/think>\s*)?It adds two numbers.<\|im_end\|>/);
-    const d = await buildDataset(
-      files,
-      tok,
-      { seqLen: 64, seed: 2, fim: { fimRate: 0, spmRate: 0, lineSplitRate: 0.9 }, testFraction: 0.1 },
-      { chats },
-    );
-    expect(tok.decode([...d.train.ids])).toContain('It adds two numbers.<|im_end|>');
-    expect(d.stats.chats).toBe(1);
-    expect(() => parseChatJsonl('{"messages": 3}')).toThrow(/line 1/);
   });
 });

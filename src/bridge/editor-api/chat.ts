@@ -8,23 +8,9 @@ import { chatMessagesProblem, type ChatMessage } from '../../serve/chat.ts';
 import { CompletionError } from '../../serve/errors.ts';
 import { adapterForModel, DEFAULT_MODEL } from '../../serve/model-names.ts';
 import type { CompletionRequest, CompletionResult } from '../../serve/types.ts';
-import { finishReason, usage } from './openai.ts';
-import { doneFields } from './ollama.ts';
-import {
-  HttpError,
-  bool,
-  clampTokens,
-  int,
-  num,
-  obj,
-  sendJson,
-  startNdjson,
-  startSse,
-  stopList,
-  str,
-  type Route,
-  type RouteContext,
-} from './http.ts';
+import { finishReason, streamOpenAi, usage } from './openai.ts';
+import { doneFields, streamOllama } from './ollama.ts';
+import { HttpError, bool, clampTokens, int, obj, sendJson, str, type Route, type RouteContext, samplingOf } from './http.ts';
 
 /** OpenAI content may be a list of parts; only text parts are understood. */
 function textOf(content: unknown, i: number): unknown {
@@ -87,11 +73,7 @@ async function openaiChat(ctx: RouteContext): Promise<void> {
     messages,
     ...servingFor(ctx, model),
     maxTokens: clampTokens(int(body, 'max_completion_tokens', -1, 1e9) ?? int(body, 'max_tokens', -1, 1e9)),
-    temperature: num(body, 'temperature', 0, 2) ?? 0,
-    topP: num(body, 'top_p', 0, 1) ?? 1,
-    topK: int(body, 'top_k', 0, 1e6) ?? 0,
-    stop: stopList(body, 'stop'),
-    seed: int(body, 'seed', -(2 ** 53), 2 ** 53),
+    ...samplingOf(body),
   };
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
@@ -102,19 +84,11 @@ async function openaiChat(ctx: RouteContext): Promise<void> {
   });
   if (bool(body, 'stream')) {
     const includeUsage = bool(obj(body, 'stream_options'), 'include_usage') ?? false;
-    let sse: ReturnType<typeof startSse> | undefined;
-    const done = ctx.complete(req, (d) => sse?.send(chunk({ content: d }, null)));
-    sse = startSse(ctx.res);
-    sse.send(chunk({ role: 'assistant', content: '' }, null));
-    try {
-      const r = await done;
-      sse.send(chunk({}, finishReason(r)));
-      if (includeUsage) sse.send({ ...head, choices: [], usage: usage(r) });
-    } catch (e) {
-      sse.send({ error: { message: (e as Error).message, type: 'server_error' } });
-    }
-    sse.send('[DONE]');
-    sse.done();
+    await streamOpenAi(ctx, req, {
+      first: [chunk({ role: 'assistant', content: '' }, null)],
+      piece: (d) => chunk({ content: d }, null),
+      last: (r) => [chunk({}, finishReason(r)), ...(includeUsage ? [{ ...head, choices: [], usage: usage(r) }] : [])],
+    });
     return;
   }
   const r = await ctx.complete(req);
@@ -147,24 +121,15 @@ async function ollamaChat(ctx: RouteContext): Promise<void> {
     messages,
     ...servingFor(ctx, model),
     maxTokens: clampTokens(int(o, 'num_predict', -2, 1e9)),
-    temperature: num(o, 'temperature', 0, 2) ?? 0,
-    topP: num(o, 'top_p', 0, 1) ?? 1,
-    topK: int(o, 'top_k', 0, 1e6) ?? 0,
-    stop: stopList(o, 'stop'),
-    seed: int(o, 'seed', -(2 ** 53), 2 ** 53),
+    ...samplingOf(o),
   };
   const message = (content: string) => ({ role: 'assistant', content });
   const last = (r: CompletionResult) => doneFields(r, started);
   if (stream) {
-    let out: ReturnType<typeof startNdjson> | undefined;
-    const p = ctx.complete(req, (d) => out?.send({ ...head(), message: message(d), done: false }));
-    out = startNdjson(ctx.res);
-    try {
-      out.send({ ...head(), message: message(''), ...last(await p) });
-    } catch (e) {
-      out.send({ error: (e as Error).message });
-    }
-    out.done();
+    await streamOllama(ctx, req, {
+      piece: (d) => ({ ...head(), message: message(d), done: false }),
+      last: (r) => [{ ...head(), message: message(''), ...last(r) }],
+    });
     return;
   }
   const r = await ctx.complete(req);

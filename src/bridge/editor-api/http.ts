@@ -153,4 +153,59 @@ export function startNdjson(res: ServerResponse): { send(data: unknown): void; d
   return { send: (data) => void res.write(`${JSON.stringify(data)}\n`), done: () => void res.end() };
 }
 
+type Stream = ReturnType<typeof startSse>;
+
+/** The events of one streamed answer (SSE or NDJSON). */
+export interface StreamEvents {
+  /** Sent as soon as the stream starts, before any generated text. */
+  first?: unknown[];
+  /** The event carrying one piece of generated text. */
+  piece(text: string): unknown;
+  /** The closing events, once the completion is done. */
+  last(r: CompletionResult): unknown[];
+  /** The event that reports a failure after the stream has started. */
+  failed(message: string): unknown;
+  /** Sent after the closing (or failure) events, e.g. SSE's [DONE]. */
+  trailer?: unknown[];
+}
+
+/**
+ * Streams one completion. The request is queued before the stream starts, so a refusal
+ * (queue full, no backend) still answers with a status and a JSON error.
+ */
+export async function streamCompletion(
+  ctx: RouteContext,
+  req: CompletionRequest,
+  start: (res: ServerResponse) => Stream,
+  ev: StreamEvents,
+): Promise<void> {
+  let out: Stream | undefined;
+  const done = ctx.complete(req, (d) => out?.send(ev.piece(d)));
+  out = start(ctx.res);
+  for (const e of ev.first ?? []) out.send(e);
+  try {
+    const r = await done;
+    for (const e of ev.last(r)) out.send(e);
+  } catch (e) {
+    out.send(ev.failed((e as Error).message));
+  }
+  for (const e of ev.trailer ?? []) out.send(e);
+  out.done();
+}
+
+/** The sampling options every protocol spells the same: temperature, top_p, top_k, stop, seed. */
+export function samplingOf(
+  o: Record<string, unknown>,
+  repeatPenalty = false,
+): Pick<CompletionRequest, 'temperature' | 'topP' | 'topK' | 'repetitionPenalty' | 'stop' | 'seed'> {
+  return {
+    temperature: num(o, 'temperature', 0, 2) ?? 0,
+    topP: num(o, 'top_p', 0, 1) ?? 1,
+    topK: int(o, 'top_k', 0, 1e6) ?? 0,
+    ...(repeatPenalty ? { repetitionPenalty: num(o, 'repeat_penalty', 0.1, 10) } : {}),
+    stop: stopList(o, 'stop'),
+    seed: int(o, 'seed', -(2 ** 53), 2 ** 53),
+  };
+}
+
 export const MODEL_NAME = 'homecoder';

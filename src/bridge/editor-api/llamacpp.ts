@@ -16,6 +16,7 @@ import {
   str,
   type Route,
   type RouteContext,
+  streamCompletion,
 } from './http.ts';
 
 function stopType(r: CompletionResult): string {
@@ -57,15 +58,11 @@ function sampling(body: Record<string, unknown>): Omit<CompletionRequest, 'promp
 
 async function answer(ctx: RouteContext, body: Record<string, unknown>, req: CompletionRequest): Promise<void> {
   if (bool(body, 'stream')) {
-    let sse: ReturnType<typeof startSse> | undefined;
-    const p = ctx.complete(req, (d) => sse?.send({ content: d, stop: false }));
-    sse = startSse(ctx.res);
-    try {
-      sse.send(final(await p, ''));
-    } catch (e) {
-      sse.send({ error: { code: 500, message: (e as Error).message, type: 'server_error' } });
-    }
-    sse.done();
+    await streamCompletion(ctx, req, startSse, {
+      piece: (d) => ({ content: d, stop: false }),
+      last: (r) => [final(r, '')],
+      failed: (message) => ({ error: { code: 500, message, type: 'server_error' } }),
+    });
     return;
   }
   const r = await ctx.complete(req);

@@ -8,14 +8,15 @@ import {
   bool,
   clampTokens,
   int,
-  num,
   obj,
   sendJson,
   startNdjson,
-  stopList,
   str,
   type Route,
   type RouteContext,
+  samplingOf,
+  streamCompletion,
+  type StreamEvents,
 } from './http.ts';
 import { namedAdapter } from './openai.ts';
 import { modelNames } from '../../serve/model-names.ts';
@@ -53,6 +54,11 @@ export function doneFields(r: CompletionResult, started: number) {
   };
 }
 
+/** Streams an Ollama answer as NDJSON; a failure mid-stream is an `error` line. */
+export function streamOllama(ctx: RouteContext, req: CompletionRequest, ev: Pick<StreamEvents, 'piece' | 'last'>): Promise<void> {
+  return streamCompletion(ctx, req, startNdjson, { ...ev, failed: (message) => ({ error: message }) });
+}
+
 async function generate(ctx: RouteContext): Promise<void> {
   const started = performance.now();
   const body = await ctx.body();
@@ -71,25 +77,14 @@ async function generate(ctx: RouteContext): Promise<void> {
   const req: CompletionRequest = {
     ...(suffix !== undefined ? { prefix: prompt, suffix } : { prompt }),
     maxTokens: clampTokens(int(o, 'num_predict', -2, 1e9)),
-    temperature: num(o, 'temperature', 0, 2) ?? 0,
-    topP: num(o, 'top_p', 0, 1) ?? 1,
-    topK: int(o, 'top_k', 0, 1e6) ?? 0,
-    repetitionPenalty: num(o, 'repeat_penalty', 0.1, 10),
-    stop: stopList(o, 'stop'),
-    seed: int(o, 'seed', -(2 ** 53), 2 ** 53),
+    ...samplingOf(o, true),
     ...namedAdapter(ctx, model),
   };
   if (stream) {
-    let out: ReturnType<typeof startNdjson> | undefined;
-    const p = ctx.complete(req, (d) => out?.send({ ...head(), response: d, done: false }));
-    out = startNdjson(ctx.res);
-    try {
-      const r = await p;
-      out.send({ ...head(), response: '', ...doneFields(r, started) });
-    } catch (e) {
-      out.send({ error: (e as Error).message });
-    }
-    out.done();
+    await streamOllama(ctx, req, {
+      piece: (d) => ({ ...head(), response: d, done: false }),
+      last: (r) => [{ ...head(), response: '', ...doneFields(r, started) }],
+    });
     return;
   }
   const r = await ctx.complete(req);

@@ -14,10 +14,12 @@ import {
   obj,
   sendJson,
   startSse,
-  stopList,
   str,
   type Route,
   type RouteContext,
+  samplingOf,
+  streamCompletion,
+  type StreamEvents,
 } from './http.ts';
 
 /** The named adapter a request's `model` picks ({} for the default); unknown `homecoder:<name>` is a 404. */
@@ -47,11 +49,7 @@ function openaiRequest(body: Record<string, unknown>): CompletionRequest {
   return {
     ...(suffix !== undefined ? { prefix: prompt, suffix } : { prompt }),
     maxTokens: clampTokens(int(body, 'max_tokens', -1, 1e9)),
-    temperature: num(body, 'temperature', 0, 2) ?? 0,
-    topP: num(body, 'top_p', 0, 1) ?? 1,
-    topK: int(body, 'top_k', 0, 1e6) ?? 0,
-    stop: stopList(body, 'stop'),
-    seed: int(body, 'seed', -(2 ** 53), 2 ** 53),
+    ...samplingOf(body),
   };
 }
 
@@ -98,21 +96,23 @@ async function completions(ctx: RouteContext): Promise<void> {
     choices: [{ text, index: 0, finish_reason: finish, logprobs: null }],
   });
   if (!tabby && bool(body, 'stream')) {
-    let sse: ReturnType<typeof startSse> | undefined;
-    const done = ctx.complete(req, (d) => sse?.send(chunk(d, null)));
-    sse = startSse(ctx.res);
-    try {
-      const r = await done;
-      sse.send({ ...chunk('', finishReason(r)), usage: usage(r) });
-    } catch (e) {
-      sse.send({ error: { message: (e as Error).message, type: 'server_error' } });
-    }
-    sse.send('[DONE]');
-    sse.done();
+    await streamOpenAi(ctx, req, {
+      piece: (d) => chunk(d, null),
+      last: (r) => [{ ...chunk('', finishReason(r)), usage: usage(r) }],
+    });
     return;
   }
   const r = await ctx.complete(req);
   sendJson(ctx.res, 200, { ...chunk(r.text, finishReason(r)), usage: usage(r) });
+}
+
+/** Streams an OpenAI answer as SSE: an error event for a failure mid-stream, then [DONE]. */
+export function streamOpenAi(ctx: RouteContext, req: CompletionRequest, ev: Omit<StreamEvents, 'failed' | 'trailer'>): Promise<void> {
+  return streamCompletion(ctx, req, startSse, {
+    ...ev,
+    failed: (message) => ({ error: { message, type: 'server_error' } }),
+    trailer: ['[DONE]'],
+  });
 }
 
 export function usage(r: CompletionResult) {

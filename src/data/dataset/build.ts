@@ -77,8 +77,6 @@ export interface SupervisedInput {
 }
 
 export interface BuildOptions {
-  /** Rendered conversations (chat.ts), mixed with the training files. */
-  chats?: string[];
   supervised?: SupervisedInput;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -89,7 +87,7 @@ export interface DatasetDocument {
   split: 'train' | 'test';
   /** "source/path" for a file, "file:line" for an example. */
   source: string;
-  kind: 'plain' | 'psm' | 'spm' | 'repo' | 'commit' | 'chat' | 'pair' | 'rendered';
+  kind: 'plain' | 'psm' | 'spm' | 'repo' | 'commit' | 'chat' | 'pair';
   segments: Segment[];
   /** A repository sequence: how each of its files was encoded (plain or FIM). */
   fimKinds?: Array<'plain' | 'psm' | 'spm'>;
@@ -144,7 +142,7 @@ export function pickHistory(commits: TrainingFile[], trainFiles: TrainingFile[],
 }
 
 /** A document to train on: a file, a repository sequence of several files, a commit, a conversation, an example. */
-type Doc = { file?: TrainingFile; repo?: TrainingFile[]; commit?: TrainingFile; example?: SupervisedExample; chat?: string };
+type Doc = { file?: TrainingFile; repo?: TrainingFile[]; commit?: TrainingFile; example?: SupervisedExample };
 
 /** Files, then examples, split and ordered as training uses them. */
 function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
@@ -177,7 +175,6 @@ function plan(files: TrainingFile[], s: DatasetSettings, opts: BuildOptions) {
     [
       ...repo.singles.map((file) => ({ file })),
       ...history.map((commit) => ({ commit })),
-      ...(opts.chats ?? []).map((chat) => ({ chat })),
       ...ex.train.map((example) => ({ example })),
       ...repo.sequences.map((files) => ({ repo: files })),
     ],
@@ -221,10 +218,6 @@ export function* datasetDocuments(
       } else if (d.commit) {
         // Commits in the family's commit format, left to right: no FIM.
         yield { split, source: `${d.commit.source}/${d.commit.path}`, kind: 'commit', segments: encodeCommit(tok, d.commit.text).segments };
-      } else if (d.chat !== undefined) {
-        // Conversations rendered before (the `chats` option) are trained as rendered: no FIM.
-        const doc = encodeDocument(tok, d.chat, docRng, { ...s.fim, fimRate: 0 });
-        yield { split, source: 'conversation', kind: 'rendered', segments: doc.segments };
       } else if (d.example) {
         const e = d.example;
         let segments: Segment[];
@@ -257,7 +250,7 @@ export async function buildDataset(
     plain: 0,
     psm: 0,
     spm: 0,
-    chats: (opts.chats?.length ?? 0) + examples.filter((e) => e.kind === 'chat').length,
+    chats: examples.filter((e) => e.kind === 'chat').length,
     pairs: examples.filter((e) => e.kind === 'pair').length,
     testExamples: p.examples.test.length,
     badLines: 0,

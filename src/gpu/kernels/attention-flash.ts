@@ -13,7 +13,17 @@
 //          query head of the group and over query blocks of BRQ rows staged in workgroup
 //          memory with their lse and delta. No float atomics anywhere.
 import { GpuError } from '../errors.ts';
-import { params, u32, f32, type KernelRunner } from '../kernel.ts';
+import type { KernelRunner } from '../kernel.ts';
+import {
+  attentionBindings,
+  attentionHeader,
+  attentionParams,
+  checkHeads,
+  checkRows,
+  dispatchAttention,
+  type AttentionBinding,
+  type AttentionPassKind,
+} from './attention-common.ts';
 
 /** Block sizes of the flash kernels (all in rows; see flashTiles). */
 export interface FlashTiles {
@@ -61,10 +71,30 @@ export function flashTiles(limits: FlashLimits, hd: number, group: number): Flas
   return { br, bc, bck, brq };
 }
 
-const header = (hd: number, group: number) => /* wgsl */ `
-const HD: u32 = ${hd}u;
-const G: u32 = ${group}u;
-struct P { T: u32, nHeads: u32, nKv: u32, scale: f32 }`;
+const header = (kind: AttentionPassKind, hd: number, group: number) => /* wgsl */ `
+${attentionHeader(kind, hd)}
+const G: u32 = ${group}u;`;
+
+/**
+ * A WGSL function `fn(r0, h, lid)` that stages rows r0..r0+rows-1 of head h of two
+ * [T, heads·HD] buffers into two workgroup arrays (zeros past T). Consecutive threads read
+ * consecutive floats of a row, so the global reads coalesce.
+ */
+const loadRows = (fn: string, from: [string, string], to: [string, string], rows: string, heads: string, threads: string) => /* wgsl */ `
+fn ${fn}(r0: u32, h: u32, lid: u32) {
+  for (var e = lid; e < ${rows} * HD; e += ${threads}) {
+    let r = r0 + e / HD;
+    var x = 0.0;
+    var y = 0.0;
+    if (r < p.T) {
+      let idx = (r * ${heads} + h) * HD + e % HD;
+      x = ${from[0]}[idx];
+      y = ${from[1]}[idx];
+    }
+    ${to[0]}[e] = x;
+    ${to[1]}[e] = y;
+  }
+}`;
 
 // Forward and dq share the row mapping and the K/V block load.
 const rowsAndKvBlock = (hd: number, br: number, bc: number) => /* wgsl */ `
@@ -73,45 +103,23 @@ const BC: u32 = ${bc}u;
 const WGS: u32 = ${br}u * G;
 var<workgroup> kt: array<f32, ${bc * hd}>;
 var<workgroup> vt: array<f32, ${bc * hd}>;
-// Keys j0..j0+BC-1 of kv head kh into kt/vt (zeros past T); consecutive threads read
-// consecutive floats of a row, so the global reads coalesce.
-fn loadKv(j0: u32, kh: u32, lid: u32) {
-  for (var e = lid; e < BC * HD; e += WGS) {
-    let j = j0 + e / HD;
-    var kv = 0.0;
-    var vv = 0.0;
-    if (j < p.T) {
-      let idx = (j * p.nKv + kh) * HD + e % HD;
-      kv = k[idx];
-      vv = v[idx];
-    }
-    kt[e] = kv;
-    vt[e] = vv;
-  }
-}`;
+// Keys j0..j0+BC-1 of kv head kh into kt/vt.
+${loadRows('loadKv', ['k', 'v'], ['kt', 'vt'], 'BC', 'p.nKv', 'WGS')}`;
 
-const forward = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<uniform> p: P;
-${header(hd, group)}
-${rowsAndKvBlock(hd, t.br, t.bc)}
+// Forward and dq entry: thread lid is query row i (clamped to `row` for loads) of query
+// head h in kv head kh's group.
+const rowMain = /* wgsl */ `
 @compute @workgroup_size(WGS) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kh = wg.y;
   let i0 = wg.x * BR;
   let i = i0 + lid / G;
   let h = kh * G + lid % G;
   let live = i < p.T;
-  let qi = (min(i, p.T - 1u) * p.nHeads + h) * HD;
-  var qr: array<f32, ${hd}>;
-  var acc: array<f32, ${hd}>;
-  var s: array<f32, ${t.bc}>;
-  for (var d = 0u; d < HD; d++) { qr[d] = q[qi + d] * p.scale; acc[d] = 0.0; }
-  var m = -3.0e38;
-  var l = 0.0;
+  let row = min(i, p.T - 1u);
+  let qi = (row * p.nHeads + h) * HD;`;
+
+// Forward and dq loop over the key blocks; `body` sees keys j0..j0+n-1 in kt/vt.
+const kvBlocks = (body: string) => /* wgsl */ `
   // Causal: the workgroup's last query bounds the key blocks (uniform, so barriers are legal).
   let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
   for (var b = 0u; b < blocks; b++) {
@@ -120,7 +128,21 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
     loadKv(j0, kh, lid);
     workgroupBarrier();
     if (live && j0 <= i) {
-      let n = min(BC, i - j0 + 1u);
+      let n = min(BC, i - j0 + 1u);${body}
+    }
+  }`;
+
+const forward = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
+${header('fwd', hd, group)}
+${rowsAndKvBlock(hd, t.br, t.bc)}
+${rowMain}
+  var qr: array<f32, ${hd}>;
+  var acc: array<f32, ${hd}>;
+  var s: array<f32, ${t.bc}>;
+  for (var d = 0u; d < HD; d++) { qr[d] = q[qi + d] * p.scale; acc[d] = 0.0; }
+  var m = -3.0e38;
+  var l = 0.0;
+${kvBlocks(/* wgsl */ `
       var mb = m;
       for (var c = 0u; c < n; c++) {
         var sc = 0.0;
@@ -136,9 +158,7 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
         l += pc;
         for (var d = 0u; d < HD; d++) { acc[d] += pc * vt[c * HD + d]; }
       }
-      m = mb;
-    }
-  }
+      m = mb;`)}
   if (live) {
     for (var d = 0u; d < HD; d++) { out[qi + d] = acc[d] / l; }
     lse[h * p.T + i] = m + log(l);
@@ -146,25 +166,9 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
 }`;
 
 const backwardQ = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> out: array<f32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${header(hd, group)}
+${header('bq', hd, group)}
 ${rowsAndKvBlock(hd, t.br, t.bc)}
-@compute @workgroup_size(WGS) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let kh = wg.y;
-  let i0 = wg.x * BR;
-  let i = i0 + lid / G;
-  let h = kh * G + lid % G;
-  let live = i < p.T;
-  let row = min(i, p.T - 1u);
-  let qi = (row * p.nHeads + h) * HD;
+${rowMain}
   var qr: array<f32, ${hd}>;
   var dor: array<f32, ${hd}>;
   var acc: array<f32, ${hd}>;
@@ -177,45 +181,29 @@ ${rowsAndKvBlock(hd, t.br, t.bc)}
   }
   if (live) { delta[h * p.T + i] = D; }
   let L = lse[h * p.T + row];
-  let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
-  for (var b = 0u; b < blocks; b++) {
-    let j0 = b * BC;
-    workgroupBarrier();
-    loadKv(j0, kh, lid);
-    workgroupBarrier();
-    if (live && j0 <= i) {
-      let n = min(BC, i - j0 + 1u);
+${kvBlocks(/* wgsl */ `
       for (var c = 0u; c < n; c++) {
         var s = 0.0;
         var dp = 0.0;
         for (var d = 0u; d < HD; d++) { s += qr[d] * kt[c * HD + d]; dp += dor[d] * vt[c * HD + d]; }
         let ds = exp(s - L) * (dp - D) * p.scale;
         for (var d = 0u; d < HD; d++) { acc[d] += ds * kt[c * HD + d]; }
-      }
-    }
-  }
+      }`)}
   if (live) {
     for (var d = 0u; d < HD; d++) { dq[qi + d] = acc[d]; }
   }
 }`;
 
 const backwardKV = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-@group(0) @binding(5) var<storage, read> delta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dv: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${header(hd, group)}
+${header('bkv', hd, group)}
 const BCK: u32 = ${t.bck}u;
 const BRQ: u32 = ${t.brq}u;
 var<workgroup> qt: array<f32, ${t.brq * hd}>;
 var<workgroup> ot: array<f32, ${t.brq * hd}>;
 var<workgroup> lt: array<f32, ${t.brq}>;
 var<workgroup> dt: array<f32, ${t.brq}>;
+// Queries i0..i0+BRQ-1 of query head h and their dout into qt/ot.
+${loadRows('loadQo', ['q', 'dout'], ['qt', 'ot'], 'BRQ', 'p.nHeads', 'BCK')}
 @compute @workgroup_size(BCK) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kh = wg.y;
   let j0 = wg.x * BCK;
@@ -235,18 +223,7 @@ var<workgroup> dt: array<f32, ${t.brq}>;
     for (var b = first; b < blocks; b++) {
       let i0 = b * BRQ;
       workgroupBarrier();
-      for (var e = lid; e < BRQ * HD; e += BCK) {
-        let i = i0 + e / HD;
-        var qv = 0.0;
-        var ov = 0.0;
-        if (i < p.T) {
-          let idx = (i * p.nHeads + h) * HD + e % HD;
-          qv = q[idx];
-          ov = dout[idx];
-        }
-        qt[e] = qv;
-        ot[e] = ov;
-      }
+      loadQo(i0, h, lid);
       for (var r = lid; r < BRQ; r += BCK) {
         let i = min(i0 + r, p.T - 1u);
         lt[r] = lse[h * p.T + i];
@@ -288,7 +265,7 @@ function code(kind: Kind, hd: number, group: number, t: FlashTiles): string {
 }
 
 /** The buffers a flash pass binds, in binding order. */
-export type FlashBinding = 'q' | 'k' | 'v' | 'out' | 'lse' | 'dout' | 'dq' | 'dk' | 'dv' | 'delta';
+export type FlashBinding = AttentionBinding;
 
 /** One dispatch of the flash kernels: WGSL, storage bindings, uniform bytes and grid. */
 export interface FlashPass {
@@ -312,31 +289,31 @@ export function flashPasses(
   hd: number,
   tiles?: Partial<FlashTiles>,
 ): { forward: FlashPass; dq: FlashPass; dkv: FlashPass } {
-  if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
+  checkHeads(nHeads, nKv);
   const group = nHeads / nKv;
   const t = { ...flashTiles(limits, hd, group), ...tiles };
-  if (Math.ceil(T / Math.min(t.br, t.bck)) > 65535) throw new RangeError(`sequence of ${T} tokens is too long`);
-  const p = params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(hd)));
+  checkRows(T, Math.min(t.br, t.bck));
+  const p = attentionParams(T, nHeads, nKv, hd);
   const rows: [number, number] = [Math.ceil(T / t.br), nKv];
   return {
     forward: {
       label: 'attention_flash',
       code: code('fwd', hd, group, t),
-      bindings: ['q', 'k', 'v', 'out', 'lse'],
+      bindings: attentionBindings('fwd'),
       params: p,
       workgroups: rows,
     },
     dq: {
       label: 'attention_flash_bwd_q',
       code: code('bq', hd, group, t),
-      bindings: ['q', 'k', 'v', 'out', 'lse', 'dout', 'dq', 'delta'],
+      bindings: attentionBindings('bq'),
       params: p,
       workgroups: rows,
     },
     dkv: {
       label: 'attention_flash_bwd_kv',
       code: code('bkv', hd, group, t),
-      bindings: ['q', 'k', 'v', 'lse', 'dout', 'delta', 'dk', 'dv'],
+      bindings: attentionBindings('bkv'),
       params: p,
       workgroups: [Math.ceil(T / t.bck), nKv],
     },
@@ -344,13 +321,7 @@ export function flashPasses(
 }
 
 function record(runner: KernelRunner, pass: GPUComputePassEncoder, fp: FlashPass, buffers: Partial<Record<FlashBinding, GPUBuffer>>): void {
-  runner.dispatch(
-    pass,
-    runner.pipeline(fp.code, fp.label),
-    fp.bindings.map((b) => buffers[b]!),
-    fp.params,
-    fp.workgroups,
-  );
+  dispatchAttention(runner, pass, fp.bindings, fp.code, fp.label, buffers, fp.params, fp.workgroups);
 }
 
 /**

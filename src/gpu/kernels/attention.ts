@@ -4,24 +4,18 @@
 // probabilities from that log-sum-exp (FlashAttention-2): one kernel for dq (and
 // D = rowsum(dout∘out)), one for dk/dv that loops over the query heads of its kv group,
 // so nothing needs float atomics.
-import { params, u32, f32, type KernelRunner } from '../kernel.ts';
+import type { KernelRunner } from '../kernel.ts';
+import { attentionBindings, attentionHeader, attentionParams, checkHeads, checkRows, dispatchAttention } from './attention-common.ts';
 
 const WG = 64;
 
-const common = (hd: number) => /* wgsl */ `
-const HD: u32 = ${hd}u;
-struct P { T: u32, nHeads: u32, nKv: u32, scale: f32 }
+const indexFns = /* wgsl */ `
 fn qIndex(t: u32, h: u32) -> u32 { return (t * p.nHeads + h) * HD; }
 fn kvIndex(t: u32, h: u32) -> u32 { return (t * p.nKv + h) * HD; }`;
 
 const forward = (hd: number) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<uniform> p: P;
-${common(hd)}
+${attentionHeader('fwd', hd)}
+${indexFns}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
   let i = g.x;
   let h = g.y;
@@ -49,16 +43,8 @@ ${common(hd)}
 }`;
 
 const backwardQ = (hd: number) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> out: array<f32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${common(hd)}
+${attentionHeader('bq', hd)}
+${indexFns}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
   let i = g.x;
   let h = g.y;
@@ -89,16 +75,8 @@ ${common(hd)}
 }`;
 
 const backwardKV = (hd: number) => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-@group(0) @binding(5) var<storage, read> delta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dv: array<f32>;
-@group(0) @binding(8) var<uniform> p: P;
-${common(hd)}
+${attentionHeader('bkv', hd)}
+${indexFns}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
   let j = g.x;
   let kh = g.y;
@@ -136,8 +114,8 @@ function code(kind: 'fwd' | 'bq' | 'bkv', hd: number): string {
 }
 
 function check(T: number, nHeads: number, nKv: number): void {
-  if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
-  if (Math.ceil(T / WG) > 65535) throw new RangeError(`sequence of ${T} tokens is too long`);
+  checkHeads(nHeads, nKv);
+  checkRows(T, WG);
 }
 
 /** out = causal softmax(q·kᵀ/√d)·v; lse [nHeads, T] kept for backward. q,out: [T, nHeads·d]; k,v: [T, nKv·d]. */
@@ -155,13 +133,11 @@ export function attentionForward(
   headDim: number,
 ): void {
   check(T, nHeads, nKv);
-  runner.dispatch(
-    pass,
-    runner.pipeline(code('fwd', headDim), 'attention'),
-    [q, k, v, out, lse],
-    params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(headDim))),
-    [Math.ceil(T / WG), nHeads],
-  );
+  const p = attentionParams(T, nHeads, nKv, headDim);
+  dispatchAttention(runner, pass, attentionBindings('fwd'), code('fwd', headDim), 'attention', { q, k, v, out, lse }, p, [
+    Math.ceil(T / WG),
+    nHeads,
+  ]);
 }
 
 /** dq, dk, dv (written, not accumulated). `delta` is scratch [nHeads, T]. */
@@ -184,13 +160,8 @@ export function attentionBackward(
   headDim: number,
 ): void {
   check(T, nHeads, nKv);
-  const p = params(u32(T), u32(nHeads), u32(nKv), f32(1 / Math.sqrt(headDim)));
-  runner.dispatch(pass, runner.pipeline(code('bq', headDim), 'attention_bwd_q'), [q, k, v, out, lse, dout, dq, delta], p, [
-    Math.ceil(T / WG),
-    nHeads,
-  ]);
-  runner.dispatch(pass, runner.pipeline(code('bkv', headDim), 'attention_bwd_kv'), [q, k, v, lse, dout, delta, dk, dv], p, [
-    Math.ceil(T / WG),
-    nKv,
-  ]);
+  const p = attentionParams(T, nHeads, nKv, headDim);
+  const buffers = { q, k, v, out, lse, dout, dq, dk, dv, delta };
+  dispatchAttention(runner, pass, attentionBindings('bq'), code('bq', headDim), 'attention_bwd_q', buffers, p, [Math.ceil(T / WG), nHeads]);
+  dispatchAttention(runner, pass, attentionBindings('bkv'), code('bkv', headDim), 'attention_bwd_kv', buffers, p, [Math.ceil(T / WG), nKv]);
 }

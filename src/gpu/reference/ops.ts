@@ -5,6 +5,19 @@
 
 type F = Float64Array;
 
+/** max |got − want| / max(|want|∞, tiny): a relative error over the whole tensor (the tuner and the tests). */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i])) return Infinity;
+    num = Math.max(num, Math.abs(got[i] - want[i]));
+    den = Math.max(den, Math.abs(want[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
 export function embedding(ids: ArrayLike<number>, table: F, hidden: number): F {
   const out = new Float64Array(ids.length * hidden);
   for (let t = 0; t < ids.length; t++) out.set(table.subarray(ids[t] * hidden, (ids[t] + 1) * hidden), t * hidden);
