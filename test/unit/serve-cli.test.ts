@@ -25,6 +25,12 @@ describe('homecoder serve', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--combination must be cat or linear');
   });
+  it('--kv-cache takes auto, f16 or f32 and says so before the model loads (exit 2)', () => {
+    const r = runCli('serve', '--model', 'no-such-model', '--kv-cache', 'f8');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--kv-cache must be auto, f16 or f32, not f8');
+    expect(runCli('serve', '--help').stdout).toContain('--kv-cache');
+  });
   it('--named-adapter needs NAME=DIR with a plain name, each name once, before the model loads', () => {
     for (const spec of ['just-a-dir', '=dir', '../x=dir', 'latest=dir', 'a b=dir', 'fn='])
       expect(runCli('serve', '--model', '.', '--named-adapter', spec).stderr, spec).toMatch(/give NAME=DIR/);
