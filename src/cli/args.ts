@@ -11,11 +11,9 @@ export function parseLoraTargets(list: string): LoraTarget[] {
 }
 
 /**
- * `--repo-share X` (train, dataset, filter): the share of runs of a repository's related files
- * trained together as one repository-level sequence, from 0 (every file alone) to 1.
+ * `--repo-share X` (train, dataset, export --format job): the share of runs of a repository's
+ * related files trained together as one repository-level sequence, from 0 (every file alone) to 1.
  */
-export const REPO_SHARE_OPTION = { 'repo-share': { type: 'string' } } as const;
-
 export function parseRepoShare(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
