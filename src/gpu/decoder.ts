@@ -4,11 +4,14 @@
 // are computed and read back. A new prompt that shares a prefix with the tokens already
 // in the cache (the user typed a character) reuses their keys and values.
 // The adapter (one LoRA, possibly a weighted mix made on the host) can be swapped without
-// touching the base weights; swapping drops the cache, whose keys depended on it.
+// touching the base weights; swapping drops the cache, whose keys depended on it. A single
+// adapter (GpuLora.single) is merged into a copy of the weights it targets before the next
+// run (merged-weights.ts), so a decoded token costs the base model's dispatches; a mix, or a
+// single adapter whose copy does not fit the memory budget, runs as LoRA products per projection.
 // `prefillSelect`/`stepSelect` finish on the GPU (src/gpu/sampler.ts): only the selected
 // candidates are read back, not the logits; `prefill`/`step` read the whole logits.
 import type { GpuModel, GpuLinear } from './model.ts';
-import type { GpuLora, LoraParam } from './lora.ts';
+import type { GpuLora } from './lora.ts';
 import { KernelRunner } from './kernel.ts';
 import type { KernelSelection } from './kernel-versions.ts';
 import type { GpuMemory } from './memory.ts';
@@ -25,6 +28,8 @@ import { createRopeTable, type RopeTable } from './kernels/rope.ts';
 import { attentionCached } from './kernels/attention-cached.ts';
 import { siluGateForward } from './kernels/elementwise.ts';
 import { abortError } from '../progress.ts';
+import { MergedWeights } from './merged-weights.ts';
+import type { WeightTensor } from './weights.ts';
 
 export interface DecoderOptions {
   /** Positions the KV cache holds (prompt + generated tokens). */
@@ -35,7 +40,22 @@ export interface DecoderOptions {
   kvCache?: 'auto' | KvDtype;
   /** Kernel versions to use (tuned picks or a forced family); default: the fallback versions. */
   kernels?: KernelSelection;
+  /** Merge a single adapter into a copy of the weights it targets (default true); a mix is never merged. */
+  merge?: boolean;
+  /**
+   * GPU bytes serving may hold in all (GpuMemory's total: weights, cache, adapters, merged
+   * copies); a merged copy that would pass it is not made and the adapter serves unmerged.
+   * Default: no budget (only an out-of-memory error from the GPU falls back).
+   */
+  memoryBudget?: number;
+  /** Where the decoder says, once, that an adapter serves unmerged for lack of memory (default console.warn). */
+  log?: (message: string) => void;
 }
+
+/** How the current adapter is served: none, merged into the weights, or as LoRA products. */
+export type AdapterMode = 'none' | 'merged' | 'unmerged';
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** The cache type 'auto' gives on this device, or the one asked for (f16 needs shader-f16). */
 export function kvCacheType(device: GPUDevice, asked: 'auto' | KvDtype = 'auto'): KvDtype {
@@ -91,6 +111,17 @@ export class Decoder {
   private staging?: GPUBuffer;
   private xa?: GPUBuffer;
   private adapter?: GpuLora;
+  private merged: MergedWeights;
+  private mode: AdapterMode = 'none';
+  /** The adapter's merge waits for the next run (it needs the GPU, and a swap is synchronous). */
+  private mergePending = false;
+  private mergeOn: boolean;
+  /** DecoderOptions.memoryBudget; checked at each merge. */
+  memoryBudget?: number;
+  private log: (message: string) => void;
+  private warned = false;
+  /** Milliseconds the last merge took (a hot swap's cost), or undefined before any. */
+  lastMergeMs?: number;
   /** Tokens whose keys and values are in the cache, in order. */
   private tokens: number[] = [];
   private busy = false;
@@ -130,18 +161,40 @@ export class Decoder {
     };
     this.rope = createRopeTable(device, this.contextLength, c.headDim, c.ropeTheta, c.ropeLinearFactor);
     this.sampler = new GpuSampler(memory, c.vocabSize);
+    this.merged = new MergedWeights(memory, model);
+    this.mergeOn = opts.merge ?? true;
+    this.memoryBudget = opts.memoryBudget;
+    this.log = opts.log ?? ((m) => console.warn(m));
   }
 
   /** Serves with this adapter (or the base model alone); the cache is dropped. */
   setAdapter(adapter: GpuLora | undefined): void {
     this.adapter = adapter;
     this.tokens = [];
+    this.merged.clear();
+    this.mergePending = !!adapter?.single && this.mergeOn;
+    this.mode = adapter ? 'unmerged' : 'none';
     if (this.xa) this.memory.release(this.xa);
     this.xa = adapter ? this.memory.buffer('scratch', this.chunk * adapter.config.r * 4, 'decoder.xa') : undefined;
   }
 
   get currentAdapter(): GpuLora | undefined {
     return this.adapter;
+  }
+
+  /** How the adapter serves: after a swap, 'merged' once the next run has merged it. */
+  get adapterMode(): AdapterMode {
+    return this.mode;
+  }
+
+  /** The weight layer `l`'s `target` is decoded with while merged (undefined: the base's). */
+  mergedWeight(l: number, target: LoraTarget): WeightTensor | undefined {
+    return this.mode === 'merged' ? this.merged.weight(l, target) : undefined;
+  }
+
+  /** Bytes of the merged weight copies held (kept across swaps for the next merge). */
+  get mergedBytes(): number {
+    return this.merged.bytes;
   }
 
   /** Tokens currently cached. */
@@ -198,6 +251,7 @@ export class Decoder {
 
   destroy(): void {
     this.cache.destroy();
+    this.merged.destroy();
     for (const b of Object.values(this.s)) this.memory.release(b);
     if (this.xa) this.memory.release(this.xa);
     this.rope.buffer.destroy();
@@ -244,8 +298,12 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
         throw new RangeError(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
     this.busy = true;
-    const d0 = this.runner.dispatches;
+    let d0 = this.runner.dispatches;
     try {
+      if (this.mergePending) {
+        await this.mergeAdapter();
+        d0 = this.runner.dispatches;
+      }
       const device = this.memory.device;
       for (let start = 0; start < ids.length; start += this.chunk) {
         if (signal?.aborted) throw abortError(signal.reason);
@@ -284,17 +342,53 @@ export class Decoder {
     }
   }
 
+  /**
+   * Merges the single adapter just set into the weight copies, or, when the copies do not
+   * fit (the memory budget, or the GPU is out of memory), serves it unmerged and says so once.
+   */
+  private async mergeAdapter(): Promise<void> {
+    this.mergePending = false;
+    const lora = this.adapter!;
+    const need = this.merged.bytesToAdd(lora);
+    const total = this.memory.report().total;
+    let why: string | undefined;
+    if (this.memoryBudget !== undefined && total + need > this.memoryBudget)
+      why = `its merged weights need ${mib(need)} more, and serving holds ${mib(total)} of a ${mib(this.memoryBudget)} budget`;
+    else {
+      const t0 = performance.now();
+      const oom = await this.merged.merge(this.runner, lora);
+      if (oom) why = `the GPU could not allocate ${mib(need)} for its merged weights (${oom})`;
+      else this.lastMergeMs = performance.now() - t0;
+    }
+    if (!why) {
+      this.mode = 'merged';
+      return;
+    }
+    this.merged.destroy(); // what did not fit is not kept
+    this.mode = 'unmerged';
+    if (!this.warned) {
+      this.warned = true;
+      this.log(
+        `Serving the adapter unmerged: ${why}. Decoding adds LoRA products to each projection (slower); ` +
+          'free GPU memory or raise the budget to serve it merged.',
+      );
+    }
+  }
+
   private proj(
     pass: GPUComputePassEncoder,
     lin: GpuLinear,
-    lora: LoraParam | undefined,
+    l: number,
+    target: LoraTarget,
     x: GPUBuffer,
     y: GPUBuffer,
     T: number,
     accumulate = false,
   ): void {
-    if (T === 1) gemvForward(this.runner, pass, x, lin.weight, lin.bias, y, accumulate);
-    else linearForward(this.runner, pass, x, lin.weight, lin.bias, y, T, accumulate);
+    const weight = (this.mode === 'merged' && this.merged.weight(l, target)) || lin.weight;
+    if (T === 1) gemvForward(this.runner, pass, x, weight, lin.bias, y, accumulate);
+    else linearForward(this.runner, pass, x, weight, lin.bias, y, T, accumulate);
+    const lora = this.mode === 'unmerged' ? this.adapter?.layers[l]?.[target] : undefined;
     if (lora && this.adapter && this.xa) {
       loraForward(this.runner, pass, x, lora.A, lora.B, this.xa, y, T, lora.inF, lora.outF, this.adapter.config.r, this.adapter.scale);
     }
@@ -308,21 +402,20 @@ export class Decoder {
     embeddingForward(r, pass, s.ids, this.model.embed, s.x, T);
     for (let l = 0; l < c.numLayers; l++) {
       const L = this.model.layers[l];
-      const lo: Partial<Record<LoraTarget, LoraParam>> = this.adapter?.layers[l] ?? {};
       rmsnormForward(r, pass, s.x, L.inputNorm, s.xn, T, H, c.rmsNormEps);
-      this.proj(pass, L.q, lo.q_proj, s.xn, s.q, T);
-      this.proj(pass, L.k, lo.k_proj, s.xn, s.k, T);
-      this.proj(pass, L.v, lo.v_proj, s.xn, s.v, T);
+      this.proj(pass, L.q, l, 'q_proj', s.xn, s.q, T);
+      this.proj(pass, L.k, l, 'k_proj', s.xn, s.k, T);
+      this.proj(pass, L.v, l, 'v_proj', s.xn, s.v, T);
       this.cache.ropeAndWrite(r, pass, l, s.q, s.k, s.v, this.rope, c.numHeads, pos0, T);
       attentionCached(r, pass, s.q, this.cache.k[l], this.cache.v[l], s.attn, T, pos0, c.numHeads, c.numKvHeads, c.headDim, this.kvType);
       // The residual stream is accumulated in place (each output element read and written
       // by one thread): no copies.
-      this.proj(pass, L.o, lo.o_proj, s.attn, s.x, T, true); // x += o(attn)
+      this.proj(pass, L.o, l, 'o_proj', s.attn, s.x, T, true); // x += o(attn)
       rmsnormForward(r, pass, s.x, L.postNorm, s.xn2, T, H, c.rmsNormEps);
-      this.proj(pass, L.gate, lo.gate_proj, s.xn2, s.gate, T);
-      this.proj(pass, L.up, lo.up_proj, s.xn2, s.up, T);
+      this.proj(pass, L.gate, l, 'gate_proj', s.xn2, s.gate, T);
+      this.proj(pass, L.up, l, 'up_proj', s.xn2, s.up, T);
       siluGateForward(r, pass, s.gate, s.up, s.act, T * c.intermediateSize);
-      this.proj(pass, L.down, lo.down_proj, s.act, s.x, T, true); // x += down(act)
+      this.proj(pass, L.down, l, 'down_proj', s.act, s.x, T, true); // x += down(act)
     }
     if (!logits) return;
     // A decode step's only row is its last: no copy.

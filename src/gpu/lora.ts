@@ -47,13 +47,19 @@ export function initHostAdapter(config: ModelConfig, lora: LoraConfig, seed: num
 
 export class GpuLora {
   readonly layers: Array<Partial<Record<LoraTarget, LoraParam>>> = [];
+  /**
+   * One adapter as trained, not a mix of several: the decoder serves it merged into the
+   * weights (merged-weights.ts) where memory allows; anything else is served unmerged.
+   */
+  readonly single: boolean;
 
   constructor(
     readonly memory: GpuMemory,
     readonly config: LoraConfig,
     host: HostAdapter,
-    opts: { trainable: boolean },
+    opts: { trainable: boolean; single?: boolean },
   ) {
+    this.single = opts.single ?? false;
     const device = memory.device;
     for (const hostLayer of host) {
       const layer: Partial<Record<LoraTarget, LoraParam>> = {};

@@ -15,12 +15,29 @@ export interface PlanInput {
   training: boolean;
   /** Low memory mode: fewer kept layer inputs, recomputed in backward (see buffers-plan.ts). */
   lowMemory?: boolean;
+  /**
+   * Inference serving one adapter merged into the weights (the decoder's default): the 16-bit
+   * copies of the projections it targets, counted in `weights` (and in `merged`).
+   */
+  merged?: boolean;
 }
 
 /** The engine's allocation by category (as GpuMemory reports it once allocated), and its largest buffer. */
 export interface MemoryPlan extends MemoryReport {
   /** The largest single buffer (must fit maxBufferSize). */
   largestBuffer: number;
+  /** Of `weights`, the merged copies (PlanInput.merged). */
+  merged?: number;
+}
+
+/** Bytes of the 16-bit weight copies a single adapter on `targets` is served merged into (merged-weights.ts). */
+export function mergedCopyBytes(config: ModelConfig, targets: readonly LoraTarget[]): number {
+  let n = 0;
+  for (const t of targets) {
+    const { inF, outF } = moduleShape(config, t);
+    n += inF * outF * 2;
+  }
+  return n * config.numLayers;
 }
 
 const align4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
@@ -53,6 +70,8 @@ export function planMemory(p: PlanInput, maxChunkBytes = 128 * 1024 * 1024): Mem
       optimizer += (p.training ? 3 * (a + b) : 0) * c.numLayers;
     }
   }
+  const merged = p.merged && p.lora && !p.training ? mergedCopyBytes(c, p.lora.targets) : undefined;
+  if (merged) weights += merged;
   let activations = 0;
   let scratch = 0;
   for (const b of transformerBuffers(c, p.seqLen, p.lora, p.lowMemory)) {
@@ -63,7 +82,7 @@ export function planMemory(p: PlanInput, maxChunkBytes = 128 * 1024 * 1024): Mem
   }
   if (p.training && p.lora) scratch += align4(2 * p.lora.targets.length * c.numLayers * 4) + 4; // grad-norm partials + norm
   if (p.lora && !p.training) scratch += 2 * 4 * p.lora.targets.length * c.numLayers; // unused gradient slots
-  return { ...memoryReport({ weights, lora, optimizer, activations, scratch }), largestBuffer: largest };
+  return { ...memoryReport({ weights, lora, optimizer, activations, scratch }), largestBuffer: largest, ...(merged ? { merged } : {}) };
 }
 
 /** The longest sequence whose plan stays within `budgetBytes` (0 if none), by bisection. */

@@ -34,7 +34,7 @@ export function uploadWeight(device: GPUDevice, host: HostTensor, maxChunkBytes:
     const buffer = device.createBuffer({
       label: `${label}[${rowStart}:${rowStart + n}]`,
       size: data.byteLength,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, // COPY_SRC: tests read weights back
     });
     device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     chunks.push({ buffer, rowStart, rows: n });

@@ -24,7 +24,9 @@ export async function uploadAdapterMix(
   return withErrorScopes(
     memory.device,
     'uploading the adapter',
-    async () => new GpuLora(memory, mixed.lora, mixed.layers, { trainable: false }),
+    // One adapter is served merged into the weights; a mix of several, unmerged.
+    async () =>
+      new GpuLora(memory, mixed.lora, mixed.layers, { trainable: false, single: parts.filter((p) => p.weight !== 0).length === 1 }),
   );
 }
 

@@ -56,7 +56,8 @@ export async function planModel(
   const lora = { r: req.loraR, targets: LORA_TARGETS };
   const base = { config, lora, lowMemory: req.lowMemory };
   const training = planMemory({ ...base, seqLen: req.seqLen, training: true }, chunk);
-  const inference = planMemory({ ...base, seqLen: req.seqLen, training: false }, chunk);
+  // Serving one adapter merges it into a copy of the weights it targets (a mix would not).
+  const inference = planMemory({ ...base, seqLen: req.seqLen, training: false, merged: true }, chunk);
   const bufferOk = (p: MemoryPlan) => p.largestBuffer <= limits.maxBufferSize;
   return {
     architecture: config.architecture,
@@ -68,6 +69,6 @@ export async function planModel(
     fitsTraining: training.total <= req.gpuMemory && bufferOk(training),
     fitsInference: inference.total <= req.gpuMemory && bufferOk(inference),
     maxSeqLenTraining: largestSeqLen({ ...base, training: true }, req.gpuMemory, chunk),
-    maxSeqLenInference: largestSeqLen({ ...base, training: false }, req.gpuMemory, chunk),
+    maxSeqLenInference: largestSeqLen({ ...base, training: false, merged: true }, req.gpuMemory, chunk),
   };
 }

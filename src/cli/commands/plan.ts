@@ -21,7 +21,8 @@ need no more memory) and scratch. The figures are the engine's own buffer list.
                      in backward (less activation memory, ≈ 1/3 more compute)
   --lora-r N         LoRA rank (default 16)
   --targets LIST     LoRA modules, comma-separated (default all seven)
-  --inference        no optimizer state (serving completions)
+  --inference        no optimizer state (serving completions; one adapter is served merged
+                     into a 16-bit copy of the weights it targets, counted in weights)
   --gpu-memory GiB   also report the longest sequence that fits in this much GPU memory
   --json             print {"weights","adapter","optimizer","activations","scratch","total", ...} in bytes
 `;
@@ -67,6 +68,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     lora: { r: Math.round(pos(values['lora-r'], 'lora-r', 16)), targets },
     training: !values.inference,
     lowMemory: values['low-memory'],
+    merged: values.inference,
   };
   const plan = planMemory({ ...input, seqLen });
   const budget = values['gpu-memory'] ? pos(values['gpu-memory'], 'gpu-memory', 0) * 2 ** 30 : undefined;
@@ -84,6 +86,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     scratch: plan.scratch,
     total: plan.total,
     largest_buffer: plan.largestBuffer,
+    ...(plan.merged ? { merged_copy: plan.merged } : {}),
     ...(budget !== undefined ? { gpu_memory: budget, fits: plan.total <= budget, max_seq_len: largestSeqLen(input, budget) } : {}),
   };
   if (values.json) {
