@@ -1,8 +1,9 @@
 // Decoding speed on a fixture model: time to first token (prefill of a prompt + the first
 // token's logits read back) and decode tokens/s (one KV-cache step per token, greedy),
-// with the base model and with a LoRA adapter on all seven modules; bytes read back and
-// dispatches per decoded token. One row reads the whole logits and samples on the CPU, as the
-// decoder did before sampling moved to the GPU.
+// with the base model and with a LoRA adapter on all seven modules, unmerged (as a mix is
+// served: LoRA products per projection) and merged into the weights (as one adapter is; the
+// merge's time is a hot swap's cost); bytes read back and dispatches per decoded token. One row
+// reads the whole logits and samples on the CPU, as the decoder did before sampling moved to the GPU.
 import { GpuLora, initHostAdapter } from '../src/gpu/lora.ts';
 import { Decoder } from '../src/gpu/decoder.ts';
 import { generateTokens } from '../src/serve/generate.ts';
@@ -21,6 +22,8 @@ export interface DecodeBench {
   dispatchesPerToken: number;
   /** Bind groups created for one decoded token (the rest were reused; before the cache, one per dispatch). */
   bindGroupsPerToken?: number;
+  /** Milliseconds merging the adapter into the weights took (a hot swap), for the merged row. */
+  mergeMs?: number;
 }
 
 export async function benchDecode(
@@ -39,9 +42,16 @@ export async function benchDecode(
   for (const [label, adapter] of [
     ['base model', undefined],
     ['with LoRA r=16 on 7 modules', new GpuLora(memory, lora, host, { trainable: false })],
+    ['with LoRA r=16 on 7 modules, merged into the weights', new GpuLora(memory, lora, host, { trainable: false, single: true })],
   ] as const) {
     decoder.setAdapter(adapter);
-    await generateTokens(decoder, prompt, params); // warm-up: pipelines
+    await generateTokens(decoder, prompt, params); // warm-up: pipelines (and the merge)
+    let mergeMs: number | undefined;
+    if (adapter?.single) {
+      decoder.setAdapter(adapter); // a hot swap back to it: merged again, now timed warm
+      await decoder.prefill(prompt.slice(0, 1));
+      mergeMs = decoder.lastMergeMs;
+    }
     const ttft: number[] = [];
     const tps: number[] = [];
     let bytes = 0;
@@ -64,6 +74,7 @@ export async function benchDecode(
       bytesPerToken: bytes,
       dispatchesPerToken: decoder.lastDispatches,
       bindGroupsPerToken,
+      mergeMs,
     });
   }
   // As before GPU sampling: the whole logits read back each token, argmax on the CPU.
@@ -98,11 +109,11 @@ export function decodeSummary(rows: DecodeBench[]): string {
   return [
     `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
     '',
-    '| serving | KV cache | time to first token (ms) | decode tokens/s | bytes read back per token | dispatches per token | bind groups created per token |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| serving | KV cache | time to first token (ms) | decode tokens/s | bytes read back per token | dispatches per token | bind groups created per token | merge (hot swap) ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.kvCache} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.bytesPerToken} | ${r.dispatchesPerToken} | ${r.bindGroupsPerToken ?? '–'} |`,
+        `| ${r.label} | ${r.kvCache} | ${r.ttftMs.toFixed(1)} | ${r.decodeTokensPerS.toFixed(1)} | ${r.bytesPerToken} | ${r.dispatchesPerToken} | ${r.bindGroupsPerToken ?? '–'} | ${r.mergeMs?.toFixed(1) ?? '–'} |`,
     ),
   ].join('\n');
 }

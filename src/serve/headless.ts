@@ -29,6 +29,8 @@ export interface HeadlessOptions {
   contextLength?: number;
   /** KV cache storage (DecoderOptions.kvCache). */
   kvCache?: 'auto' | 'f16' | 'f32';
+  /** GPU bytes serving may hold (DecoderOptions.memoryBudget): a single adapter's merged copy must fit. */
+  gpuMemory?: number;
 }
 
 export async function openHeadlessService(
@@ -40,7 +42,13 @@ export async function openHeadlessService(
   const decoder = await withErrorScopes(
     loaded.memory.device,
     `allocating the KV cache for ${contextLength} positions`,
-    async () => new Decoder(loaded.memory, loaded.model, { contextLength, kvCache: opts.kvCache, kernels: loaded.runner?.kernels }),
+    async () =>
+      new Decoder(loaded.memory, loaded.model, {
+        contextLength,
+        kvCache: opts.kvCache,
+        kernels: loaded.runner?.kernels,
+        memoryBudget: opts.gpuMemory,
+      }),
   );
   const adapter = await uploadAdapterMix(loaded.memory, config, opts.adapters, opts.combination);
   if (adapter) decoder.setAdapter(adapter);

@@ -52,7 +52,8 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
     expected.base = await greedy();
     const peft = await readPeftAdapter(nodeFiles(adapterDir), config);
     const mixed = mixAdapters(config, [{ ...peft, weight: 1 }], 'cat');
-    decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
+    // One named adapter: served merged into the weights, as here (single).
+    decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false, single: true }));
     expected.fn = await greedy();
     expect(expected.base.length).toBeGreaterThan(2);
     expect(expected.fn).not.toBe(expected.base); // the adapter changes the answer

@@ -46,6 +46,10 @@ describe('homecoder plan', () => {
     expect(p.max_seq_len as number).toBeGreaterThan(1024);
     const inf = JSON.parse(runCli('plan', '--config', config, '--inference', '--json').stdout) as Record<string, number>;
     expect(inf.optimizer).toBe(0);
+    // Serving one adapter merged: a 16-bit copy of the seven projections (≈ 1.31 B parameters), counted in weights.
+    expect(inf.merged_copy).toBe(inf.weights - (p.weights as number));
+    expect(inf.merged_copy).toBeGreaterThan(2.6e9);
+    expect(inf.merged_copy).toBeLessThan(2.65e9);
   });
   it('refuses an unsupported architecture by name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hc-plan-'));

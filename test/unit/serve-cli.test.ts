@@ -31,6 +31,12 @@ describe('homecoder serve', () => {
     expect(r.stderr).toContain('--kv-cache must be auto, f16 or f32, not f8');
     expect(runCli('serve', '--help').stdout).toContain('--kv-cache');
   });
+  it('--gpu-memory takes a positive number of GiB, checked before the model loads (exit 2)', () => {
+    const r = runCli('serve', '--model', 'no-such-model', '--gpu-memory', 'lots');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--gpu-memory must be a positive number of GiB, not lots');
+    expect(runCli('serve', '--help').stdout).toContain('--gpu-memory');
+  });
   it('--named-adapter needs NAME=DIR with a plain name, each name once, before the model loads', () => {
     for (const spec of ['just-a-dir', '=dir', '../x=dir', 'latest=dir', 'a b=dir', 'fn='])
       expect(runCli('serve', '--model', '.', '--named-adapter', spec).stderr, spec).toMatch(/give NAME=DIR/);

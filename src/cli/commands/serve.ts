@@ -35,6 +35,10 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
   --combination C        how several adapters mix: cat (exact weighted sum, default) | linear (PEFT's)
   --context N            positions the KV cache holds (default: the model's, at most 4096)
   --kv-cache T           KV cache storage: auto (f16 where the GPU has shader-f16, default) | f16 | f32
+  --gpu-memory GiB       GPU memory serving may use: one adapter is served merged into a 16-bit copy
+                         of the weights it targets (base dispatches per token) only when that copy
+                         fits; otherwise unmerged (slower; said once). Default: merged unless the
+                         GPU is out of memory
   --context-source DIR   add repository context from DIR's files (what \`homecoder filter\` accepts)
                          to completions whose request carries none; repeatable
   --context-budget N     tokens of repository context a completion may get (default 512)
@@ -96,6 +100,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       combination: { type: 'string', default: 'cat' },
       context: { type: 'string' },
       'kv-cache': { type: 'string', default: 'auto' },
+      'gpu-memory': { type: 'string' },
       'context-source': { type: 'string', multiple: true },
       'context-budget': { type: 'string' },
       ...LISTEN_ARGS,
@@ -121,6 +126,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const kvCache = values['kv-cache'];
   if (kvCache !== 'auto' && kvCache !== 'f16' && kvCache !== 'f32') {
     process.stderr.write(`homecoder serve: --kv-cache must be auto, f16 or f32, not ${kvCache}.\n`);
+    return 2;
+  }
+  const gpuMemory = values['gpu-memory'] === undefined ? undefined : Number(values['gpu-memory']) * 2 ** 30;
+  if (gpuMemory !== undefined && !(gpuMemory > 0)) {
+    process.stderr.write(`homecoder serve: --gpu-memory must be a positive number of GiB, not ${values['gpu-memory']}.\n`);
     return 2;
   }
   const listen = readListenOptions(values, (m) => process.stderr.write(`homecoder serve: ${m}\n`));
@@ -150,6 +160,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     combination,
     contextLength: context,
     kvCache,
+    gpuMemory,
   });
   if (repoIndex) service.setRepoContext(repoIndex, { ...DEFAULT_REPO_CONTEXT, budget: contextBudget });
   const bridge = await startBridge({
