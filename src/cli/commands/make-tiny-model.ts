@@ -73,6 +73,13 @@ export async function loadConfig(arg: string): Promise<ModelConfig> {
   return parseConfig(raw, file);
 }
 
+/** The tokenizer a --config model gets by default: Qwen's for a Qwen2 config with Qwen's vocabulary, else the tiny one. */
+export async function tokenizerForConfig(c: ModelConfig): Promise<TinyModelOptions['tokenizer']> {
+  if (c.architecture !== 'Qwen2ForCausalLM') return undefined;
+  const qwen = await qwenTokenizer();
+  return c.vocabSize >= qwen.vocabSize ? qwen : undefined;
+}
+
 /** Writes the plan's files: the small ones whole, the safetensors files one tensor at a time. */
 export async function writeTinyModel(plan: TinyModelPlan, out: string): Promise<void> {
   await mkdir(out, { recursive: true });
@@ -169,10 +176,7 @@ export async function makeTinyModelCommand(argv: string[]): Promise<number> {
       );
     const c = await loadConfig(values.config);
     fromConfig = { ...c, numLayers: int(values.layers, 'layers', c.numLayers) };
-    if (values.tokenizer === undefined && c.architecture === 'Qwen2ForCausalLM') {
-      const qwen = await qwenTokenizer();
-      if (c.vocabSize >= qwen.vocabSize) tokenizer = qwen;
-    }
+    if (values.tokenizer === undefined) tokenizer = await tokenizerForConfig(c);
   }
   const plan = planTinyModel({
     arch,
