@@ -25,6 +25,7 @@ import { BENCH_LORA } from './fixture.ts';
 import { measurePeaks } from './peak.ts';
 import { ortMatMulMs, ortVersion } from './peer-ort.ts';
 import { nodeGpu } from '../src/cli/dawn.ts';
+import { UsageError } from '../src/errors.ts';
 
 const log = (s: string) => process.stderr.write(`[real-size] ${s}\n`);
 const arg = (argv: string[], name: string) => {
@@ -93,6 +94,8 @@ export async function realSizeMain(argv: string[]): Promise<void> {
   const forced = parseKernelsOption(arg(argv, '--kernels'));
   // --layers N: a quicker check at real width with fewer layers (not recorded in the docs).
   const layers = arg(argv, '--layers') ? Number(arg(argv, '--layers')) : undefined;
+  if (layers !== undefined && (!Number.isInteger(layers) || layers < 1))
+    throw new UsageError(`--layers must be a positive integer, got "${arg(argv, '--layers')}"`);
   const dir = await realSizeModel(name, layers);
   log(`loading ${dir}`);
   const engine = await loadNodeModel(dir, { kernels: forced });
@@ -105,6 +108,7 @@ export async function realSizeMain(argv: string[]): Promise<void> {
   // One step at 1,024 tokens is ≈ 2 TFLOP: an hour on a software adapter at ≈ 1 GFLOP/s.
   const defaultT = software ? 32 : 1024;
   const T = tokensArg ? Number(tokensArg) : defaultT;
+  if (!Number.isInteger(T) || T < 1) throw new UsageError(`--tokens must be a positive integer, got "${tokensArg}"`);
   const out: string[] = [];
 
   log('measuring the adapter’s peaks');
