@@ -92,6 +92,9 @@ export async function realSizeMain(argv: string[]): Promise<void> {
   const name = arg(argv, '--model') ?? 'Qwen2.5-Coder-0.5B';
   const quick = argv.includes('--quick');
   const forced = parseKernelsOption(arg(argv, '--kernels'));
+  const tokensArg = arg(argv, '--tokens');
+  if (tokensArg !== undefined && !(Number.isInteger(Number(tokensArg)) && Number(tokensArg) >= 1))
+    throw new UsageError(`--tokens must be a positive integer, got "${tokensArg}"`);
   // --layers N: a quicker check at real width with fewer layers (not recorded in the docs).
   const layers = arg(argv, '--layers') ? Number(arg(argv, '--layers')) : undefined;
   if (layers !== undefined && (!Number.isInteger(layers) || layers < 1))
@@ -104,11 +107,9 @@ export async function realSizeMain(argv: string[]): Promise<void> {
   const config = model.config;
   const software = info.software;
   const reps = software || quick ? 3 : 10;
-  const tokensArg = arg(argv, '--tokens');
   // One step at 1,024 tokens is ≈ 2 TFLOP: an hour on a software adapter at ≈ 1 GFLOP/s.
   const defaultT = software ? 32 : 1024;
   const T = tokensArg ? Number(tokensArg) : defaultT;
-  if (!Number.isInteger(T) || T < 1) throw new UsageError(`--tokens must be a positive integer, got "${tokensArg}"`);
   const out: string[] = [];
 
   log('measuring the adapter’s peaks');
