@@ -10,6 +10,9 @@ import { generateTokens } from '../src/serve/generate.ts';
 import { argmax } from '../src/serve/sampling.ts';
 import { BENCH_LORA, benchModel } from './fixture.ts';
 import type { KernelSelection } from '../src/gpu/kernel-versions.ts';
+import type { GpuMemory } from '../src/gpu/memory.ts';
+import type { GpuModel } from '../src/gpu/model.ts';
+import type { ModelConfig } from '../src/model/types.ts';
 
 export interface DecodeBench {
   label: string;
@@ -26,11 +29,13 @@ export interface DecodeBench {
   mergeMs?: number;
 }
 
+/** `loaded`: decode with this model (the real-size bench's) and leave it loaded; else the fixture model. */
 export async function benchDecode(
   device: GPUDevice,
   opts: { promptTokens: number; newTokens: number; reps: number; kernels?: KernelSelection },
+  loaded?: { config: ModelConfig; memory: GpuMemory; model: GpuModel },
 ): Promise<DecodeBench[]> {
-  const { config, memory, model } = await benchModel(device);
+  const { config, memory, model } = loaded ?? (await benchModel(device));
   const decoder = new Decoder(memory, model, { contextLength: opts.promptTokens + opts.newTokens + 8, kernels: opts.kernels });
   const prompt = Array.from({ length: opts.promptTokens }, (_, i) => (i * 37 + 11) % config.vocabSize);
   const lora = BENCH_LORA;
@@ -39,10 +44,12 @@ export async function benchDecode(
   const out: DecodeBench[] = [];
   const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const params = { maxTokens: opts.newTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [] };
+  const gpuLora = new GpuLora(memory, lora, host, { trainable: false });
+  const mergedLora = new GpuLora(memory, lora, host, { trainable: false, single: true });
   for (const [label, adapter] of [
     ['base model', undefined],
-    ['with LoRA r=16 on 7 modules', new GpuLora(memory, lora, host, { trainable: false })],
-    ['with LoRA r=16 on 7 modules, merged into the weights', new GpuLora(memory, lora, host, { trainable: false, single: true })],
+    ['with LoRA r=16 on 7 modules', gpuLora],
+    ['with LoRA r=16 on 7 modules, merged into the weights', mergedLora],
   ] as const) {
     decoder.setAdapter(adapter);
     await generateTokens(decoder, prompt, params); // warm-up: pipelines (and the merge)
@@ -100,12 +107,15 @@ export async function benchDecode(
     bytesPerToken: config.vocabSize * 4,
     dispatchesPerToken: decoder.lastDispatches,
   });
-  memory.destroyAll();
+  if (loaded) {
+    decoder.destroy();
+    gpuLora.destroy();
+    mergedLora.destroy();
+  } else memory.destroyAll();
   return out;
 }
 
-export function decodeSummary(rows: DecodeBench[]): string {
-  const fixture = 'fixture model 4 layers, hidden 256, vocab 1024 (bf16)';
+export function decodeSummary(rows: DecodeBench[], fixture = 'fixture model 4 layers, hidden 256, vocab 1024 (bf16)'): string {
   return [
     `Decoding (${fixture}; KV cache, greedy, prompt ${rows[0].promptTokens} tokens, ${rows[0].newTokens} new tokens, median):`,
     '',

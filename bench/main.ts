@@ -16,6 +16,12 @@ import { benchDecode, decodeSummary } from './decode.ts';
 import { BENCH_FIXTURE, BENCH_LORA, benchModel } from './fixture.ts';
 import { GEMV_VERSIONS, gemvForward } from '../src/gpu/kernels/gemv.ts';
 
+// --real-size [--model NAME]: the engine at a real model's shapes instead (bench/real-size.ts).
+if (process.argv.includes('--real-size')) {
+  const { realSizeMain } = await import('./real-size.ts');
+  await realSizeMain(process.argv);
+  process.exit(0);
+}
 const ctx = await nodeGpuDevice();
 const { device, info } = ctx;
 const runner = new KernelRunner(device);

@@ -200,7 +200,7 @@ function caseFlops(c: TuneCase): number {
 }
 
 /** Times `record` (one call of a version): median ms of `reps` runs after a warm-up. */
-async function timeCall(
+export async function timeCall(
   runner: KernelRunner,
   record: (pass: GPUComputePassEncoder) => void,
   reps: number,

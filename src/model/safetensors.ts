@@ -118,12 +118,32 @@ export interface TensorToWrite {
 
 /** Serialises tensors (header padded with spaces to 8 bytes, as the reference writer does). */
 export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    if (n !== t.data.byteLength) throw new Error(`${t.name}: shape [${t.shape}] of ${t.dtype} needs ${n} bytes, got ${t.data.byteLength}`);
+  }
+  const head = safetensorsHeader(tensors, metadata);
+  const out = new Uint8Array(head.byteLength + tensors.reduce((a, t) => a + t.data.byteLength, 0));
+  out.set(head);
+  let pos = head.byteLength;
+  for (const t of tensors) {
+    out.set(t.data, pos);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+/** The bytes before the data (u64 length + JSON header, padded to 8): the tensors' data
+ *  follows in this order. Lets a large file be written one tensor at a time. */
+export function safetensorsHeader(
+  tensors: Pick<TensorToWrite, 'name' | 'dtype' | 'shape'>[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (n !== t.data.byteLength) throw new Error(`${t.name}: shape [${t.shape}] of ${t.dtype} needs ${n} bytes, got ${t.data.byteLength}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
@@ -134,13 +154,8 @@ export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<str
     p.set(json);
     json = p;
   }
-  const out = new Uint8Array(8 + json.byteLength + offset);
+  const out = new Uint8Array(8 + json.byteLength);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
   out.set(json, 8);
-  let pos = 8 + json.byteLength;
-  for (const t of tensors) {
-    out.set(t.data, pos);
-    pos += t.data.byteLength;
-  }
   return out;
 }
