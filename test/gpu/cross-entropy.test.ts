@@ -16,8 +16,12 @@ import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS } from '../../src/gpu/kernels/linea
 import type { KernelFamily } from '../../src/gpu/kernel-versions.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { uploadBuffer } from '../../src/gpu/buffers.ts';
-import { bf16Weight, f32Buffer, gpuSkipReason, readF64, skipNote, testDevice } from '../helpers/gpu.ts';
+import { uploadModel } from '../../src/gpu/model.ts';
+import { GpuLora, initHostAdapter } from '../../src/gpu/lora.ts';
+import { Transformer } from '../../src/gpu/transformer.ts';
+import { bf16Weight, f32Buffer, gpuSkipReason, readF64, skipNote, testDevice, testRunner } from '../helpers/gpu.ts';
 import { f32Round, randn, relErr } from '../helpers/numeric.ts';
+import { tinyConfig, tinyModel } from '../helpers/tiny.ts';
 
 const FAMILIES: KernelFamily[] = ['register', 'tiled', 'tiled-f16'];
 
@@ -84,4 +88,24 @@ describe.skipIf(!!gpuSkipReason)(`lm head + cross-entropy, chunked by tokens${sk
         memory.destroyAll();
       });
     }
+
+  it('the Transformer refuses a backward whose forward computed no head gradient (loss-only forward)', async () => {
+    const { device } = await testDevice();
+    const runner = await testRunner();
+    const config = tinyConfig('llama', { numLayers: 1 });
+    const { tensors } = tinyModel(config, 3);
+    const memory = new GpuMemory(device);
+    const model = await uploadModel(memory, config, async (n) => tensors.get(n)!);
+    const lora = { r: 2, alpha: 4, dropout: 0, targets: ['q_proj' as const] };
+    const adapter = new GpuLora(memory, lora, initHostAdapter(config, lora, 1), { trainable: true });
+    const tf = new Transformer(runner, memory, model, adapter, { seqLen: 8 });
+    tf.setBatch([1, 2, 3, 4]);
+    await expect(
+      runner.run((pass) => {
+        tf.recordForward(pass);
+        tf.recordBackward(pass);
+      }),
+    ).rejects.toThrow(/recordForward\(pass, \{ gradScale \}\)/);
+    memory.destroyAll();
+  });
 });
