@@ -25,17 +25,20 @@ import { tinyConfig, tinyModel } from '../helpers/tiny.ts';
 
 const FAMILIES: KernelFamily[] = ['register', 'tiled', 'tiled-f16'];
 
-// [T, hidden, vocab, weight chunk rows, token chunk]: chunk from headChunkTokens at a budget of `chunk` rows of logits.
-const CASES: Array<[T: number, H: number, V: number, chunkRows: number, chunk: number]> = [
-  [9, 16, 37, 1000, 64], // one chunk; vocab not a multiple of 4 (tiled dx falls back to register)
-  [37, 32, 300, 1000, 16], // three chunks of tokens, the last 5 long
-  [70, 64, 200, 48, 16], // five chunks (the last 6 long), the head in 5 row chunks (the last 8 rows)
+// [T, hidden, vocab, weight chunk rows, token chunk, micro-batches]: chunk from headChunkTokens at a budget of
+// `chunk` rows of logits; gradScale = 1 / (counted tokens × micro-batches), as the trainer sets it.
+const CASES: Array<[T: number, H: number, V: number, chunkRows: number, chunk: number, batches: number]> = [
+  [9, 16, 37, 1000, 64, 1], // one chunk; vocab not a multiple of 4 (tiled dx falls back to register)
+  [37, 32, 300, 1000, 16, 1], // three chunks of tokens, the last 5 long
+  [70, 64, 200, 48, 16, 1], // five chunks (the last 6 long), the head in 5 row chunks (the last 8 rows)
+  // A tiny gradient scale (many accumulated micro-batches): gradScale·softmax would underflow f16's range.
+  [20, 32, 2000, 1000, 16, 1 << 16],
 ];
 
 describe.skipIf(!!gpuSkipReason)(`lm head + cross-entropy, chunked by tokens${skipNote}`, () => {
   for (const family of FAMILIES)
-    for (const [T, H, V, chunkRows, budgetRows] of CASES) {
-      it(`${family}: T=${T} hidden=${H} vocab=${V} weight chunks of ${chunkRows} rows, ${budgetRows}-token budget`, async (ctx) => {
+    for (const [T, H, V, chunkRows, budgetRows, batches] of CASES) {
+      it(`${family}: T=${T} hidden=${H} vocab=${V} weight chunks of ${chunkRows} rows, ${budgetRows}-token budget, ${batches} micro-batches`, async (ctx) => {
         const { device } = await testDevice();
         const runner = new KernelRunner(device);
         if (![...LINEAR_VERSIONS, ...LINEAR_DX_VERSIONS].some((v) => v.family === family && runner.kernels.available(v))) ctx.skip();
@@ -55,14 +58,15 @@ describe.skipIf(!!gpuSkipReason)(`lm head + cross-entropy, chunked by tokens${sk
           [x, new Float64Array(T), new Float64Array(1), new Float64Array(T * H), new Float64Array(T)].map(f32Buffer),
         );
         const want = ref.crossEntropyLmHead(x, W, targets, T, H, V);
-        const gradScale = 1 / want.count;
+        const gradScale = 1 / (want.count * batches);
         const d0 = runner.dispatches;
         await runner.run((pass) => {
           lmHeadLoss(runner, pass, { x: bx, W: weight, targets: btg, losses: blosses, T, scratch, grad: { scale: gradScale, dx: bdx } });
           sumLosses(runner, pass, blosses, btg, bmean, T);
         });
-        // Per chunk of tokens: the logits GEMM and the input-gradient GEMM once per weight chunk, one loss dispatch.
-        expect(runner.dispatches - d0).toBe(chunks * (2 * weight.chunks.length + 1) + 1);
+        // Per chunk of tokens: the logits GEMM and the input-gradient GEMM once per weight chunk, one loss dispatch;
+        // then d(x)'s scale and the mean.
+        expect(runner.dispatches - d0).toBe(chunks * (2 * weight.chunks.length + 1) + 2);
         const d1 = runner.dispatches;
         await runner.run((pass) => lmHeadLoss(runner, pass, { x: bx, W: weight, targets: btg, losses: blossOnly, T, scratch }));
         expect(runner.dispatches - d1).toBe(chunks * (weight.chunks.length + 1)); // loss only: no gradient GEMM

@@ -5,9 +5,12 @@
 // in place, and d(x) for the chunk's rows = dlogits·W (the registry's input-gradient
 // versions). So the head's forward GEMM runs once per micro-batch, its gradient GEMM once,
 // and backward starts from d(x): [T, vocab] never exists, only [chunk, vocab].
+// dlogits are written as (softmax − onehot)·2¹⁰ and d(x) scaled by gradScale/2¹⁰ once at
+// the end: gradScale·softmax (≈ 1e-9 for a 152k vocabulary and 1/(1,000 tokens × 8
+// micro-batches)) would underflow f16, which the tiled-f16 gradient GEMM reads dlogits as.
 import type { GpuMemory } from '../memory.ts';
 import { headChunkTokens } from '../buffers-plan.ts';
-import { f32, params, u32, wgslWorkgroupSum, type Binding, type KernelRunner } from '../kernel.ts';
+import { f32, FLAT_BUILTINS, flatIndex, grid1d, params, u32, wgslWorkgroupSum, type Binding, type KernelRunner } from '../kernel.ts';
 import type { WeightTensor } from '../weights.ts';
 import { linearCall, linearDxCall } from './linear.ts';
 
@@ -25,17 +28,19 @@ export function createLossScratch(memory: GpuMemory, T: number, vocab: number, h
 }
 
 const WG = 256;
+/** dlogits' scale (a power of two: exact): keeps them in f16's normal range, |(p − 1)·S·w| far below its max. */
+const DLOGITS_SCALE = 1024;
 
 /**
  * One workgroup per token row of the chunk: online max and sum of exp per thread, merged
  * in workgroup memory; loss = lse − logit[target] (0 where target < 0); with `grad`, the
- * row becomes gradScale·(softmax − onehot), all zeros where masked.
+ * row becomes scale·(softmax − onehot), all zeros where masked.
  */
 const LOSS_ROWS = /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read_write> losses: array<f32>;
-struct P { V: u32, t0: u32, grad: u32, gradScale: f32 }
+struct P { V: u32, t0: u32, grad: u32, scale: f32 }
 @group(0) @binding(3) var<uniform> p: P;
 var<workgroup> mx: array<f32, ${WG}>;
 var<workgroup> sm: array<f32, ${WG}>;
@@ -72,8 +77,17 @@ var<workgroup> sm: array<f32, ${WG}>;
       d = exp(logits[base + j] - lse);
       if (u32(tg) == j) { d -= 1.0; }
     }
-    logits[base + j] = d * p.gradScale;
+    logits[base + j] = d * p.scale;
   }
+}`;
+
+const SCALE = /* wgsl */ `
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+struct P { n: u32, s: f32 }
+@group(0) @binding(1) var<uniform> p: P;
+@compute @workgroup_size(256) fn main(${FLAT_BUILTINS}) {
+  let i = ${flatIndex(256)};
+  if (i < p.n) { x[i] = x[i] * p.s; }
 }`;
 
 const SUM = /* wgsl */ `
@@ -131,7 +145,7 @@ export function lmHeadLoss(runner: KernelRunner, pass: GPUComputePassEncoder, a:
       pass,
       runner.pipeline(LOSS_ROWS, 'ce_rows'),
       [logits, a.targets, a.losses],
-      params(u32(V), u32(t0), u32(a.grad ? 1 : 0), f32(a.grad?.scale ?? 0)),
+      params(u32(V), u32(t0), u32(a.grad ? 1 : 0), f32(DLOGITS_SCALE)),
       [n],
     );
     if (!a.grad) continue;
@@ -140,6 +154,10 @@ export function lmHeadLoss(runner: KernelRunner, pass: GPUComputePassEncoder, a:
       const band = { buffer: c.buffer, bufferRow: 0, rows: c.rows };
       linearDxCall(runner, pass, { dy: logits, dyStride: V, dyCol0: c.rowStart, W, band, dx, T: n, accumulate: i > 0 });
     });
+  }
+  if (a.grad) {
+    const scale = params(u32(T * H), f32(a.grad.scale / DLOGITS_SCALE));
+    runner.dispatch(pass, runner.pipeline(SCALE, 'ce_dx_scale'), [a.grad.dx], scale, grid1d(T * H, 256));
   }
 }
 
