@@ -5,9 +5,11 @@
 // in place, and d(x) for the chunk's rows = dlogits·W (the registry's input-gradient
 // versions). So the head's forward GEMM runs once per micro-batch, its gradient GEMM once,
 // and backward starts from d(x): [T, vocab] never exists, only [chunk, vocab].
-// dlogits are written as (softmax − onehot)·2¹⁰ and d(x) scaled by gradScale/2¹⁰ once at
-// the end: gradScale·softmax (≈ 1e-9 for a 152k vocabulary and 1/(1,000 tokens × 8
-// micro-batches)) would underflow f16, which the tiled-f16 gradient GEMM reads dlogits as.
+// dlogits are written as gradScale·S·(softmax − onehot), with S a power of two that puts
+// gradScale·S in (512, 1024], and d(x) multiplied by 1/S once at the end: gradScale·softmax
+// (≈ 1e-9 for a 152k vocabulary and 1/(1,000 tokens × 8 micro-batches)) would underflow
+// f16, which the tiled-f16 gradient GEMM reads dlogits as. Scaling by a power of two is
+// exact, so the f32 versions compute bit for bit what they would unscaled.
 import type { GpuMemory } from '../memory.ts';
 import { headChunkTokens } from '../buffers-plan.ts';
 import { f32, FLAT_BUILTINS, flatIndex, grid1d, params, u32, wgslWorkgroupSum, type Binding, type KernelRunner } from '../kernel.ts';
@@ -28,8 +30,11 @@ export function createLossScratch(memory: GpuMemory, T: number, vocab: number, h
 }
 
 const WG = 256;
-/** dlogits' scale (a power of two: exact): keeps them in f16's normal range, |(p − 1)·S·w| far below its max. */
-const DLOGITS_SCALE = 1024;
+/** S for a gradient scale: gradScale·S in (512, 1024], in f16's range with |(p − 1)·gradScale·S·w| far below its max. */
+function dlogitsScale(gradScale: number): number {
+  if (!(gradScale > 0) || !Number.isFinite(gradScale)) return 1;
+  return 2 ** Math.max(-100, Math.min(100, 10 - Math.ceil(Math.log2(gradScale))));
+}
 
 /**
  * One workgroup per token row of the chunk: online max and sum of exp per thread, merged
@@ -134,6 +139,7 @@ export function lmHeadLoss(runner: KernelRunner, pass: GPUComputePassEncoder, a:
   if (chunk < T && (chunk * H * 4) % align !== 0)
     throw new RangeError(`LM head chunks of ${chunk} tokens × ${H} floats are not ${align}-byte aligned; size them with headChunkTokens`);
   const rows = (b: GPUBuffer, t0: number, n: number): Binding => (n === T ? b : { buffer: b, offset: t0 * H * 4, size: n * H * 4 });
+  const S = a.grad ? dlogitsScale(a.grad.scale) : 1;
   for (let t0 = 0; t0 < T; t0 += chunk) {
     const n = Math.min(chunk, T - t0);
     const x = rows(a.x, t0, n);
@@ -145,7 +151,7 @@ export function lmHeadLoss(runner: KernelRunner, pass: GPUComputePassEncoder, a:
       pass,
       runner.pipeline(LOSS_ROWS, 'ce_rows'),
       [logits, a.targets, a.losses],
-      params(u32(V), u32(t0), u32(a.grad ? 1 : 0), f32(DLOGITS_SCALE)),
+      params(u32(V), u32(t0), u32(a.grad ? 1 : 0), f32((a.grad?.scale ?? 0) * S)),
       [n],
     );
     if (!a.grad) continue;
@@ -156,7 +162,7 @@ export function lmHeadLoss(runner: KernelRunner, pass: GPUComputePassEncoder, a:
     });
   }
   if (a.grad) {
-    const scale = params(u32(T * H), f32(a.grad.scale / DLOGITS_SCALE));
+    const scale = params(u32(T * H), f32(1 / S));
     runner.dispatch(pass, runner.pipeline(SCALE, 'ce_dx_scale'), [a.grad.dx], scale, grid1d(T * H, 256));
   }
 }
