@@ -10,9 +10,21 @@ export interface BufferSpec {
   category: Extract<MemoryCategory, 'activations' | 'scratch'>;
 }
 
-/** Rows of the LM head's vocabulary tile: ≈32 MiB of logits whatever the sequence length. */
-export function lossTileRows(T: number): number {
-  return Math.max(256, Math.min(32768, Math.floor((32 * 1024 * 1024) / (4 * T) / 64) * 64));
+/** Bytes of f32 logits one chunk of tokens may hold in the LM head + cross-entropy (chunk × vocab). */
+export const HEAD_LOGITS_BUDGET = 32 * 1024 * 1024;
+
+/**
+ * Tokens per chunk of the LM head + cross-entropy: as many as fit the logits budget (at
+ * least one step), a multiple of 16 (whole GEMM tiles) and of what keeps each chunk's
+ * rows of a [T, hidden] f32 buffer at a 256-byte offset (the strictest storage-binding
+ * alignment WebGPU allows), so chunks are bound in place; T itself when it fits.
+ */
+export function headChunkTokens(T: number, vocab: number, hidden: number, budgetBytes = HEAD_LOGITS_BUDGET): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const step = Math.max(16, 256 / gcd(hidden * 4, 256));
+  const fit = Math.floor(budgetBytes / (4 * vocab) / step) * step;
+  // At most 16,384 tokens: one workgroup per token stays within every device's grid limit.
+  return Math.min(T, Math.max(step, Math.min(fit, 16384)));
 }
 
 /**
@@ -83,8 +95,7 @@ export function transformerBuffers(
     ['loss', 1],
   ] as const)
     tmp(n, w);
-  tmp('ce.logits', T * lossTileRows(T));
-  tmp('ce.state', T * 4);
+  tmp('ce.logits', headChunkTokens(T, c.vocabSize, H) * c.vocabSize);
   tmp('rope.table', T * c.headDim); // cos and sin of T × headDim/2 angles
   return specs;
 }

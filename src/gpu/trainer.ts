@@ -74,9 +74,10 @@ export class LoraTrainer {
         const enc = device.createCommandEncoder();
         if (i === 0) for (const g of this.grads) enc.clearBuffer(g.buffer);
         const pass = enc.beginComputePass();
-        tf.recordForward(pass);
-        // The step's loss is the mean of the micro-batches' mean losses.
-        if (counted > 0) tf.recordBackward(pass, 1 / (counted * batch.length));
+        // The step's loss is the mean of the micro-batches' mean losses; the LM head's gradient
+        // is computed in the forward, so the scale is given there.
+        tf.recordForward(pass, counted > 0 ? { gradScale: 1 / (counted * batch.length) } : {});
+        if (counted > 0) tf.recordBackward(pass);
         pass.end();
         enc.copyBufferToBuffer(tf.loss, 0, results, i * 4, 4);
         device.queue.submit([enc.finish()]);

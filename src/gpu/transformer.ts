@@ -9,8 +9,8 @@ import type { LoraTarget } from '../model/types.ts';
 import { embeddingForward } from './kernels/embedding.ts';
 import { linearForward, linearBackwardInput } from './kernels/linear.ts';
 import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
-import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross-entropy.ts';
-import { checkpointStride, layerInputName, lossTileRows, transformerBuffers } from './buffers-plan.ts';
+import { lmHeadLoss, sumLosses, type LossScratch } from './kernels/cross-entropy.ts';
+import { checkpointStride, headChunkTokens, layerInputName, transformerBuffers } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionCall } from './kernels/attention-versions.ts';
@@ -68,6 +68,8 @@ export class Transformer {
   /** Mean loss of the last forward (1 float), read back asynchronously. */
   readonly loss: GPUBuffer;
   private lossScratch: LossScratch;
+  /** Whether the last forward left the LM head's gradient in dxn for a backward. */
+  private headGrad = false;
   private rope: RopeTable;
   private tokens = 0;
   private counted = 0;
@@ -122,7 +124,7 @@ export class Transformer {
     this.dx = get('dx');
     this.losses = get('losses');
     this.loss = get('loss');
-    this.lossScratch = { logits: get('ce.logits'), state: get('ce.state'), tile: lossTileRows(T) };
+    this.lossScratch = { logits: get('ce.logits'), chunk: headChunkTokens(T, c.vocabSize, c.hiddenSize) };
     this.rope = { buffer: get('rope.table'), positions: T, half: c.headDim / 2 };
     memory.device.queue.writeBuffer(this.rope.buffer, 0, ropeTableData(T, c.headDim, c.ropeTheta, c.ropeLinearFactor));
   }
@@ -157,28 +159,36 @@ export class Transformer {
     return this.tokens;
   }
 
-  /** Records the forward pass to per-token losses and the mean loss (in `this.loss`). */
-  recordForward(pass: GPUComputePassEncoder): void {
+  /**
+   * Records the forward pass to per-token losses and the mean loss (in `this.loss`). With
+   * `gradScale` (training: `recordBackward` follows), the LM head also leaves
+   * d(gradScale · Σ token losses)/d(final normed state) for backward, from the same logits.
+   */
+  recordForward(pass: GPUComputePassEncoder, opts: { gradScale?: number } = {}): void {
     const c = this.model.config;
     const T = this.tokens;
     embeddingForward(this.runner, pass, this.ids, this.model.embed, this.inputs[0], T);
     for (let l = 0; l < c.numLayers; l++) this.layerForward(pass, l, this.inputs[l], this.inputs[l + 1]);
     rmsnormForward(this.runner, pass, this.inputs[c.numLayers], this.model.finalNorm, this.finalNormed, T, c.hiddenSize, c.rmsNormEps);
-    lmHeadLossForward(this.runner, pass, this.finalNormed, this.model.lmHead, this.targets, this.losses, T, this.lossScratch);
+    const grad = opts.gradScale === undefined ? undefined : { scale: opts.gradScale, dx: this.s.dxn };
+    const { finalNormed: x, targets, losses, lossScratch: scratch } = this;
+    lmHeadLoss(this.runner, pass, { x, W: this.model.lmHead, targets, losses, T, scratch, grad });
+    this.headGrad = !!grad;
     sumLosses(this.runner, pass, this.losses, this.targets, this.loss, T);
   }
 
   /**
-   * Records the backward pass (after `recordForward` in the same or an earlier pass),
-   * accumulating into the adapter's gradients d(gradScale · Σ token losses).
+   * Records the backward pass (after `recordForward(pass, { gradScale })` in the same or an
+   * earlier pass), accumulating into the adapter's gradients d(gradScale · Σ token losses).
    */
-  recordBackward(pass: GPUComputePassEncoder, gradScale: number): void {
+  recordBackward(pass: GPUComputePassEncoder): void {
     if (!this.adapter) throw new Error('backward needs a LoRA adapter: the base weights are frozen');
+    if (!this.headGrad)
+      throw new Error('backward needs recordForward(pass, { gradScale }) first: the LM head computes its gradient in the forward');
     const c = this.model.config;
     const T = this.tokens;
     const H = c.hiddenSize;
-    // Loss → final hidden state.
-    lmHeadLossBackward(this.runner, pass, this.finalNormed, this.model.lmHead, this.targets, this.lossScratch, gradScale, this.s.dxn, T);
+    // Final normed state (its gradient in dxn, from the forward's LM head) → final hidden state.
     rmsnormBackward(this.runner, pass, this.inputs[c.numLayers], this.model.finalNorm, this.s.dxn, this.dx, T, H, c.rmsNormEps, false);
     // Segments of `stride` layers from the top; a segment's inputs are recomputed from its
     // first (kept) input, then its layers run backward. stride 1: every input is kept.

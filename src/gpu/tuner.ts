@@ -15,7 +15,7 @@ import type { WeightTensor } from './weights.ts';
 import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS, type LinearArgs, type LinearDxArgs } from './kernels/linear.ts';
 import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
 import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from './kernels/attention-versions.ts';
-import { lossTileRows } from './buffers-plan.ts';
+import { headChunkTokens } from './buffers-plan.ts';
 import { readFloat32 } from './buffers.ts';
 import { relErr } from './reference/ops.ts';
 import type { Progress } from '../progress.ts';
@@ -27,7 +27,7 @@ export interface TuneCase {
   /** Which weight (e.g. `mlp.up`, `lm_head`), or `attention`. */
   label: string;
   shape: OpShape;
-  /** The weight and the rows of it used (the LM head's loss tile is a band of its rows); absent for attention. */
+  /** The weight and the rows of it used (a chunk's rows: the LM head may have several); absent for attention. */
   weight?: WeightTensor;
   rows?: number;
   /** Attention's heads (its shape holds the head size and the group only). */
@@ -72,7 +72,8 @@ export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly Ke
     ['mlp.down', L.down.weight],
   ];
   const head = model.lmHead;
-  const tile = Math.min(lossTileRows(seqLen), head.chunks[0].rows);
+  const headRows = head.chunks[0].rows;
+  const headT = headChunkTokens(seqLen, head.rows, head.cols);
   const cases: TuneCase[] = [];
   const seen = new Set<string>();
   const add = (c: TuneCase) => {
@@ -88,13 +89,12 @@ export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly Ke
       if (op === 'linear-dx') add({ op, label, weight: w, rows, shape: { T: seqLen, K: rows, N: w.cols } });
       if (op === 'gemv') add({ op, label, weight: w, rows, shape: { T: 1, K: w.cols, N: rows } });
     }
-    // The LM head: a loss tile of rows in training (forward and dx), every row when decoding.
-    if (op === 'linear') add({ op, label: 'lm_head tile', weight: head, rows: tile, shape: { T: seqLen, K: head.cols, N: tile } });
-    if (op === 'linear-dx') add({ op, label: 'lm_head tile', weight: head, rows: tile, shape: { T: seqLen, K: tile, N: head.cols } });
-    if (op === 'gemv') {
-      const rows = head.chunks[0].rows;
-      add({ op, label: 'lm_head', weight: head, rows, shape: { T: 1, K: head.cols, N: rows } });
-    }
+    // The LM head: in training a chunk of tokens against each weight chunk's rows (forward
+    // and dx, cross-entropy.ts), every row for one token when decoding.
+    if (op === 'linear') add({ op, label: 'lm_head tile', weight: head, rows: headRows, shape: { T: headT, K: head.cols, N: headRows } });
+    if (op === 'linear-dx')
+      add({ op, label: 'lm_head tile', weight: head, rows: headRows, shape: { T: headT, K: headRows, N: head.cols } });
+    if (op === 'gemv') add({ op, label: 'lm_head', weight: head, rows: headRows, shape: { T: 1, K: head.cols, N: headRows } });
     // Training attention, forward and backward together (one pick serves both).
     if (op === 'attention') {
       const c = model.config;

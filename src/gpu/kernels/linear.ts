@@ -5,7 +5,7 @@
 // (software adapters favour it; see docs/BENCHMARKS.md) and handles every shape. The
 // workgroup-memory tiled versions are in matmul-tiled.ts. Weight chunks are processed one
 // dispatch each.
-import { params, u32, wgslUnpack2, type KernelRunner } from '../kernel.ts';
+import { params, u32, wgslUnpack2, type Binding, type KernelRunner } from '../kernel.ts';
 import type { KernelVersion } from '../kernel-versions.ts';
 import type { WeightTensor } from '../weights.ts';
 import { LINEAR_DX_TILED, LINEAR_DX_TILED_F16, LINEAR_TILED, LINEAR_TILED_F16 } from './matmul-tiled.ts';
@@ -114,7 +114,8 @@ export interface RowBand {
 
 /** One forward call: y[:, yCol0 .. yCol0+band.rows) (+)= x·W_bandᵀ (+ bias). */
 export interface LinearArgs {
-  x: GPUBuffer;
+  /** A buffer or a 256-aligned range of one (the LM head binds a chunk of tokens in place). */
+  x: Binding;
   W: WeightTensor;
   band: RowBand;
   bias?: { buffer: GPUBuffer; offset: number };
@@ -127,12 +128,12 @@ export interface LinearArgs {
 
 /** One input-gradient call: dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
 export interface LinearDxArgs {
-  dy: GPUBuffer;
+  dy: Binding;
   dyStride: number;
   dyCol0: number;
   W: WeightTensor;
   band: RowBand;
-  dx: GPUBuffer;
+  dx: Binding;
   T: number;
   accumulate: boolean;
 }
