@@ -74,8 +74,14 @@ describe.skipIf(!!gpuSkipReason)(`every kernel family trains and decodes alike${
       expect(names.some((n) => n.endsWith(`.${family}`))).toBe(true);
       if (family !== 'subgroup') expect(names.filter((n) => n.startsWith('linear')).every((n) => n.endsWith(`.${family}`))).toBe(true);
       else expect(names.filter((n) => n.startsWith('gemv'))).toEqual(['gemv.subgroup']);
-      // Training attention: `tiled` takes FlashAttention-2, every other family the simple version.
-      expect(names.filter((n) => n.startsWith('attention'))).toEqual([family === 'tiled' ? 'attention.flash' : 'attention.simple']);
+      // Training attention: `tiled` takes FlashAttention-2, `tiled-f16` its f16-math twin, `subgroup` the simple version.
+      const attention = {
+        register: 'attention.simple',
+        tiled: 'attention.flash',
+        'tiled-f16': 'attention.flash-f16',
+        subgroup: 'attention.simple',
+      };
+      expect(names.filter((n) => n.startsWith('attention'))).toEqual([attention[family]]);
       const dLoss = Math.max(...got.losses.map((l, i) => Math.abs(l - base.losses[i])));
       let dLogit = 0;
       for (const [t, row] of got.logits.entries())
