@@ -7,7 +7,7 @@ import type { GpuInfo } from './device.ts';
 import type { KernelPicks, KernelSelection } from './kernel-versions.ts';
 
 /** Bumped whenever a kernel version changes: stored picks for an older revision are ignored. */
-export const KERNELS_REVISION = 1;
+export const KERNELS_REVISION = 2;
 
 export interface TuneStore {
   load(adapterKey: string): Promise<KernelPicks | undefined>;

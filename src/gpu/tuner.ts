@@ -16,6 +16,7 @@ import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS, type LinearArgs, type LinearDxArgs
 import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
 import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from './kernels/attention-versions.ts';
 import { headChunkTokens } from './buffers-plan.ts';
+import { ATTENTION_F16_TOLERANCE } from './kernels/attention-flash-f16.ts';
 import { readFloat32 } from './buffers.ts';
 import { relErr } from './reference/ops.ts';
 import type { Progress } from '../progress.ts';
@@ -57,7 +58,7 @@ export interface TuneResult {
 
 /** Errors above this (relative to the largest output) mark a version wrong: f16 inputs ≈ 4e-4, f32 ≈ 1e-6.
  *  Attention's versions must agree within its kernel test's tolerance (test/gpu/attention.test.ts). */
-const AGREE = { f32: 1e-4, f16: 1e-2, attention: 2e-5 };
+const AGREE = { f32: 1e-4, f16: 1e-2, attention: 2e-5, attentionF16: ATTENTION_F16_TOLERANCE };
 
 /** The operations and shapes the engine dispatches for this model: training at `seqLen` tokens, decoding one. */
 export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly KernelOp[] = KERNEL_OPS): TuneCase[] {
@@ -288,7 +289,8 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
         for (const o of p.outs) outs.push(await readFloat32(device, o.buffer, o.n));
         const error = reference ? Math.max(...outs.map((o, j) => relErr(o, reference![j]))) : 0;
         reference ??= outs;
-        const agree = c.op === 'attention' ? AGREE.attention : v.features.includes('shader-f16') ? AGREE.f16 : AGREE.f32;
+        const f16 = v.features.includes('shader-f16');
+        const agree = c.op === 'attention' ? (f16 ? AGREE.attentionF16(c.shape.K) : AGREE.attention) : f16 ? AGREE.f16 : AGREE.f32;
         if (error > agree) {
           timings.push({ name: v.name, status: 'wrong', error });
           continue;

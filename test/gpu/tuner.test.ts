@@ -10,6 +10,7 @@ import { uploadModel } from '../../src/gpu/model.ts';
 import { GpuMemory } from '../../src/gpu/memory.ts';
 import { KernelSelection } from '../../src/gpu/kernel-versions.ts';
 import { LINEAR_VERSIONS } from '../../src/gpu/kernels/linear.ts';
+import { ATTENTION_F16_TOLERANCE } from '../../src/gpu/kernels/attention-flash-f16.ts';
 import { GEMV_VERSIONS } from '../../src/gpu/kernels/gemv.ts';
 import { modelTuneCases, tuneKernels } from '../../src/gpu/tuner.ts';
 import { adapterKey, applyStoredPicks, KERNELS_REVISION, savePicks } from '../../src/gpu/tune-store.ts';
@@ -63,8 +64,9 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
       expect(r.chosen).toBe(ok.reduce((b, v) => (v.ms! < b.ms! ? v : b)).name);
     }
     const attention = results.find((r) => r.op === 'attention')!;
-    expect(attention.versions.map((v) => v.name)).toEqual(['attention.simple', 'attention.flash']);
+    expect(attention.versions.map((v) => v.name)).toEqual(['attention.simple', 'attention.flash', 'attention.flash-f16']);
     expect(attention.versions[1].error!).toBeLessThan(2e-5); // the attention test's tolerance
+    expect(attention.versions[2].error!).toBeLessThan(ATTENTION_F16_TOLERANCE(16)); // f16's, at head size 16
     // The engine now runs the chosen versions at those shapes (any T in the same power-of-two bucket).
     const linear = results.find((r) => r.op === 'linear' && r.label === 'mlp.down')!;
     const w = model.layers[0].down.weight;

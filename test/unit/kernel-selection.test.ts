@@ -62,7 +62,7 @@ describe('attention versions', () => {
   };
   const pick = (s: KernelSelection, a: AttentionArgs) => s.choose(ATTENTION_VERSIONS, attentionShape(a), a).name;
 
-  it('runs simple by default, flash where tuned or where the tiled family is forced', () => {
+  it('runs simple by default, flash where tuned or where the tiled (or tiled-f16) family is forced', () => {
     expect(pick(new KernelSelection(new Set(), 16384), args())).toBe('attention.simple');
     const tuned = new KernelSelection(new Set(), 16384);
     tuned.loadPicks({ 'attention T64 K16 N2': 'attention.flash' }); // K head size, N query heads per kv head
@@ -71,8 +71,18 @@ describe('attention versions', () => {
     const forced = new KernelSelection(new Set(['shader-f16']), 16384);
     forced.forced = 'tiled';
     expect(pick(forced, args())).toBe('attention.flash');
-    forced.forced = 'tiled-f16'; // the flash kernels are f32: other families keep the simple version
+    forced.forced = 'tiled-f16'; // f16 math where the device has shader-f16
+    expect(pick(forced, args())).toBe('attention.flash-f16');
+    expect(pick(forced, args({ headDim: 6 }))).toBe('attention.simple'); // vec4 blocks: head size a multiple of 4
+    forced.forced = 'subgroup'; // no subgroup version: the simple one
     expect(pick(forced, args())).toBe('attention.simple');
+    // Without shader-f16 the f16 version is filtered out, whether forced or tuned elsewhere.
+    const noF16 = new KernelSelection(new Set(), 16384);
+    noF16.forced = 'tiled-f16';
+    expect(pick(noF16, args())).toBe('attention.simple');
+    const tunedElsewhere = new KernelSelection(new Set(), 16384);
+    tunedElsewhere.loadPicks({ 'attention T64 K16 N2': 'attention.flash-f16' });
+    expect(pick(tunedElsewhere, args())).toBe('attention.simple');
   });
 
   it('falls back to simple where the flash tiles do not fit the device', () => {
