@@ -6,6 +6,8 @@
 // workgroup-memory tiled versions are in matmul-tiled.ts. Weight chunks are processed one
 // dispatch each.
 import { params, u32, wgslUnpack2, type KernelRunner } from '../kernel.ts';
+import { LORA_EPILOGUE_FIELDS, loraEpilogueBuffers, loraEpilogueWords, wgslLoraEpilogue, type LoraDown, type LoraUp } from './lora.ts';
+import { forwardEpilogueBuffers, forwardLoraTerm, forwardResidualTerm, wgslForwardEpilogue, type Epilogue } from './epilogue.ts';
 import type { KernelVersion } from '../kernel-versions.ts';
 import type { WeightTensor } from '../weights.ts';
 import { LINEAR_DX_TILED, LINEAR_DX_TILED_F16, LINEAR_TILED, LINEAR_TILED_F16 } from './matmul-tiled.ts';
@@ -14,16 +16,19 @@ const TILE = 4;
 const WG = 8;
 
 /**
- * y[t, yCol0 + o] (+)= Σ_k x[t,k]·W[wRow0 + o, k] (+ b[bias0 + o]) for o < rows.
+ * y[t, yCol0 + o] (+)= Σ_k x[t,k]·W[wRow0 + o, k] (+ b[bias0 + o]) (+ LoRA) (+ residual) for o < rows.
  * Rows are read from one chunk's buffer starting at row wRow0 of that buffer.
  */
-const fwd = (dtype: 'bf16' | 'f16') => /* wgsl */ `
+const fwd = (dtype: 'bf16' | 'f16', e: Epilogue) => {
+  const [epi, next] = wgslForwardEpilogue(e, 4);
+  return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-struct P { T: u32, K: u32, rows: u32, wRow0: u32, yStride: u32, yCol0: u32, bias0: u32, flags: u32 }
-@group(0) @binding(4) var<uniform> p: P;
+struct P { T: u32, K: u32, rows: u32, wRow0: u32, yStride: u32, yCol0: u32, bias0: u32, flags: u32, ${LORA_EPILOGUE_FIELDS} }
+${epi}
+@group(0) @binding(${next}) var<uniform> p: P;
 ${wgslUnpack2(dtype)}
 @compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
   let o0 = g.x * ${TILE}u;
@@ -56,21 +61,25 @@ ${wgslUnpack2(dtype)}
       var v = acc[tt][oo];
       if ((p.flags & 1u) != 0u) { v += b[p.bias0 + o]; }
       let yi = t * p.yStride + p.yCol0 + o;
+      ${forwardResidualTerm(e, 'yi')}
       if ((p.flags & 2u) != 0u) { v += y[yi]; }
+      ${forwardLoraTerm(e, 't', 'o')}
       y[yi] = v;
     }
   }
 }`;
+};
 
 /**
  * dx[t, k] (+)= Σ_o dy[t, dyCol0 + o]·W[wRow0 + o, k] for o < rows. Each thread: 4 tokens × 4 inputs.
  */
-const bwd = (dtype: 'bf16' | 'f16') => /* wgsl */ `
+const bwd = (dtype: 'bf16' | 'f16', lora: boolean) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-struct P { T: u32, K: u32, rows: u32, wRow0: u32, dyStride: u32, dyCol0: u32, accumulate: u32 }
-@group(0) @binding(3) var<uniform> p: P;
+struct P { T: u32, K: u32, rows: u32, wRow0: u32, dyStride: u32, dyCol0: u32, accumulate: u32, ${LORA_EPILOGUE_FIELDS} }
+${lora ? wgslLoraEpilogue('down', 3) : ''}
+@group(0) @binding(${lora ? 5 : 3}) var<uniform> p: P;
 ${wgslUnpack2(dtype)}
 @compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
   let k0 = g.x * ${TILE}u; // multiple of 4: two whole words per row (K is even)
@@ -96,13 +105,23 @@ ${wgslUnpack2(dtype)}
       let k = k0 + kk;
       if (k >= p.K) { break; }
       let i = t * p.K + k;
-      if (p.accumulate == 1u) { dx[i] = dx[i] + acc[tt][kk]; } else { dx[i] = acc[tt][kk]; }
+      // Accumulated dx first, then LoRA: the order of the separate passes this replaces.
+      var v = acc[tt][kk];
+      if (p.accumulate == 1u) { v = dx[i] + v; }
+      ${lora ? 'v += loraTerm(t, k);' : ''}
+      dx[i] = v;
     }
   }
 }`;
 
-const FWD = { bf16: fwd('bf16'), f16: fwd('f16') };
-const BWD = { bf16: bwd('bf16'), f16: bwd('f16') };
+const codes = new Map<string, string>();
+function cached(key: string, make: () => string): string {
+  let c = codes.get(key);
+  if (!c) codes.set(key, (c = make()));
+  return c;
+}
+const epilogueOf = (a: { lora?: unknown; residual?: unknown }): Epilogue => ({ lora: !!a.lora, residual: !!a.residual });
+const epilogueKey = (e: Epilogue) => `${e.lora ? '_lora' : ''}${e.residual ? '_res' : ''}`;
 
 /** A band of W's rows inside one chunk buffer. */
 export interface RowBand {
@@ -123,6 +142,10 @@ export interface LinearArgs {
   yCol0: number;
   T: number;
   accumulate: boolean;
+  /** y += s·xa·Bᵀ in the epilogue (LoRA's second product; xa computed by loraProjectGroup). */
+  lora?: LoraUp;
+  /** y = residual + x·Wᵀ …: the residual stream added in the epilogue (no copy first). */
+  residual?: GPUBuffer;
 }
 
 /** One input-gradient call: dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
@@ -135,6 +158,8 @@ export interface LinearDxArgs {
   dx: GPUBuffer;
   T: number;
   accumulate: boolean;
+  /** dx += s·(g·A)∘mask in the epilogue (LoRA's input gradient; g from loraGradGroup). */
+  lora?: LoraDown;
 }
 
 const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
@@ -147,10 +172,15 @@ const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
   supports: () => true,
   record(runner, pass, a) {
     const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+    const e = epilogueOf(a);
+    const key = `linear_${a.W.dtype}${epilogueKey(e)}`;
     runner.dispatch(
       pass,
-      runner.pipeline(FWD[a.W.dtype], `linear_${a.W.dtype}`),
-      [a.x, a.band.buffer, a.bias?.buffer ?? a.x, a.y],
+      runner.pipeline(
+        cached(key, () => fwd(a.W.dtype, e)),
+        key,
+      ),
+      [a.x, a.band.buffer, a.bias?.buffer ?? a.x, a.y, ...forwardEpilogueBuffers(a)],
       params(
         u32(a.T),
         u32(a.W.cols),
@@ -160,6 +190,7 @@ const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
         u32(a.yCol0),
         u32(a.bias?.offset ?? 0),
         u32(flags),
+        ...loraEpilogueWords(a.lora),
       ),
       [Math.ceil(a.band.rows / (TILE * WG)), Math.ceil(a.T / (TILE * WG))],
     );
@@ -175,11 +206,24 @@ const LINEAR_DX_REGISTER: KernelVersion<LinearDxArgs> = {
   summary: '4 tokens × 4 inputs per thread, looping over W rows straight from memory; any shape',
   supports: () => true,
   record(runner, pass, a) {
+    const key = `linear_bwd_${a.W.dtype}${a.lora ? '_lora' : ''}`;
     runner.dispatch(
       pass,
-      runner.pipeline(BWD[a.W.dtype], `linear_bwd_${a.W.dtype}`),
-      [a.dy, a.band.buffer, a.dx],
-      params(u32(a.T), u32(a.W.cols), u32(a.band.rows), u32(a.band.bufferRow), u32(a.dyStride), u32(a.dyCol0), u32(a.accumulate ? 1 : 0)),
+      runner.pipeline(
+        cached(key, () => bwd(a.W.dtype, !!a.lora)),
+        key,
+      ),
+      [a.dy, a.band.buffer, a.dx, ...(a.lora ? loraEpilogueBuffers(a.lora) : [])],
+      params(
+        u32(a.T),
+        u32(a.W.cols),
+        u32(a.band.rows),
+        u32(a.band.bufferRow),
+        u32(a.dyStride),
+        u32(a.dyCol0),
+        u32(a.accumulate ? 1 : 0),
+        ...loraEpilogueWords(a.lora),
+      ),
       [Math.ceil(a.W.cols / (TILE * WG)), Math.ceil(a.T / (TILE * WG))],
     );
   },
@@ -233,7 +277,13 @@ export function linearBandBackward(
   linearDxCall(runner, pass, { dy, dyStride, dyCol0, W, band, dx, T, accumulate });
 }
 
-/** y[T, out] (+)= x[T, in]·Wᵀ + b, over every chunk of W. */
+/** What a whole-matrix forward adds in the epilogue: LoRA (`row0` is set per chunk) and a residual. */
+export interface ForwardExtras {
+  lora?: Omit<LoraUp, 'row0'>;
+  residual?: GPUBuffer;
+}
+
+/** y[T, out] (+)= x[T, in]·Wᵀ + b (+ LoRA) (+ residual), over every chunk of W. */
 export function linearForward(
   runner: KernelRunner,
   pass: GPUComputePassEncoder,
@@ -243,14 +293,27 @@ export function linearForward(
   y: GPUBuffer,
   T: number,
   accumulate = false,
+  extras: ForwardExtras = {},
 ): void {
   for (const c of W.chunks) {
     const band = { buffer: c.buffer, bufferRow: 0, rows: c.rows };
-    linearBandForward(runner, pass, x, W, band, bias && { buffer: bias, offset: c.rowStart }, y, W.rows, c.rowStart, T, accumulate);
+    linearCall(runner, pass, {
+      x,
+      W,
+      band,
+      bias: bias && { buffer: bias, offset: c.rowStart },
+      y,
+      yStride: W.rows,
+      yCol0: c.rowStart,
+      T,
+      accumulate,
+      lora: extras.lora && { ...extras.lora, row0: c.rowStart },
+      residual: extras.residual,
+    });
   }
 }
 
-/** dx[T, in] (+)= dy[T, out]·W, accumulating over W's chunks. */
+/** dx[T, in] (+)= dy[T, out]·W (+ LoRA's s·(g·A)∘mask), accumulating over W's chunks. */
 export function linearBackwardInput(
   runner: KernelRunner,
   pass: GPUComputePassEncoder,
@@ -259,9 +322,21 @@ export function linearBackwardInput(
   dx: GPUBuffer,
   T: number,
   accumulate: boolean,
+  lora?: LoraDown,
 ): void {
   W.chunks.forEach((c, i) => {
     const band = { buffer: c.buffer, bufferRow: 0, rows: c.rows };
-    linearBandBackward(runner, pass, dy, W.rows, c.rowStart, W, band, dx, T, accumulate || i > 0);
+    // The LoRA term is added once, by the first chunk.
+    linearDxCall(runner, pass, {
+      dy,
+      dyStride: W.rows,
+      dyCol0: c.rowStart,
+      W,
+      band,
+      dx,
+      T,
+      accumulate: accumulate || i > 0,
+      lora: i === 0 ? lora : undefined,
+    });
   });
 }
