@@ -20,9 +20,9 @@ import {
   transformerBuffers,
 } from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
-import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
+import { ropeQK, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionCall } from './kernels/attention-versions.ts';
-import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
+import { siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
 
 export interface TransformerOptions {
   /** Longest sequence a micro-batch may hold. */
@@ -227,7 +227,8 @@ export class Transformer {
 
   /**
    * The projections of one LoRA group reading x: xa = drop(x)·Aᵀ for the group in one
-   * dispatch, then each y = x·Wᵀ + b + s·xa·Bᵀ (LoRA in the GEMM's epilogue), or y += ….
+   * dispatch, then each y = (residual +) x·Wᵀ + b + s·xa·Bᵀ (LoRA and the residual in the
+   * GEMM's epilogue).
    */
   private projGroup(
     pass: GPUComputePassEncoder,
@@ -236,7 +237,7 @@ export class Transformer {
     lins: readonly GpuLinear[],
     x: GPUBuffer,
     ys: readonly GPUBuffer[],
-    accumulate = false,
+    residual?: GPUBuffer,
   ): void {
     const T = this.tokens;
     const g = this.loraGroup(l, group);
@@ -246,7 +247,7 @@ export class Transformer {
       const j = g ? g.targets.indexOf(t) : -1;
       const lora =
         g && j >= 0 ? { xa: g.xa, stride: g.targets.length * r, col0: j * r, B: g.members[j].B, r, scale: this.adapter!.scale } : undefined;
-      linearForward(this.runner, pass, x, lins[i].weight, lins[i].bias, ys[i], T, accumulate, { lora });
+      linearForward(this.runner, pass, x, lins[i].weight, lins[i].bias, ys[i], T, false, { lora, residual });
     });
   }
 
@@ -312,18 +313,15 @@ export class Transformer {
     const [QKV, O, GATE_UP, DOWN] = LORA_GROUPS;
     rmsnormForward(this.runner, pass, x, L.inputNorm, s.xn, T, H, c.rmsNormEps);
     this.projGroup(pass, l, QKV, [L.q, L.k, L.v], s.xn, [s.q, s.k, s.v]);
-    ropeForward(this.runner, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, 0);
-    ropeForward(this.runner, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, 0);
+    ropeQK(this.runner, pass, s.q, s.k, this.rope, T, c.numHeads, c.numKvHeads, c.headDim, 0, 1);
     // The version (simple or flash) is the runner's selection's: tuned, forced or the fallback.
     attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse });
-    copyInto(this.runner, pass, x, s.h, T * H);
-    this.projGroup(pass, l, O, [L.o], s.attn, [s.h], true); // h = x + o(attn)
+    this.projGroup(pass, l, O, [L.o], s.attn, [s.h], x); // h = x + o(attn)
     rmsnormForward(this.runner, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
     this.projGroup(pass, l, GATE_UP, [L.gate, L.up], s.xn2, [s.gate, s.up]);
     siluGateForward(this.runner, pass, s.gate, s.up, s.act, T * c.intermediateSize);
     if (out) {
-      copyInto(this.runner, pass, s.h, out, T * H);
-      this.projGroup(pass, l, DOWN, [L.down], s.act, [out], true); // out = h + down(act)
+      this.projGroup(pass, l, DOWN, [L.down], s.act, [out], s.h); // out = h + down(act)
     } else {
       // Recompute only: backward needs the down projection's LoRA intermediate, not its output.
       const g = this.loraGroup(l, DOWN);
@@ -344,18 +342,16 @@ export class Transformer {
     this.projGroupBackward(pass, l, DOWN, [L.down], s.act, [dOut], s.dAct);
     siluGateBackward(this.runner, pass, s.gate, s.up, s.dAct, s.dGate, s.dUp, T * c.intermediateSize);
     this.projGroupBackward(pass, l, GATE_UP, [L.gate, L.up], s.xn2, [s.dGate, s.dUp], s.dxn);
-    copyInto(this.runner, pass, dOut, s.dh, T * H);
-    rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
+    // dh = dOut + rmsnorm'(h)·dxn
+    rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, false, dOut);
     // h = x + o(attn)
     this.projGroupBackward(pass, l, O, [L.o], s.attn, [s.dh], s.dAttn);
     const grads = { dout: s.dAttn, dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta };
     attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse, grads });
-    ropeBackward(this.runner, pass, s.dq, s.dq, this.rope, T, c.numHeads, c.headDim, 0);
-    ropeBackward(this.runner, pass, s.dk, s.dk, this.rope, T, c.numKvHeads, c.headDim, 0);
+    ropeQK(this.runner, pass, s.dq, s.dk, this.rope, T, c.numHeads, c.numKvHeads, c.headDim, 0, -1);
     this.projGroupBackward(pass, l, QKV, [L.q, L.k, L.v], s.xn, [s.dq, s.dk, s.dv], s.dxn);
     // dx = dh + rmsnorm'(x)·dxn
-    copyInto(this.runner, pass, s.dh, this.dx, T * H);
-    rmsnormBackward(this.runner, pass, x, L.inputNorm, s.dxn, this.dx, T, H, c.rmsNormEps, true);
+    rmsnormBackward(this.runner, pass, x, L.inputNorm, s.dxn, this.dx, T, H, c.rmsNormEps, false, s.dh);
   }
 }
 
