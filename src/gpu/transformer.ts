@@ -7,7 +7,7 @@ import type { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
 import { embeddingForward } from './kernels/embedding.ts';
-import { linearForward, linearBackwardInput } from './kernels/linear.ts';
+import { linearForward, linearBackwardInput, linearPairForward } from './kernels/linear.ts';
 import { loraDAGroup, loraDBGroup, loraGradGroup, loraProjectGroup, type LoraMember } from './kernels/lora.ts';
 import { lmHeadLossForward, lmHeadLossBackward, sumLosses, type LossScratch } from './kernels/cross-entropy.ts';
 import {
@@ -243,12 +243,20 @@ export class Transformer {
     const g = this.loraGroup(l, group);
     const r = this.adapter?.config.r ?? 0;
     if (g) loraProjectGroup(this.runner, pass, x, g.members, g.xa, T, lins[0].weight.cols, r);
-    group.forEach((t, i) => {
+    const loras = group.map((t) => {
       const j = g ? g.targets.indexOf(t) : -1;
-      const lora =
-        g && j >= 0 ? { xa: g.xa, stride: g.targets.length * r, col0: j * r, B: g.members[j].B, r, scale: this.adapter!.scale } : undefined;
-      linearForward(this.runner, pass, x, lins[i].weight, lins[i].bias, ys[i], T, false, { lora, residual });
+      return g && j >= 0
+        ? { xa: g.xa, stride: g.targets.length * r, col0: j * r, B: g.members[j].B, r, scale: this.adapter!.scale }
+        : undefined;
     });
+    // gate and up (same shape, no bias): one GEMM dispatch for both.
+    if (group.length === 2 && !residual && !lins[0].bias && !lins[1].bias && !!loras[0] === !!loras[1]) {
+      linearPairForward(this.runner, pass, x, lins[0].weight, lins[1].weight, ys[0], ys[1], T, loras[0], loras[1]);
+      return;
+    }
+    group.forEach((_, i) =>
+      linearForward(this.runner, pass, x, lins[i].weight, lins[i].bias, ys[i], T, false, { lora: loras[i], residual }),
+    );
   }
 
   /**

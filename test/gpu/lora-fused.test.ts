@@ -29,6 +29,7 @@ const CASES: Array<{ T: number; inF: number; outs: number[]; r: number; chunkRow
   { T: 37, inF: 40, outs: [24, 8, 16], r: 4, chunkRows: 16 }, // q/k/v-like: three targets, chunked
   { T: 70, inF: 72, outs: [132], r: 3, chunkRows: 1000 }, // one target (o, down), ragged tiles, odd r
   { T: 9, inF: 18, outs: [13, 7], r: 2, chunkRows: 3 }, // gate/up-like; K % 8 ≠ 0: only register versions
+  { T: 66, inF: 48, outs: [136, 72], r: 5, chunkRows: 1000 }, // a pair over 3 output tiles of 64 each
 ];
 
 const SCALE = 2;
@@ -103,6 +104,58 @@ describe.skipIf(!!gpuSkipReason)(`grouped LoRA in the linear epilogues${skipNote
             const want = base.map((b, k) => b + lora[k] + (i === 0 ? res[0][k] : 0));
             const e = relErr(await readF64(ys[i], T * outs[i]), want);
             console.log(`[gpu tests] ${v.name} + LoRA target ${i}, ${shape}: error ${e.toExponential(2)} (tolerance ${tolerance(v)})`);
+            expect(e).toBeLessThan(tolerance(v));
+          }
+        });
+      }
+
+      // gate and up as one GEMM dispatch: two weights of the same shape (here targets 0 and 1 of
+      // a group, both cut to the first one's rows), picked by output tile.
+      for (const v of G >= 2 ? LINEAR_VERSIONS : []) {
+        it(`${v.name} paired forward: ${shape}`, async (ctx) => {
+          const { runner, members, bx, xa } = await setup();
+          if (!runner.kernels.available(v)) ctx.skip();
+          const rows = outs[0];
+          const Ws = await Promise.all([0, 1].map((i) => bf16Weight(randn(rows * inF, 90 + i, 0.3), rows, inF, chunkRows * inF * 2)));
+          // target 1's B cut (or padded by its own rows) to `rows`: a fresh B of that shape
+          const B1 = f32Round(randn(rows * r, 95, 0.3));
+          const bB1 = await f32Buffer(B1);
+          const ys = await Promise.all([0, 1].map(() => f32Buffer(new Float64Array(T * rows))));
+          const calls: LinearArgs[] = Ws[0].weight.chunks.map((c, ci) => {
+            const c2 = Ws[1].weight.chunks[ci];
+            return {
+              x: bx,
+              W: Ws[0].weight,
+              band: { buffer: c.buffer, bufferRow: 0, rows: c.rows },
+              y: ys[0],
+              yStride: rows,
+              yCol0: c.rowStart,
+              T,
+              accumulate: false,
+              lora: { xa, stride: G * r, col0: 0, B: members[0].B, row0: c.rowStart, r, scale: SCALE },
+              pair: {
+                band: { buffer: c2.buffer, bufferRow: 0, rows: c2.rows },
+                y: ys[1],
+                lora: { xa, stride: G * r, col0: r, B: bB1, row0: c2.rowStart, r, scale: SCALE },
+              },
+            };
+          });
+          if (!calls.every((a) => v.supports(a))) {
+            expect(inF % 8).not.toBe(0);
+            ctx.skip();
+          }
+          await runner.run((pass) => {
+            loraProjectGroup(runner, pass, bx, members, xa, T, inF, r);
+            for (const a of calls) v.record(runner, pass, a);
+          });
+          for (let i = 0; i < 2; i++) {
+            const base = ref.linear(x, Ws[i].rounded, T, inF, rows);
+            const lora = ref.lora(x, A[i], i === 0 ? B[0] : B1, T, inF, rows, r, SCALE, masks[i]);
+            const e = relErr(
+              await readF64(ys[i], T * rows),
+              base.map((b, k) => b + lora[k]),
+            );
+            console.log(`[gpu tests] ${v.name} paired, weight ${i}, ${shape}: error ${e.toExponential(2)} (tolerance ${tolerance(v)})`);
             expect(e).toBeLessThan(tolerance(v));
           }
         });

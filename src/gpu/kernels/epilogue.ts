@@ -3,6 +3,7 @@
 // s·xa·Bᵀ (lora.ts) and a residual input (y = residual + x·Wᵀ: no copy of the residual
 // into y first). Each combination is its own compiled variant; without them the GEMM is
 // the plain one.
+import type { LinearArgs } from './linear.ts';
 import type { LoraUp } from './lora.ts';
 import { loraEpilogueBuffers, wgslLoraEpilogue } from './lora.ts';
 
@@ -10,6 +11,8 @@ import { loraEpilogueBuffers, wgslLoraEpilogue } from './lora.ts';
 export interface Epilogue {
   lora: boolean;
   residual: boolean;
+  /** A second weight and output in the same dispatch (linear.ts `LinearPair`). */
+  pair?: boolean;
 }
 
 /** Extra bindings of a forward GEMM's epilogue from `binding` on; returns [wgsl, next binding]. */
@@ -29,9 +32,22 @@ export function forwardEpilogueBuffers(a: { lora?: LoraUp; residual?: GPUBuffer 
 }
 
 /**
- * WGSL that adds the epilogue terms to \`v\` for output row t, band column o, flat index yi:
+ * WGSL that adds the epilogue terms to `v` for output row t, band column o, flat index yi:
  * the residual before an accumulated y and LoRA last, the order of the separate passes
  * this replaces (copy, accumulate, then LoRA's y += s·xa·Bᵀ), so the sums round alike.
  */
 export const forwardResidualTerm = (e: Epilogue, yi: string) => (e.residual ? `v += res[${yi}];` : '');
 export const forwardLoraTerm = (e: Epilogue, t: string, o: string) => (e.lora ? `v += loraTerm(${t}, ${o});` : '');
+
+/** The extra storage buffers of a paired call, after the epilogue's. */
+export function pairBuffers(a: LinearArgs): GPUBuffer[] {
+  return a.pair ? [a.pair.band.buffer, a.pair.y, ...(a.pair.lora ? [a.pair.lora.B] : [])] : [];
+}
+
+/** Checks a paired call's arguments (the kernels assume them). */
+export function checkPair(a: LinearArgs): void {
+  if (!a.pair) return;
+  if (a.bias || a.residual || a.accumulate) throw new Error('a paired linear call takes no bias, residual or accumulate');
+  if (a.pair.band.rows !== a.band.rows) throw new Error('a paired linear call needs bands of the same rows');
+  if (!!a.pair.lora !== !!a.lora) throw new Error('a paired linear call has LoRA on both weights or on neither');
+}

@@ -6,8 +6,24 @@
 // workgroup-memory tiled versions are in matmul-tiled.ts. Weight chunks are processed one
 // dispatch each.
 import { params, u32, wgslUnpack2, type KernelRunner } from '../kernel.ts';
-import { LORA_EPILOGUE_FIELDS, loraEpilogueBuffers, loraEpilogueWords, wgslLoraEpilogue, type LoraDown, type LoraUp } from './lora.ts';
-import { forwardEpilogueBuffers, forwardLoraTerm, forwardResidualTerm, wgslForwardEpilogue, type Epilogue } from './epilogue.ts';
+import {
+  LORA_EPILOGUE_FIELDS,
+  loraEpilogueBuffers,
+  loraEpilogueWords,
+  wgslLoraEpilogue,
+  wgslLoraUpPair,
+  type LoraDown,
+  type LoraUp,
+} from './lora.ts';
+import {
+  checkPair,
+  forwardEpilogueBuffers,
+  forwardLoraTerm,
+  forwardResidualTerm,
+  pairBuffers,
+  wgslForwardEpilogue,
+  type Epilogue,
+} from './epilogue.ts';
 import type { KernelVersion } from '../kernel-versions.ts';
 import type { WeightTensor } from '../weights.ts';
 import { LINEAR_DX_TILED, LINEAR_DX_TILED_F16, LINEAR_TILED, LINEAR_TILED_F16 } from './matmul-tiled.ts';
@@ -20,17 +36,46 @@ const WG = 8;
  * Rows are read from one chunk's buffer starting at row wRow0 of that buffer.
  */
 const fwd = (dtype: 'bf16' | 'f16', e: Epilogue) => {
-  const [epi, next] = wgslForwardEpilogue(e, 4);
+  // A pair (gate and up): no bias binding (8 storage bindings at most), a second weight and
+  // output, picked by workgroup column: [0, tilesX) the first, [tilesX, 2·tilesX) the second.
+  const [epi, next] = wgslForwardEpilogue(e, e.pair ? 3 : 4);
+  const pairBindings = e.pair
+    ? `@group(0) @binding(${next}) var<storage, read> wp: array<u32>;
+@group(0) @binding(${next + 1}) var<storage, read_write> yp: array<f32>;
+${e.lora ? wgslLoraUpPair(next + 2) : ''}`
+    : '';
+  const uniform = next + (e.pair ? (e.lora ? 3 : 2) : 0);
+  const loop = (wn: string) => `for (var kw = 0u; kw < words; kw++) {
+    let w0 = unpack2(${wn}[wbase[0] + kw]);
+    let w1 = unpack2(${wn}[wbase[1] + kw]);
+    let w2 = unpack2(${wn}[wbase[2] + kw]);
+    let w3 = unpack2(${wn}[wbase[3] + kw]);
+    let wa = vec4f(w0.x, w1.x, w2.x, w3.x);
+    let wb = vec4f(w0.y, w1.y, w2.y, w3.y);
+    for (var tt = 0u; tt < ${TILE}u; tt++) {
+      let xi = xbase[tt] + 2u * kw;
+      acc[tt] = acc[tt] + x[xi] * wa + x[xi + 1u] * wb;
+    }
+  }`;
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${e.pair ? '' : '@group(0) @binding(2) var<storage, read> b: array<f32>;'}
+@group(0) @binding(${e.pair ? 2 : 3}) var<storage, read_write> y: array<f32>;
 struct P { T: u32, K: u32, rows: u32, wRow0: u32, yStride: u32, yCol0: u32, bias0: u32, flags: u32, ${LORA_EPILOGUE_FIELDS} }
 ${epi}
-@group(0) @binding(${next}) var<uniform> p: P;
+${pairBindings}
+@group(0) @binding(${uniform}) var<uniform> p: P;
 ${wgslUnpack2(dtype)}
-@compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
+@compute @workgroup_size(${WG}, ${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u) {
+  var g = gid;
+  ${
+    e.pair
+      ? `let tilesX = (p.rows + ${TILE * WG - 1}u) / ${TILE * WG}u;
+  let second = wg.x >= tilesX;
+  if (second) { g.x -= tilesX * ${WG}u; }`
+      : ''
+  }
   let o0 = g.x * ${TILE}u;
   let t0 = g.y * ${TILE}u;
   if (o0 >= p.rows || t0 >= p.T) { return; }
@@ -40,18 +85,7 @@ ${wgslUnpack2(dtype)}
   for (var oo = 0u; oo < ${TILE}u; oo++) { wbase[oo] = (p.wRow0 + min(o0 + oo, p.rows - 1u)) * words; }
   var xbase: array<u32, ${TILE}>;
   for (var tt = 0u; tt < ${TILE}u; tt++) { xbase[tt] = min(t0 + tt, p.T - 1u) * p.K; }
-  for (var kw = 0u; kw < words; kw++) {
-    let w0 = unpack2(w[wbase[0] + kw]);
-    let w1 = unpack2(w[wbase[1] + kw]);
-    let w2 = unpack2(w[wbase[2] + kw]);
-    let w3 = unpack2(w[wbase[3] + kw]);
-    let wa = vec4f(w0.x, w1.x, w2.x, w3.x);
-    let wb = vec4f(w0.y, w1.y, w2.y, w3.y);
-    for (var tt = 0u; tt < ${TILE}u; tt++) {
-      let xi = xbase[tt] + 2u * kw;
-      acc[tt] = acc[tt] + x[xi] * wa + x[xi + 1u] * wb;
-    }
-  }
+  ${e.pair ? `if (second) { ${loop('wp')} } else { ${loop('w')} }` : loop('w')}
   for (var tt = 0u; tt < ${TILE}u; tt++) {
     let t = t0 + tt;
     if (t >= p.T) { break; }
@@ -59,12 +93,16 @@ ${wgslUnpack2(dtype)}
       let o = o0 + oo;
       if (o >= p.rows) { break; }
       var v = acc[tt][oo];
-      if ((p.flags & 1u) != 0u) { v += b[p.bias0 + o]; }
       let yi = t * p.yStride + p.yCol0 + o;
+      ${
+        e.pair
+          ? `if (second) { ${e.lora ? 'v += loraTerm2(t, o);' : ''} yp[yi] = v; } else { ${forwardLoraTerm(e, 't', 'o')} y[yi] = v; }`
+          : `if ((p.flags & 1u) != 0u) { v += b[p.bias0 + o]; }
       ${forwardResidualTerm(e, 'yi')}
       if ((p.flags & 2u) != 0u) { v += y[yi]; }
       ${forwardLoraTerm(e, 't', 'o')}
-      y[yi] = v;
+      y[yi] = v;`
+      }
     }
   }
 }`;
@@ -120,8 +158,12 @@ function cached(key: string, make: () => string): string {
   if (!c) codes.set(key, (c = make()));
   return c;
 }
-const epilogueOf = (a: { lora?: unknown; residual?: unknown }): Epilogue => ({ lora: !!a.lora, residual: !!a.residual });
-const epilogueKey = (e: Epilogue) => `${e.lora ? '_lora' : ''}${e.residual ? '_res' : ''}`;
+const epilogueOf = (a: { lora?: unknown; residual?: unknown; pair?: unknown }): Epilogue => ({
+  lora: !!a.lora,
+  residual: !!a.residual,
+  pair: !!a.pair,
+});
+const epilogueKey = (e: Epilogue) => `${e.lora ? '_lora' : ''}${e.residual ? '_res' : ''}${e.pair ? '_pair' : ''}`;
 
 /** A band of W's rows inside one chunk buffer. */
 export interface RowBand {
@@ -146,6 +188,18 @@ export interface LinearArgs {
   lora?: LoraUp;
   /** y = residual + x·Wᵀ …: the residual stream added in the epilogue (no copy first). */
   residual?: GPUBuffer;
+  /**
+   * A second weight of the same shape read from the same x, in the same dispatch (gate and
+   * up): yp = x·W_pairᵀ (+ its LoRA, from the same xa at its own column). No bias, residual
+   * or accumulate with a pair.
+   */
+  pair?: LinearPair;
+}
+
+export interface LinearPair {
+  band: RowBand;
+  y: GPUBuffer;
+  lora?: LoraUp;
 }
 
 /** One input-gradient call: dx (+)= dy[:, dyCol0 .. +band.rows)·W_band. */
@@ -171,6 +225,7 @@ const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
   summary: '4×4 outputs per thread read straight from memory (no workgroup memory); any shape',
   supports: () => true,
   record(runner, pass, a) {
+    checkPair(a);
     const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
     const e = epilogueOf(a);
     const key = `linear_${a.W.dtype}${epilogueKey(e)}`;
@@ -180,7 +235,7 @@ const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
         cached(key, () => fwd(a.W.dtype, e)),
         key,
       ),
-      [a.x, a.band.buffer, a.bias?.buffer ?? a.x, a.y, ...forwardEpilogueBuffers(a)],
+      [a.x, a.band.buffer, ...(a.pair ? [] : [a.bias?.buffer ?? a.x]), a.y, ...forwardEpilogueBuffers(a), ...pairBuffers(a)],
       params(
         u32(a.T),
         u32(a.W.cols),
@@ -190,9 +245,9 @@ const LINEAR_REGISTER: KernelVersion<LinearArgs> = {
         u32(a.yCol0),
         u32(a.bias?.offset ?? 0),
         u32(flags),
-        ...loraEpilogueWords(a.lora),
+        ...loraEpilogueWords(a.lora, a.pair?.lora),
       ),
-      [Math.ceil(a.band.rows / (TILE * WG)), Math.ceil(a.T / (TILE * WG))],
+      [Math.ceil(a.band.rows / (TILE * WG)) * (a.pair ? 2 : 1), Math.ceil(a.T / (TILE * WG))],
     );
   },
 };
@@ -337,6 +392,52 @@ export function linearBackwardInput(
       T,
       accumulate: accumulate || i > 0,
       lora: i === 0 ? lora : undefined,
+    });
+  });
+}
+
+/**
+ * Two projections of the same shape reading the same x in one dispatch per chunk (gate and
+ * up): y1 = x·W1ᵀ (+ LoRA), y2 = x·W2ᵀ (+ LoRA). Falls back to two calls where the weights
+ * are chunked differently.
+ */
+export function linearPairForward(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  x: GPUBuffer,
+  W1: WeightTensor,
+  W2: WeightTensor,
+  y1: GPUBuffer,
+  y2: GPUBuffer,
+  T: number,
+  lora1?: Omit<LoraUp, 'row0'>,
+  lora2?: Omit<LoraUp, 'row0'>,
+): void {
+  const aligned =
+    W1.rows === W2.rows &&
+    W1.cols === W2.cols &&
+    W1.dtype === W2.dtype &&
+    !!lora1 === !!lora2 &&
+    W1.chunks.length === W2.chunks.length &&
+    W1.chunks.every((c, i) => c.rows === W2.chunks[i].rows && c.rowStart === W2.chunks[i].rowStart);
+  if (!aligned) {
+    linearForward(runner, pass, x, W1, undefined, y1, T, false, { lora: lora1 });
+    linearForward(runner, pass, x, W2, undefined, y2, T, false, { lora: lora2 });
+    return;
+  }
+  W1.chunks.forEach((c, i) => {
+    const c2 = W2.chunks[i];
+    linearCall(runner, pass, {
+      x,
+      W: W1,
+      band: { buffer: c.buffer, bufferRow: 0, rows: c.rows },
+      y: y1,
+      yStride: W1.rows,
+      yCol0: c.rowStart,
+      T,
+      accumulate: false,
+      lora: lora1 && { ...lora1, row0: c.rowStart },
+      pair: { band: { buffer: c2.buffer, bufferRow: 0, rows: c2.rows }, y: y2, lora: lora2 && { ...lora2, row0: c2.rowStart } },
     });
   });
 }

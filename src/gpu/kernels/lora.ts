@@ -207,11 +207,11 @@ export interface LoraDown {
 
 /** WGSL struct fields appended to a GEMM's parameters when it carries a LoRA epilogue. */
 export const LORA_EPILOGUE_FIELDS =
-  'lr: u32, lscale: f32, lstride: u32, lcol0: u32, lrow0: u32, lwidth: u32, lseed: u32, lthresh: u32, lkeep: f32, lmask: u32';
+  'lr: u32, lscale: f32, lstride: u32, lcol0: u32, lrow0: u32, lwidth: u32, lseed: u32, lthresh: u32, lkeep: f32, lmask: u32, lcol1: u32';
 
 /** The uniform words for LORA_EPILOGUE_FIELDS (zeros when there is no epilogue). */
-export function loraEpilogueWords(e: LoraUp | LoraDown | undefined): Array<{ u32: number } | { f32: number }> {
-  if (!e) return [u32(0), f32(0), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0), f32(0), u32(0)];
+export function loraEpilogueWords(e: LoraUp | LoraDown | undefined, pair?: LoraUp): Array<{ u32: number } | { f32: number }> {
+  if (!e) return [u32(0), f32(0), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0), f32(0), u32(0), u32(0)];
   const d = 'A' in e ? e.dropout : undefined;
   const w = dropWords(d?.p ?? 0);
   return [
@@ -225,7 +225,21 @@ export function loraEpilogueWords(e: LoraUp | LoraDown | undefined): Array<{ u32
     u32(w.threshold),
     f32(w.keepScale),
     u32(d ? 1 : 0),
+    u32(pair?.col0 ?? 0),
   ];
+}
+
+/** A paired GEMM's second LoRA term (`loraTerm2`): the same xa, its own column offset (lcol1) and B. */
+export function wgslLoraUpPair(binding: number): string {
+  return /* wgsl */ `
+@group(0) @binding(${binding}) var<storage, read> lB2: array<f32>;
+fn loraTerm2(t: u32, n: u32) -> f32 {
+  var s = 0.0;
+  let xb = t * p.lstride + p.lcol1;
+  let bb = (p.lrow0 + n) * p.lr;
+  for (var j = 0u; j < p.lr; j++) { s += lxa[xb + j] * lB2[bb + j]; }
+  return p.lscale * s;
+}`;
 }
 
 /** The storage buffers the epilogue binds, after the GEMM's own. */
