@@ -7,10 +7,12 @@
 //   for dA; the two products that touch the big dimension twice (s·xa·Bᵀ into y and
 //   s·(g·A)∘mask into dx) ride in the base GEMM's epilogue (linear.ts, matmul-tiled.ts:
 //   `LoraUp`, `LoraDown`). A group's A and B stay separate buffers, bound side by side
-//   (≤ 3 per group, so ≤ 7 storage bindings, under maxStorageBuffersPerShaderStage = 8):
-//   the adapter's layout, the optimizer, save/load and the decoder stay as they are.
-// LoRA math is f32 in every GEMM version (also tiled-f16): r is small, and A and B are
-// the trained f32 masters. r is small, so one output per thread is enough.
+//   (≤ 3 per group, so ≤ 7 storage bindings, under maxStorageBuffersPerShaderStage = 8),
+//   rather than one concatenated buffer: the adapter's layout, the optimizer, save/load
+//   and the decoder stay as they are, and nothing needs 256-byte-aligned sub-ranges.
+// LoRA math is f32 in every GEMM version (also tiled-f16): A and B are the trained f32
+// masters, and r is small (r FMAs per output against the GEMM's K), so one output per
+// thread is enough in the grouped kernels.
 import { f32, params, u32, type KernelRunner } from '../kernel.ts';
 
 export interface Dropout {
