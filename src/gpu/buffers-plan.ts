@@ -42,6 +42,25 @@ export function layerInputName(l: number, numLayers: number, stride: number): st
   return l === numLayers || l % stride === 0 ? `layer${l}.input` : `segment${(l % stride) - 1}`;
 }
 
+/**
+ * LoRA targets that read the same input, whose products run as one dispatch each (q/k/v
+ * read the normed input, gate/up the normed residual); o and down are groups of one.
+ */
+export const LORA_GROUPS: readonly (readonly LoraTarget[])[] = [
+  ['q_proj', 'k_proj', 'v_proj'],
+  ['o_proj'],
+  ['gate_proj', 'up_proj'],
+  ['down_proj'],
+];
+
+/** The groups an adapter's targets form (each target in its fixed group, empty groups dropped). */
+export function loraGroups(targets: readonly LoraTarget[]): LoraTarget[][] {
+  return LORA_GROUPS.map((g) => g.filter((t) => targets.includes(t))).filter((g) => g.length > 0);
+}
+
+/** The scratch holding a group's xa = drop(x)·Aᵀ, [T, group size · r]. */
+export const loraGroupBuffer = (group: readonly LoraTarget[]) => `xa.${group.join('+')}`;
+
 export function transformerBuffers(
   c: ModelConfig,
   T: number,
@@ -84,8 +103,10 @@ export function transformerBuffers(
     ['delta', c.numHeads * T],
   ] as const)
     tmp(n, w);
-  for (const t of lora?.targets ?? []) tmp(`xa.${t}`, T * r);
-  tmp('dxa', Math.max(1, T * r));
+  const groups = loraGroups(lora?.targets ?? []);
+  for (const g of groups) tmp(loraGroupBuffer(g), T * r * g.length);
+  // g = dy·B of the group in backward, [T, group size · r].
+  tmp('dxa', Math.max(1, T * r * Math.max(1, ...groups.map((g) => g.length))));
   for (const [n, w] of [
     ['ids', T],
     ['targets', T],

@@ -2,19 +2,27 @@
 // LoRA gradients with per-layer activation checkpointing (each layer's input is kept;
 // the layer is recomputed inside backward). One sequence per micro-batch.
 import type { GpuModel, GpuLayer, GpuLinear } from './model.ts';
-import type { GpuLora, LoraParam } from './lora.ts';
+import type { GpuLora } from './lora.ts';
 import type { KernelRunner } from './kernel.ts';
 import type { GpuMemory } from './memory.ts';
 import type { LoraTarget } from '../model/types.ts';
 import { embeddingForward } from './kernels/embedding.ts';
-import { linearForward, linearBackwardInput } from './kernels/linear.ts';
-import { loraForward, loraBackward, loraProject } from './kernels/lora.ts';
+import { linearForward, linearBackwardInput, linearPairForward } from './kernels/linear.ts';
+import { loraDAGroup, loraDBGroup, loraGradGroup, loraProjectGroup, type LoraMember } from './kernels/lora.ts';
 import { lmHeadLoss, sumLosses, type LossScratch } from './kernels/cross-entropy.ts';
-import { checkpointStride, headChunkTokens, layerInputName, transformerBuffers } from './buffers-plan.ts';
+import {
+  checkpointStride,
+  headChunkTokens,
+  layerInputName,
+  LORA_GROUPS,
+  loraGroupBuffer,
+  loraGroups,
+  transformerBuffers,
+} from './buffers-plan.ts';
 import { rmsnormForward, rmsnormBackward } from './kernels/rmsnorm.ts';
-import { ropeForward, ropeBackward, ropeTableData, type RopeTable } from './kernels/rope.ts';
+import { ropeQK, ropeTableData, type RopeTable } from './kernels/rope.ts';
 import { attentionCall } from './kernels/attention-versions.ts';
-import { copyInto, siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
+import { siluGateForward, siluGateBackward } from './kernels/elementwise.ts';
 
 export interface TransformerOptions {
   /** Longest sequence a micro-batch may hold. */
@@ -38,8 +46,8 @@ interface Scratch {
   gate: GPUBuffer; // [T,I]
   up: GPUBuffer;
   act: GPUBuffer; // [T,I] silu(gate)*up
-  xa: Partial<Record<LoraTarget, GPUBuffer>>; // [T,r] LoRA intermediate per target
-  dxa: GPUBuffer; // [T,r]
+  xa: Map<LoraTarget, GPUBuffer>; // [T, group·r] LoRA intermediate of each target's group
+  dxa: GPUBuffer; // [T, group·r]: g = dy·B of the group in backward
   delta: GPUBuffer; // [nH, T] attention backward scratch
   // gradients
   dh: GPUBuffer; // [T,H]
@@ -90,8 +98,8 @@ export class Transformer {
     this.buffers = [...buf.values()];
     const get = (name: string) => buf.get(name)!;
     for (let l = 0; l <= c.numLayers; l++) this.inputs.push(get(layerInputName(l, c.numLayers, this.stride)));
-    const xa: Partial<Record<LoraTarget, GPUBuffer>> = {};
-    for (const t of adapter?.config.targets ?? []) xa[t] = get(`xa.${t}`);
+    const xa = new Map<LoraTarget, GPUBuffer>();
+    for (const g of loraGroups(adapter?.config.targets ?? [])) for (const t of g) xa.set(t, get(loraGroupBuffer(g)));
     const n = (k: keyof Omit<Scratch, 'xa'>) => get(k);
     this.s = {
       xn: n('xn'),
@@ -215,70 +223,83 @@ export class Transformer {
     return this.counted;
   }
 
-  /** y = x·Wᵀ + b + LoRA (or y += … when `accumulate`). */
-  private proj(
-    pass: GPUComputePassEncoder,
-    lin: GpuLinear,
-    lora: LoraParam | undefined,
-    x: GPUBuffer,
-    y: GPUBuffer,
-    target: LoraTarget,
-    accumulate = false,
-  ): void {
-    const T = this.tokens;
-    linearForward(this.runner, pass, x, lin.weight, lin.bias, y, T, accumulate);
-    if (lora && this.adapter) {
-      loraForward(
-        this.runner,
-        pass,
-        x,
-        lora.A,
-        lora.B,
-        this.s.xa[target]!,
-        y,
-        T,
-        lora.inF,
-        lora.outF,
-        this.adapter.config.r,
-        this.adapter.scale,
-        this.dropout(target),
-      );
-    }
+  /** The layer's LoRA parameters of the targets of `group` it has, as the grouped kernels take them. */
+  private loraGroup(l: number, group: readonly LoraTarget[]): { targets: LoraTarget[]; members: LoraMember[]; xa: GPUBuffer } | undefined {
+    const layer = this.adapter?.layers[l];
+    const targets = group.filter((t) => layer?.[t]);
+    if (!layer || targets.length === 0) return undefined;
+    const members = targets.map((t) => {
+      const p = layer[t]!;
+      return { A: p.A, B: p.B, dA: p.dA, dB: p.dB, outF: p.outF, dropout: this.dropout(t) };
+    });
+    return { targets, members, xa: this.s.xa.get(targets[0])! };
   }
 
-  /** dx (+)= dy·W (+ LoRA path), and the LoRA gradients. x is the projection's input. */
-  private projBackward(
+  /**
+   * The projections of one LoRA group reading x: xa = drop(x)·Aᵀ for the group in one
+   * dispatch, then each y = (residual +) x·Wᵀ + b + s·xa·Bᵀ (LoRA and the residual in the
+   * GEMM's epilogue).
+   */
+  private projGroup(
     pass: GPUComputePassEncoder,
-    lin: GpuLinear,
-    lora: LoraParam | undefined,
+    l: number,
+    group: readonly LoraTarget[],
+    lins: readonly GpuLinear[],
     x: GPUBuffer,
-    dy: GPUBuffer,
-    dx: GPUBuffer,
-    accumulate: boolean,
-    target: LoraTarget,
+    ys: readonly GPUBuffer[],
+    residual?: GPUBuffer,
   ): void {
     const T = this.tokens;
-    linearBackwardInput(this.runner, pass, dy, lin.weight, dx, T, accumulate);
-    if (lora && this.adapter) {
-      loraBackward(
-        this.runner,
-        pass,
-        x,
-        lora.A,
-        lora.B,
-        this.s.xa[target]!,
-        dy,
-        lora.dA,
-        lora.dB,
-        dx,
-        this.s.dxa,
-        T,
-        lora.inF,
-        lora.outF,
-        this.adapter.config.r,
-        this.adapter.scale,
-        this.dropout(target),
-      );
+    const g = this.loraGroup(l, group);
+    const r = this.adapter?.config.r ?? 0;
+    if (g) loraProjectGroup(this.runner, pass, x, g.members, g.xa, T, lins[0].weight.cols, r);
+    const loras = group.map((t) => {
+      const j = g ? g.targets.indexOf(t) : -1;
+      return g && j >= 0
+        ? { xa: g.xa, stride: g.targets.length * r, col0: j * r, B: g.members[j].B, r, scale: this.adapter!.scale }
+        : undefined;
+    });
+    // gate and up (same shape, no bias): one GEMM dispatch for both.
+    if (group.length === 2 && !residual && !lins[0].bias && !lins[1].bias && !!loras[0] === !!loras[1]) {
+      linearPairForward(this.runner, pass, x, lins[0].weight, lins[1].weight, ys[0], ys[1], T, loras[0], loras[1]);
+      return;
+    }
+    for (let i = 0; i < group.length; i++)
+      linearForward(this.runner, pass, x, lins[i].weight, lins[i].bias, ys[i], T, false, { lora: loras[i], residual });
+  }
+
+  /**
+   * Backward of one group's projections reading x: g = dy·B for the group (one dispatch),
+   * dx (+)= Σ dy·W with s·(g·A)∘mask in each GEMM's epilogue, then dB and dA for the group
+   * (one dispatch each, accumulating).
+   */
+  private projGroupBackward(
+    pass: GPUComputePassEncoder,
+    l: number,
+    group: readonly LoraTarget[],
+    lins: readonly GpuLinear[],
+    x: GPUBuffer,
+    dys: readonly GPUBuffer[],
+    dx: GPUBuffer,
+  ): void {
+    const T = this.tokens;
+    const g = this.loraGroup(l, group);
+    const r = this.adapter?.config.r ?? 0;
+    const scale = this.adapter?.scale ?? 0;
+    const gDys = g ? g.targets.map((t) => dys[group.indexOf(t)]) : [];
+    if (g) loraGradGroup(this.runner, pass, g.members, gDys, this.s.dxa, T, r);
+    group.forEach((t, i) => {
+      const j = g ? g.targets.indexOf(t) : -1;
+      const width = lins[i].weight.cols;
+      const lora =
+        g && j >= 0
+          ? { g: this.s.dxa, stride: g.targets.length * r, col0: j * r, A: g.members[j].A, width, r, scale, dropout: g.members[j].dropout }
+          : undefined;
+      linearBackwardInput(this.runner, pass, dys[i], lins[i].weight, dx, T, i > 0, lora);
+    });
+    if (g) {
+      loraDBGroup(this.runner, pass, g.members, gDys, g.xa, T, r, scale);
+      loraDAGroup(this.runner, pass, g.members, this.s.dxa, x, T, lins[0].weight.cols, r, scale);
     }
   }
 
@@ -305,29 +326,23 @@ export class Transformer {
     const T = this.tokens;
     const H = c.hiddenSize;
     const L: GpuLayer = this.model.layers[l];
-    const lora = this.adapter?.layers[l] ?? {};
     const s = this.s;
+    const [QKV, O, GATE_UP, DOWN] = LORA_GROUPS;
     rmsnormForward(this.runner, pass, x, L.inputNorm, s.xn, T, H, c.rmsNormEps);
-    this.proj(pass, L.q, lora.q_proj, s.xn, s.q, 'q_proj');
-    this.proj(pass, L.k, lora.k_proj, s.xn, s.k, 'k_proj');
-    this.proj(pass, L.v, lora.v_proj, s.xn, s.v, 'v_proj');
-    ropeForward(this.runner, pass, s.q, s.q, this.rope, T, c.numHeads, c.headDim, 0);
-    ropeForward(this.runner, pass, s.k, s.k, this.rope, T, c.numKvHeads, c.headDim, 0);
+    this.projGroup(pass, l, QKV, [L.q, L.k, L.v], s.xn, [s.q, s.k, s.v]);
+    ropeQK(this.runner, pass, s.q, s.k, this.rope, T, c.numHeads, c.numKvHeads, c.headDim, 0, 1);
     // The version (simple or flash) is the runner's selection's: tuned, forced or the fallback.
     attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse });
-    copyInto(this.runner, pass, x, s.h, T * H);
-    this.proj(pass, L.o, lora.o_proj, s.attn, s.h, 'o_proj', true); // h = x + o(attn)
+    this.projGroup(pass, l, O, [L.o], s.attn, [s.h], x); // h = x + o(attn)
     rmsnormForward(this.runner, pass, s.h, L.postNorm, s.xn2, T, H, c.rmsNormEps);
-    this.proj(pass, L.gate, lora.gate_proj, s.xn2, s.gate, 'gate_proj');
-    this.proj(pass, L.up, lora.up_proj, s.xn2, s.up, 'up_proj');
+    this.projGroup(pass, l, GATE_UP, [L.gate, L.up], s.xn2, [s.gate, s.up]);
     siluGateForward(this.runner, pass, s.gate, s.up, s.act, T * c.intermediateSize);
     if (out) {
-      copyInto(this.runner, pass, s.h, out, T * H);
-      this.proj(pass, L.down, lora.down_proj, s.act, out, 'down_proj', true); // out = h + down(act)
-    } else if (lora.down_proj && this.adapter) {
+      this.projGroup(pass, l, DOWN, [L.down], s.act, [out], s.h); // out = h + down(act)
+    } else {
       // Recompute only: backward needs the down projection's LoRA intermediate, not its output.
-      const d = lora.down_proj;
-      loraProject(this.runner, pass, s.act, d.A, s.xa.down_proj!, T, d.inF, this.adapter.config.r, this.dropout('down_proj'));
+      const g = this.loraGroup(l, DOWN);
+      if (g) loraProjectGroup(this.runner, pass, s.act, g.members, g.xa, T, c.intermediateSize, this.adapter!.config.r);
     }
   }
 
@@ -337,28 +352,23 @@ export class Transformer {
     const T = this.tokens;
     const H = c.hiddenSize;
     const L = this.model.layers[l];
-    const lora = this.adapter?.layers[l] ?? {};
     const s = this.s;
     const dOut = this.dx;
-    // out = h + down(act): d(act) from down; dh starts as dOut.
-    this.projBackward(pass, L.down, lora.down_proj, s.act, dOut, s.dAct, false, 'down_proj');
+    const [QKV, O, GATE_UP, DOWN] = LORA_GROUPS;
+    // out = h + down(act): d(act) from down; dh starts as dOut. (down's dA reads act before dGate overwrites it.)
+    this.projGroupBackward(pass, l, DOWN, [L.down], s.act, [dOut], s.dAct);
     siluGateBackward(this.runner, pass, s.gate, s.up, s.dAct, s.dGate, s.dUp, T * c.intermediateSize);
-    this.projBackward(pass, L.gate, lora.gate_proj, s.xn2, s.dGate, s.dxn, false, 'gate_proj');
-    this.projBackward(pass, L.up, lora.up_proj, s.xn2, s.dUp, s.dxn, true, 'up_proj');
-    copyInto(this.runner, pass, dOut, s.dh, T * H);
-    rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, true);
+    this.projGroupBackward(pass, l, GATE_UP, [L.gate, L.up], s.xn2, [s.dGate, s.dUp], s.dxn);
+    // dh = dOut + rmsnorm'(h)·dxn
+    rmsnormBackward(this.runner, pass, s.h, L.postNorm, s.dxn, s.dh, T, H, c.rmsNormEps, false, dOut);
     // h = x + o(attn)
-    this.projBackward(pass, L.o, lora.o_proj, s.attn, s.dh, s.dAttn, false, 'o_proj');
+    this.projGroupBackward(pass, l, O, [L.o], s.attn, [s.dh], s.dAttn);
     const grads = { dout: s.dAttn, dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta };
     attentionCall(this.runner, pass, { ...this.attentionArgs(T), q: s.q, k: s.k, v: s.v, out: s.attn, lse: s.lse, grads });
-    ropeBackward(this.runner, pass, s.dq, s.dq, this.rope, T, c.numHeads, c.headDim, 0);
-    ropeBackward(this.runner, pass, s.dk, s.dk, this.rope, T, c.numKvHeads, c.headDim, 0);
-    this.projBackward(pass, L.q, lora.q_proj, s.xn, s.dq, s.dxn, false, 'q_proj');
-    this.projBackward(pass, L.k, lora.k_proj, s.xn, s.dk, s.dxn, true, 'k_proj');
-    this.projBackward(pass, L.v, lora.v_proj, s.xn, s.dv, s.dxn, true, 'v_proj');
+    ropeQK(this.runner, pass, s.dq, s.dk, this.rope, T, c.numHeads, c.numKvHeads, c.headDim, 0, -1);
+    this.projGroupBackward(pass, l, QKV, [L.q, L.k, L.v], s.xn, [s.dq, s.dk, s.dv], s.dxn);
     // dx = dh + rmsnorm'(x)·dxn
-    copyInto(this.runner, pass, s.dh, this.dx, T * H);
-    rmsnormBackward(this.runner, pass, x, L.inputNorm, s.dxn, this.dx, T, H, c.rmsNormEps, true);
+    rmsnormBackward(this.runner, pass, x, L.inputNorm, s.dxn, this.dx, T, H, c.rmsNormEps, false, s.dh);
   }
 }
 

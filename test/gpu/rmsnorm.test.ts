@@ -18,20 +18,24 @@ describe.skipIf(!!gpuSkipReason)(`rmsnorm kernel${skipNote}`, () => {
       const w = f32Round(randn(H, 2, 0.5).map((v) => 1 + v));
       const dy = f32Round(randn(T * H, 3));
       const prev = f32Round(randn(T * H, 4));
-      const [bx, bw, bdy, by, bdx] = await Promise.all([
+      const [bx, bw, bdy, by, bdx, bres, bdx2] = await Promise.all([
         f32Buffer(x),
         f32Buffer(w),
         f32Buffer(dy),
         f32Buffer(new Float64Array(T * H)),
         f32Buffer(prev),
+        f32Buffer(prev),
+        f32Buffer(randn(T * H, 5)), // overwritten: dx = residual + ∂rmsnorm·dy
       ]);
       await runner.run((pass) => {
         rmsnormForward(runner, pass, bx, bw, by, T, H, 1e-6);
         rmsnormBackward(runner, pass, bx, bw, bdy, bdx, T, H, 1e-6, true);
+        rmsnormBackward(runner, pass, bx, bw, bdy, bdx2, T, H, 1e-6, false, bres);
       });
       expect(relErr(await readF64(by, T * H), ref.rmsnorm(x, w, T, H, 1e-6))).toBeLessThan(2e-5);
       const want = ref.rmsnormBackward(x, w, dy, T, H, 1e-6).map((v, i) => v + prev[i]);
       expect(relErr(await readF64(bdx, T * H), want)).toBeLessThan(2e-5);
+      expect(relErr(await readF64(bdx2, T * H), want)).toBeLessThan(2e-5); // the residual input, same tolerance
     });
   }
 });

@@ -22,13 +22,16 @@ ${REDUCE}
   for (var i = l.x; i < p.H; i += ${WG}u) { y[base + i] = x[base + i] * inv * w[i]; }
 }`;
 
-const BWD = /* wgsl */ `
+// With a residual input (the transformer's skip connection), dx = residual + ∂rmsnorm·dy in
+// one pass, instead of copying the residual gradient into dx and accumulating.
+const bwd = (residual: boolean) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+${residual ? '@group(0) @binding(4) var<storage, read> res: array<f32>;' : ''}
 struct P { H: u32, eps: f32, accumulate: u32 }
-@group(0) @binding(4) var<uniform> p: P;
+@group(0) @binding(${residual ? 5 : 4}) var<uniform> p: P;
 ${REDUCE}
 @compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
   let base = wg.x * p.H;
@@ -45,9 +48,11 @@ ${REDUCE}
   let c = tot.y * inv * inv / f32(p.H);
   for (var i = l.x; i < p.H; i += ${WG}u) {
     let g = inv * (dy[base + i] * w[i] - x[base + i] * c);
-    if (p.accumulate == 1u) { dx[base + i] = dx[base + i] + g; } else { dx[base + i] = g; }
+    ${residual ? 'dx[base + i] = res[base + i] + g;' : 'if (p.accumulate == 1u) { dx[base + i] = dx[base + i] + g; } else { dx[base + i] = g; }'}
   }
 }`;
+const BWD = bwd(false);
+const BWD_RESIDUAL = bwd(true);
 
 /** y = rmsnorm(x)·w for T rows of H. */
 export function rmsnormForward(
@@ -63,7 +68,7 @@ export function rmsnormForward(
   runner.dispatch(pass, runner.pipeline(FWD, 'rmsnorm'), [x, w, y], params(u32(H), f32(eps)), [T]);
 }
 
-/** dx (+)= ∂rmsnorm/∂x · dy. */
+/** dx (+)= ∂rmsnorm/∂x · dy, or dx = residual + ∂rmsnorm/∂x · dy when `residual` is given (dx ≠ residual). */
 export function rmsnormBackward(
   runner: KernelRunner,
   pass: GPUComputePassEncoder,
@@ -75,6 +80,14 @@ export function rmsnormBackward(
   H: number,
   eps: number,
   accumulate: boolean,
+  residual?: GPUBuffer,
 ): void {
-  runner.dispatch(pass, runner.pipeline(BWD, 'rmsnorm_bwd'), [x, w, dy, dx], params(u32(H), f32(eps), u32(accumulate ? 1 : 0)), [T]);
+  if (residual && accumulate) throw new Error('rmsnormBackward: a residual input replaces accumulate, not both');
+  runner.dispatch(
+    pass,
+    residual ? runner.pipeline(BWD_RESIDUAL, 'rmsnorm_bwd_res') : runner.pipeline(BWD, 'rmsnorm_bwd'),
+    residual ? [x, w, dy, dx, residual] : [x, w, dy, dx],
+    params(u32(H), f32(eps), u32(accumulate ? 1 : 0)),
+    [T],
+  );
 }

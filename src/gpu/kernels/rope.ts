@@ -116,3 +116,64 @@ export function ropeBackward(
 ): void {
   record(runner, pass, dy, dx, table, T, nHeads, headDim, posOffset, -1);
 }
+
+// q and k of one layer in one dispatch, in place: heads [0, nQ) of q, then [0, nK) of k.
+const QK = /* wgsl */ `
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> k: array<f32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+struct P { nQ: u32, nK: u32, half: u32, positions: u32, posOffset: u32, sign: i32 }
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3u) {
+  let t = g.y;
+  var hi = g.x; // head * half + i over q's heads, then k's
+  if (hi >= (p.nQ + p.nK) * p.half) { return; }
+  let isK = hi >= p.nQ * p.half;
+  if (isK) { hi -= p.nQ * p.half; }
+  let h = hi / p.half;
+  let i = hi % p.half;
+  let pos = t + p.posOffset;
+  let c = table[pos * p.half + i];
+  let s = f32(p.sign) * table[p.positions * p.half + pos * p.half + i];
+  let nHeads = select(p.nQ, p.nK, isK);
+  let base = (t * nHeads + h) * 2u * p.half;
+  if (isK) {
+    let a = k[base + i];
+    let b = k[base + i + p.half];
+    k[base + i] = a * c - b * s;
+    k[base + i + p.half] = b * c + a * s;
+  } else {
+    let a = q[base + i];
+    let b = q[base + i + p.half];
+    q[base + i] = a * c - b * s;
+    q[base + i + p.half] = b * c + a * s;
+  }
+}`;
+
+/**
+ * RoPE of q [T, nQ·headDim] and k [T, nK·headDim] in place, in one dispatch: the forward
+ * rotation (sign 1) or its transpose for the gradients (sign −1).
+ */
+export function ropeQK(
+  runner: KernelRunner,
+  pass: GPUComputePassEncoder,
+  q: GPUBuffer,
+  k: GPUBuffer,
+  table: RopeTable,
+  T: number,
+  nQ: number,
+  nK: number,
+  headDim: number,
+  posOffset: number,
+  sign: 1 | -1,
+): void {
+  if (headDim / 2 !== table.half) throw new Error(`RoPE table is for head dim ${table.half * 2}, not ${headDim}`);
+  if (T + posOffset > table.positions) throw new RangeError(`RoPE table covers ${table.positions} positions, need ${T + posOffset}`);
+  runner.dispatch(
+    pass,
+    runner.pipeline(QK, 'rope_qk'),
+    [q, k, table.buffer],
+    params(u32(nQ), u32(nK), u32(table.half), u32(table.positions), u32(posOffset), i32(sign)),
+    [Math.ceil(((nQ + nK) * table.half) / WG), T],
+  );
+}
