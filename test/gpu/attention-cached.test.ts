@@ -56,8 +56,8 @@ describe.skipIf(!!gpuSkipReason)(`cached attention${skipNote}`, () => {
                   const kb = Uint16Array.from(k, floatToF16);
                   const vb = Uint16Array.from(vv, floatToF16);
                   return [
-                    uploadBuffer(device, kb),
-                    uploadBuffer(device, vb),
+                    uploadBuffer(device, new Uint32Array(kb.buffer)), // two halves per word (head sizes are even)
+                    uploadBuffer(device, new Uint32Array(vb.buffer)),
                     Float64Array.from(kb, f16ToFloat),
                     Float64Array.from(vb, f16ToFloat),
                   ] as const;
