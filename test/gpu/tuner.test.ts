@@ -44,8 +44,11 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     ]);
     // Training attention: one case (head size 16, 2 query heads per kv head), forward and backward.
     expect(cases.filter((c) => c.op === 'attention').map((c) => c.shape)).toEqual([{ T: 40, K: 16, N: 2 }]);
-    // Cached attention: one decoded token against the cache, at lengths capped by the context (128 here).
-    expect(cases.filter((c) => c.op === 'attention-cached').map((c) => c.shape)).toEqual([{ T: 64, K: 16, N: 2 }]);
+    // Cached attention: one decoded token against the cache at 64, 512 and 4096 positions, capped by the context (128 here).
+    expect(cases.filter((c) => c.op === 'attention-cached').map((c) => c.shape)).toEqual([
+      { T: 64, K: 16, N: 2 },
+      { T: 128, K: 16, N: 2 },
+    ]);
     const progress: number[] = [];
     const t0 = performance.now();
     const times: string[] = [];
@@ -100,7 +103,7 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     expect(adapterKey(info)).toContain(`kernels r${KERNELS_REVISION}`);
     expect(await store.load(adapterKey({ ...info, device: 'another GPU' }))).toBeUndefined();
     memory.destroyAll();
-  }, 300_000); // every version of five operations at 14 shapes, on a software adapter
+  }, 300_000); // every version of five operations at 15 shapes, on a software adapter
 
   it('homecoder tune --json prints every version per shape and stores the choices; kernels --json lists them', async () => {
     const modelDir = join(dir, 'model');
