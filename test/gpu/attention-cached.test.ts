@@ -7,7 +7,8 @@
 // widened exactly, so against the reference on the same f16-rounded K and V it is f32 math
 // too); and an f16 cache against the unrounded K and V within 8·2⁻¹¹ ≈ 3.9e-3, f16's rounding
 // unit (each K and V element moves by ≤ 2⁻¹¹ of itself) with room for the scores' sums.
-import { describe, expect, it } from 'vitest';
+// Measured on lavapipe: worst 8.6e-7 (shared), 3.3e-7 (subgroup).
+import { afterAll, describe, expect, it } from 'vitest';
 import * as ref from '../../src/gpu/reference/ops.ts';
 import { floatToF16, f16ToFloat } from '../../src/model/dtype.ts';
 import { uploadBuffer } from '../../src/gpu/buffers.ts';
@@ -26,6 +27,10 @@ function reference(q: Float64Array, k: Float64Array, v: Float64Array, T: number,
 }
 
 describe.skipIf(!!gpuSkipReason)(`cached attention${skipNote}`, () => {
+  const worst = new Map<string, number>();
+  afterAll(() => {
+    for (const [name, e] of worst) console.log(`[gpu tests] ${name}: worst relative error ${e.toExponential(2)}`);
+  });
   // [nHeads, nKv, head size, queries T, pos0]
   const shapes: Array<[number, number, number, number, number]> = [
     [2, 2, 64, 1, 0], // cache length 1, ratio 1
@@ -67,7 +72,9 @@ describe.skipIf(!!gpuSkipReason)(`cached attention${skipNote}`, () => {
           expect(v.supports(a)).toBe(true);
           await runner.run((pass) => v.record(runner, pass, a));
           const got = await readF64(bout, T * nHeads * hd);
-          expect(relErr(got, reference(q, kUsed, vUsed, T, pos0, nHeads, nKv, hd))).toBeLessThan(1e-5);
+          const err = relErr(got, reference(q, kUsed, vUsed, T, pos0, nHeads, nKv, hd));
+          worst.set(v.name, Math.max(worst.get(v.name) ?? 0, err));
+          expect(err).toBeLessThan(1e-5);
           if (kvType === 'f16') expect(relErr(got, reference(q, k, vv, T, pos0, nHeads, nKv, hd))).toBeLessThan(F16_UNROUNDED_TOL);
         });
 
