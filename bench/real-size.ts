@@ -13,6 +13,7 @@ import { planTinyModel } from '../src/model/fixtures/tiny-model.ts';
 import type { ModelConfig } from '../src/model/types.ts';
 import { KernelRunner } from '../src/gpu/kernel.ts';
 import { modelTuneCases, tuneKernels, type TuneCase } from '../src/gpu/tuner.ts';
+import { kvCacheType } from '../src/gpu/decoder.ts';
 import { LINEAR_VERSIONS, type LinearArgs } from '../src/gpu/kernels/linear.ts';
 import { GEMV_VERSIONS, type GemvArgs } from '../src/gpu/kernels/gemv.ts';
 import type { KernelVersion } from '../src/gpu/kernel-versions.ts';
@@ -68,7 +69,7 @@ export function loraStepFlops(c: ModelConfig, T: number): number {
 }
 
 /** The least bytes a call moves: 16-bit weights once, f32 activations in and out. */
-function caseBytes(c: TuneCase): number | undefined {
+function caseBytes(c: TuneCase, kvBytes: number): number | undefined {
   const { T, K, N } = c.shape;
   if (c.op === 'linear' || c.op === 'linear-dx') return K * N * 2 + T * (K + N) * 4;
   if (c.op === 'gemv') return K * N * 2 + (K + N) * 4;
@@ -77,12 +78,15 @@ function caseBytes(c: TuneCase): number | undefined {
     const { nHeads, nKv } = c.heads;
     return 4 * (6 * T * nHeads * K + 6 * T * nKv * K + 4 * nHeads * T);
   }
+  // Cached attention: the K and V rows of T cached positions (`kvBytes` per element), q in, out.
+  if (c.op === 'attention-cached' && c.heads) return 2 * T * c.heads.nKv * K * kvBytes + 2 * c.heads.nHeads * K * 4;
   return undefined;
 }
 
 function shapeText(c: TuneCase): string {
   const { T, K, N } = c.shape;
   if (c.op === 'attention' && c.heads) return `T=${T}, ${c.heads.nHeads} heads / ${c.heads.nKv} kv, d=${K}`;
+  if (c.op === 'attention-cached' && c.heads) return `1 token, ${T} cached, ${c.heads.nHeads} heads / ${c.heads.nKv} kv, d=${K}`;
   return `${T}×${K}→${N}`;
 }
 
@@ -127,7 +131,7 @@ export async function realSizeMain(argv: string[]): Promise<void> {
   const versionRows: string[] = [];
   for (const r of results) {
     const c = cases.find((x) => x.op === r.op && x.label === r.label)!;
-    const bytes = caseBytes(c);
+    const bytes = caseBytes(c, kvCacheType(device) === 'f16' ? 2 : 4); // the tuner's cache type
     const first = r.versions.find((v) => v.ms !== undefined)?.ms;
     for (const v of r.versions) {
       const cells = [r.op, r.label, v.name, shapeText(c), f(r.flops / 1e9, 3), bytes ? f(bytes / 1e6, 1) : '–'];
@@ -216,7 +220,7 @@ export async function realSizeMain(argv: string[]): Promise<void> {
     '',
     `Measured peaks of this adapter: **${f(peaks.gflops, 1)} GFLOP/s** f32 FMA, **${f(peaks.gbps, 1)} GB/s** copy bandwidth (${peaks.method}).`,
     '',
-    `Every kernel version at T=${T} (the tuner's cases: one layer's projections, the LM head's loss tile and its decode rows, training attention forward + backward), timed by ${results[0]?.versions.find((v) => v.clock)?.clock ?? 'wall-clock'}, median of ${reps}; each checked against the register version first. MB moved: the least a call can move (16-bit weights once, f32 activations in and out):`,
+    `Every kernel version at T=${T} (the tuner's cases: one layer's projections, the LM head's loss tile and its decode rows, training attention forward + backward, cached attention for one decoded token), timed by ${results[0]?.versions.find((v) => v.clock)?.clock ?? 'wall-clock'}, median of ${reps}; each checked against the register version first. MB moved: the least a call can move (16-bit weights once, f32 activations in and out):`,
     '',
     '| op | weight | version | shape | GFLOP | MB moved | ms | GFLOP/s | GB/s | % FMA peak | % bandwidth | speed vs first | |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

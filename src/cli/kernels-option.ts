@@ -7,6 +7,7 @@ import type { GpuInfo } from '../gpu/device.ts';
 import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS } from '../gpu/kernels/linear.ts';
 import { GEMV_VERSIONS } from '../gpu/kernels/gemv.ts';
 import { ATTENTION_VERSIONS } from '../gpu/kernels/attention-versions.ts';
+import { ATTENTION_CACHED_VERSIONS } from '../gpu/kernels/attention-cached.ts';
 import { applyStoredPicks } from '../gpu/tune-store.ts';
 import { fileTuneStore } from './tune-cache.ts';
 import { UsageError } from '../errors.ts';
@@ -16,7 +17,13 @@ export const KERNELS_HELP = `  --kernels NAME  force one kernel family everywher
                   (default: the versions "homecoder tune" chose on this GPU)`;
 
 /** Every version of every tuned operation (for listing). */
-export const ALL_VERSIONS = [...LINEAR_VERSIONS, ...LINEAR_DX_VERSIONS, ...GEMV_VERSIONS, ...ATTENTION_VERSIONS];
+export const ALL_VERSIONS = [
+  ...LINEAR_VERSIONS,
+  ...LINEAR_DX_VERSIONS,
+  ...GEMV_VERSIONS,
+  ...ATTENTION_VERSIONS,
+  ...ATTENTION_CACHED_VERSIONS,
+];
 
 /** Checks a --kernels value before anything is loaded. */
 export function parseKernelsOption(value: string | undefined): KernelFamily | undefined {

@@ -10,11 +10,12 @@ import type { KernelRunner } from './kernel.ts';
 export const KERNEL_FAMILIES = ['register', 'tiled', 'tiled-f16', 'subgroup'] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 
-export type KernelOp = 'linear' | 'linear-dx' | 'gemv' | 'attention';
-export const KERNEL_OPS: readonly KernelOp[] = ['linear', 'linear-dx', 'gemv', 'attention'];
+export type KernelOp = 'linear' | 'linear-dx' | 'gemv' | 'attention' | 'attention-cached';
+export const KERNEL_OPS: readonly KernelOp[] = ['linear', 'linear-dx', 'gemv', 'attention', 'attention-cached'];
 
 /** A dispatch's problem size: T tokens (rows of the activation), reduction K, outputs N.
- *  For attention: K is the head size and N the query heads per kv head. */
+ *  For attention: K is the head size and N the query heads per kv head; for cached
+ *  attention T is the cache length (keys the last query sees). */
 export interface OpShape {
   T: number;
   K: number;

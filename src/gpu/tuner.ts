@@ -15,6 +15,9 @@ import type { WeightTensor } from './weights.ts';
 import { LINEAR_DX_VERSIONS, LINEAR_VERSIONS, type LinearArgs, type LinearDxArgs } from './kernels/linear.ts';
 import { GEMV_VERSIONS, type GemvArgs } from './kernels/gemv.ts';
 import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from './kernels/attention-versions.ts';
+import { ATTENTION_CACHED_VERSIONS, attentionCachedShape, type AttentionCachedArgs } from './kernels/attention-cached.ts';
+import { kvCacheType } from './decoder.ts';
+import { floatToF16 } from '../model/dtype.ts';
 import { headChunkTokens } from './buffers-plan.ts';
 import { ATTENTION_F16_TOLERANCE } from './kernels/attention-flash-f16.ts';
 import { readFloat32 } from './buffers.ts';
@@ -28,7 +31,8 @@ export interface TuneCase {
   /** Which weight (e.g. `mlp.up`, `lm_head`), or `attention`. */
   label: string;
   shape: OpShape;
-  /** The weight and the rows of it used (a chunk's rows: the LM head may have several); absent for attention. */
+  /** The weight and the rows of it used (a chunk's rows: the LM head may have several); absent for attention
+   *  and cached attention (whose shape's T is the cache length, one query decoded against it). */
   weight?: WeightTensor;
   rows?: number;
   /** Attention's heads (its shape holds the head size and the group only). */
@@ -59,6 +63,9 @@ export interface TuneResult {
 /** Errors above this (relative to the largest output) mark a version wrong: f16 inputs ≈ 4e-4, f32 ≈ 1e-6.
  *  Attention's versions must agree within its kernel test's tolerance (test/gpu/attention.test.ts). */
 const AGREE = { f32: 1e-4, f16: 1e-2, attention: 2e-5, attentionF16: ATTENTION_F16_TOLERANCE };
+
+/** Cache lengths cached attention is tuned at (capped at the model's context). */
+const DECODE_CACHE_LENGTHS = [64, 512, 4096];
 
 /** The operations and shapes the engine dispatches for this model: training at `seqLen` tokens, decoding one. */
 export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly KernelOp[] = KERNEL_OPS): TuneCase[] {
@@ -102,6 +109,19 @@ export function modelTuneCases(model: GpuModel, seqLen: number, ops: readonly Ke
       const heads = { nHeads: c.numHeads, nKv: c.numKvHeads };
       add({ op, label: 'attention', heads, shape: attentionShape({ T: seqLen, ...heads, headDim: c.headDim }) });
     }
+    // Decoding's attention of one token against the KV cache, at a few cache lengths (the
+    // pick at the nearest length serves the others).
+    if (op === 'attention-cached') {
+      const c = model.config;
+      const heads = { nHeads: c.numHeads, nKv: c.numKvHeads };
+      for (const len of new Set(DECODE_CACHE_LENGTHS.map((n) => Math.min(n, c.maxPositionEmbeddings))))
+        add({
+          op,
+          label: `cached attention ${len}`,
+          heads,
+          shape: attentionCachedShape({ T: 1, pos0: len - 1, ...heads, headDim: c.headDim }),
+        });
+    }
   }
   return cases;
 }
@@ -131,6 +151,7 @@ function prepare(device: GPUDevice, c: TuneCase): Prepared {
     return b;
   };
   if (c.op === 'attention') return prepareAttention(device, c, make);
+  if (c.op === 'attention-cached') return prepareAttentionCached(device, c, make);
   const W = c.weight!;
   const rows = c.rows!;
   const band = { buffer: W.chunks[0].buffer, bufferRow: 0, rows };
@@ -193,10 +214,38 @@ function prepareAttention(device: GPUDevice, c: TuneCase, make: (floats: number,
   };
 }
 
+/** One decoded token against a cache of `shape.T` positions, in the cache type the decoder uses by default. */
+function prepareAttentionCached(device: GPUDevice, c: TuneCase, make: (floats: number, fill: boolean) => GPUBuffer): Prepared {
+  const { T: len, K: headDim } = c.shape;
+  const { nHeads, nKv } = c.heads!;
+  const kvType = kvCacheType(device);
+  const cacheBuffer = (seed: number) => {
+    const n = len * nKv * headDim;
+    if (kvType === 'f32') return make(n, true);
+    const bits = new Uint16Array(n);
+    for (let i = 0; i < n; i++) bits[i] = floatToF16(Math.sin((i + seed) * 12.9898) * 0.5);
+    const b = device.createBuffer({ size: Math.max(16, n * 2), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(b, 0, bits);
+    return b;
+  };
+  const [q, kCache, vCache, out] = [make(nHeads * headDim, true), cacheBuffer(0), cacheBuffer(7), make(nHeads * headDim, false)];
+  const args: AttentionCachedArgs = { q, kCache, vCache, out, T: 1, pos0: len - 1, nHeads, nKv, headDim, kvType };
+  return {
+    versions: ATTENTION_CACHED_VERSIONS as readonly KernelVersion<unknown>[],
+    args,
+    outs: [{ buffer: out, n: nHeads * headDim }],
+    record: (v, runner, pass) => v.record(runner, pass, args),
+    destroy: () => {
+      for (const b of [q, kCache, vCache, out]) b.destroy();
+    },
+  };
+}
+
 /** FLOPs of one call: a GEMM's 2·T·K·N; causal attention's forward (2·T²·d·heads) and backward (5·T²·d·heads). */
 function caseFlops(c: TuneCase): number {
   const { T, K, N } = c.shape;
   if (c.op === 'attention') return 7 * T * T * K * c.heads!.nHeads;
+  if (c.op === 'attention-cached') return 4 * T * K * c.heads!.nHeads; // q·k and p·v over T cached keys
   return 2 * T * K * N;
 }
 
@@ -290,7 +339,17 @@ export async function tuneKernels(runner: KernelRunner, cases: TuneCase[], opts:
         const error = reference ? Math.max(...outs.map((o, j) => relErr(o, reference![j]))) : 0;
         reference ??= outs;
         const f16 = v.features.includes('shader-f16');
-        const agree = c.op === 'attention' ? (f16 ? AGREE.attentionF16(c.shape.K) : AGREE.attention) : f16 ? AGREE.f16 : AGREE.f32;
+        // Cached attention's versions all widen the cache exactly and compute in f32.
+        const agree =
+          c.op === 'attention-cached'
+            ? AGREE.attention
+            : c.op === 'attention'
+              ? f16
+                ? AGREE.attentionF16(c.shape.K)
+                : AGREE.attention
+              : f16
+                ? AGREE.f16
+                : AGREE.f32;
         if (error > agree) {
           timings.push({ name: v.name, status: 'wrong', error });
           continue;

@@ -39,7 +39,7 @@ describe.skipIf(!!browserSkipReason)(`kernel tuning on the Model page${skipNote}
       trs.map((tr) => ({ op: tr.getAttribute('data-op'), chosen: tr.getAttribute('data-chosen'), text: tr.textContent ?? '' })),
     );
     // Every operation the engine tunes, each with its versions' times and a chosen one among them.
-    expect(new Set(rows.map((r) => r.op))).toEqual(new Set(['linear', 'linear-dx', 'gemv', 'attention']));
+    expect(new Set(rows.map((r) => r.op))).toEqual(new Set(['linear', 'linear-dx', 'gemv', 'attention', 'attention-cached']));
     for (const r of rows) {
       expect(r.text).toContain(`${r.chosen}: `);
       expect(r.text).toMatch(/\d ms/);

@@ -84,7 +84,11 @@ describe.skipIf(!!gpuSkipReason)(`every kernel family trains and decodes alike${
         'tiled-f16': 'attention.flash-f16',
         subgroup: 'attention.simple',
       };
-      expect(names.filter((n) => n.startsWith('attention'))).toEqual([attention[family]]);
+      expect(names.filter((n) => n.startsWith('attention.'))).toEqual([attention[family]]);
+      // Decoding's cached attention: `subgroup` takes its subgroup version, the others the shared one.
+      expect(names.filter((n) => n.startsWith('attention-cached.'))).toEqual([
+        family === 'subgroup' ? 'attention-cached.subgroup' : 'attention-cached.shared',
+      ]);
       const dLoss = Math.max(...got.losses.map((l, i) => Math.abs(l - base.losses[i])));
       let dLogit = 0;
       for (const [t, row] of got.logits.entries())

@@ -44,6 +44,11 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     ]);
     // Training attention: one case (head size 16, 2 query heads per kv head), forward and backward.
     expect(cases.filter((c) => c.op === 'attention').map((c) => c.shape)).toEqual([{ T: 40, K: 16, N: 2 }]);
+    // Cached attention: one decoded token against the cache at 64, 512 and 4096 positions, capped by the context (128 here).
+    expect(cases.filter((c) => c.op === 'attention-cached').map((c) => c.shape)).toEqual([
+      { T: 64, K: 16, N: 2 },
+      { T: 128, K: 16, N: 2 },
+    ]);
     const progress: number[] = [];
     const t0 = performance.now();
     const times: string[] = [];
@@ -67,6 +72,9 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     expect(attention.versions.map((v) => v.name)).toEqual(['attention.simple', 'attention.flash', 'attention.flash-f16']);
     expect(attention.versions[1].error!).toBeLessThan(2e-5); // the attention test's tolerance
     expect(attention.versions[2].error!).toBeLessThan(ATTENTION_F16_TOLERANCE(16)); // f16's, at head size 16
+    const cached = results.find((r) => r.op === 'attention-cached')!;
+    expect(cached.versions.map((v) => v.name)).toEqual(['attention-cached.shared', 'attention-cached.subgroup']);
+    expect(cached.versions[1].error!).toBeLessThan(1e-5); // both widen the cache exactly and compute in f32
     // The engine now runs the chosen versions at those shapes (any T in the same power-of-two bucket).
     const linear = results.find((r) => r.op === 'linear' && r.label === 'mlp.down')!;
     const w = model.layers[0].down.weight;
@@ -95,7 +103,7 @@ describe.skipIf(!!gpuSkipReason)(`kernel autotuner${skipNote}`, () => {
     expect(adapterKey(info)).toContain(`kernels r${KERNELS_REVISION}`);
     expect(await store.load(adapterKey({ ...info, device: 'another GPU' }))).toBeUndefined();
     memory.destroyAll();
-  }, 300_000); // every version of four operations at 13 shapes, on a software adapter
+  }, 300_000); // every version of five operations at 15 shapes, on a software adapter
 
   it('homecoder tune --json prints every version per shape and stores the choices; kernels --json lists them', async () => {
     const modelDir = join(dir, 'model');

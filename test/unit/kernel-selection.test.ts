@@ -1,9 +1,10 @@
 // Which kernel version runs: the tuner's pick for the shape (nearest token bucket), a forced
 // family, and the first (register) version wherever a pick or family cannot run; the same
-// for training attention (simple or FlashAttention-2).
+// for training attention (simple or FlashAttention-2) and decoding's cached attention.
 import { describe, expect, it } from 'vitest';
 import { KernelSelection, type KernelVersion } from '../../src/gpu/kernel-versions.ts';
 import { ATTENTION_VERSIONS, attentionShape, type AttentionArgs } from '../../src/gpu/kernels/attention-versions.ts';
+import { ATTENTION_CACHED_VERSIONS, attentionCachedShape, type AttentionCachedArgs } from '../../src/gpu/kernels/attention-cached.ts';
 
 type Args = { K: number };
 const version = (name: string, family: KernelVersion<Args>['family'], features: string[] = [], kDivides = 1): KernelVersion<Args> => ({
@@ -91,5 +92,37 @@ describe('attention versions', () => {
     // 256 bytes of workgroup memory cannot hold one key row of K and V at head size 64.
     expect(pick(s, args({ headDim: 64, limits: { ...limits, maxComputeWorkgroupStorageSize: 256 } }))).toBe('attention.simple');
     expect(pick(s, args({ nHeads: 6, nKv: 4 }))).toBe('attention.simple'); // heads not a multiple of kv heads
+  });
+});
+
+describe('cached attention versions', () => {
+  const args = (over: Partial<AttentionCachedArgs> = {}): AttentionCachedArgs => {
+    const b = {} as GPUBuffer;
+    return { q: b, kCache: b, vCache: b, out: b, T: 1, pos0: 99, nHeads: 14, nKv: 2, headDim: 64, kvType: 'f16', ...over };
+  };
+  const pick = (s: KernelSelection, a: AttentionCachedArgs) => s.choose(ATTENTION_CACHED_VERSIONS, attentionCachedShape(a), a).name;
+
+  it('runs the shared version by default, the subgroup one where forced (`--kernels subgroup`) or tuned', () => {
+    expect(pick(new KernelSelection(new Set(['subgroups']), 16384), args())).toBe('attention-cached.shared');
+    const forced = new KernelSelection(new Set(['subgroups']), 16384);
+    forced.forced = 'subgroup';
+    expect(pick(forced, args())).toBe('attention-cached.subgroup');
+    expect(pick(forced, args({ kvType: 'f32', headDim: 12 }))).toBe('attention-cached.subgroup'); // f32 rows: vec4 loads
+    expect(pick(forced, args({ headDim: 12 }))).toBe('attention-cached.shared'); // f16 rows of 12: no 16-byte loads
+    expect(pick(forced, args({ headDim: 256 }))).toBe('attention-cached.shared'); // partial outputs too big for workgroup memory
+    forced.forced = 'tiled'; // no tiled version: the shared one
+    expect(pick(forced, args())).toBe('attention-cached.shared');
+    // The shape key: T is the cache length (the last query's keys), K the head size, N query heads per kv head.
+    const tuned = new KernelSelection(new Set(['subgroups']), 16384);
+    tuned.loadPicks({ 'attention-cached T128 K64 N7': 'attention-cached.subgroup' });
+    expect(pick(tuned, args({ pos0: 99 }))).toBe('attention-cached.subgroup');
+    expect(pick(tuned, args({ nHeads: 4 }))).toBe('attention-cached.shared'); // another group size: not tuned
+    // Without subgroups the subgroup version is filtered out, whether forced or tuned elsewhere.
+    const none = new KernelSelection(new Set(), 16384);
+    none.forced = 'subgroup';
+    expect(pick(none, args())).toBe('attention-cached.shared');
+    none.forced = undefined;
+    none.loadPicks({ 'attention-cached T128 K64 N7': 'attention-cached.subgroup' });
+    expect(pick(none, args())).toBe('attention-cached.shared');
   });
 });

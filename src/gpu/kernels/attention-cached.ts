@@ -4,7 +4,11 @@
 // (max, sum, weighted values), then the partial results are merged in shared memory —
 // so a single decoded token still spreads over many threads (flash-decoding). The cache
 // may hold f16 (src/gpu/kv-cache.ts): each element is widened on load, math stays f32.
+// That version runs everywhere (family register); ATTENTION_CACHED_VERSIONS adds a
+// subgroup one (attention-cached-subgroup.ts), and the selection picks per shape.
 import { params, u32, f32, wgslWorkgroupSum, type KernelRunner } from '../kernel.ts';
+import type { KernelVersion, OpShape } from '../kernel-versions.ts';
+import { ATTENTION_CACHED_SUBGROUP } from './attention-cached-subgroup.ts';
 
 const WG = 64;
 
@@ -65,8 +69,59 @@ fn reduceMax(v: f32, lid: u32) -> f32 {
 
 const cache = new Map<string, string>();
 
+/** One call: T new queries at positions pos0.. against a cache already holding their keys. */
+export interface AttentionCachedArgs {
+  /** [T, nHeads·headDim] f32. */
+  q: GPUBuffer;
+  /** [positions, nKv·headDim] of `kvType`. */
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** [T, nHeads·headDim] f32. */
+  out: GPUBuffer;
+  T: number;
+  pos0: number;
+  nHeads: number;
+  nKv: number;
+  headDim: number;
+  kvType: 'f32' | 'f16';
+}
+
+/** The shape key: T = keys the last query sees (the cache length), K = head size, N = query heads per kv head. */
+export function attentionCachedShape(a: Pick<AttentionCachedArgs, 'T' | 'pos0' | 'nHeads' | 'nKv' | 'headDim'>): OpShape {
+  return { T: a.pos0 + a.T, K: a.headDim, N: a.nHeads / a.nKv };
+}
+
+export const ATTENTION_CACHED_SHARED: KernelVersion<AttentionCachedArgs> = {
+  op: 'attention-cached',
+  name: 'attention-cached.shared',
+  family: 'register',
+  features: [],
+  workgroupBytes: WG * 4,
+  summary: 'a 64-thread workgroup per (query, head), threads split the keys, merged by tree reductions in workgroup memory; any shape',
+  supports: () => true,
+  record(runner, pass, a) {
+    const key = `${a.headDim}${a.kvType}`;
+    let code = cache.get(key);
+    if (!code) cache.set(key, (code = kernel(a.headDim, a.kvType)));
+    runner.dispatch(
+      pass,
+      runner.pipeline(code, `attention_cached_${a.kvType}`),
+      [a.q, a.kCache, a.vCache, a.out],
+      params(u32(a.nHeads), u32(a.nKv), u32(a.pos0), f32(1 / Math.sqrt(a.headDim))),
+      [a.T, a.nHeads],
+    );
+  },
+};
+
+/** Every version of cached attention; the first is the fallback. */
+export const ATTENTION_CACHED_VERSIONS: readonly KernelVersion<AttentionCachedArgs>[] = [
+  ATTENTION_CACHED_SHARED,
+  ATTENTION_CACHED_SUBGROUP,
+];
+
 /**
- * out[t] = softmax(q[t]·Kᵀ/√d)·V over cached positions 0..pos0+t, for T queries.
+ * out[t] = softmax(q[t]·Kᵀ/√d)·V over cached positions 0..pos0+t, for T queries, with the
+ * version the selection picks.
  * q, out: [T, nHeads·hd]; kCache, vCache: [positions, nKv·hd] (f32, or f16 with `kvType`)
  * already holding the chunk's keys.
  */
@@ -85,14 +140,6 @@ export function attentionCached(
   kvType: 'f32' | 'f16' = 'f32',
 ): void {
   if (nHeads % nKv) throw new Error(`attention heads ${nHeads} must be a multiple of kv heads ${nKv}`);
-  const key = `${headDim}${kvType}`;
-  let code = cache.get(key);
-  if (!code) cache.set(key, (code = kernel(headDim, kvType)));
-  runner.dispatch(
-    pass,
-    runner.pipeline(code, `attention_cached_${kvType}`),
-    [q, kCache, vCache, out],
-    params(u32(nHeads), u32(nKv), u32(pos0), f32(1 / Math.sqrt(headDim))),
-    [T, nHeads],
-  );
+  const a: AttentionCachedArgs = { q, kCache, vCache, out, T, pos0, nHeads, nKv, headDim, kvType };
+  runner.kernels.choose(ATTENTION_CACHED_VERSIONS, attentionCachedShape(a), a).record(runner, pass, a);
 }
