@@ -236,11 +236,11 @@ export async function realSizeMain(argv: string[]): Promise<void> {
       `**${f(stepMs, 0)} ms/step, ${f((T / stepMs) * 1000, 1)} tokens/s**, ${f(achieved, 2)} GFLOP/s = **MFU ${f((100 * achieved) / peaks.gflops, 1)}%** of the measured FMA peak ` +
       `(model FLOPs = 4·N·T + 6·L·heads·d·T² = ${f(stepFlops / 1e9, 1)} GFLOP, N = ${(matmulParams(config) / 1e6).toFixed(1)}M parameters in matrix products incl. the LM head; LoRA products and the recompute not counted; mean of ${steps} step${steps > 1 ? 's' : ''} after a warm-up). ` +
       `GPU memory (the engine's accounting): ${mib(mem.total)} MiB (weights ${mib(mem.weights)}, LoRA ${mib(mem.lora)}, optimizer+grads ${mib(mem.optimizer)}, activations ${mib(mem.activations)}, scratch ${mib(mem.scratch)}). ` +
-      `**Dispatches per micro-batch: ${dispatchesPerStep}** (before fusion). Kernel versions that ran: ${used}.`,
+      `**Dispatches per micro-batch: ${dispatchesPerStep}**. Kernel versions that ran: ${used}.`,
     '',
     decodeSummary(decodeRows, `${name} shapes, random weights`),
     '',
-    `Decode bandwidth bound: ${mib(weightBytes)} MiB of weights per token at ${f(peaks.gbps, 1)} GB/s = ${f(bound, 1)} tokens/s; the base model decoded at ${f((100 * decodeRows[0].decodeTokensPerS) / bound, 1)}% of it. Dispatches per decoded token (before fusion): ${decodeRows[0].dispatchesPerToken} base, ${decodeRows[1].dispatchesPerToken} with LoRA.`,
+    `Decode bandwidth bound: ${mib(weightBytes)} MiB of weights per token at ${f(peaks.gbps, 1)} GB/s = ${f(bound, 1)} tokens/s; the base model decoded at ${f((100 * decodeRows[0].decodeTokensPerS) / bound, 1)}% of it. Dispatches per decoded token: ${decodeRows[0].dispatchesPerToken} base, ${decodeRows[1].dispatchesPerToken} with LoRA unmerged, ${decodeRows[2].dispatchesPerToken} merged.`,
     '',
   );
   const section = out.join('\n');

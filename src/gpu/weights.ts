@@ -18,7 +18,11 @@ export interface WeightTensor {
 }
 
 export function chunkRows(rows: number, cols: number, maxChunkBytes: number): number {
-  return Math.max(1, Math.min(rows, Math.floor(maxChunkBytes / (cols * 2))));
+  const fit = Math.floor(maxChunkBytes / (cols * 2));
+  if (fit >= rows) return rows;
+  // Whole 64-row output tiles per chunk: the tiled GEMMs then take every chunk (the LM head's
+  // input gradient runs over a chunk's rows, which they need in multiples of 8).
+  return Math.max(1, fit >= 64 ? fit - (fit % 64) : fit);
 }
 
 export function uploadWeight(device: GPUDevice, host: HostTensor, maxChunkBytes: number, label = host.name): WeightTensor {
