@@ -66,7 +66,7 @@ describe.skipIf(!!browserSkipReason)(`Train page: export as a cluster job${skipN
     await page.waitForSelector('[data-testid="picked-note"]');
     if (!(await page.isVisible('[data-setting="seed"]'))) await page.click('details.advanced summary');
     for (const [k, v] of Object.entries(SETTINGS)) await page.fill(`[data-setting="${k}"]`, v);
-    await page.fill('[data-setting="gpuMemoryBudget"]', '0.001'); // 1 MiB: nothing fits
+    await page.fill('[data-setting="gpuMemoryBudget"]', '0.0001'); // 105 KB: less than the weights alone
     await page.click('[data-testid="train-start"]');
     expect(await (await page.waitForSelector('[data-testid="memory-message"]')).textContent()).toMatch(/does not fit/);
     expect(await page.$('[data-testid="train-status"]')).toBeNull();
@@ -92,7 +92,7 @@ describe.skipIf(!!browserSkipReason)(`Train page: export as a cluster job${skipN
 
     const job = JSON.parse(text('settings.json'));
     expect(job.settings).toMatchObject({ steps: 6, seqLen: 48, batchSize: 2, loraR: 4, loraAlpha: 8, warmupSteps: 1, seed: 9 });
-    expect(job.settings.gpuMemoryBudget).toBe(0.001 * 2 ** 30);
+    expect(job.settings.gpuMemoryBudget).toBe(0.0001 * 2 ** 30);
     expect(job.steps).toBe(6);
     expect(job.model.label).toBe('test/tiny-coder');
     expect(job.dataset).toMatchObject({ trainFiles: 6, testFiles: 2, split: 'marked' });
