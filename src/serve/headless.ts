@@ -31,6 +31,8 @@ export interface HeadlessOptions {
   kvCache?: 'auto' | 'f16' | 'f32';
   /** GPU bytes serving may hold (DecoderOptions.memoryBudget): a single adapter's merged copy must fit. */
   gpuMemory?: number;
+  /** Serve a single adapter merged into the weights (DecoderOptions.merge, default true). */
+  merge?: boolean;
 }
 
 export async function openHeadlessService(
@@ -48,6 +50,7 @@ export async function openHeadlessService(
         kvCache: opts.kvCache,
         kernels: loaded.runner?.kernels,
         memoryBudget: opts.gpuMemory,
+        merge: opts.merge,
       }),
   );
   const adapter = await uploadAdapterMix(loaded.memory, config, opts.adapters, opts.combination);

@@ -27,11 +27,13 @@ const N = 24;
 describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote}`, () => {
   let serve: RunningServe;
   let engine: NodeModel;
-  const expected: { base?: string; fn?: string } = {};
+  const expected: { base?: string; fn?: string; fnUnmerged?: string } = {};
+  let modelDir: string;
+  let adapterDir: string;
 
   beforeAll(async () => {
-    const modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
-    const adapterDir = writeRandomAdapter(modelDir, 'fn');
+    modelDir = writeTinyModel({ seed: 3, layers: 2, hidden: 64, instruct: true });
+    adapterDir = writeRandomAdapter(modelDir, 'fn');
     engine = await loadNodeModel(modelDir);
     const config = engine.opened.config;
     serve = await startServe(['--model', modelDir, '--context', '256', '--named-adapter', `fn=${adapterDir}`]);
@@ -55,6 +57,9 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
     // One named adapter: served merged into the weights, as here (single).
     decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false, single: true }));
     expected.fn = await greedy();
+    // `serve --no-merge`: the same adapter as LoRA products per projection.
+    decoder.setAdapter(new GpuLora(engine.memory, mixed.lora, mixed.layers, { trainable: false }));
+    expected.fnUnmerged = await greedy();
     expect(expected.base.length).toBeGreaterThan(2);
     expect(expected.fn).not.toBe(expected.base); // the adapter changes the answer
   });
@@ -129,6 +134,18 @@ describe.skipIf(!!gpuSkipReason)(`chat clients against homecoder serve${skipNote
       ),
     );
     for (const [i, a] of answers.entries()) expect(a, `request ${i}`).toBe(i % 2 ? expected.fn : expected.base);
+  });
+
+  it('serve --no-merge answers with the adapter unmerged (the engine’s LoRA products)', async () => {
+    const unmerged = await startServe(['--model', modelDir, '--context', '256', '--named-adapter', `fn=${adapterDir}`, '--no-merge']);
+    try {
+      const client = new OpenAI({ baseURL: `${unmerged.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const r = await client.chat.completions.create({ model: 'homecoder:fn', messages: MESSAGES, max_tokens: N });
+      expect(r.choices[0].message.content).toBe(expected.fnUnmerged);
+      expect(expected.fnUnmerged).not.toBe(expected.base);
+    } finally {
+      await unmerged.stop();
+    }
   });
 
   it('a message too long for the context is a 400 that says so; a long conversation loses its oldest turns and still answers', async () => {

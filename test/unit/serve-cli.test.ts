@@ -37,6 +37,12 @@ describe('homecoder serve', () => {
     expect(r.stderr).toContain('--gpu-memory must be a positive number of GiB, not lots');
     expect(runCli('serve', '--help').stdout).toContain('--gpu-memory');
   });
+  it('--no-merge is a switch: listed in the help, and a value given to it is refused like any malformed option (exit 1)', () => {
+    expect(runCli('serve', '--help').stdout).toContain('--no-merge');
+    const r = runCli('serve', '--model', 'no-such-model', '--no-merge=yes');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Option '--no-merge' does not take an argument");
+  });
   it('--named-adapter needs NAME=DIR with a plain name, each name once, before the model loads', () => {
     for (const spec of ['just-a-dir', '=dir', '../x=dir', 'latest=dir', 'a b=dir', 'fn='])
       expect(runCli('serve', '--model', '.', '--named-adapter', spec).stderr, spec).toMatch(/give NAME=DIR/);

@@ -39,6 +39,8 @@ TGI /generate, Tabby) with this process as the backend. The app is served too.
                          of the weights it targets (base dispatches per token) only when that copy
                          fits; otherwise unmerged (slower; said once). Default: merged unless the
                          GPU is out of memory
+  --no-merge             serve one adapter unmerged (LoRA products per projection: more dispatches
+                         per token, no 16-bit rounding of W + s·B·A, no copy of the weights)
   --context-source DIR   add repository context from DIR's files (what \`homecoder filter\` accepts)
                          to completions whose request carries none; repeatable
   --context-budget N     tokens of repository context a completion may get (default 512)
@@ -101,6 +103,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       context: { type: 'string' },
       'kv-cache': { type: 'string', default: 'auto' },
       'gpu-memory': { type: 'string' },
+      'no-merge': { type: 'boolean', default: false },
       'context-source': { type: 'string', multiple: true },
       'context-budget': { type: 'string' },
       ...LISTEN_ARGS,
@@ -161,6 +164,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     contextLength: context,
     kvCache,
     gpuMemory,
+    merge: !values['no-merge'],
   });
   if (repoIndex) service.setRepoContext(repoIndex, { ...DEFAULT_REPO_CONTEXT, budget: contextBudget });
   const bridge = await startBridge({
