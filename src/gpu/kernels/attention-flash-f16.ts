@@ -12,18 +12,8 @@
 // multiplied by a power of two σ that brings its largest value into [0.5, 1) before it is
 // rounded, and the products with it are divided by σ in f32 (exact: a power of two).
 import { GpuError } from '../errors.ts';
-import type { KernelRunner } from '../kernel.ts';
-import {
-  attentionBindings,
-  attentionHeader,
-  attentionParams,
-  checkHeads,
-  checkRows,
-  dispatchAttention,
-  type AttentionBinding,
-  type AttentionPassKind,
-} from './attention-common.ts';
-import type { FlashLimits, FlashPass, FlashTiles } from './attention-flash.ts';
+import { attentionBindings, attentionHeader, attentionParams, checkHeads, checkRows, type AttentionPassKind } from './attention-common.ts';
+import { flashRunners, type FlashLimits, type FlashPass, type FlashTiles } from './attention-flash.ts';
 
 /**
  * How far this version's out, dq, dk and dv may be from exact (relative to each tensor's
@@ -327,56 +317,4 @@ export function flashF16Passes(
   };
 }
 
-function record(
-  runner: KernelRunner,
-  pass: GPUComputePassEncoder,
-  fp: FlashPass,
-  buffers: Partial<Record<AttentionBinding, GPUBuffer>>,
-): void {
-  dispatchAttention(runner, pass, fp.bindings, fp.code, fp.label, buffers, fp.params, fp.workgroups);
-}
-
-/** As attentionForwardFlash, with f16 blocks and dot products. */
-export function attentionForwardFlashF16(
-  runner: KernelRunner,
-  pass: GPUComputePassEncoder,
-  q: GPUBuffer,
-  k: GPUBuffer,
-  v: GPUBuffer,
-  out: GPUBuffer,
-  lse: GPUBuffer,
-  T: number,
-  nHeads: number,
-  nKv: number,
-  headDim: number,
-  tiles?: Partial<FlashTiles>,
-): void {
-  const { forward } = flashF16Passes(runner.device.limits, T, nHeads, nKv, headDim, tiles);
-  record(runner, pass, forward, { q, k, v, out, lse });
-}
-
-/** As attentionBackwardFlash, with f16 blocks and dot products: dq, dk, dv written; `delta` is scratch [nHeads, T]. */
-export function attentionBackwardFlashF16(
-  runner: KernelRunner,
-  pass: GPUComputePassEncoder,
-  q: GPUBuffer,
-  k: GPUBuffer,
-  v: GPUBuffer,
-  out: GPUBuffer,
-  lse: GPUBuffer,
-  dout: GPUBuffer,
-  dq: GPUBuffer,
-  dk: GPUBuffer,
-  dv: GPUBuffer,
-  delta: GPUBuffer,
-  T: number,
-  nHeads: number,
-  nKv: number,
-  headDim: number,
-  tiles?: Partial<FlashTiles>,
-): void {
-  const { dq: passQ, dkv } = flashF16Passes(runner.device.limits, T, nHeads, nKv, headDim, tiles);
-  const buffers = { q, k, v, out, lse, dout, dq, dk, dv, delta };
-  record(runner, pass, passQ, buffers);
-  record(runner, pass, dkv, buffers);
-}
+export const { forward: attentionForwardFlashF16, backward: attentionBackwardFlashF16 } = flashRunners(flashF16Passes);

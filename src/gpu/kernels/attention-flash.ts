@@ -324,50 +324,59 @@ function record(runner: KernelRunner, pass: GPUComputePassEncoder, fp: FlashPass
   dispatchAttention(runner, pass, fp.bindings, fp.code, fp.label, buffers, fp.params, fp.workgroups);
 }
 
+/** What makes a flash version: its passes for a shape (flashPasses, flashF16Passes). */
+export type FlashPassesFor = typeof flashPasses;
+
 /**
- * out = causal softmax(q·kᵀ/√d)·v; lse [nHeads, T] kept for backward. q,out: [T, nHeads·d];
- * k,v: [T, nKv·d]. `tiles` overrides the block sizes (tests use it to force many blocks).
+ * The runner functions of a flash version, from its passes:
+ * - forward: out = causal softmax(q·kᵀ/√d)·v; lse [nHeads, T] kept for backward. q,out:
+ *   [T, nHeads·d]; k,v: [T, nKv·d].
+ * - backward: dq, dk, dv (written, not accumulated); `delta` is scratch [nHeads, T].
+ * `tiles` overrides the block sizes (tests use it to force many blocks).
  */
-export function attentionForwardFlash(
-  runner: KernelRunner,
-  pass: GPUComputePassEncoder,
-  q: GPUBuffer,
-  k: GPUBuffer,
-  v: GPUBuffer,
-  out: GPUBuffer,
-  lse: GPUBuffer,
-  T: number,
-  nHeads: number,
-  nKv: number,
-  headDim: number,
-  tiles?: Partial<FlashTiles>,
-): void {
-  const { forward } = flashPasses(runner.device.limits, T, nHeads, nKv, headDim, tiles);
-  record(runner, pass, forward, { q, k, v, out, lse });
+export function flashRunners(passes: FlashPassesFor) {
+  return {
+    forward(
+      runner: KernelRunner,
+      pass: GPUComputePassEncoder,
+      q: GPUBuffer,
+      k: GPUBuffer,
+      v: GPUBuffer,
+      out: GPUBuffer,
+      lse: GPUBuffer,
+      T: number,
+      nHeads: number,
+      nKv: number,
+      headDim: number,
+      tiles?: Partial<FlashTiles>,
+    ): void {
+      record(runner, pass, passes(runner.device.limits, T, nHeads, nKv, headDim, tiles).forward, { q, k, v, out, lse });
+    },
+    backward(
+      runner: KernelRunner,
+      pass: GPUComputePassEncoder,
+      q: GPUBuffer,
+      k: GPUBuffer,
+      v: GPUBuffer,
+      out: GPUBuffer,
+      lse: GPUBuffer,
+      dout: GPUBuffer,
+      dq: GPUBuffer,
+      dk: GPUBuffer,
+      dv: GPUBuffer,
+      delta: GPUBuffer,
+      T: number,
+      nHeads: number,
+      nKv: number,
+      headDim: number,
+      tiles?: Partial<FlashTiles>,
+    ): void {
+      const { dq: passQ, dkv } = passes(runner.device.limits, T, nHeads, nKv, headDim, tiles);
+      const buffers = { q, k, v, out, lse, dout, dq, dk, dv, delta };
+      record(runner, pass, passQ, buffers);
+      record(runner, pass, dkv, buffers);
+    },
+  };
 }
 
-/** dq, dk, dv (written, not accumulated). `delta` is scratch [nHeads, T]. */
-export function attentionBackwardFlash(
-  runner: KernelRunner,
-  pass: GPUComputePassEncoder,
-  q: GPUBuffer,
-  k: GPUBuffer,
-  v: GPUBuffer,
-  out: GPUBuffer,
-  lse: GPUBuffer,
-  dout: GPUBuffer,
-  dq: GPUBuffer,
-  dk: GPUBuffer,
-  dv: GPUBuffer,
-  delta: GPUBuffer,
-  T: number,
-  nHeads: number,
-  nKv: number,
-  headDim: number,
-  tiles?: Partial<FlashTiles>,
-): void {
-  const { dq: passQ, dkv } = flashPasses(runner.device.limits, T, nHeads, nKv, headDim, tiles);
-  const buffers = { q, k, v, out, lse, dout, dq, dk, dv, delta };
-  record(runner, pass, passQ, buffers);
-  record(runner, pass, dkv, buffers);
-}
+export const { forward: attentionForwardFlash, backward: attentionBackwardFlash } = flashRunners(flashPasses);
