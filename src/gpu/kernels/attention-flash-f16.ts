@@ -13,7 +13,7 @@
 // rounded, and the products with it are divided by σ in f32 (exact: a power of two).
 import { GpuError } from '../errors.ts';
 import { attentionBindings, attentionHeader, attentionParams, checkHeads, checkRows, type AttentionPassKind } from './attention-common.ts';
-import { flashRunners, type FlashLimits, type FlashPass, type FlashTiles } from './attention-flash.ts';
+import { flashRunners, kvBlocks, type FlashLimits, type FlashPass, type FlashTiles } from './attention-flash.ts';
 
 /**
  * How far this version's out, dq, dk and dv may be from exact (relative to each tensor's
@@ -102,18 +102,6 @@ fn loadKv(j0: u32, kh: u32, lid: u32) {
   let row = min(i, p.T - 1u);
   let qi = (row * p.nHeads + h) * HD;
   let h4 = opaque(H4);`;
-
-const kvBlocks = (body: string) => /* wgsl */ `
-  let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
-  for (var b = 0u; b < blocks; b++) {
-    let j0 = b * BC;
-    workgroupBarrier();
-    loadKv(j0, kh, lid);
-    workgroupBarrier();
-    if (live && j0 <= i) {
-      let n = min(BC, i - j0 + 1u);${body}
-    }
-  }`;
 
 const forward = (hd: number, group: number, t: FlashTiles) => /* wgsl */ `
 ${header('fwd', hd, group)}

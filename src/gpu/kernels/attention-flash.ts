@@ -118,8 +118,9 @@ const rowMain = /* wgsl */ `
   let row = min(i, p.T - 1u);
   let qi = (row * p.nHeads + h) * HD;`;
 
-// Forward and dq loop over the key blocks; `body` sees keys j0..j0+n-1 in kt/vt.
-const kvBlocks = (body: string) => /* wgsl */ `
+// Forward and dq loop over the key blocks; `body` sees keys j0..j0+n-1 in kt/vt (also the
+// f16 version's: its loadKv fills f16 blocks).
+export const kvBlocks = (body: string) => /* wgsl */ `
   // Causal: the workgroup's last query bounds the key blocks (uniform, so barriers are legal).
   let blocks = (min(i0 + BR, p.T) - 1u) / BC + 1u;
   for (var b = 0u; b < blocks; b++) {
